@@ -1,0 +1,14 @@
+//! smtpdiag: tells, from packets, why an SMTP session failed.
+//!
+//! Data flows one way, one module per stage; a stage imports only the stages before it:
+//! `capture` (frames from files or the wire) → `decode` (IP/TCP headers) → `tcp` (flow table,
+//! reassembly, connection state) → `smtp` (dialogue) → `session` (one record per connection) →
+//! `diagnose` (verdicts with evidence) → `render` (text, JSON, ladders).
+
+pub mod capture;
+pub mod decode;
+pub mod tcp;
+pub mod smtp;
+pub mod session;
+pub mod diagnose;
+pub mod render;
