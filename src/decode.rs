@@ -1,1 +1,350 @@
-//! decode stage.
+//! Decode stage: link layer → IPv4/IPv6 → TCP header, with etherparse.
+//!
+//! Only what later stages need is kept; the payload is borrowed from the frame. Packets cut short
+//! by the capture's snaplen still decode: `missing` says how many payload bytes the wire carried
+//! that the capture did not.
+
+use crate::capture::{Frame, LinkType, Timestamp};
+use etherparse::{EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, TcpSlice};
+use std::net::IpAddr;
+
+/// TCP flag bits, as in the header's flags byte.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+    pub const ECE: u8 = 0x40;
+    pub const CWR: u8 = 0x80;
+
+    pub fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+    pub fn syn(self) -> bool {
+        self.has(Self::SYN)
+    }
+    pub fn ack(self) -> bool {
+        self.has(Self::ACK)
+    }
+    pub fn fin(self) -> bool {
+        self.has(Self::FIN)
+    }
+    pub fn rst(self) -> bool {
+        self.has(Self::RST)
+    }
+
+    /// Wireshark-style label: "SYN", "SYN/ACK", "FIN/ACK", "PSH/ACK", "RST/ACK", …
+    pub fn label(self) -> String {
+        const NAMES: [(u8, &str); 8] = [
+            (TcpFlags::SYN, "SYN"),
+            (TcpFlags::FIN, "FIN"),
+            (TcpFlags::RST, "RST"),
+            (TcpFlags::PSH, "PSH"),
+            (TcpFlags::URG, "URG"),
+            (TcpFlags::ECE, "ECE"),
+            (TcpFlags::CWR, "CWR"),
+            (TcpFlags::ACK, "ACK"),
+        ];
+        let parts: Vec<&str> = NAMES.iter().filter(|(b, _)| self.has(*b)).map(|(_, n)| *n).collect();
+        if parts.is_empty() { "none".to_string() } else { parts.join("/") }
+    }
+}
+
+/// The IP and TCP facts of one packet.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    pub number: u64,
+    pub ts: Timestamp,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// IPv4 identification; IPv6 has none.
+    pub ip_id: Option<u16>,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub mss: Option<u16>,
+    /// Captured payload bytes.
+    pub payload: &'a [u8],
+    /// Payload bytes on the wire that the capture cut off (snaplen).
+    pub missing: u32,
+}
+
+impl Packet<'_> {
+    /// Payload length on the wire.
+    pub fn wire_len(&self) -> u32 {
+        self.payload.len() as u32 + self.missing
+    }
+}
+
+/// Why a frame yielded no TCP packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Not IP, or IP but not TCP (ARP, ICMP, UDP …): nothing to report.
+    NotTcp,
+    /// IP fragment: smtpdiag does not reassemble IP fragments.
+    Fragment,
+    /// A link type this decoder does not read.
+    UnknownLinkType(LinkType),
+    /// Headers that do not parse.
+    Malformed(String),
+}
+
+/// Decode one frame. `Ok` only for TCP packets.
+pub fn decode<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, Skip> {
+    let sliced = slice_link(frame.link_type, frame.data)?;
+    tcp_packet(frame, sliced)
+}
+
+fn slice_link(link: LinkType, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let malformed = |e: &dyn std::fmt::Display| Skip::Malformed(e.to_string());
+    match link {
+        LinkType::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|e| malformed(&e)),
+        LinkType::RAW | LinkType::IPV4 | LinkType::IPV6 => LaxSlicedPacket::from_ip(data).map_err(|e| malformed(&e)),
+        LinkType::NULL | LinkType::LOOP => {
+            let header = data.get(..4).ok_or_else(|| Skip::Malformed("loopback header cut short".into()))?;
+            let ether_type = null_family(link, header.try_into().unwrap_or_default())?;
+            Ok(LaxSlicedPacket::from_ether_type(ether_type, &data[4..]))
+        }
+        LinkType::LINUX_SLL => {
+            // 16-byte cooked header; protocol (an EtherType) in the last two bytes.
+            let header = data.get(..16).ok_or_else(|| Skip::Malformed("Linux cooked header cut short".into()))?;
+            let ether_type = EtherType(u16::from_be_bytes([header[14], header[15]]));
+            Ok(LaxSlicedPacket::from_ether_type(ether_type, &data[16..]))
+        }
+        LinkType::LINUX_SLL2 => {
+            // 20-byte cooked v2 header; protocol (an EtherType) in the first two bytes.
+            let header = data.get(..20).ok_or_else(|| Skip::Malformed("Linux cooked v2 header cut short".into()))?;
+            let ether_type = EtherType(u16::from_be_bytes([header[0], header[1]]));
+            Ok(LaxSlicedPacket::from_ether_type(ether_type, &data[20..]))
+        }
+        other => Err(Skip::UnknownLinkType(other)),
+    }
+}
+
+/// BSD loopback: a 4-byte address family, in the capturing host's byte order for NULL and in
+/// network order for LOOP. IPv6's AF value differs between BSDs (24, 28, 30) and Linux (10).
+fn null_family(link: LinkType, header: [u8; 4]) -> Result<EtherType, Skip> {
+    let candidates = if link == LinkType::LOOP {
+        [u32::from_be_bytes(header), u32::from_be_bytes(header)]
+    } else {
+        [u32::from_le_bytes(header), u32::from_be_bytes(header)]
+    };
+    for family in candidates {
+        match family {
+            2 => return Ok(EtherType::IPV4),
+            10 | 24 | 28 | 30 => return Ok(EtherType::IPV6),
+            _ => {}
+        }
+    }
+    Err(Skip::NotTcp)
+}
+
+fn tcp_packet<'a>(frame: &Frame<'a>, sliced: LaxSlicedPacket<'a>) -> Result<Packet<'a>, Skip> {
+    let (src, dst, ttl, ip_id, payload) = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), h.ttl(), Some(h.identification()), v4.payload())
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), h.hop_limit(), None, v6.payload())
+        }
+        Some(LaxNetSlice::Arp(_)) | None => {
+            return Err(match sliced.stop_err {
+                Some((e, _)) if sliced.link.is_some() || sliced.net.is_none() && !sliced.link_exts.is_empty() => {
+                    Skip::Malformed(e.to_string())
+                }
+                _ => Skip::NotTcp,
+            });
+        }
+    };
+    if payload.ip_number != IpNumber::TCP {
+        return Err(Skip::NotTcp);
+    }
+    if payload.fragmented {
+        return Err(Skip::Fragment);
+    }
+    let tcp = TcpSlice::from_slice(payload.payload).map_err(|e| Skip::Malformed(format!("TCP header: {e}")))?;
+    let header_len = tcp.header_len();
+    let captured = &payload.payload[header_len.min(payload.payload.len())..];
+    // The IP length says how much payload the wire carried; the capture may hold less.
+    let wire_payload = wire_tcp_payload_len(&sliced, header_len).unwrap_or(captured.len());
+    let missing = wire_payload.saturating_sub(captured.len()) as u32;
+    let payload_bytes = &captured[..captured.len().min(wire_payload)];
+    Ok(Packet {
+        number: frame.number,
+        ts: frame.ts,
+        src,
+        dst,
+        ttl,
+        ip_id,
+        src_port: tcp.source_port(),
+        dst_port: tcp.destination_port(),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: TcpFlags(tcp_flags_byte(&tcp)),
+        window: tcp.window_size(),
+        mss: mss_option(&tcp),
+        payload: payload_bytes,
+        missing,
+    })
+}
+
+/// TCP payload length according to the IP header (total length minus headers).
+fn wire_tcp_payload_len(sliced: &LaxSlicedPacket<'_>, tcp_header_len: usize) -> Option<usize> {
+    match &sliced.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            let ip_payload = (h.total_len() as usize).checked_sub(h.ihl() as usize * 4)?;
+            ip_payload.checked_sub(tcp_header_len)
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            // payload_length covers extension headers too; subtract what etherparse consumed.
+            let declared = v6.header().payload_length() as usize;
+            let ext_len = v6.extensions().slice().len();
+            declared.checked_sub(ext_len)?.checked_sub(tcp_header_len)
+        }
+        _ => None,
+    }
+}
+
+fn tcp_flags_byte(tcp: &TcpSlice<'_>) -> u8 {
+    let bits = [
+        (tcp.fin(), TcpFlags::FIN),
+        (tcp.syn(), TcpFlags::SYN),
+        (tcp.rst(), TcpFlags::RST),
+        (tcp.psh(), TcpFlags::PSH),
+        (tcp.ack(), TcpFlags::ACK),
+        (tcp.urg(), TcpFlags::URG),
+        (tcp.ece(), TcpFlags::ECE),
+        (tcp.cwr(), TcpFlags::CWR),
+    ];
+    bits.iter().filter(|(on, _)| *on).fold(0, |acc, (_, b)| acc | b)
+}
+
+fn mss_option(tcp: &TcpSlice<'_>) -> Option<u16> {
+    tcp.options_iterator().find_map(|opt| match opt {
+        Ok(etherparse::TcpOptionElement::MaximumSegmentSize(mss)) => Some(mss),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn frame(link: LinkType, data: &[u8]) -> Frame<'_> {
+        Frame { number: 7, ts: Timestamp(1_000), link_type: link, data, orig_len: data.len() as u32 }
+    }
+
+    fn ethernet_tcp(payload: &[u8]) -> Vec<u8> {
+        let builder = PacketBuilder::ethernet2([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1])
+            .ipv4([203, 0, 113, 5], [198, 51, 100, 25], 64)
+            .tcp(49152, 25, 1000, 64240)
+            .syn()
+            .ack(77);
+        let mut out = Vec::new();
+        builder.write(&mut out, payload).unwrap();
+        out
+    }
+
+    #[test]
+    fn ethernet_ipv4_tcp_decodes_addresses_ports_and_payload() {
+        let bytes = ethernet_tcp(b"EHLO x\r\n");
+        let p = decode(&frame(LinkType::ETHERNET, &bytes)).unwrap();
+        assert_eq!(p.src.to_string(), "203.0.113.5");
+        assert_eq!(p.dst.to_string(), "198.51.100.25");
+        assert_eq!((p.src_port, p.dst_port, p.seq, p.ack), (49152, 25, 1000, 77));
+        assert_eq!(p.flags.label(), "SYN/ACK");
+        assert_eq!(p.payload, b"EHLO x\r\n");
+        assert_eq!((p.missing, p.ttl, p.number), (0, 64, 7));
+    }
+
+    #[test]
+    fn snaplen_truncated_payload_counts_missing_bytes() {
+        let bytes = ethernet_tcp(b"0123456789");
+        let cut = &bytes[..bytes.len() - 4];
+        let p = decode(&frame(LinkType::ETHERNET, cut)).unwrap();
+        assert_eq!(p.payload, b"012345");
+        assert_eq!(p.missing, 4);
+        assert_eq!(p.wire_len(), 10);
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_payload() {
+        let mut bytes = ethernet_tcp(b"");
+        bytes.extend_from_slice(&[0; 6]);
+        let p = decode(&frame(LinkType::ETHERNET, &bytes)).unwrap();
+        assert!(p.payload.is_empty());
+        assert_eq!(p.missing, 0);
+    }
+
+    #[test]
+    fn vlan_and_qinq_tags_are_skipped() {
+        let plain = ethernet_tcp(b"QUIT\r\n");
+        for tags in [1usize, 2] {
+            let mut bytes = plain[..12].to_vec();
+            for i in 0..tags {
+                let tpid: u16 = if i + 1 < tags { 0x88a8 } else { 0x8100 };
+                bytes.extend_from_slice(&tpid.to_be_bytes());
+                bytes.extend_from_slice(&[0x00, 0x64]);
+            }
+            bytes.extend_from_slice(&plain[12..]);
+            let p = decode(&frame(LinkType::ETHERNET, &bytes)).unwrap();
+            assert_eq!(p.payload, b"QUIT\r\n", "{tags} tag(s)");
+        }
+    }
+
+    #[test]
+    fn null_loopback_in_either_byte_order_and_raw_ip() {
+        let eth = ethernet_tcp(b"x");
+        let ip = &eth[14..];
+        for header in [[2u8, 0, 0, 0], [0, 0, 0, 2]] {
+            let data = [&header[..], ip].concat();
+            assert!(decode(&frame(LinkType::NULL, &data)).is_ok());
+        }
+        assert!(decode(&frame(LinkType::RAW, ip)).is_ok());
+        let mut sll = vec![0u8; 16];
+        sll[14..].copy_from_slice(&[0x08, 0x00]);
+        sll.extend_from_slice(ip);
+        assert!(decode(&frame(LinkType::LINUX_SLL, &sll)).is_ok());
+        let mut sll2 = vec![0u8; 20];
+        sll2[..2].copy_from_slice(&[0x08, 0x00]);
+        sll2.extend_from_slice(ip);
+        assert!(decode(&frame(LinkType::LINUX_SLL2, &sll2)).is_ok());
+    }
+
+    #[test]
+    fn ipv6_tcp_decodes() {
+        let builder = PacketBuilder::ipv6([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 55)
+            .tcp(40000, 587, 5, 100);
+        let mut out = Vec::new();
+        builder.write(&mut out, b"220 hi\r\n").unwrap();
+        let p = decode(&frame(LinkType::IPV6, &out)).unwrap();
+        assert_eq!(p.src.to_string(), "2001:db8::1");
+        assert_eq!((p.ttl, p.ip_id, p.dst_port), (55, None, 587));
+        assert_eq!(p.payload, b"220 hi\r\n");
+    }
+
+    #[test]
+    fn unknown_link_type_and_junk_never_panic() {
+        assert_eq!(decode(&frame(LinkType(147), b"abc")).unwrap_err(), Skip::UnknownLinkType(LinkType(147)));
+        for len in 0..64 {
+            let junk: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            for link in [LinkType::ETHERNET, LinkType::RAW, LinkType::NULL, LinkType::LINUX_SLL, LinkType::LINUX_SLL2] {
+                let _ = decode(&frame(link, &junk));
+            }
+        }
+    }
+}

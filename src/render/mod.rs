@@ -1,1 +1,3 @@
-//! render stage.
+//! Render stage: shows sessions and verdicts; never parses packets.
+
+pub mod json;

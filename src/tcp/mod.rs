@@ -29,3 +29,8 @@ pub struct PacketRef {
     #[serde(skip)]
     pub ts: crate::capture::Timestamp,
 }
+
+pub mod reassembly;
+pub mod seq;
+pub mod conn;
+pub mod flow;

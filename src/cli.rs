@@ -1,0 +1,218 @@
+//! Command-line definition. It depends on clap alone because build.rs includes this file to
+//! generate the man page and shell completions.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "smtpdiag",
+    version,
+    about = "Tells, from packets, why an SMTP session failed",
+    long_about = "smtpdiag reads packet captures (pcap, pcapng, gzip) or sniffs an interface, rebuilds every \
+                  SMTP session on the mail ports and says how each one ended and why: REJECT vs TCPREFUSE, \
+                  tempfails, aborted transfers, firewall ESMTP inspection artifacts, transport faults — with \
+                  the packet numbers that prove it.",
+    after_help = "Exit status: 0 success, 1 a capture could not be read, 2 usage or input error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Analyze capture files: one line (or JSON record) per SMTP session, then totals.
+    Read(ReadArgs),
+    /// Draw ladder (sequence) diagrams of selected sessions.
+    Ladder(LadderArgs),
+    /// Sniff an interface and diagnose sessions as they end (needs root or cap_net_raw).
+    Live(LiveArgs),
+    /// Print the man page or a shell completion script (generated at build time).
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Generated {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// Options shared by every command that analyzes traffic.
+#[derive(Args, Debug, Clone)]
+pub struct AnalysisArgs {
+    /// Mail port to follow (repeatable); replaces the default set 25, 465, 587, 2525.
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<u16>,
+    /// Seconds without a packet after which an open session is considered over.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    pub idle: f64,
+    /// Most connections tracked at once; the oldest idle one is closed when full.
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    pub max_flows: usize,
+    /// Out-of-order bytes one connection direction may buffer while waiting for a hole to fill.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub max_flow_buffer: usize,
+    /// Out-of-order bytes all connections together may buffer.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    pub max_buffer: usize,
+    /// Longest SMTP line kept; the rest of a longer line is counted, not stored.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
+    pub max_line: usize,
+    /// Packet events kept per session for ladders and rules.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub max_events: usize,
+    /// Seconds of silence that count as an idle timeout in the diagnosis.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub idle_threshold: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct ReadArgs {
+    /// Capture files (pcap, pcapng, optionally gzip-compressed); "-" reads standard input.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// One JSON object per session per line (NDJSON), then nothing else on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Add each verdict's longer explanation: what it means and what to check.
+    #[arg(long)]
+    pub explain: bool,
+    /// Draw a ladder diagram under each session line.
+    #[arg(long)]
+    pub ladder: bool,
+    /// Analysis threads (connections are sharded by address; output order stays stable).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub ladder_style: LadderStyle,
+}
+
+#[derive(Args, Debug)]
+pub struct LadderArgs {
+    /// Capture files (pcap, pcapng, optionally gzip-compressed); "-" reads standard input.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub select: Selection,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LadderFormat::Text)]
+    pub format: LadderFormat,
+    /// Write to this file instead of stdout (for svg: with several sessions, one file each
+    /// unless --single-file; the session id is added before the extension).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// With --format svg and several sessions: put them all in one file.
+    #[arg(long)]
+    pub single_file: bool,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub style: LadderStyle,
+}
+
+/// Which sessions to show.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Selection {
+    /// Session id (as printed by `read`; "FILE:ID" when several captures are read).
+    #[arg(long = "session", value_name = "ID")]
+    pub sessions: Vec<String>,
+    /// Only sessions from this client address.
+    #[arg(long, value_name = "IP")]
+    pub client: Option<String>,
+    /// Only sessions to this server address.
+    #[arg(long, value_name = "IP")]
+    pub server: Option<String>,
+    /// Only sessions with this verdict code (e.g. TCPREFUSE).
+    #[arg(long, value_name = "CODE")]
+    pub verdict: Option<String>,
+    /// At most this many sessions.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// How terminal ladders look.
+#[derive(Args, Debug, Clone)]
+pub struct LadderStyle {
+    /// Time column: relative to the session start, absolute, or since the previous row.
+    #[arg(long, value_enum, default_value_t = TimeMode::Rel)]
+    pub time: TimeMode,
+    /// Show relative sequence and acknowledgment numbers.
+    #[arg(long)]
+    pub seq: bool,
+    /// Show every packet, including pure ACKs that carry no news.
+    #[arg(long)]
+    pub all_packets: bool,
+    /// Plain ASCII instead of Unicode box drawing and arrows.
+    #[arg(long)]
+    pub ascii: bool,
+    /// Width in columns (default: the terminal's, or 100 when not a terminal).
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeMode {
+    Rel,
+    Abs,
+    Delta,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LadderFormat {
+    Text,
+    Mermaid,
+    Svg,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct LiveArgs {
+    /// Interface to sniff ("any" for all).
+    #[arg(short, long, value_name = "IFACE", required_unless_present = "list_interfaces")]
+    pub interface: Option<String>,
+    /// List the interfaces libpcap can open, then exit.
+    #[arg(long)]
+    pub list_interfaces: bool,
+    /// BPF capture filter (default: tcp on the mail ports).
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Do not put the interface in promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
+    /// Also write every captured packet to this pcap file.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Stop after this many packets.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Stream one JSON object per finished session (NDJSON).
+    #[arg(long)]
+    pub json: bool,
+    /// Print each finished session's ladder.
+    #[arg(long)]
+    pub ladder: bool,
+    /// Add each verdict's longer explanation.
+    #[arg(long)]
+    pub explain: bool,
+    /// User to switch to after opening the capture (default: the sudo caller, else nobody).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Keep running as root after opening the capture.
+    #[arg(long)]
+    pub keep_root: bool,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub ladder_style: LadderStyle,
+}

@@ -1,0 +1,452 @@
+//! What one TCP connection did, packet by packet: roles, handshake, who closed and how, and the
+//! per-direction counters a diagnosis needs. Payload bytes are not kept here (reassembly hands
+//! them on); only per-packet facts are.
+
+use super::reassembly::{DirectionStats, Rewrite, SegmentClass};
+use super::{Direction, PacketRef};
+use crate::capture::Timestamp;
+use crate::decode::{Packet, TcpFlags};
+use serde::Serialize;
+use std::net::IpAddr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.ip {
+            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
+            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
+        }
+    }
+}
+
+/// How the roles were decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleBasis {
+    /// Sender of the first SYN without ACK is the client.
+    Syn,
+    /// Sender of a SYN-ACK is the server.
+    Synack,
+    /// Mid-session: the side using a mail port is the server.
+    Port,
+    /// Mid-session: the side sending 3-digit replies is the server.
+    Reply,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Handshake {
+    /// SYN, SYN-ACK and the client's ACK (or its first data) were seen.
+    Complete,
+    /// SYN and SYN-ACK, but the client never acknowledged.
+    SynSynack,
+    /// SYN(s) with no answer.
+    SynOnly,
+    /// SYN answered by RST.
+    SynRst,
+    /// No SYN: the capture starts mid-session.
+    Midstream,
+}
+
+/// A FIN or RST, in capture order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CloseEvent {
+    pub packet: u64,
+    pub ts: f64,
+    pub by: Role,
+    pub kind: CloseKind,
+    pub flags: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Client,
+    Server,
+}
+
+impl Role {
+    pub fn of(dir: Direction) -> Role {
+        match dir {
+            Direction::ClientToServer => Role::Client,
+            Direction::ServerToClient => Role::Server,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseKind {
+    Fin,
+    Rst,
+}
+
+/// How IPv4 identification values evolve in one direction: a host's own stack usually
+/// increments them (or sends zero with DF); a middlebox forging packets rarely matches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpIdPattern {
+    #[default]
+    None,
+    Zero,
+    Constant,
+    Incrementing,
+    Random,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct IpIdTracker {
+    first: Option<u16>,
+    last: u16,
+    seen: u32,
+    zeros: u32,
+    same: u32,
+    small_steps: u32,
+}
+
+impl IpIdTracker {
+    fn add(&mut self, id: u16) {
+        if id == 0 {
+            self.zeros += 1;
+        }
+        if self.first.is_some() {
+            let step = id.wrapping_sub(self.last);
+            if step == 0 {
+                self.same += 1;
+            } else if step <= 256 {
+                self.small_steps += 1;
+            }
+        } else {
+            self.first = Some(id);
+        }
+        self.last = id;
+        self.seen += 1;
+    }
+
+    fn pattern(&self) -> IpIdPattern {
+        let steps = self.seen.saturating_sub(1);
+        match self.seen {
+            0 => IpIdPattern::None,
+            _ if self.zeros == self.seen => IpIdPattern::Zero,
+            1 => IpIdPattern::Incrementing,
+            _ if self.same == steps => IpIdPattern::Constant,
+            _ if (self.small_steps + self.same) * 5 >= steps * 4 => IpIdPattern::Incrementing,
+            _ => IpIdPattern::Random,
+        }
+    }
+}
+
+/// Counters and observations of one direction.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DirFacts {
+    pub packets: u64,
+    pub payload_bytes: u64,
+    pub zero_window: u64,
+    pub ttl_min: Option<u8>,
+    pub ttl_max: Option<u8>,
+    pub ip_id: IpIdPattern,
+    pub mss: Option<u16>,
+    /// Largest payload of one segment, on the wire.
+    pub max_segment: u32,
+    #[serde(flatten)]
+    pub stream: DirectionStats,
+    #[serde(skip)]
+    ip_ids: IpIdTracker,
+}
+
+/// One packet as a ladder diagram or a verdict rule sees it.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct PacketEvent {
+    pub number: u64,
+    #[serde(skip)]
+    pub ts: Timestamp,
+    pub dir: Direction,
+    #[serde(skip)]
+    pub flags: TcpFlags,
+    /// Sequence and acknowledgment numbers relative to each side's first sequence number.
+    pub rel_seq: u32,
+    pub rel_ack: u32,
+    /// Payload length on the wire.
+    pub len: u32,
+    pub window: u16,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    pub class: SegmentClass,
+    /// Bytes of this direction found missing while handling this packet.
+    pub gap_bytes: u64,
+}
+
+/// The state of one connection while packets arrive.
+pub struct ConnTracker {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub role_basis: RoleBasis,
+    pub first: PacketRef,
+    pub last: PacketRef,
+    pub dirs: [DirFacts; 2],
+    pub events: Vec<PacketEvent>,
+    pub events_dropped: u64,
+    pub closes: Vec<CloseEvent>,
+    syn: Option<PacketRef>,
+    syn_count: u32,
+    last_syn: Option<PacketRef>,
+    synack: Option<PacketRef>,
+    synack_count: u32,
+    handshake_ack: Option<PacketRef>,
+    syn_answered_by_rst: bool,
+    isn: [Option<u32>; 2],
+    fin_seen: [bool; 2],
+    rst_seen: bool,
+    max_events: usize,
+}
+
+impl ConnTracker {
+    pub fn new(client: Endpoint, server: Endpoint, role_basis: RoleBasis, first: PacketRef, max_events: usize) -> Self {
+        ConnTracker {
+            client,
+            server,
+            role_basis,
+            first,
+            last: first,
+            dirs: Default::default(),
+            events: Vec::new(),
+            events_dropped: 0,
+            closes: Vec::new(),
+            syn: None,
+            syn_count: 0,
+            last_syn: None,
+            synack: None,
+            synack_count: 0,
+            handshake_ack: None,
+            syn_answered_by_rst: false,
+            isn: [None; 2],
+            fin_seen: [false; 2],
+            rst_seen: false,
+            max_events,
+        }
+    }
+
+    pub fn direction_of(&self, p: &Packet<'_>) -> Direction {
+        if p.src == self.client.ip && p.src_port == self.client.port {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        }
+    }
+
+    /// Record the header facts of a packet (before its payload is reassembled).
+    pub fn observe(&mut self, p: &Packet<'_>, dir: Direction) {
+        let at = PacketRef { number: p.number, ts: p.ts };
+        self.last = at;
+        let facts = &mut self.dirs[dir.index()];
+        facts.packets += 1;
+        facts.payload_bytes += p.wire_len() as u64;
+        facts.max_segment = facts.max_segment.max(p.wire_len());
+        facts.ttl_min = Some(facts.ttl_min.map_or(p.ttl, |t| t.min(p.ttl)));
+        facts.ttl_max = Some(facts.ttl_max.map_or(p.ttl, |t| t.max(p.ttl)));
+        if let Some(id) = p.ip_id {
+            facts.ip_ids.add(id);
+        }
+        if p.mss.is_some() {
+            facts.mss = p.mss;
+        }
+        // Wireshark's zero-window rule: a window of 0 on a segment that is not SYN, FIN or RST.
+        if p.window == 0 && p.flags.0 & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST) == 0 {
+            facts.zero_window += 1;
+        }
+        self.observe_handshake(p, dir, at);
+        self.observe_close(p, dir);
+        if self.isn[dir.index()].is_none() {
+            self.isn[dir.index()] = Some(p.seq);
+        }
+    }
+
+    fn observe_handshake(&mut self, p: &Packet<'_>, dir: Direction, at: PacketRef) {
+        let f = p.flags;
+        match dir {
+            Direction::ClientToServer if f.syn() && !f.ack() => {
+                self.syn_count += 1;
+                self.syn.get_or_insert(at);
+                self.last_syn = Some(at);
+            }
+            Direction::ServerToClient if f.syn() && f.ack() => {
+                self.synack_count += 1;
+                self.synack.get_or_insert(at);
+            }
+            Direction::ServerToClient if f.rst() && self.syn.is_some() && self.synack.is_none() => {
+                self.syn_answered_by_rst = true;
+            }
+            Direction::ClientToServer if self.synack.is_some() && self.handshake_ack.is_none() && f.ack() && !f.syn() => {
+                self.handshake_ack = Some(at);
+            }
+            _ => {}
+        }
+    }
+
+    fn observe_close(&mut self, p: &Packet<'_>, dir: Direction) {
+        let kind = if p.flags.rst() {
+            self.rst_seen = true;
+            CloseKind::Rst
+        } else if p.flags.fin() {
+            self.fin_seen[dir.index()] = true;
+            CloseKind::Fin
+        } else {
+            return;
+        };
+        if self.closes.len() < 64 {
+            self.closes.push(CloseEvent {
+                packet: p.number,
+                ts: p.ts.as_secs_f64(),
+                by: Role::of(dir),
+                kind,
+                flags: p.flags.label(),
+            });
+        }
+    }
+
+    /// Keep the packet for ladders and rules, up to the configured count.
+    pub fn push_event(&mut self, p: &Packet<'_>, dir: Direction, class: SegmentClass, gap_bytes: u64) {
+        if self.events.len() >= self.max_events {
+            self.events_dropped += 1;
+            return;
+        }
+        let rel = |v: u32, base: Option<u32>| base.map_or(0, |b| v.wrapping_sub(b));
+        let rel_ack = if p.flags.ack() { rel(p.ack, self.isn[dir.reverse().index()]) } else { 0 };
+        self.events.push(PacketEvent {
+            number: p.number,
+            ts: p.ts,
+            dir,
+            flags: p.flags,
+            rel_seq: rel(p.seq, self.isn[dir.index()]),
+            rel_ack,
+            len: p.wire_len(),
+            window: p.window,
+            ttl: p.ttl,
+            ip_id: p.ip_id,
+            class,
+            gap_bytes,
+        });
+    }
+
+    /// Both sides sent FIN, or someone reset: only late packets can still come.
+    pub fn is_closed(&self) -> bool {
+        self.rst_seen || (self.fin_seen[0] && self.fin_seen[1])
+    }
+
+    /// The client's first SYN: a new SYN with another sequence number starts a new connection.
+    pub fn client_isn(&self) -> Option<u32> {
+        if self.syn.is_some() { self.isn[0] } else { None }
+    }
+
+    pub fn handshake(&self) -> Handshake {
+        match (self.syn, self.synack) {
+            (Some(_), Some(_)) if self.handshake_ack.is_some() => Handshake::Complete,
+            (Some(_), Some(_)) => Handshake::SynSynack,
+            (Some(_), None) if self.syn_answered_by_rst => Handshake::SynRst,
+            (Some(_), None) => Handshake::SynOnly,
+            (None, _) => Handshake::Midstream,
+        }
+    }
+
+    /// Finish: freeze what was observed into a record.
+    pub fn into_record(mut self, stream_stats: [DirectionStats; 2]) -> ConnRecord {
+        for (facts, stats) in self.dirs.iter_mut().zip(stream_stats) {
+            facts.ip_id = facts.ip_ids.pattern();
+            facts.stream = stats;
+        }
+        let ms = |a: Option<PacketRef>, b: Option<PacketRef>| match (a, b) {
+            (Some(a), Some(b)) => Some(b.ts.secs_since(a.ts) * 1000.0),
+            _ => None,
+        };
+        let closed_by = self.closes.first().map(|c| (c.by, c.kind));
+        ConnRecord {
+            handshake: self.handshake(),
+            closed_by,
+            syn_packet: self.syn.map(|s| s.number),
+            syn_count: self.syn_count,
+            syn_span_s: ms(self.syn, self.last_syn).map(|v| v / 1000.0),
+            synack_packet: self.synack.map(|s| s.number),
+            synack_count: self.synack_count,
+            ack_packet: self.handshake_ack.map(|s| s.number),
+            rtt_syn_synack_ms: ms(self.last_syn, self.synack),
+            rtt_synack_ack_ms: ms(self.synack, self.handshake_ack),
+            client: self.client,
+            server: self.server,
+            role_basis: self.role_basis,
+            first: self.first,
+            last: self.last,
+            closes: self.closes,
+            dirs: self.dirs,
+            events: self.events,
+            events_dropped: self.events_dropped,
+            zeek_conn_state: "",
+            zeek_history: String::new(),
+        }
+    }
+}
+
+/// A finished connection, as later stages read it.
+#[derive(Clone, Debug)]
+pub struct ConnRecord {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub role_basis: RoleBasis,
+    pub first: PacketRef,
+    pub last: PacketRef,
+    pub handshake: Handshake,
+    /// The first FIN or RST of the connection.
+    pub closed_by: Option<(Role, CloseKind)>,
+    pub syn_packet: Option<u64>,
+    pub syn_count: u32,
+    /// Seconds from the first to the last SYN (SYN retries).
+    pub syn_span_s: Option<f64>,
+    pub synack_packet: Option<u64>,
+    pub synack_count: u32,
+    pub ack_packet: Option<u64>,
+    pub rtt_syn_synack_ms: Option<f64>,
+    pub rtt_synack_ack_ms: Option<f64>,
+    pub closes: Vec<CloseEvent>,
+    /// Indexed by `Direction::index()`: client→server first.
+    pub dirs: [DirFacts; 2],
+    pub events: Vec<PacketEvent>,
+    pub events_dropped: u64,
+    /// Zeek's conn.log view of the same connection.
+    pub zeek_conn_state: &'static str,
+    pub zeek_history: String,
+}
+
+impl ConnRecord {
+    pub fn dir(&self, dir: Direction) -> &DirFacts {
+        &self.dirs[dir.index()]
+    }
+    pub fn rewrites(&self) -> impl Iterator<Item = (Direction, &Rewrite)> {
+        [Direction::ClientToServer, Direction::ServerToClient]
+            .into_iter()
+            .flat_map(move |d| self.dirs[d.index()].stream.rewrites.iter().map(move |r| (d, r)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_id_patterns() {
+        let pattern = |ids: &[u16]| {
+            let mut t = IpIdTracker::default();
+            ids.iter().for_each(|&i| t.add(i));
+            t.pattern()
+        };
+        assert_eq!(pattern(&[]), IpIdPattern::None);
+        assert_eq!(pattern(&[0, 0, 0]), IpIdPattern::Zero);
+        assert_eq!(pattern(&[7, 7, 7]), IpIdPattern::Constant);
+        assert_eq!(pattern(&[100, 101, 102, 104, 105]), IpIdPattern::Incrementing);
+        assert_eq!(pattern(&[65535, 0, 1]), IpIdPattern::Incrementing);
+        assert_eq!(pattern(&[100, 40000, 1234, 60000, 7]), IpIdPattern::Random);
+    }
+}

@@ -1,0 +1,343 @@
+//! The flow table: finds each packet's connection, keeps roles, feeds the two reassemblers and
+//! hands every connection on when it ends — closed (plus a linger for late packets), idle, or
+//! evicted because the table is full — so a capture of any size streams in bounded memory.
+
+use super::conn::{ConnRecord, ConnTracker, Endpoint, RoleBasis};
+use super::reassembly::{Chunk, ReassemblyLimits, Reassembler, SegmentClass};
+use super::seq::SeqNumber;
+use super::{Direction, PacketRef};
+use crate::capture::Timestamp;
+use crate::decode::Packet;
+use serde::Serialize;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::IpAddr;
+
+/// Receives a connection's reassembled bytes, both directions interleaved in capture order.
+pub trait StreamConsumer {
+    fn on_data(&mut self, dir: Direction, data: &[u8], at: PacketRef);
+    fn on_gap(&mut self, dir: Direction, len: u64, at: PacketRef);
+}
+
+#[derive(Clone, Debug)]
+pub struct TcpConfig {
+    /// A connection is tracked when either port is in this set.
+    pub ports: Vec<u16>,
+    pub limits: ReassemblyLimits,
+    /// Cap on out-of-order bytes buffered by all flows together.
+    pub max_buffered_total: usize,
+    pub max_flows: usize,
+    /// Seconds without a packet after which an open connection is handed on.
+    pub idle_timeout_s: f64,
+    /// Seconds a closed connection waits for late packets (retransmitted FIN, final ACK, RST).
+    pub linger_s: f64,
+    /// Packet events kept per connection for ladders and rules.
+    pub max_events: usize,
+    /// Recognises payload only a server sends (an SMTP reply), for captures that start mid-session.
+    pub server_payload_hint: Option<fn(&[u8]) -> bool>,
+}
+
+pub const DEFAULT_PORTS: [u16; 4] = [25, 465, 587, 2525];
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            ports: DEFAULT_PORTS.to_vec(),
+            limits: ReassemblyLimits::default(),
+            max_buffered_total: 256 << 20,
+            max_flows: 200_000,
+            idle_timeout_s: 600.0,
+            linger_s: 5.0,
+            max_events: 20_000,
+            server_payload_hint: None,
+        }
+    }
+}
+
+/// Why a connection was handed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// FIN both ways or RST, and the linger passed (or a new SYN reused the ports).
+    Closed,
+    /// No packet for the idle timeout.
+    Idle,
+    /// The flow table was full and this was the oldest idle flow.
+    Evicted,
+    /// The capture (or the live run) ended first.
+    CaptureEnd,
+}
+
+pub struct Finished<A> {
+    /// 1-based, in order of each connection's first packet (like tshark's tcp.stream + 1).
+    pub index: u64,
+    pub conn: ConnRecord,
+    pub app: A,
+    pub end: EndReason,
+}
+
+/// Counters for the totals line and the caps' warnings.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TableStats {
+    pub tcp_packets: u64,
+    /// TCP packets on ports outside the mail set.
+    pub other_port_packets: u64,
+    pub flows: u64,
+    pub flows_evicted: u64,
+    pub max_open_flows: u64,
+    /// Times the global buffer cap forced a flow past its holes.
+    pub global_cap_flushes: u64,
+}
+
+/// Both directions of a connection map to the same key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct FlowKey {
+    a: (IpAddr, u16),
+    b: (IpAddr, u16),
+}
+
+impl FlowKey {
+    fn of(p: &Packet<'_>) -> FlowKey {
+        let (s, d) = ((p.src, p.src_port), (p.dst, p.dst_port));
+        if s <= d { FlowKey { a: s, b: d } } else { FlowKey { a: d, b: s } }
+    }
+}
+
+struct Flow<A> {
+    id: u64,
+    tracker: ConnTracker,
+    reasm: [Reassembler; 2],
+    app: A,
+    deadline: i64,
+    buffered: usize,
+}
+
+pub struct FlowTable<A> {
+    config: TcpConfig,
+    flows: HashMap<FlowKey, Flow<A>>,
+    /// Earliest deadline first; entries may be stale (checked against the flow when popped).
+    deadlines: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
+    next_id: u64,
+    buffered_total: usize,
+    pub stats: TableStats,
+}
+
+fn secs_to_nanos(s: f64) -> i64 {
+    (s * 1e9) as i64
+}
+
+impl<A: StreamConsumer> FlowTable<A> {
+    pub fn new(config: TcpConfig) -> Self {
+        FlowTable {
+            config,
+            flows: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            next_id: 0,
+            buffered_total: 0,
+            stats: TableStats::default(),
+        }
+    }
+
+    pub fn open_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Handle one TCP packet. `make_app` creates the consumer of a new connection; `done`
+    /// receives every connection that ends.
+    pub fn packet(
+        &mut self,
+        p: &Packet<'_>,
+        make_app: &mut dyn FnMut(&Endpoint, &Endpoint) -> A,
+        done: &mut dyn FnMut(Finished<A>),
+    ) {
+        self.stats.tcp_packets += 1;
+        if !self.config.ports.contains(&p.src_port) && !self.config.ports.contains(&p.dst_port) {
+            self.stats.other_port_packets += 1;
+            return;
+        }
+        self.expire(p.ts, done);
+        let key = FlowKey::of(p);
+        self.end_if_reused(key, p, done);
+        if !self.flows.contains_key(&key) {
+            if self.flows.len() >= self.config.max_flows {
+                self.evict_oldest(done);
+            }
+            let flow = self.new_flow(p, make_app);
+            self.deadlines.push(Reverse((flow.deadline, flow.id, key)));
+            self.flows.insert(key, flow);
+            self.stats.flows += 1;
+            self.stats.max_open_flows = self.stats.max_open_flows.max(self.flows.len() as u64);
+        }
+        let Some(flow) = self.flows.get_mut(&key) else { return };
+        let before = flow.buffered;
+        process(&self.config, flow, p);
+        self.buffered_total = self.buffered_total - before + flow.buffered;
+        if self.buffered_total > self.config.max_buffered_total {
+            self.stats.global_cap_flushes += 1;
+            flush_pending(flow);
+            self.buffered_total -= before.max(flow.buffered).min(self.buffered_total);
+            flow.buffered = 0;
+        }
+    }
+
+    /// A SYN with a new sequence number on a closed connection's ports opens a new connection.
+    fn end_if_reused(&mut self, key: FlowKey, p: &Packet<'_>, done: &mut dyn FnMut(Finished<A>)) {
+        let reused = match self.flows.get(&key) {
+            Some(f) => p.flags.syn() && !p.flags.ack() && f.tracker.is_closed() && f.tracker.client_isn() != Some(p.seq),
+            None => false,
+        };
+        if reused {
+            if let Some(flow) = self.flows.remove(&key) {
+                self.finish(flow, EndReason::Closed, done);
+            }
+        }
+    }
+
+    fn new_flow(&mut self, p: &Packet<'_>, make_app: &mut dyn FnMut(&Endpoint, &Endpoint) -> A) -> Flow<A> {
+        let src = Endpoint { ip: p.src, port: p.src_port };
+        let dst = Endpoint { ip: p.dst, port: p.dst_port };
+        let (src_is_client, basis) = self.roles(p);
+        let (client, server) = if src_is_client { (src, dst) } else { (dst, src) };
+        let at = PacketRef { number: p.number, ts: p.ts };
+        self.next_id += 1;
+        Flow {
+            id: self.next_id,
+            tracker: ConnTracker::new(client, server, basis, at, self.config.max_events),
+            reasm: [Reassembler::new(), Reassembler::new()],
+            app: make_app(&client, &server),
+            deadline: p.ts.0.saturating_add(secs_to_nanos(self.config.idle_timeout_s)),
+            buffered: 0,
+        }
+    }
+
+    /// Is the sender of the connection's first packet the client?
+    fn roles(&self, p: &Packet<'_>) -> (bool, RoleBasis) {
+        let f = p.flags;
+        if f.syn() && !f.ack() {
+            return (true, RoleBasis::Syn);
+        }
+        if f.syn() && f.ack() {
+            return (false, RoleBasis::Synack);
+        }
+        if let Some(hint) = self.config.server_payload_hint {
+            if !p.payload.is_empty() {
+                return (!hint(p.payload), RoleBasis::Reply);
+            }
+        }
+        let src_mail = self.config.ports.contains(&p.src_port);
+        let dst_mail = self.config.ports.contains(&p.dst_port);
+        match (src_mail, dst_mail) {
+            (false, true) => (true, RoleBasis::Port),
+            (true, false) => (false, RoleBasis::Port),
+            // Both are mail ports: the lower one is more likely the listening one.
+            _ => (p.src_port > p.dst_port, RoleBasis::Port),
+        }
+    }
+
+    /// Hand on every connection whose deadline has passed at capture time `now`.
+    pub fn expire(&mut self, now: Timestamp, done: &mut dyn FnMut(Finished<A>)) {
+        while let Some(&Reverse((deadline, id, key))) = self.deadlines.peek() {
+            if deadline > now.0 {
+                break;
+            }
+            self.deadlines.pop();
+            let Some(flow) = self.flows.get(&key).filter(|f| f.id == id) else { continue };
+            if flow.deadline > now.0 {
+                self.deadlines.push(Reverse((flow.deadline, id, key)));
+                continue;
+            }
+            if let Some(flow) = self.flows.remove(&key) {
+                let end = if flow.tracker.is_closed() { EndReason::Closed } else { EndReason::Idle };
+                self.finish(flow, end, done);
+            }
+        }
+    }
+
+    fn evict_oldest(&mut self, done: &mut dyn FnMut(Finished<A>)) {
+        while let Some(Reverse((deadline, id, key))) = self.deadlines.pop() {
+            let Some(flow) = self.flows.get(&key).filter(|f| f.id == id) else { continue };
+            if flow.deadline > deadline {
+                self.deadlines.push(Reverse((flow.deadline, id, key)));
+                continue;
+            }
+            if let Some(flow) = self.flows.remove(&key) {
+                self.stats.flows_evicted += 1;
+                self.finish(flow, EndReason::Evicted, done);
+            }
+            return;
+        }
+    }
+
+    /// End of input: hand on every open connection, oldest first (deterministic order).
+    pub fn finish_all(&mut self, done: &mut dyn FnMut(Finished<A>)) {
+        let mut flows: Vec<Flow<A>> = self.flows.drain().map(|(_, f)| f).collect();
+        flows.sort_by_key(|f| f.tracker.first.number);
+        self.deadlines.clear();
+        for flow in flows {
+            let end = if flow.tracker.is_closed() { EndReason::Closed } else { EndReason::CaptureEnd };
+            self.finish(flow, end, done);
+        }
+    }
+
+    fn finish(&mut self, mut flow: Flow<A>, end: EndReason, done: &mut dyn FnMut(Finished<A>)) {
+        self.buffered_total = self.buffered_total.saturating_sub(flow.buffered);
+        let at = flow.tracker.last;
+        let Flow { reasm, app, .. } = &mut flow;
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            reasm[dir.index()].flush(at, &mut |c, at| deliver(app, dir, c, at));
+        }
+        let stats = [std::mem::take(&mut reasm[0].stats), std::mem::take(&mut reasm[1].stats)];
+        done(Finished { index: flow.id, conn: flow.tracker.into_record(stats), app: flow.app, end });
+    }
+}
+
+fn deliver<A: StreamConsumer>(app: &mut A, dir: Direction, chunk: Chunk<'_>, at: PacketRef) {
+    match chunk {
+        Chunk::Data(d) => app.on_data(dir, d, at),
+        Chunk::Gap(n) => app.on_gap(dir, n, at),
+    }
+}
+
+fn flush_pending<A: StreamConsumer>(flow: &mut Flow<A>) {
+    let at = flow.tracker.last;
+    let Flow { reasm, app, .. } = flow;
+    for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+        reasm[dir.index()].flush_pending(at, &mut |c, at| deliver(app, dir, c, at));
+    }
+}
+
+/// One packet of a known connection: header facts, then the peer's ACK (which may reveal bytes
+/// the capture missed in the other direction), then this packet's own payload.
+fn process<A: StreamConsumer>(config: &TcpConfig, flow: &mut Flow<A>, p: &Packet<'_>) {
+    let dir = flow.tracker.direction_of(p);
+    flow.tracker.observe(p, dir);
+    let at = PacketRef { number: p.number, ts: p.ts };
+    let Flow { reasm, app, tracker, .. } = &mut *flow;
+    let other = dir.reverse();
+    // A reset's acknowledgment field is not evidence of delivery (middleboxes forge resets).
+    if p.flags.ack() && !p.flags.rst() {
+        reasm[other.index()].acked(SeqNumber(p.ack), at, &mut |c, at| deliver(app, other, c, at));
+    }
+    let r = &mut reasm[dir.index()];
+    let mut seq = SeqNumber(p.seq);
+    if p.flags.syn() {
+        r.syn(seq);
+        seq = seq.add(1);
+    }
+    let mut gap_bytes = 0;
+    let class = if p.flags.rst() {
+        SegmentClass::Empty
+    } else {
+        let mut sink = |c: Chunk<'_>, at| {
+            if let Chunk::Gap(n) = c {
+                gap_bytes += n;
+            }
+            deliver(app, dir, c, at)
+        };
+        r.segment(seq, p.payload, p.missing, p.flags.fin(), at, &config.limits, &mut sink)
+    };
+    tracker.push_event(p, dir, class, gap_bytes);
+    let wait = if tracker.is_closed() { config.linger_s } else { config.idle_timeout_s };
+    flow.deadline = p.ts.0.saturating_add(secs_to_nanos(wait));
+    flow.buffered = flow.reasm[0].buffered_bytes() + flow.reasm[1].buffered_bytes();
+}
