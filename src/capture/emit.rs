@@ -13,6 +13,9 @@ pub(crate) struct Emitter<'s> {
     stats: ReadStats,
     /// Packet records numbered so far, delivered or not (Wireshark numbers every record).
     numbered: u64,
+    /// Where a bad record stopped the reading: the bytes counted end there, whatever of the
+    /// bad record a stream had to consume to find out.
+    stopped_at: Option<u64>,
 }
 
 impl<'s> Emitter<'s> {
@@ -22,6 +25,7 @@ impl<'s> Emitter<'s> {
             sink,
             stats: ReadStats::default(),
             numbered: 0,
+            stopped_at: None,
         }
     }
 
@@ -66,14 +70,14 @@ impl<'s> Emitter<'s> {
     /// The capture ends in the middle of a record: warn and mark the read truncated.
     pub(crate) fn truncated(&mut self, offset: u64, message: String) {
         self.stats.truncated = true;
+        self.stopped_at = Some(offset);
         self.warn(offset, message);
     }
 
     /// A record makes no sense and reading stops there: what follows is lost too.
     pub(crate) fn corrupt(&mut self, offset: u64, message: String) {
-        self.stats.truncated = true;
         self.stats.corrupt = true;
-        self.warn(offset, message);
+        self.truncated(offset, message);
     }
 
     /// Reading failed after the header. A damaged or cut-short gzip stream shows up as
@@ -108,8 +112,9 @@ impl<'s> Emitter<'s> {
         }
     }
 
-    pub(crate) fn finish(mut self, bytes: u64) -> ReadStats {
-        self.stats.bytes = bytes;
+    /// The statistics, given the source's final offset.
+    pub(crate) fn finish(mut self, offset: u64) -> ReadStats {
+        self.stats.bytes = self.stopped_at.unwrap_or(offset);
         self.stats
     }
 }

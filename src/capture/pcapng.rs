@@ -176,8 +176,6 @@ impl Reader {
         if head.is_empty() {
             return Ok(ControlFlow::Break(()));
         }
-        let block_type = self.endian.u32(head, 0);
-        let what = describe(block_type, out.next_number());
         if head.len() < BLOCK_OVERHEAD {
             let msg = format!(
                 "capture ends in the middle of a block header ({} of {BLOCK_OVERHEAD} bytes)",
@@ -185,6 +183,8 @@ impl Reader {
             );
             return Err(Problem::Truncated(at, msg));
         }
+        let block_type = self.endian.u32(head, 0);
+        let what = describe(block_type, out.next_number());
         // The section header's type reads the same in both byte orders; its byte-order magic
         // decides how to read everything after it, its own length included.
         let endian = if block_type == SHB {
