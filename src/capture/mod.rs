@@ -1,7 +1,30 @@
 //! Capture stage: turns pcap / pcapng files (plain, gzip, stdin) or a live interface into
 //! [`Frame`]s. It knows nothing of IP, TCP or SMTP.
+//!
+//! Layout: `detect` tells the format from the magic bytes, `source` gives the readers one way
+//! to look at bytes whether they come from a memory map or a stream, `pcap` and `pcapng` parse
+//! the two formats, `emit` numbers frames and keeps the statistics, `read` holds the public
+//! entry points, and `writer` writes pcap files for tests and benchmark generators.
 
 use std::fmt;
+
+mod detect;
+mod emit;
+mod endian;
+mod pcap;
+mod pcapng;
+mod read;
+mod source;
+#[cfg(test)]
+mod testutil;
+mod writer;
+
+pub use read::{read_bytes, read_path, read_stream};
+pub use writer::PcapWriter;
+
+/// Largest captured length accepted for one packet. It is libpcap's and Wireshark's limit
+/// (262144); a record claiming more is damage, not data, and pcap cannot resynchronise after it.
+pub const MAX_CAPLEN: u32 = 262_144;
 
 /// Time of a frame, nanoseconds since the Unix epoch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -83,8 +106,13 @@ pub struct ReadStats {
     pub frames: u64,
     /// Bytes of capture data consumed (decompressed).
     pub bytes: u64,
-    /// The capture ended in the middle of a record or block.
+    /// Reading ended before the end of the capture's data: it ends in the middle of a record
+    /// or block, or a damaged record stopped the reading (then `corrupt` is set too). Sessions
+    /// still open at that point were cut by the capture, not by the network.
     pub truncated: bool,
+    /// A record or block made no sense (impossible length, caplen beyond the snaplen) and the
+    /// rest of the capture was ignored.
+    pub corrupt: bool,
     /// The sink asked to stop early.
     pub stopped: bool,
 }
@@ -94,6 +122,8 @@ pub struct ReadStats {
 pub enum CaptureError {
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
+    #[error("{path}: the file is empty (no capture header)")]
+    Empty { path: String },
     #[error("{path}: not a pcap or pcapng capture (first bytes {magic})")]
     NotACapture { path: String, magic: String },
     #[error("{path}: offset {offset}: {message}")]
