@@ -6,6 +6,7 @@
 //! `diagnose` (verdicts with evidence) → `render` (text, JSON, ladders).
 
 pub mod capture;
+pub mod cli;
 pub mod decode;
 pub mod tcp;
 pub mod smtp;

@@ -1,1 +1,18 @@
-fn main() {}
+//! The `smtpdiag` binary: parses arguments, wires the library's stages, prints. Thin on purpose.
+
+mod app;
+
+use smtpdiag::cli::Cli;
+use clap::Parser;
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match app::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("smtpdiag: {e:#}");
+            2
+        }
+    };
+    std::process::exit(code);
+}

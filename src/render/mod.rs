@@ -1,3 +1,4 @@
 //! Render stage: shows sessions and verdicts; never parses packets.
 
 pub mod json;
+pub mod text;

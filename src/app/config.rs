@@ -1,0 +1,28 @@
+//! Command-line options → library configuration.
+
+use smtpdiag::cli::AnalysisArgs;
+use smtpdiag::diagnose::DiagnoseConfig;
+use smtpdiag::session::AnalyzerConfig;
+use smtpdiag::smtp::SmtpConfig;
+use smtpdiag::tcp::flow::{DEFAULT_PORTS, TcpConfig};
+use smtpdiag::tcp::reassembly::ReassemblyLimits;
+
+pub fn analyzer(args: &AnalysisArgs) -> AnalyzerConfig {
+    let ports = if args.ports.is_empty() { DEFAULT_PORTS.to_vec() } else { args.ports.clone() };
+    AnalyzerConfig {
+        tcp: TcpConfig {
+            ports,
+            limits: ReassemblyLimits { max_buffered_bytes: args.max_flow_buffer, ..ReassemblyLimits::default() },
+            max_buffered_total: args.max_buffer,
+            max_flows: args.max_flows.max(1),
+            idle_timeout_s: args.idle,
+            max_events: args.max_events,
+            ..TcpConfig::default()
+        },
+        smtp: SmtpConfig { max_line_len: args.max_line.max(64), ..SmtpConfig::default() },
+    }
+}
+
+pub fn diagnose(args: &AnalysisArgs) -> DiagnoseConfig {
+    DiagnoseConfig { idle_timeout_s: args.idle_threshold, ..DiagnoseConfig::default() }
+}

@@ -1,0 +1,189 @@
+//! The human summary of `read`: one line per session, its verdicts under it, totals at the end.
+
+use crate::diagnose::{Severity, Verdict};
+use crate::session::{DecodeStats, Session};
+use crate::tcp::flow::TableStats;
+use owo_colors::OwoColorize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextStyle {
+    pub color: bool,
+    pub explain: bool,
+}
+
+/// Paint `text` with a severity's color when colors are on.
+pub fn paint(text: &str, severity: Severity, color: bool) -> String {
+    if !color {
+        return text.to_string();
+    }
+    match severity {
+        Severity::Error => text.red().bold().to_string(),
+        Severity::Warning => text.yellow().to_string(),
+        Severity::Info => text.green().to_string(),
+    }
+}
+
+/// UTC wall-clock time of a timestamp, e.g. "2026-11-23 08:50:01.123".
+pub fn utc(ts: crate::capture::Timestamp) -> String {
+    let secs = ts.0.div_euclid(1_000_000_000);
+    let millis = ts.0.rem_euclid(1_000_000_000) / 1_000_000;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{millis:03}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 → (year, month, day); Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// The most severe verdict, which names the session's outcome on its line.
+pub fn headline(verdicts: &[Verdict]) -> Option<&Verdict> {
+    verdicts.iter().max_by_key(|v| v.severity)
+}
+
+/// The session line and one line per verdict (plus explanations with `explain`).
+pub fn session(s: &Session, verdicts: &[Verdict], style: TextStyle) -> String {
+    let c = &s.conn;
+    let mut out = String::new();
+    let outcome = match headline(verdicts) {
+        Some(v) => paint(v.code, v.severity, style.color),
+        None => "-".to_string(),
+    };
+    let replies: Vec<String> = s.smtp.replies.iter().take(12).map(|r| r.to_string()).collect();
+    let more = if s.smtp.replies.len() > 12 { " …" } else { "" };
+    let _ = writeln!(
+        out,
+        "#{id:<4} {time}  {client} → {server}  {outcome}  replies [{replies}{more}]  packets {first}-{last}",
+        id = s.id(),
+        time = utc(c.first.ts),
+        client = c.client,
+        server = c.server,
+        replies = replies.join(" "),
+        first = c.first.number,
+        last = c.last.number,
+    );
+    for v in verdicts {
+        let packets = if v.packets.is_empty() { String::new() } else { format!("  (packets {})", packet_list(&v.packets)) };
+        let code = paint(&format!("{:<22}", v.code), v.severity, style.color);
+        let _ = writeln!(out, "      {code} {}{packets}", v.summary);
+        if style.explain && !v.explanation.is_empty() {
+            for line in wrap(&v.explanation, 90) {
+                let _ = writeln!(out, "        {line}");
+            }
+        }
+    }
+    out
+}
+
+/// "1, 2, 5-9": consecutive runs folded, at most a dozen items.
+pub fn packet_list(packets: &[u64]) -> String {
+    let mut sorted = packets.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for p in sorted {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == p => *end = p,
+            _ => runs.push((p, p)),
+        }
+    }
+    let shown: Vec<String> =
+        runs.iter().take(12).map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
+    let tail = if runs.len() > 12 { ", …" } else { "" };
+    format!("{}{tail}", shown.join(", "))
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
+/// Counts for the closing lines of `read`.
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    pub captures: u64,
+    pub frames: u64,
+    pub tcp_packets: u64,
+    pub sessions: u64,
+    pub flows_evicted: u64,
+    pub verdicts: BTreeMap<&'static str, (Severity, u64)>,
+}
+
+impl Totals {
+    pub fn add_capture(&mut self, decode: &DecodeStats, table: &TableStats) {
+        self.captures += 1;
+        self.frames += decode.frames;
+        self.tcp_packets += table.tcp_packets;
+        self.flows_evicted += table.flows_evicted;
+    }
+
+    pub fn add_session(&mut self, _s: &Session, verdicts: &[Verdict]) {
+        self.sessions += 1;
+        for v in verdicts {
+            self.verdicts.entry(v.code).or_insert((v.severity, 0)).1 += 1;
+        }
+    }
+}
+
+/// "12 sessions in 3 captures (1234 packets)" and the verdict counts, most severe first.
+pub fn totals(t: &Totals, style: TextStyle) -> String {
+    let mut out = String::new();
+    let plural = |n: u64, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
+    let _ = writeln!(
+        out,
+        "{} in {} ({}, {} TCP)",
+        plural(t.sessions, "session"),
+        plural(t.captures, "capture"),
+        plural(t.frames, "packet"),
+        t.tcp_packets
+    );
+    let mut counts: Vec<(&str, Severity, u64)> = t.verdicts.iter().map(|(c, (s, n))| (*c, *s, *n)).collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(b.0)));
+    for (code, severity, n) in counts {
+        let _ = writeln!(out, "  {:>6}  {}", n, paint(code, severity, style.color));
+    }
+    if t.flows_evicted > 0 {
+        let _ = writeln!(out, "  {} connections were closed early because the flow table was full (--max-flows)", t.flows_evicted);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Timestamp;
+
+    #[test]
+    fn utc_formats_epoch_and_leap_years() {
+        assert_eq!(utc(Timestamp(0)), "1970-01-01 00:00:00.000");
+        assert_eq!(utc(Timestamp(951_782_400_000_000_000 + 1_500_000)), "2000-02-29 00:00:00.001");
+    }
+
+    #[test]
+    fn packet_lists_fold_runs() {
+        assert_eq!(packet_list(&[5, 1, 2, 3, 9, 9]), "1-3, 5, 9");
+    }
+}
