@@ -1,5 +1,7 @@
 //! TCP stage: flow table keyed by the 4-tuple, per-direction reassembly, connection state.
 
+pub mod zeek;
+
 use serde::Serialize;
 
 /// Which way a byte or packet travelled, once roles are known.
