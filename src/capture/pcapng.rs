@@ -2,6 +2,7 @@
 //! sets the byte order and forgets the interfaces of the section before; interface blocks give
 //! each packet its link type and timestamp unit. Unknown blocks are legal and skipped.
 
+use std::fmt;
 use std::io;
 use std::ops::ControlFlow;
 
@@ -150,17 +151,26 @@ fn fatal(out: &Emitter<'_>, p: Problem) -> CaptureError {
     }
 }
 
-/// How messages name a block: packets by number, the rest by kind.
-fn describe(block_type: u32, number: u64) -> String {
-    match block_type {
-        SHB => "a section header block".into(),
-        IDB => "an interface description block".into(),
-        EPB | PB | SPB => format!("packet {number}"),
-        NRB => "a name resolution block".into(),
-        ISB => "an interface statistics block".into(),
-        DSB => "a decryption secrets block".into(),
-        CB_COPY | CB_NOCOPY => "a custom block".into(),
-        t => format!("a block of unknown type 0x{t:08x}"),
+/// How messages name a block: packets by number, the rest by kind. Formatted only when a
+/// message is written, so the packet path allocates nothing.
+#[derive(Clone, Copy)]
+struct What {
+    block_type: u32,
+    number: u64,
+}
+
+impl fmt::Display for What {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.block_type {
+            SHB => f.write_str("a section header block"),
+            IDB => f.write_str("an interface description block"),
+            EPB | PB | SPB => write!(f, "packet {}", self.number),
+            NRB => f.write_str("a name resolution block"),
+            ISB => f.write_str("an interface statistics block"),
+            DSB => f.write_str("a decryption secrets block"),
+            CB_COPY | CB_NOCOPY => f.write_str("a custom block"),
+            t => write!(f, "a block of unknown type 0x{t:08x}"),
+        }
     }
 }
 
@@ -183,41 +193,14 @@ impl Reader {
             );
             return Err(Problem::Truncated(at, msg));
         }
-        let block_type = self.endian.u32(head, 0);
-        let what = describe(block_type, out.next_number());
-        // The section header's type reads the same in both byte orders; its byte-order magic
-        // decides how to read everything after it, its own length included.
-        let endian = if block_type == SHB {
-            match self.endian.u32(head, 8) {
-                BYTE_ORDER_MAGIC => self.endian,
-                m if m.swap_bytes() == BYTE_ORDER_MAGIC => match self.endian {
-                    Endian::Little => Endian::Big,
-                    Endian::Big => Endian::Little,
-                },
-                _ => {
-                    let msg = format!(
-                        "{what} has byte-order magic {:02x?}, not 1a 2b 3c 4d",
-                        &head[8..12]
-                    );
-                    return Err(Problem::Corrupt(at, msg));
-                }
-            }
-        } else {
-            self.endian
-        };
-        let len = endian.u32(head, 4) as u64;
-        if len % 4 != 0 || len < BLOCK_OVERHEAD as u64 {
-            let msg = format!(
-                "{what} has an impossible block length of {len} bytes (block lengths are multiples of 4, at least 12)"
-            );
-            return Err(Problem::Corrupt(at, msg));
-        }
+        let (what, endian, len) = self.block_header(head, at, out.next_number())?;
+        let block_type = what.block_type;
         let (min, max) = match block_type {
             SHB => (SHB_MIN, MAX_META_BLOCK),
             IDB => (IDB_MIN, MAX_META_BLOCK),
             EPB | PB => (EPB_MIN, MAX_PACKET_BLOCK),
             SPB => (SPB_MIN, MAX_PACKET_BLOCK),
-            _ => return skip_block(src, at, len, endian, &what),
+            _ => return skip_block(src, at, len, endian, what),
         };
         if len < min as u64 {
             let msg = format!(
@@ -230,7 +213,7 @@ impl Reader {
             return Err(Problem::Corrupt(at, msg));
         }
         let len = len as usize;
-        let b = whole_block(src, at, len, endian, &what)?;
+        let b = whole_block(src, at, len, endian, what)?;
         match block_type {
             SHB => {
                 self.endian = endian;
@@ -256,6 +239,45 @@ impl Reader {
         }
         src.consume(len);
         Ok(ControlFlow::Continue(()))
+    }
+
+    /// Type, byte order and length of the block starting with `head` (at least 12 bytes).
+    fn block_header(
+        &self,
+        head: &[u8],
+        at: u64,
+        number: u64,
+    ) -> Result<(What, Endian, u64), Problem> {
+        let block_type = self.endian.u32(head, 0);
+        let what = What { block_type, number };
+        // The section header's type reads the same in both byte orders; its byte-order magic
+        // decides how to read everything after it, its own length included.
+        let endian = if block_type == SHB {
+            match self.endian.u32(head, 8) {
+                BYTE_ORDER_MAGIC => self.endian,
+                m if m.swap_bytes() == BYTE_ORDER_MAGIC => match self.endian {
+                    Endian::Little => Endian::Big,
+                    Endian::Big => Endian::Little,
+                },
+                _ => {
+                    let msg = format!(
+                        "{what} has byte-order magic {:02x?}, not 1a 2b 3c 4d",
+                        &head[8..12]
+                    );
+                    return Err(Problem::Corrupt(at, msg));
+                }
+            }
+        } else {
+            self.endian
+        };
+        let len = endian.u32(head, 4) as u64;
+        if !len.is_multiple_of(4) || len < BLOCK_OVERHEAD as u64 {
+            let msg = format!(
+                "{what} has an impossible block length of {len} bytes (block lengths are multiples of 4, at least 12)"
+            );
+            return Err(Problem::Corrupt(at, msg));
+        }
+        Ok((what, endian, len))
     }
 
     /// Delivers the packet of an EPB, PB or SPB whose whole block is `b`.
@@ -332,7 +354,7 @@ fn skip_block<S: Source>(
     at: u64,
     len: u64,
     endian: Endian,
-    what: &str,
+    what: What,
 ) -> Result<ControlFlow<()>, Problem> {
     src.consume(8);
     let body = len - BLOCK_OVERHEAD as u64;
@@ -360,13 +382,13 @@ fn skip_block<S: Source>(
 }
 
 /// The whole block at the current position, its trailing length checked.
-fn whole_block<'b, S: Source>(
-    src: &'b mut S,
+fn whole_block<S: Source>(
+    src: &mut S,
     at: u64,
     len: usize,
     endian: Endian,
-    what: &str,
-) -> Result<&'b [u8], Problem> {
+    what: What,
+) -> Result<&[u8], Problem> {
     let b = src.peek(len).map_err(|e| Problem::Io(at, e))?;
     if b.len() < len {
         let msg = format!(
