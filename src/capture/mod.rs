@@ -104,7 +104,8 @@ pub trait FrameSink {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReadStats {
     pub frames: u64,
-    /// Bytes of capture data consumed (decompressed).
+    /// Bytes of capture data consumed (decompressed). When a bad record stopped the reading,
+    /// its offset: the bytes read whole.
     pub bytes: u64,
     /// Reading ended before the end of the capture's data: it ends in the middle of a record
     /// or block, or a damaged record stopped the reading (then `corrupt` is set too). Sessions

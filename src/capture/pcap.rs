@@ -147,14 +147,14 @@ pub(crate) fn check_caplen(number: u64, caplen: u32, snaplen: u32) -> Option<Str
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::capture::source::SliceSource;
     use crate::capture::testutil::Collect;
     use crate::capture::{PcapWriter, ReadStats};
 
     /// A pcap with any byte order, precision and records, for cases the writer does not make.
-    pub(crate) fn pcap(
+    fn pcap(
         endian: Endian,
         magic: u32,
         snaplen: u32,

@@ -2,6 +2,7 @@
 //! sets the byte order and forgets the interfaces of the section before; interface blocks give
 //! each packet its link type and timestamp unit. Unknown blocks are legal and skipped.
 
+use std::fmt;
 use std::io;
 use std::ops::ControlFlow;
 
@@ -11,20 +12,20 @@ use super::pcap::check_caplen;
 use super::source::Source;
 use super::{CaptureError, LinkType, MAX_CAPLEN, Timestamp};
 
-const SHB: u32 = 0x0a0d_0d0a;
-const IDB: u32 = 1;
-const PB: u32 = 2;
-const SPB: u32 = 3;
-const NRB: u32 = 4;
-const ISB: u32 = 5;
-const EPB: u32 = 6;
+pub(super) const SHB: u32 = 0x0a0d_0d0a;
+pub(super) const IDB: u32 = 1;
+pub(super) const PB: u32 = 2;
+pub(super) const SPB: u32 = 3;
+pub(super) const NRB: u32 = 4;
+pub(super) const ISB: u32 = 5;
+pub(super) const EPB: u32 = 6;
 const DSB: u32 = 0x0a;
 const CB_COPY: u32 = 0x0bad;
 const CB_NOCOPY: u32 = 0x4000_0bad;
-const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
+pub(super) const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
 
 /// Type, length, and trailing length: the smallest possible block.
-const BLOCK_OVERHEAD: usize = 12;
+pub(super) const BLOCK_OVERHEAD: usize = 12;
 const SHB_MIN: usize = 28;
 const IDB_MIN: usize = 20;
 const EPB_MIN: usize = 32;
@@ -40,8 +41,8 @@ const MAX_META_BLOCK: u64 = 1024 * 1024;
 /// Interfaces remembered per section: keeps a hostile file from growing memory without end.
 const MAX_INTERFACES: usize = 65_536;
 
-const IF_TSRESOL: u16 = 9;
-const IF_TSOFFSET: u16 = 14;
+pub(super) const IF_TSRESOL: u16 = 9;
+pub(super) const IF_TSOFFSET: u16 = 14;
 
 /// How an interface counts time: 10^-n or 2^-n seconds per unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,17 +151,26 @@ fn fatal(out: &Emitter<'_>, p: Problem) -> CaptureError {
     }
 }
 
-/// How messages name a block: packets by number, the rest by kind.
-fn describe(block_type: u32, number: u64) -> String {
-    match block_type {
-        SHB => "a section header block".into(),
-        IDB => "an interface description block".into(),
-        EPB | PB | SPB => format!("packet {number}"),
-        NRB => "a name resolution block".into(),
-        ISB => "an interface statistics block".into(),
-        DSB => "a decryption secrets block".into(),
-        CB_COPY | CB_NOCOPY => "a custom block".into(),
-        t => format!("a block of unknown type 0x{t:08x}"),
+/// How messages name a block: packets by number, the rest by kind. Formatted only when a
+/// message is written, so the packet path allocates nothing.
+#[derive(Clone, Copy)]
+struct What {
+    block_type: u32,
+    number: u64,
+}
+
+impl fmt::Display for What {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.block_type {
+            SHB => f.write_str("a section header block"),
+            IDB => f.write_str("an interface description block"),
+            EPB | PB | SPB => write!(f, "packet {}", self.number),
+            NRB => f.write_str("a name resolution block"),
+            ISB => f.write_str("an interface statistics block"),
+            DSB => f.write_str("a decryption secrets block"),
+            CB_COPY | CB_NOCOPY => f.write_str("a custom block"),
+            t => write!(f, "a block of unknown type 0x{t:08x}"),
+        }
     }
 }
 
@@ -183,41 +193,14 @@ impl Reader {
             );
             return Err(Problem::Truncated(at, msg));
         }
-        let block_type = self.endian.u32(head, 0);
-        let what = describe(block_type, out.next_number());
-        // The section header's type reads the same in both byte orders; its byte-order magic
-        // decides how to read everything after it, its own length included.
-        let endian = if block_type == SHB {
-            match self.endian.u32(head, 8) {
-                BYTE_ORDER_MAGIC => self.endian,
-                m if m.swap_bytes() == BYTE_ORDER_MAGIC => match self.endian {
-                    Endian::Little => Endian::Big,
-                    Endian::Big => Endian::Little,
-                },
-                _ => {
-                    let msg = format!(
-                        "{what} has byte-order magic {:02x?}, not 1a 2b 3c 4d",
-                        &head[8..12]
-                    );
-                    return Err(Problem::Corrupt(at, msg));
-                }
-            }
-        } else {
-            self.endian
-        };
-        let len = endian.u32(head, 4) as u64;
-        if len % 4 != 0 || len < BLOCK_OVERHEAD as u64 {
-            let msg = format!(
-                "{what} has an impossible block length of {len} bytes (block lengths are multiples of 4, at least 12)"
-            );
-            return Err(Problem::Corrupt(at, msg));
-        }
+        let (what, endian, len) = self.block_header(head, at, out.next_number())?;
+        let block_type = what.block_type;
         let (min, max) = match block_type {
             SHB => (SHB_MIN, MAX_META_BLOCK),
             IDB => (IDB_MIN, MAX_META_BLOCK),
             EPB | PB => (EPB_MIN, MAX_PACKET_BLOCK),
             SPB => (SPB_MIN, MAX_PACKET_BLOCK),
-            _ => return skip_block(src, at, len, endian, &what),
+            _ => return skip_block(src, at, len, endian, what),
         };
         if len < min as u64 {
             let msg = format!(
@@ -230,7 +213,7 @@ impl Reader {
             return Err(Problem::Corrupt(at, msg));
         }
         let len = len as usize;
-        let b = whole_block(src, at, len, endian, &what)?;
+        let b = whole_block(src, at, len, endian, what)?;
         match block_type {
             SHB => {
                 self.endian = endian;
@@ -256,6 +239,45 @@ impl Reader {
         }
         src.consume(len);
         Ok(ControlFlow::Continue(()))
+    }
+
+    /// Type, byte order and length of the block starting with `head` (at least 12 bytes).
+    fn block_header(
+        &self,
+        head: &[u8],
+        at: u64,
+        number: u64,
+    ) -> Result<(What, Endian, u64), Problem> {
+        let block_type = self.endian.u32(head, 0);
+        let what = What { block_type, number };
+        // The section header's type reads the same in both byte orders; its byte-order magic
+        // decides how to read everything after it, its own length included.
+        let endian = if block_type == SHB {
+            match self.endian.u32(head, 8) {
+                BYTE_ORDER_MAGIC => self.endian,
+                m if m.swap_bytes() == BYTE_ORDER_MAGIC => match self.endian {
+                    Endian::Little => Endian::Big,
+                    Endian::Big => Endian::Little,
+                },
+                _ => {
+                    let msg = format!(
+                        "{what} has byte-order magic {:02x?}, not 1a 2b 3c 4d",
+                        &head[8..12]
+                    );
+                    return Err(Problem::Corrupt(at, msg));
+                }
+            }
+        } else {
+            self.endian
+        };
+        let len = endian.u32(head, 4) as u64;
+        if !len.is_multiple_of(4) || len < BLOCK_OVERHEAD as u64 {
+            let msg = format!(
+                "{what} has an impossible block length of {len} bytes (block lengths are multiples of 4, at least 12)"
+            );
+            return Err(Problem::Corrupt(at, msg));
+        }
+        Ok((what, endian, len))
     }
 
     /// Delivers the packet of an EPB, PB or SPB whose whole block is `b`.
@@ -332,7 +354,7 @@ fn skip_block<S: Source>(
     at: u64,
     len: u64,
     endian: Endian,
-    what: &str,
+    what: What,
 ) -> Result<ControlFlow<()>, Problem> {
     src.consume(8);
     let body = len - BLOCK_OVERHEAD as u64;
@@ -360,13 +382,13 @@ fn skip_block<S: Source>(
 }
 
 /// The whole block at the current position, its trailing length checked.
-fn whole_block<'b, S: Source>(
-    src: &'b mut S,
+fn whole_block<S: Source>(
+    src: &mut S,
     at: u64,
     len: usize,
     endian: Endian,
-    what: &str,
-) -> Result<&'b [u8], Problem> {
+    what: What,
+) -> Result<&[u8], Problem> {
     let b = src.peek(len).map_err(|e| Problem::Io(at, e))?;
     if b.len() < len {
         let msg = format!(
@@ -417,108 +439,13 @@ fn parse_idb(b: &[u8], e: Endian) -> Interface {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::capture::source::SliceSource;
-    use crate::capture::testutil::Collect;
+    use crate::capture::testutil::{Collect, Ng};
     use crate::capture::{CaptureWarning, ReadStats};
 
-    /// Builds pcapng files block by block, in either byte order.
-    pub(crate) struct Ng {
-        pub e: Endian,
-        pub v: Vec<u8>,
-    }
-
-    impl Ng {
-        pub fn new(e: Endian) -> Self {
-            Ng { e, v: Vec::new() }
-        }
-        /// Appends a block with a correct length, padding the body to 4 bytes.
-        pub fn block(&mut self, block_type: u32, body: &[u8]) -> &mut Self {
-            let padded = body.len().next_multiple_of(4);
-            let len = (padded + BLOCK_OVERHEAD) as u32;
-            self.v.extend(self.e.put_u32(block_type));
-            self.v.extend(self.e.put_u32(len));
-            self.v.extend(body);
-            self.v.resize(self.v.len() + padded - body.len(), 0);
-            self.v.extend(self.e.put_u32(len));
-            self
-        }
-        pub fn shb(&mut self, e: Endian) -> &mut Self {
-            self.e = e;
-            let mut body = Vec::new();
-            body.extend(e.put_u32(BYTE_ORDER_MAGIC));
-            body.extend(e.put_u16(1));
-            body.extend(e.put_u16(0));
-            body.extend([0xff; 8]);
-            self.block(SHB, &body)
-        }
-        pub fn idb(
-            &mut self,
-            link: u16,
-            snaplen: u32,
-            tsresol: Option<u8>,
-            tsoffset: Option<i64>,
-        ) -> &mut Self {
-            let e = self.e;
-            let mut body = Vec::new();
-            body.extend(e.put_u16(link));
-            body.extend([0, 0]);
-            body.extend(e.put_u32(snaplen));
-            // An option we ignore first, so the walk over options is exercised.
-            body.extend(e.put_u16(2));
-            body.extend(e.put_u16(3));
-            body.extend(b"et0\0");
-            if let Some(r) = tsresol {
-                body.extend(e.put_u16(IF_TSRESOL));
-                body.extend(e.put_u16(1));
-                body.extend([r, 0, 0, 0]);
-            }
-            if let Some(o) = tsoffset {
-                body.extend(e.put_u16(IF_TSOFFSET));
-                body.extend(e.put_u16(8));
-                body.extend(match e {
-                    Endian::Little => o.to_le_bytes(),
-                    Endian::Big => o.to_be_bytes(),
-                });
-            }
-            body.extend([0, 0, 0, 0]);
-            self.block(IDB, &body)
-        }
-        pub fn epb(&mut self, iface: u32, units: u64, data: &[u8], orig: u32) -> &mut Self {
-            let e = self.e;
-            let mut body = Vec::new();
-            body.extend(e.put_u32(iface));
-            body.extend(e.put_u32((units >> 32) as u32));
-            body.extend(e.put_u32(units as u32));
-            body.extend(e.put_u32(data.len() as u32));
-            body.extend(e.put_u32(orig));
-            body.extend(data);
-            self.block(EPB, &body)
-        }
-        pub fn pb(&mut self, iface: u16, units: u64, data: &[u8], orig: u32) -> &mut Self {
-            let e = self.e;
-            let mut body = Vec::new();
-            body.extend(e.put_u16(iface));
-            body.extend(e.put_u16(0));
-            body.extend(e.put_u32((units >> 32) as u32));
-            body.extend(e.put_u32(units as u32));
-            body.extend(e.put_u32(data.len() as u32));
-            body.extend(e.put_u32(orig));
-            body.extend(data);
-            self.block(PB, &body)
-        }
-        pub fn spb(&mut self, data: &[u8], orig: u32) -> &mut Self {
-            let mut body = self.e.put_u32(orig).to_vec();
-            body.extend(data);
-            self.block(SPB, &body)
-        }
-        pub fn bytes(&self) -> Vec<u8> {
-            self.v.clone()
-        }
-    }
-
-    pub(crate) fn run(bytes: &[u8]) -> (Result<ReadStats, CaptureError>, Collect) {
+    fn run(bytes: &[u8]) -> (Result<ReadStats, CaptureError>, Collect) {
         let mut sink = Collect::default();
         let mut out = Emitter::new("t.pcapng", &mut sink);
         let mut src = SliceSource::new(bytes);

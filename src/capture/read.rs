@@ -319,7 +319,7 @@ mod tests {
     #[test]
     fn huge_skipped_block_streams_in_bounded_memory() {
         use crate::capture::endian::Endian;
-        use crate::capture::pcapng::tests::Ng;
+        use crate::capture::testutil::Ng;
         let mut ng = Ng::new(Endian::Little);
         ng.shb(Endian::Little)
             .idb(1, 0, None, None)
@@ -411,7 +411,7 @@ mod tests {
     /// A small pcapng with two interfaces, for the property tests.
     fn sample_pcapng() -> Vec<u8> {
         use crate::capture::endian::Endian;
-        use crate::capture::pcapng::tests::Ng;
+        use crate::capture::testutil::Ng;
         let mut ng = Ng::new(Endian::Little);
         ng.shb(Endian::Little)
             .idb(1, 0, None, None)
