@@ -153,7 +153,13 @@ fn tcp_packet<'a>(frame: &Frame<'a>, sliced: LaxSlicedPacket<'a>) -> Result<Pack
     let (src, dst, ttl, ip_id, payload) = match &sliced.net {
         Some(LaxNetSlice::Ipv4(v4)) => {
             let h = v4.header();
-            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), h.ttl(), Some(h.identification()), v4.payload())
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                h.ttl(),
+                Some(h.identification()),
+                v4.payload(),
+            )
         }
         Some(LaxNetSlice::Ipv6(v6)) => {
             let h = v6.header();
@@ -327,8 +333,12 @@ mod tests {
 
     #[test]
     fn ipv6_tcp_decodes() {
-        let builder = PacketBuilder::ipv6([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 55)
-            .tcp(40000, 587, 5, 100);
+        let builder = PacketBuilder::ipv6(
+            [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            55,
+        )
+        .tcp(40000, 587, 5, 100);
         let mut out = Vec::new();
         builder.write(&mut out, b"220 hi\r\n").unwrap();
         let p = decode(&frame(LinkType::IPV6, &out)).unwrap();

@@ -8,8 +8,8 @@
 pub mod capture;
 pub mod cli;
 pub mod decode;
-pub mod tcp;
-pub mod smtp;
-pub mod session;
 pub mod diagnose;
 pub mod render;
+pub mod session;
+pub mod smtp;
+pub mod tcp;

@@ -2,8 +2,8 @@
 
 mod app;
 
-use smtpdiag::cli::Cli;
 use clap::Parser;
+use smtpdiag::cli::Cli;
 
 fn main() {
     let cli = Cli::parse();

@@ -165,7 +165,8 @@ fn emit<F: FnMut(Session) -> ControlFlow<()>>(
     if *stop {
         return;
     }
-    let session = Session { index: f.index, capture: capture.clone(), conn: f.conn, smtp: f.app.0.finish(), end: f.end };
+    let session =
+        Session { index: f.index, capture: capture.clone(), conn: f.conn, smtp: f.app.0.finish(), end: f.end };
     if on_session(session).is_break() {
         *stop = true;
     }

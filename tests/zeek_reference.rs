@@ -73,10 +73,7 @@ fn zeek_conn_log_reference() {
         let ports = first_ports(&pkts, case.client, case.server);
         let got = replay(&pkts, ports, case.ignore_checksums);
         checked += 1;
-        let state_ok = case
-            .conn_state
-            .as_deref()
-            .is_none_or(|s| s == got.conn_state());
+        let state_ok = case.conn_state.as_deref().is_none_or(|s| s == got.conn_state());
         let hist_ok = case.history.as_deref().is_none_or(|h| h == got.history());
         if state_ok && hist_ok {
             matched += 1;
@@ -92,19 +89,14 @@ fn zeek_conn_log_reference() {
             case.history,
             got.conn_state(),
             got.history(),
-            known
-                .map(|(_, why)| format!(" (known: {why})"))
-                .unwrap_or_default()
+            known.map(|(_, why)| format!(" (known: {why})")).unwrap_or_default()
         );
         if known.is_none() {
             unexpected.push(case.capture.clone());
         }
     }
     println!("zeek reference: {matched}/{checked} connections match");
-    assert!(
-        unexpected.is_empty(),
-        "unexpected mismatches: {unexpected:?}"
-    );
+    assert!(unexpected.is_empty(), "unexpected mismatches: {unexpected:?}");
 }
 
 /// A manifest line with exactly one same-orientation Zeek conn.log row carrying
@@ -125,9 +117,7 @@ fn case_of(line: &str) -> Option<Case> {
     }
     let sources = zeek.get("sources").and_then(Value::as_array);
     let ignore_checksums = sources.is_some_and(|list| {
-        list.iter()
-            .filter_map(Value::as_str)
-            .any(|src| RUN_WITH_MINUS_C.iter().any(|p| src.starts_with(p)))
+        list.iter().filter_map(Value::as_str).any(|src| RUN_WITH_MINUS_C.iter().any(|p| src.starts_with(p)))
     });
     Some(Case {
         capture,
@@ -186,10 +176,7 @@ impl GapTracker {
         let fin = p.flags & 0x01 != 0;
         if !rst && (p.complete || p.len == 0) {
             let start = if syn { p.seq.wrapping_add(1) } else { p.seq };
-            let dir = self.dirs[own].get_or_insert(Dir {
-                expect: start,
-                ahead: BTreeMap::new(),
-            });
+            let dir = self.dirs[own].get_or_insert(Dir { expect: start, ahead: BTreeMap::new() });
             let end = start.wrapping_add(p.len).wrapping_add(u32::from(fin));
             dir.cover(start, end);
         }
@@ -272,17 +259,13 @@ fn for_each_frame(path: &PathBuf, mut f: impl FnMut(i32, &[u8])) -> Option<()> {
                     PcapBlockOwned::LegacyHeader(h) => legacy_linktype = h.network.0,
                     PcapBlockOwned::Legacy(b) => f(legacy_linktype, b.data),
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => if_linktypes.clear(),
-                    PcapBlockOwned::NG(Block::InterfaceDescription(i)) => {
-                        if_linktypes.push(i.linktype.0)
-                    }
+                    PcapBlockOwned::NG(Block::InterfaceDescription(i)) => if_linktypes.push(i.linktype.0),
                     PcapBlockOwned::NG(Block::EnhancedPacket(e)) => {
                         let lt = if_linktypes.get(e.if_id as usize).copied().unwrap_or(1);
                         let n = (e.caplen as usize).min(e.data.len());
                         f(lt, &e.data[..n]);
                     }
-                    PcapBlockOwned::NG(Block::SimplePacket(s)) => {
-                        f(if_linktypes.first().copied().unwrap_or(1), s.data)
-                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(s)) => f(if_linktypes.first().copied().unwrap_or(1), s.data),
                     PcapBlockOwned::NG(_) => {}
                 }
                 reader.consume(offset);
@@ -315,25 +298,14 @@ fn decode(linktype: i32, frame: &[u8]) -> Option<(SocketAddr, SocketAddr, Pkt)> 
             let h = v4.header();
             let ip_len = usize::from(h.total_len()).saturating_sub(h.slice().len());
             let p = v4.payload();
-            (
-                IpAddr::from(h.source()),
-                IpAddr::from(h.destination()),
-                ip_len,
-                p.clone(),
-            )
+            (IpAddr::from(h.source()), IpAddr::from(h.destination()), ip_len, p.clone())
         }
         LaxNetSlice::Ipv6(v6) => {
             let h = v6.header();
             let p = v6.payload();
             let ext = usize::from(h.payload_length()).saturating_sub(p.payload.len());
-            let ip_len =
-                usize::from(h.payload_length()).saturating_sub(if p.incomplete { 0 } else { ext });
-            (
-                IpAddr::from(h.source()),
-                IpAddr::from(h.destination()),
-                ip_len,
-                p.clone(),
-            )
+            let ip_len = usize::from(h.payload_length()).saturating_sub(if p.incomplete { 0 } else { ext });
+            (IpAddr::from(h.source()), IpAddr::from(h.destination()), ip_len, p.clone())
         }
         _ => return None,
     };
@@ -360,11 +332,7 @@ fn decode(linktype: i32, frame: &[u8]) -> Option<(SocketAddr, SocketAddr, Pkt)> 
     };
     let sport = u16::from_be_bytes([tcp[0], tcp[1]]);
     let dport = u16::from_be_bytes([tcp[2], tcp[3]]);
-    Some((
-        SocketAddr::new(src, sport),
-        SocketAddr::new(dst, dport),
-        pkt,
-    ))
+    Some((SocketAddr::new(src, sport), SocketAddr::new(dst, dport), pkt))
 }
 
 /// The TCP checksum over the pseudo-header and segment sums to 0xffff when valid.

@@ -54,9 +54,10 @@ impl Out {
         if self.closed {
             return false;
         }
-        let result = self.inner.write_all(text.as_bytes()).and_then(|_| {
-            if self.line_flush { self.inner.flush() } else { Ok(()) }
-        });
+        let result = self
+            .inner
+            .write_all(text.as_bytes())
+            .and_then(|_| if self.line_flush { self.inner.flush() } else { Ok(()) });
         if let Err(e) = result {
             self.fail(e);
         }
@@ -64,10 +65,8 @@ impl Out {
     }
 
     pub fn flush(&mut self) {
-        if !self.closed {
-            if let Err(e) = self.inner.flush() {
-                self.fail(e);
-            }
+        if let Some(e) = (!self.closed).then(|| self.inner.flush().err()).flatten() {
+            self.fail(e);
         }
     }
 

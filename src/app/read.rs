@@ -3,11 +3,11 @@
 use super::config;
 use super::output::{Interrupt, Out, stdout_color};
 use anyhow::Result;
-use smtpdiag::capture::{self, CaptureError, Frame, FrameSink, CaptureWarning};
+use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink};
 use smtpdiag::cli::ReadArgs;
 use smtpdiag::diagnose::{self, DiagnoseConfig};
-use smtpdiag::render::text::{self, TextStyle, Totals};
 use smtpdiag::render::json;
+use smtpdiag::render::text::{self, TextStyle, Totals};
 use smtpdiag::session::{Analyzer, Session};
 use std::ops::ControlFlow;
 
@@ -21,7 +21,8 @@ pub fn run(args: ReadArgs) -> Result<i32> {
     let mut status = 0;
     for path in &args.files {
         let name = path.display().to_string();
-        let mut printer = Printer { json: args.json, style, diagnose: &diagnose_config, out: &mut out, totals: &mut totals };
+        let mut printer =
+            Printer { json: args.json, style, diagnose: &diagnose_config, out: &mut out, totals: &mut totals };
         let mut analyzer = Analyzer::new(&name, analyzer_config.clone(), |s| printer.session(s));
         let mut sink = Interruptible { inner: &mut analyzer, interrupt: &interrupt };
         let result = capture::read_path(path, &mut sink);

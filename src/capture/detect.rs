@@ -33,17 +33,10 @@ pub(crate) fn detect(head: &[u8]) -> Detected {
     if head.starts_with(&GZIP) {
         return Detected::Known(Format::Gzip);
     }
-    let candidates = PCAP_MAGICS
-        .iter()
-        .flat_map(|m| [m.to_be_bytes(), m.to_le_bytes()])
-        .chain([PCAPNG_SHB]);
+    let candidates = PCAP_MAGICS.iter().flat_map(|m| [m.to_be_bytes(), m.to_le_bytes()]).chain([PCAPNG_SHB]);
     if head.len() < MAGIC_LEN {
         let mut c = candidates.chain([[GZIP[0], GZIP[1], 0, 0]]);
-        return if c.any(|m| m.starts_with(head)) {
-            Detected::Short
-        } else {
-            Detected::Unknown
-        };
+        return if c.any(|m| m.starts_with(head)) { Detected::Short } else { Detected::Unknown };
     }
     if head[..4] == PCAPNG_SHB {
         return Detected::Known(Format::Pcapng);
@@ -70,11 +63,7 @@ pub(crate) fn describe_magic(head: &[u8]) -> String {
         ": a zip archive, extract the capture first"
     } else if head.starts_with(b"snoop\0") {
         ": a Solaris snoop capture, convert it with editcap first"
-    } else if !shown.is_empty()
-        && shown
-            .iter()
-            .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
-    {
+    } else if !shown.is_empty() && shown.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) {
         ": looks like text"
     } else {
         ""
@@ -88,18 +77,12 @@ mod tests {
 
     #[test]
     fn known_magics_in_both_byte_orders() {
-        for m in [
-            [0xd4, 0xc3, 0xb2, 0xa1],
-            [0xa1, 0xb2, 0xc3, 0xd4],
-            [0x4d, 0x3c, 0xb2, 0xa1],
-            [0xa1, 0xb2, 0xcd, 0x34],
-        ] {
+        for m in
+            [[0xd4, 0xc3, 0xb2, 0xa1], [0xa1, 0xb2, 0xc3, 0xd4], [0x4d, 0x3c, 0xb2, 0xa1], [0xa1, 0xb2, 0xcd, 0x34]]
+        {
             assert_eq!(detect(&m), Detected::Known(Format::Pcap), "{m:x?}");
         }
-        assert_eq!(
-            detect(&[0x0a, 0x0d, 0x0d, 0x0a, 0]),
-            Detected::Known(Format::Pcapng)
-        );
+        assert_eq!(detect(&[0x0a, 0x0d, 0x0d, 0x0a, 0]), Detected::Known(Format::Pcapng));
         assert_eq!(detect(&[0x1f, 0x8b, 8, 0]), Detected::Known(Format::Gzip));
     }
 
@@ -114,10 +97,7 @@ mod tests {
 
     #[test]
     fn magic_description_shows_hex_and_hint() {
-        assert_eq!(
-            describe_magic(b"<!DOCTYPE html>"),
-            "3c 21 44 4f 43 54 59 50: looks like text"
-        );
+        assert_eq!(describe_magic(b"<!DOCTYPE html>"), "3c 21 44 4f 43 54 59 50: looks like text");
         assert_eq!(
             describe_magic(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
             "28 b5 2f fd 00: zstd-compressed, decompress it first"

@@ -20,13 +20,7 @@ pub(crate) struct Emitter<'s> {
 
 impl<'s> Emitter<'s> {
     pub(crate) fn new(name: &'s str, sink: &'s mut dyn FrameSink) -> Self {
-        Emitter {
-            name,
-            sink,
-            stats: ReadStats::default(),
-            numbered: 0,
-            stopped_at: None,
-        }
+        Emitter { name, sink, stats: ReadStats::default(), numbered: 0, stopped_at: None }
     }
 
     /// The number the next packet record will get, for messages about it.
@@ -50,13 +44,7 @@ impl<'s> Emitter<'s> {
     ) -> ControlFlow<()> {
         let number = self.take_number();
         self.stats.frames += 1;
-        let flow = self.sink.frame(&Frame {
-            number,
-            ts,
-            link_type,
-            data,
-            orig_len,
-        });
+        let flow = self.sink.frame(&Frame { number, ts, link_type, data, orig_len });
         if flow.is_break() {
             self.stats.stopped = true;
         }
@@ -85,9 +73,7 @@ impl<'s> Emitter<'s> {
     /// warning and everything before it stands. Any other error (a failing disk) is returned.
     pub(crate) fn read_failed(&mut self, offset: u64, err: io::Error) -> Result<(), CaptureError> {
         match err.kind() {
-            io::ErrorKind::InvalidData
-            | io::ErrorKind::InvalidInput
-            | io::ErrorKind::UnexpectedEof => {
+            io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof => {
                 self.truncated(
                     offset,
                     format!(
@@ -96,20 +82,13 @@ impl<'s> Emitter<'s> {
                 );
                 Ok(())
             }
-            _ => Err(CaptureError::Io {
-                path: self.name.to_string(),
-                source: err,
-            }),
+            _ => Err(CaptureError::Io { path: self.name.to_string(), source: err }),
         }
     }
 
     /// An error that makes the capture unreadable from the start (bad file header).
     pub(crate) fn fatal(&self, offset: u64, message: String) -> CaptureError {
-        CaptureError::Corrupt {
-            path: self.name.to_string(),
-            offset,
-            message,
-        }
+        CaptureError::Corrupt { path: self.name.to_string(), offset, message }
     }
 
     /// The statistics, given the source's final offset.
@@ -141,14 +120,8 @@ mod tests {
     fn damaged_compressed_data_is_a_warning_other_errors_are_not() {
         let mut sink = Collect::default();
         let mut out = Emitter::new("t", &mut sink);
-        assert!(
-            out.read_failed(5, io::Error::new(io::ErrorKind::UnexpectedEof, "eof"))
-                .is_ok()
-        );
-        assert!(
-            out.read_failed(5, io::Error::other("disk on fire"))
-                .is_err()
-        );
+        assert!(out.read_failed(5, io::Error::new(io::ErrorKind::UnexpectedEof, "eof")).is_ok());
+        assert!(out.read_failed(5, io::Error::other("disk on fire")).is_err());
         assert!(out.finish(0).truncated);
         assert_eq!(sink.warnings.len(), 1);
         assert_eq!(sink.warnings[0].offset, 5);

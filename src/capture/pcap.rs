@@ -54,17 +54,11 @@ pub(crate) fn parse_file_header(h: &[u8]) -> Option<FileHeader> {
 
 /// Reads a pcap file from its first byte, delivering every record to `out`.
 pub(crate) fn read<S: Source>(src: &mut S, out: &mut Emitter<'_>) -> Result<(), CaptureError> {
-    let head = src.peek(FILE_HEADER_LEN).map_err(|e| CaptureError::Io {
-        path: out.name.to_string(),
-        source: e,
-    })?;
+    let head = src.peek(FILE_HEADER_LEN).map_err(|e| CaptureError::Io { path: out.name.to_string(), source: e })?;
     if head.len() < FILE_HEADER_LEN {
         return Err(out.fatal(
             0,
-            format!(
-                "the file ends inside the pcap file header ({} of {FILE_HEADER_LEN} bytes)",
-                head.len()
-            ),
+            format!("the file ends inside the pcap file header ({} of {FILE_HEADER_LEN} bytes)", head.len()),
         ));
     }
     let Some(hdr) = parse_file_header(head) else {
@@ -74,11 +68,7 @@ pub(crate) fn read<S: Source>(src: &mut S, out: &mut Emitter<'_>) -> Result<(), 
     read_records(src, out, &hdr)
 }
 
-fn read_records<S: Source>(
-    src: &mut S,
-    out: &mut Emitter<'_>,
-    hdr: &FileHeader,
-) -> Result<(), CaptureError> {
+fn read_records<S: Source>(src: &mut S, out: &mut Emitter<'_>, hdr: &FileHeader) -> Result<(), CaptureError> {
     let rh = hdr.record_header_len;
     loop {
         let at = src.offset();
@@ -154,12 +144,7 @@ mod tests {
     use crate::capture::{PcapWriter, ReadStats};
 
     /// A pcap with any byte order, precision and records, for cases the writer does not make.
-    fn pcap(
-        endian: Endian,
-        magic: u32,
-        snaplen: u32,
-        records: &[(u32, u32, &[u8], u32)],
-    ) -> Vec<u8> {
+    fn pcap(endian: Endian, magic: u32, snaplen: u32, records: &[(u32, u32, &[u8], u32)]) -> Vec<u8> {
         let mut v = Vec::new();
         v.extend(endian.put_u32(magic));
         v.extend(endian.put_u16(2));
@@ -192,11 +177,7 @@ mod tests {
     fn both_byte_orders_and_precisions() {
         let recs: &[(u32, u32, &[u8], u32)] = &[(10, 5, b"abc", 60), (11, 999_999, b"", 0)];
         for endian in [Endian::Little, Endian::Big] {
-            for (magic, unit) in [
-                (MAGIC_MICROS, 1000),
-                (MAGIC_NANOS, 1),
-                (MAGIC_KUZNETZOV, 1000),
-            ] {
+            for (magic, unit) in [(MAGIC_MICROS, 1000), (MAGIC_NANOS, 1), (MAGIC_KUZNETZOV, 1000)] {
                 let bytes = pcap(endian, magic, 65535, recs);
                 let (r, sink) = run(&bytes);
                 let stats = r.unwrap();
@@ -204,10 +185,7 @@ mod tests {
                 assert_eq!(stats.bytes, bytes.len() as u64);
                 assert!(!stats.truncated && sink.warnings.is_empty());
                 let f = &sink.frames;
-                assert_eq!(
-                    (f[0].number, f[0].data.as_slice(), f[0].orig_len),
-                    (1, &b"abc"[..], 60)
-                );
+                assert_eq!((f[0].number, f[0].data.as_slice(), f[0].orig_len), (1, &b"abc"[..], 60));
                 assert_eq!(f[0].ts, Timestamp(10_000_000_000 + 5 * unit));
                 assert_eq!(f[1].ts, Timestamp(11_000_000_000 + 999_999 * unit));
                 assert_eq!((f[1].number, f[1].data.len()), (2, 0));
@@ -218,20 +196,12 @@ mod tests {
 
     #[test]
     fn truncated_last_record_keeps_earlier_frames() {
-        let mut bytes = pcap(
-            Endian::Little,
-            MAGIC_MICROS,
-            65535,
-            &[(1, 0, b"first", 5), (2, 0, b"second!", 7)],
-        );
+        let mut bytes = pcap(Endian::Little, MAGIC_MICROS, 65535, &[(1, 0, b"first", 5), (2, 0, b"second!", 7)]);
         let second_at = (FILE_HEADER_LEN + RECORD_HEADER_LEN + 5) as u64;
         bytes.truncate(bytes.len() - 3);
         let (r, sink) = run(&bytes);
         let stats = r.unwrap();
-        assert_eq!(
-            (stats.frames, stats.truncated, stats.corrupt),
-            (1, true, false)
-        );
+        assert_eq!((stats.frames, stats.truncated, stats.corrupt), (1, true, false));
         assert_eq!(sink.warnings.len(), 1);
         assert_eq!(sink.warnings[0].offset, second_at);
         assert_eq!(
@@ -242,45 +212,25 @@ mod tests {
 
     #[test]
     fn truncated_record_header() {
-        let mut bytes = pcap(
-            Endian::Big,
-            MAGIC_NANOS,
-            65535,
-            &[(1, 0, b"x", 1), (2, 0, b"y", 1)],
-        );
+        let mut bytes = pcap(Endian::Big, MAGIC_NANOS, 65535, &[(1, 0, b"x", 1), (2, 0, b"y", 1)]);
         bytes.truncate(bytes.len() - 10);
         let (r, sink) = run(&bytes);
         assert_eq!(r.unwrap().frames, 1);
         assert!(
-            sink.warnings[0].message.starts_with(
-                "capture ends in the middle of the header of packet 2 (7 of 16 bytes)"
-            )
+            sink.warnings[0]
+                .message
+                .starts_with("capture ends in the middle of the header of packet 2 (7 of 16 bytes)")
         );
     }
 
     #[test]
     fn caplen_beyond_snaplen_stops_with_warning() {
-        let bytes = pcap(
-            Endian::Little,
-            MAGIC_MICROS,
-            4,
-            &[(1, 0, b"ok", 2), (2, 0, b"too long", 8), (3, 0, b"", 0)],
-        );
+        let bytes = pcap(Endian::Little, MAGIC_MICROS, 4, &[(1, 0, b"ok", 2), (2, 0, b"too long", 8), (3, 0, b"", 0)]);
         let (r, sink) = run(&bytes);
         let stats = r.unwrap();
-        assert_eq!(
-            (stats.frames, stats.truncated, stats.corrupt),
-            (1, true, true)
-        );
-        assert_eq!(
-            sink.warnings[0].offset,
-            (FILE_HEADER_LEN + RECORD_HEADER_LEN + 2) as u64
-        );
-        assert!(
-            sink.warnings[0].message.contains("snapshot length of 4"),
-            "{}",
-            sink.warnings[0].message
-        );
+        assert_eq!((stats.frames, stats.truncated, stats.corrupt), (1, true, true));
+        assert_eq!(sink.warnings[0].offset, (FILE_HEADER_LEN + RECORD_HEADER_LEN + 2) as u64);
+        assert!(sink.warnings[0].message.contains("snapshot length of 4"), "{}", sink.warnings[0].message);
     }
 
     #[test]
@@ -300,33 +250,20 @@ mod tests {
     fn header_only_and_short_header() {
         let bytes = pcap(Endian::Little, MAGIC_MICROS, 65535, &[]);
         let (r, _) = run(&bytes);
-        assert_eq!(
-            r.unwrap(),
-            ReadStats {
-                bytes: 24,
-                ..ReadStats::default()
-            }
-        );
+        assert_eq!(r.unwrap(), ReadStats { bytes: 24, ..ReadStats::default() });
         let (r, _) = run(&bytes[..10]);
         let err = r.unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "t.pcap: offset 0: the file ends inside the pcap file header (10 of 24 bytes)"
-        );
+        assert_eq!(err, "t.pcap: offset 0: the file ends inside the pcap file header (10 of 24 bytes)");
     }
 
     #[test]
     fn writer_output_reads_back() {
         let mut w = PcapWriter::new_nanos(Vec::new(), LinkType::RAW, 100).unwrap();
-        w.write_packet(Timestamp(1_500_000_000_123_456_789), &[0x45; 150], 1500)
-            .unwrap();
+        w.write_packet(Timestamp(1_500_000_000_123_456_789), &[0x45; 150], 1500).unwrap();
         let (r, sink) = run(&w.into_inner());
         assert_eq!(r.unwrap().frames, 1);
         let f = &sink.frames[0];
-        assert_eq!(
-            (f.data.len(), f.orig_len, f.link_type),
-            (100, 1500, LinkType::RAW)
-        );
+        assert_eq!((f.data.len(), f.orig_len, f.link_type), (100, 1500, LinkType::RAW));
         assert_eq!(f.ts, Timestamp(1_500_000_000_123_456_789));
     }
 }

@@ -54,11 +54,7 @@ enum Resolution {
 impl Resolution {
     /// The `if_tsresol` option: high bit set means a power of two.
     fn from_option(b: u8) -> Self {
-        if b & 0x80 != 0 {
-            Resolution::Pow2(b & 0x7f)
-        } else {
-            Resolution::Pow10(b)
-        }
+        if b & 0x80 != 0 { Resolution::Pow2(b & 0x7f) } else { Resolution::Pow10(b) }
     }
 
     fn to_nanos(self, units: u64) -> i128 {
@@ -131,10 +127,7 @@ pub(crate) fn read<S: Source>(src: &mut S, out: &mut Emitter<'_>) -> Result<(), 
                 return Ok(());
             }
             Err(Problem::Corrupt(at, msg)) => {
-                out.corrupt(
-                    at,
-                    format!("{msg}: the file is damaged here and the rest of it is ignored"),
-                );
+                out.corrupt(at, format!("{msg}: the file is damaged here and the rest of it is ignored"));
                 return Ok(());
             }
         }
@@ -143,10 +136,7 @@ pub(crate) fn read<S: Source>(src: &mut S, out: &mut Emitter<'_>) -> Result<(), 
 
 fn fatal(out: &Emitter<'_>, p: Problem) -> CaptureError {
     match p {
-        Problem::Io(_, source) => CaptureError::Io {
-            path: out.name.to_string(),
-            source,
-        },
+        Problem::Io(_, source) => CaptureError::Io { path: out.name.to_string(), source },
         Problem::Truncated(at, msg) | Problem::Corrupt(at, msg) => out.fatal(at, msg),
     }
 }
@@ -176,21 +166,15 @@ impl fmt::Display for What {
 
 impl Reader {
     /// Reads one block. `Break` means the capture ended cleanly or the sink asked to stop.
-    fn block<S: Source>(
-        &mut self,
-        src: &mut S,
-        out: &mut Emitter<'_>,
-    ) -> Result<ControlFlow<()>, Problem> {
+    fn block<S: Source>(&mut self, src: &mut S, out: &mut Emitter<'_>) -> Result<ControlFlow<()>, Problem> {
         let at = src.offset();
         let head = src.peek(BLOCK_OVERHEAD).map_err(|e| Problem::Io(at, e))?;
         if head.is_empty() {
             return Ok(ControlFlow::Break(()));
         }
         if head.len() < BLOCK_OVERHEAD {
-            let msg = format!(
-                "capture ends in the middle of a block header ({} of {BLOCK_OVERHEAD} bytes)",
-                head.len()
-            );
+            let msg =
+                format!("capture ends in the middle of a block header ({} of {BLOCK_OVERHEAD} bytes)", head.len());
             return Err(Problem::Truncated(at, msg));
         }
         let (what, endian, len) = self.block_header(head, at, out.next_number())?;
@@ -203,9 +187,7 @@ impl Reader {
             _ => return skip_block(src, at, len, endian, what),
         };
         if len < min as u64 {
-            let msg = format!(
-                "{what} has a block of {len} bytes, too short for its fixed fields ({min} bytes)"
-            );
+            let msg = format!("{what} has a block of {len} bytes, too short for its fixed fields ({min} bytes)");
             return Err(Problem::Corrupt(at, msg));
         }
         if len > max {
@@ -242,12 +224,7 @@ impl Reader {
     }
 
     /// Type, byte order and length of the block starting with `head` (at least 12 bytes).
-    fn block_header(
-        &self,
-        head: &[u8],
-        at: u64,
-        number: u64,
-    ) -> Result<(What, Endian, u64), Problem> {
+    fn block_header(&self, head: &[u8], at: u64, number: u64) -> Result<(What, Endian, u64), Problem> {
         let block_type = self.endian.u32(head, 0);
         let what = What { block_type, number };
         // The section header's type reads the same in both byte orders; its byte-order magic
@@ -260,10 +237,7 @@ impl Reader {
                     Endian::Big => Endian::Little,
                 },
                 _ => {
-                    let msg = format!(
-                        "{what} has byte-order magic {:02x?}, not 1a 2b 3c 4d",
-                        &head[8..12]
-                    );
+                    let msg = format!("{what} has byte-order magic {:02x?}, not 1a 2b 3c 4d", &head[8..12]);
                     return Err(Problem::Corrupt(at, msg));
                 }
             }
@@ -293,20 +267,8 @@ impl Reader {
         let (iface_id, units, caplen, orig_len, data_at) = match block_type {
             SPB => (0, None, None, e.u32(b, 8), 12),
             // The obsolete Packet Block has a 16-bit interface id followed by a drops count.
-            PB => (
-                e.u16(b, 8) as u32,
-                Some(ts_units(e, b)),
-                Some(e.u32(b, 20)),
-                e.u32(b, 24),
-                PACKET_DATA_AT,
-            ),
-            _ => (
-                e.u32(b, 8),
-                Some(ts_units(e, b)),
-                Some(e.u32(b, 20)),
-                e.u32(b, 24),
-                PACKET_DATA_AT,
-            ),
+            PB => (e.u16(b, 8) as u32, Some(ts_units(e, b)), Some(e.u32(b, 20)), e.u32(b, 24), PACKET_DATA_AT),
+            _ => (e.u32(b, 8), Some(ts_units(e, b)), Some(e.u32(b, 20)), e.u32(b, 24), PACKET_DATA_AT),
         };
         let Some(iface) = self.interfaces.get(iface_id as usize).copied() else {
             out.take_number();
@@ -324,11 +286,7 @@ impl Reader {
             Some(c) => c,
             // A Simple Packet Block holds min(original length, snaplen) bytes, padded.
             None => {
-                let snap = if iface.snaplen == 0 {
-                    u32::MAX
-                } else {
-                    iface.snaplen
-                };
+                let snap = if iface.snaplen == 0 { u32::MAX } else { iface.snaplen };
                 orig_len.min(snap).min(room as u32)
             }
         };
@@ -336,9 +294,7 @@ impl Reader {
             return Err(Problem::Corrupt(at, msg));
         }
         if caplen as usize > room {
-            let msg = format!(
-                "packet {number} says it holds {caplen} bytes, but its block has room for only {room}"
-            );
+            let msg = format!("packet {number} says it holds {caplen} bytes, but its block has room for only {room}");
             return Err(Problem::Corrupt(at, msg));
         }
         let ts = units.map_or(self.last_ts, |u| iface.timestamp(u));
@@ -359,50 +315,30 @@ fn skip_block<S: Source>(
     src.consume(8);
     let body = len - BLOCK_OVERHEAD as u64;
     let got = src.skip(body).map_err(|e| Problem::Io(at, e))?;
-    let trailer = if got == body {
-        src.peek(4).map_err(|e| Problem::Io(at, e))?
-    } else {
-        &[]
-    };
+    let trailer = if got == body { src.peek(4).map_err(|e| Problem::Io(at, e))? } else { &[] };
     if trailer.len() < 4 {
         let left = 8 + got + trailer.len() as u64;
-        let msg =
-            format!("capture ends in the middle of {what} (block says {len} bytes, {left} left)");
+        let msg = format!("capture ends in the middle of {what} (block says {len} bytes, {left} left)");
         return Err(Problem::Truncated(at, msg));
     }
     let t = endian.u32(trailer, 0) as u64;
     if t != len {
-        return Err(Problem::Corrupt(
-            at,
-            format!("{what} ends with block length {t} but starts with {len}"),
-        ));
+        return Err(Problem::Corrupt(at, format!("{what} ends with block length {t} but starts with {len}")));
     }
     src.consume(4);
     Ok(ControlFlow::Continue(()))
 }
 
 /// The whole block at the current position, its trailing length checked.
-fn whole_block<S: Source>(
-    src: &mut S,
-    at: u64,
-    len: usize,
-    endian: Endian,
-    what: What,
-) -> Result<&[u8], Problem> {
+fn whole_block<S: Source>(src: &mut S, at: u64, len: usize, endian: Endian, what: What) -> Result<&[u8], Problem> {
     let b = src.peek(len).map_err(|e| Problem::Io(at, e))?;
     if b.len() < len {
-        let msg = format!(
-            "capture ends in the middle of {what} (block says {len} bytes, {} left)",
-            b.len()
-        );
+        let msg = format!("capture ends in the middle of {what} (block says {len} bytes, {} left)", b.len());
         return Err(Problem::Truncated(at, msg));
     }
     let t = endian.u32(b, len - 4) as usize;
     if t != len {
-        return Err(Problem::Corrupt(
-            at,
-            format!("{what} ends with block length {t} but starts with {len}"),
-        ));
+        return Err(Problem::Corrupt(at, format!("{what} ends with block length {t} but starts with {len}")));
     }
     Ok(&b[..len])
 }
@@ -474,19 +410,10 @@ mod tests {
             assert_eq!((stats.frames, stats.truncated), (3, false));
             assert_eq!(stats.bytes, ng.v.len() as u64);
             let f = &sink.frames;
-            assert_eq!(
-                (f[0].link_type, f[0].ts, f[0].orig_len),
-                (LinkType::ETHERNET, Timestamp(1_500_000_000), 60)
-            );
-            assert_eq!(
-                (f[1].link_type, f[1].data.as_slice()),
-                (LinkType::RAW, &b"raw!"[..])
-            );
+            assert_eq!((f[0].link_type, f[0].ts, f[0].orig_len), (LinkType::ETHERNET, Timestamp(1_500_000_000), 60));
+            assert_eq!((f[1].link_type, f[1].data.as_slice()), (LinkType::RAW, &b"raw!"[..]));
             assert_eq!(f[1].ts, Timestamp(103_500_000_000));
-            assert_eq!(
-                (f[2].number, f[2].ts, f[2].data.as_slice()),
-                (3, Timestamp(7_000), &b"old"[..])
-            );
+            assert_eq!((f[2].number, f[2].ts, f[2].data.as_slice()), (3, Timestamp(7_000), &b"old"[..]));
             assert!(sink.warnings.is_empty());
         }
     }
@@ -504,39 +431,23 @@ mod tests {
     #[test]
     fn second_section_resets_interfaces_and_byte_order() {
         let mut ng = Ng::new(Endian::Little);
-        ng.shb(Endian::Little)
-            .idb(1, 0, None, None)
-            .epb(0, 1, b"a", 1);
-        ng.shb(Endian::Big)
-            .idb(113, 0, Some(9), None)
-            .epb(0, 2, b"b", 1)
-            .spb(b"simple", 6);
+        ng.shb(Endian::Little).idb(1, 0, None, None).epb(0, 1, b"a", 1);
+        ng.shb(Endian::Big).idb(113, 0, Some(9), None).epb(0, 2, b"b", 1).spb(b"simple", 6);
         let (r, sink) = run(&ng.bytes());
         assert_eq!(r.unwrap().frames, 3);
         let f = &sink.frames;
-        assert_eq!(
-            (f[1].link_type, f[1].ts),
-            (LinkType::LINUX_SLL, Timestamp(2))
-        );
+        assert_eq!((f[1].link_type, f[1].ts), (LinkType::LINUX_SLL, Timestamp(2)));
         // The Simple Packet Block has no timestamp: it keeps the previous one.
-        assert_eq!(
-            (f[2].number, f[2].ts, f[2].data.as_slice()),
-            (3, Timestamp(2), &b"simple"[..])
-        );
+        assert_eq!((f[2].number, f[2].ts, f[2].data.as_slice()), (3, Timestamp(2), &b"simple"[..]));
     }
 
     #[test]
     fn simple_packet_block_cut_to_snaplen() {
         let mut ng = Ng::new(Endian::Little);
-        ng.shb(Endian::Little)
-            .idb(1, 4, None, None)
-            .spb(b"abcd", 1500);
+        ng.shb(Endian::Little).idb(1, 4, None, None).spb(b"abcd", 1500);
         let (r, sink) = run(&ng.bytes());
         assert_eq!(r.unwrap().frames, 1);
-        assert_eq!(
-            (sink.frames[0].data.as_slice(), sink.frames[0].orig_len),
-            (&b"abcd"[..], 1500)
-        );
+        assert_eq!((sink.frames[0].data.as_slice(), sink.frames[0].orig_len), (&b"abcd"[..], 1500));
     }
 
     #[test]
@@ -557,10 +468,7 @@ mod tests {
     #[test]
     fn zero_and_one_byte_packets_are_frames() {
         let mut ng = Ng::new(Endian::Little);
-        ng.shb(Endian::Little)
-            .idb(1, 0, None, None)
-            .epb(0, 1, b"", 0)
-            .epb(0, 2, b"z", 1);
+        ng.shb(Endian::Little).idb(1, 0, None, None).epb(0, 1, b"", 0).epb(0, 2, b"z", 1);
         let (r, sink) = run(&ng.bytes());
         assert_eq!(r.unwrap().frames, 2);
         assert_eq!(sink.frames[0].data.len(), 0);
@@ -570,9 +478,7 @@ mod tests {
     #[test]
     fn corrupt_block_length_stops_with_offset() {
         let mut ng = Ng::new(Endian::Little);
-        ng.shb(Endian::Little)
-            .idb(1, 0, None, None)
-            .epb(0, 1, b"good", 4);
+        ng.shb(Endian::Little).idb(1, 0, None, None).epb(0, 1, b"good", 4);
         let bad_at = ng.v.len();
         ng.epb(0, 2, b"bad!", 4).epb(0, 3, b"lost", 4);
         ng.v[bad_at + 4] = 47; // not a multiple of 4
@@ -594,39 +500,26 @@ mod tests {
             ng.shb(Endian::Little).idb(1, 0, None, None);
             let bad_at = ng.v.len();
             ng.block(0x77, &[0; 8]).epb(0, 1, b"lost", 4);
-            let pos = if patch_at_end {
-                bad_at + 16
-            } else {
-                bad_at + 4
-            };
+            let pos = if patch_at_end { bad_at + 16 } else { bad_at + 4 };
             ng.v[pos..pos + 4].copy_from_slice(&value.to_le_bytes());
             let (r, sink) = run(&ng.bytes());
             assert_eq!(r.unwrap().frames, 0);
             let w = warning(&sink);
             assert_eq!(w.offset, bad_at as u64);
-            assert!(
-                w.message.starts_with("a block of unknown type 0x00000077"),
-                "{}",
-                w.message
-            );
+            assert!(w.message.starts_with("a block of unknown type 0x00000077"), "{}", w.message);
         }
     }
 
     #[test]
     fn truncated_last_block() {
         let mut ng = Ng::new(Endian::Big);
-        ng.shb(Endian::Big)
-            .idb(1, 0, None, None)
-            .epb(0, 1, b"one", 3);
+        ng.shb(Endian::Big).idb(1, 0, None, None).epb(0, 1, b"one", 3);
         let last_at = ng.v.len();
         ng.epb(0, 2, b"two-two", 7);
         ng.v.truncate(ng.v.len() - 5);
         let (r, sink) = run(&ng.bytes());
         let stats = r.unwrap();
-        assert_eq!(
-            (stats.frames, stats.truncated, stats.corrupt),
-            (1, true, false)
-        );
+        assert_eq!((stats.frames, stats.truncated, stats.corrupt), (1, true, false));
         let w = warning(&sink);
         assert_eq!(w.offset, last_at as u64);
         assert_eq!(
@@ -666,11 +559,7 @@ mod tests {
     #[test]
     fn undescribed_interface_warns_once_and_skips() {
         let mut ng = Ng::new(Endian::Little);
-        ng.shb(Endian::Little)
-            .idb(1, 0, None, None)
-            .epb(3, 1, b"a", 1)
-            .epb(0, 2, b"b", 1)
-            .epb(3, 3, b"c", 1);
+        ng.shb(Endian::Little).idb(1, 0, None, None).epb(3, 1, b"a", 1).epb(0, 2, b"b", 1).epb(3, 3, b"c", 1);
         let (r, sink) = run(&ng.bytes());
         assert_eq!(r.unwrap().frames, 1);
         // The skipped records keep their numbers, so frame numbers match record positions.
@@ -692,23 +581,14 @@ mod tests {
             "t.pcapng: offset 0: a section header block has byte-order magic [00, 3c, 2b, 1a], not 1a 2b 3c 4d"
         );
         let err = run(&ng.v[..10]).0.unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "t.pcapng: offset 0: capture ends in the middle of a block header (10 of 12 bytes)"
-        );
+        assert_eq!(err, "t.pcapng: offset 0: capture ends in the middle of a block header (10 of 12 bytes)");
     }
 
     #[test]
     fn early_stop_consumes_no_more() {
         let mut ng = Ng::new(Endian::Little);
-        ng.shb(Endian::Little)
-            .idb(1, 0, None, None)
-            .epb(0, 1, b"a", 1)
-            .epb(0, 2, b"b", 1);
-        let mut sink = Collect {
-            stop_after: Some(1),
-            ..Collect::default()
-        };
+        ng.shb(Endian::Little).idb(1, 0, None, None).epb(0, 1, b"a", 1).epb(0, 2, b"b", 1);
+        let mut sink = Collect { stop_after: Some(1), ..Collect::default() };
         let mut out = Emitter::new("t", &mut sink);
         let mut src = SliceSource::new(&ng.v);
         read(&mut src, &mut out).unwrap();

@@ -30,10 +30,7 @@ pub fn read_path(path: &Path, sink: &mut dyn FrameSink) -> Result<ReadStats, Cap
         return read_stream(STDIN_NAME, io::stdin().lock(), sink);
     }
     let name = path.display().to_string();
-    let io_err = |source| CaptureError::Io {
-        path: name.clone(),
-        source,
-    };
+    let io_err = |source| CaptureError::Io { path: name.clone(), source };
     let file = File::open(path).map_err(io_err)?;
     let meta = file.metadata().map_err(io_err)?;
     // A size of 0 is what /proc files and empty files report: stream them, the map would be empty.
@@ -51,11 +48,7 @@ pub fn read_path(path: &Path, sink: &mut dyn FrameSink) -> Result<ReadStats, Cap
 }
 
 /// Read a capture held in memory (used by fuzzing and tests); `name` is used in errors.
-pub fn read_bytes(
-    name: &str,
-    bytes: &[u8],
-    sink: &mut dyn FrameSink,
-) -> Result<ReadStats, CaptureError> {
+pub fn read_bytes(name: &str, bytes: &[u8], sink: &mut dyn FrameSink) -> Result<ReadStats, CaptureError> {
     let head = &bytes[..bytes.len().min(HEAD_LEN)];
     match detect::detect(head) {
         Detected::Known(Format::Gzip) => read_gzip(name, bytes, sink, 1),
@@ -65,11 +58,7 @@ pub fn read_bytes(
 }
 
 /// Read a capture from any byte stream in bounded memory (stdin, gzip).
-pub fn read_stream(
-    name: &str,
-    mut reader: impl Read,
-    sink: &mut dyn FrameSink,
-) -> Result<ReadStats, CaptureError> {
+pub fn read_stream(name: &str, mut reader: impl Read, sink: &mut dyn FrameSink) -> Result<ReadStats, CaptureError> {
     read_dyn_stream(name, &mut reader, sink, 0)
 }
 
@@ -81,9 +70,7 @@ fn read_dyn_stream(
     gzip_depth: u32,
 ) -> Result<ReadStats, CaptureError> {
     let mut src = StreamSource::new(reader);
-    let head = src
-        .peek(HEAD_LEN)
-        .map_err(|e| head_error(name, e, gzip_depth))?;
+    let head = src.peek(HEAD_LEN).map_err(|e| head_error(name, e, gzip_depth))?;
     let head = &head[..head.len().min(HEAD_LEN)];
     match detect::detect(head) {
         Detected::Known(Format::Gzip) => read_gzip(name, src.into_reader(), sink, gzip_depth + 1),
@@ -99,13 +86,8 @@ fn read_gzip(
     depth: u32,
 ) -> Result<ReadStats, CaptureError> {
     if depth > MAX_GZIP_DEPTH {
-        let message =
-            format!("gzip nested more than {MAX_GZIP_DEPTH} deep: not decompressing further");
-        return Err(CaptureError::Corrupt {
-            path: name.to_string(),
-            offset: 0,
-            message,
-        });
+        let message = format!("gzip nested more than {MAX_GZIP_DEPTH} deep: not decompressing further");
+        return Err(CaptureError::Corrupt { path: name.to_string(), offset: 0, message });
     }
     // MultiGzDecoder, not GzDecoder: `cat a.pcap.gz b.pcap.gz` is a valid gzip file too.
     read_dyn_stream(name, &mut MultiGzDecoder::new(compressed), sink, depth)
@@ -130,19 +112,14 @@ fn read_format<S: Source>(
 fn undetected(name: &str, detected: Detected, head: &[u8], gzip_depth: u32) -> CaptureError {
     let path = name.to_string();
     match detected {
-        Detected::Empty if gzip_depth > 0 => CaptureError::Corrupt {
-            path,
-            offset: 0,
-            message: "the compressed file holds no data".to_string(),
-        },
+        Detected::Empty if gzip_depth > 0 => {
+            CaptureError::Corrupt { path, offset: 0, message: "the compressed file holds no data".to_string() }
+        }
         Detected::Empty => CaptureError::Empty { path },
         Detected::Short => CaptureError::Corrupt {
             path,
             offset: 0,
-            message: format!(
-                "the file ends inside the capture header ({} bytes)",
-                head.len()
-            ),
+            message: format!("the file ends inside the capture header ({} bytes)", head.len()),
         },
         _ => {
             let mut magic = detect::describe_magic(head);
@@ -157,16 +134,10 @@ fn undetected(name: &str, detected: Detected, head: &[u8], gzip_depth: u32) -> C
 /// A failure to read the first bytes: for a gzip stream a data error means a damaged file.
 fn head_error(name: &str, e: io::Error, gzip_depth: u32) -> CaptureError {
     let path = name.to_string();
-    let data_error = matches!(
-        e.kind(),
-        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof
-    );
+    let data_error =
+        matches!(e.kind(), io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof);
     if gzip_depth > 0 && data_error {
-        CaptureError::Corrupt {
-            path,
-            offset: 0,
-            message: format!("the compressed data is damaged ({e})"),
-        }
+        CaptureError::Corrupt { path, offset: 0, message: format!("the compressed data is damaged ({e})") }
     } else {
         CaptureError::Io { path, source: e }
     }
@@ -184,12 +155,7 @@ mod tests {
         let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET, 65535).unwrap();
         for i in 0..n {
             let data = vec![i as u8; i % 100];
-            w.write_packet(
-                Timestamp(1_000_000_000 * i as i64 + 1000),
-                &data,
-                60.max(data.len() as u32),
-            )
-            .unwrap();
+            w.write_packet(Timestamp(1_000_000_000 * i as i64 + 1000), &data, 60.max(data.len() as u32)).unwrap();
         }
         w.into_inner()
     }
@@ -245,11 +211,7 @@ mod tests {
         let (r, sink) = by_stream(&gz[..gz.len() / 2], 4096);
         let stats = r.unwrap();
         assert!(stats.truncated);
-        assert!(
-            stats.frames > 100 && stats.frames < 3000,
-            "{}",
-            stats.frames
-        );
+        assert!(stats.frames > 100 && stats.frames < 3000, "{}", stats.frames);
         assert_eq!(sink.frames.len() as u64, stats.frames);
         assert_eq!(sink.warnings.len(), 1, "{:?}", sink.warnings);
         assert!(sink.warnings[0].offset >= stats.bytes);
@@ -257,10 +219,7 @@ mod tests {
 
     #[test]
     fn early_stop_is_reported() {
-        let mut sink = Collect {
-            stop_after: Some(2),
-            ..Collect::default()
-        };
+        let mut sink = Collect { stop_after: Some(2), ..Collect::default() };
         let stats = read_bytes("t", &sample_pcap(10), &mut sink).unwrap();
         assert_eq!((stats.frames, stats.stopped), (2, true));
         assert_eq!(sink.frames.len(), 2);
@@ -275,18 +234,9 @@ mod tests {
             "t: not a pcap or pcapng capture (first bytes 3c 68 74 6d 6c 3e 3c 62: looks like text)"
         );
         assert!(matches!(by_bytes(b"").0, Err(CaptureError::Empty { .. })));
-        assert!(matches!(
-            by_stream(b"", 1).0,
-            Err(CaptureError::Empty { .. })
-        ));
-        assert!(matches!(
-            by_stream(b"\xd4\xc3", 1).0,
-            Err(CaptureError::Corrupt { offset: 0, .. })
-        ));
-        let err = by_stream(&gzip(b"hello world"), 3)
-            .0
-            .unwrap_err()
-            .to_string();
+        assert!(matches!(by_stream(b"", 1).0, Err(CaptureError::Empty { .. })));
+        assert!(matches!(by_stream(b"\xd4\xc3", 1).0, Err(CaptureError::Corrupt { offset: 0, .. })));
+        let err = by_stream(&gzip(b"hello world"), 3).0.unwrap_err().to_string();
         assert!(err.ends_with("after gzip decompression)"), "{err}");
         let err = by_bytes(&[0x1f, 0x8b, 0, 0, 0, 0]).0.unwrap_err();
         assert!(matches!(err, CaptureError::Corrupt { .. }), "{err}");
@@ -321,10 +271,7 @@ mod tests {
         use crate::capture::endian::Endian;
         use crate::capture::testutil::Ng;
         let mut ng = Ng::new(Endian::Little);
-        ng.shb(Endian::Little)
-            .idb(1, 0, None, None)
-            .block(0x99, &vec![0; 8 << 20])
-            .epb(0, 1, b"after", 5);
+        ng.shb(Endian::Little).idb(1, 0, None, None).block(0x99, &vec![0; 8 << 20]).epb(0, 1, b"after", 5);
         let (r, sink) = by_stream(&ng.v, 1 << 16);
         assert_eq!(r.unwrap().frames, 1);
         assert_eq!(sink.frames[0].data, b"after");
@@ -353,12 +300,7 @@ mod tests {
             let mut sink = Collect::default();
             let stats = read_path(&dir.join(cols[file_col]), &mut sink).unwrap();
             assert_eq!(stats.frames, expected, "{}", cols[file_col]);
-            assert!(
-                sink.warnings.is_empty(),
-                "{}: {:?}",
-                cols[file_col],
-                sink.warnings
-            );
+            assert!(sink.warnings.is_empty(), "{}: {:?}", cols[file_col], sink.warnings);
             checked += 1;
         }
         assert!(checked > 10);
@@ -382,11 +324,7 @@ mod tests {
         let mut sink = Collect::default();
         let stats = read_path(&ng, &mut sink).unwrap();
         assert_eq!((stats.frames, stats.truncated), (66, false));
-        assert!(
-            sink.frames
-                .iter()
-                .all(|f| f.link_type == LinkType::ETHERNET)
-        );
+        assert!(sink.frames.iter().all(|f| f.link_type == LinkType::ETHERNET));
         assert!(sink.frames.windows(2).all(|w| w[0].ts <= w[1].ts));
     }
 
@@ -396,10 +334,7 @@ mod tests {
         let path = dir.join("suricata/smtp-to-comma__10.7.29.101_49898-178.63.41.150_25.pcap");
         let mut sink = Collect::default();
         let stats = read_path(&path, &mut sink).unwrap();
-        assert_eq!(
-            (stats.frames, stats.truncated, stats.corrupt),
-            (18, true, true)
-        );
+        assert_eq!((stats.frames, stats.truncated, stats.corrupt), (18, true, true));
         assert_eq!(sink.warnings.len(), 1);
         assert_eq!(sink.warnings[0].offset, 3695);
         assert_eq!(
@@ -413,9 +348,7 @@ mod tests {
         use crate::capture::endian::Endian;
         use crate::capture::testutil::Ng;
         let mut ng = Ng::new(Endian::Little);
-        ng.shb(Endian::Little)
-            .idb(1, 0, None, None)
-            .idb(101, 0, Some(9), None);
+        ng.shb(Endian::Little).idb(1, 0, None, None).idb(101, 0, Some(9), None);
         for i in 0..20u32 {
             ng.epb(i % 2, i as u64 * 1000, &vec![i as u8; i as usize], i + 40);
         }
@@ -426,12 +359,7 @@ mod tests {
     /// Everything a read reports, for comparing two ways of reading the same bytes.
     fn outcome(r: (Result<ReadStats, CaptureError>, Collect)) -> String {
         let (r, sink) = r;
-        format!(
-            "{:?} {:?} {:?}",
-            r.map_err(|e| e.to_string()),
-            sink.frames,
-            sink.warnings
-        )
+        format!("{:?} {:?} {:?}", r.map_err(|e| e.to_string()), sink.frames, sink.warnings)
     }
 
     proptest::proptest! {

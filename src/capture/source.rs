@@ -66,14 +66,7 @@ pub(crate) struct StreamSource<R> {
 
 impl<R: Read> StreamSource<R> {
     pub(crate) fn new(inner: R) -> Self {
-        StreamSource {
-            inner,
-            buf: Vec::new(),
-            start: 0,
-            end: 0,
-            consumed: 0,
-            eof: false,
-        }
+        StreamSource { inner, buf: Vec::new(), start: 0, end: 0, consumed: 0, eof: false }
     }
 
     /// The stream again, with the bytes already buffered put back in front: used once the magic
@@ -194,10 +187,7 @@ mod tests {
         s.peek(8).unwrap();
         assert_eq!(s.skip(200_000).unwrap(), 200_000);
         assert_eq!(s.offset(), 200_000);
-        assert!(
-            s.buf.len() <= READ_CHUNK,
-            "skipping must not grow the buffer"
-        );
+        assert!(s.buf.len() <= READ_CHUNK, "skipping must not grow the buffer");
         assert!(s.peek(8).unwrap().len() >= 8);
     }
 

@@ -3,9 +3,7 @@
 use std::ops::ControlFlow;
 
 use super::endian::Endian;
-use super::pcapng::{
-    BLOCK_OVERHEAD, BYTE_ORDER_MAGIC, EPB, IDB, IF_TSOFFSET, IF_TSRESOL, PB, SHB, SPB,
-};
+use super::pcapng::{BLOCK_OVERHEAD, BYTE_ORDER_MAGIC, EPB, IDB, IF_TSOFFSET, IF_TSRESOL, PB, SHB, SPB};
 use super::{CaptureWarning, Frame, FrameSink, LinkType, Timestamp};
 
 /// An owned copy of a [`Frame`].
@@ -81,13 +79,7 @@ impl Ng {
         body.extend([0xff; 8]);
         self.block(SHB, &body)
     }
-    pub fn idb(
-        &mut self,
-        link: u16,
-        snaplen: u32,
-        tsresol: Option<u8>,
-        tsoffset: Option<i64>,
-    ) -> &mut Self {
+    pub fn idb(&mut self, link: u16, snaplen: u32, tsresol: Option<u8>, tsoffset: Option<i64>) -> &mut Self {
         let e = self.e;
         let mut body = Vec::new();
         body.extend(e.put_u16(link));

@@ -24,12 +24,7 @@ impl<W: Write> PcapWriter<W> {
         Self::with_resolution(w, link_type, snaplen, true)
     }
 
-    fn with_resolution(
-        mut w: W,
-        link_type: LinkType,
-        snaplen: u32,
-        nanos: bool,
-    ) -> io::Result<Self> {
+    fn with_resolution(mut w: W, link_type: LinkType, snaplen: u32, nanos: bool) -> io::Result<Self> {
         let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
         let mut h = [0u8; 24];
         h[0..4].copy_from_slice(&magic.to_le_bytes());
@@ -47,19 +42,11 @@ impl<W: Write> PcapWriter<W> {
     /// record never holds more than was sent. Timestamps must fit pcap's unsigned 32-bit
     /// seconds (1970 to 2106).
     pub fn write_packet(&mut self, ts: Timestamp, data: &[u8], orig_len: u32) -> io::Result<()> {
-        let secs = u32::try_from(ts.0.div_euclid(1_000_000_000)).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "timestamp outside pcap's 1970-2106 range",
-            )
-        })?;
+        let secs = u32::try_from(ts.0.div_euclid(1_000_000_000))
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "timestamp outside pcap's 1970-2106 range"))?;
         let sub = ts.0.rem_euclid(1_000_000_000) as u32;
         let frac = if self.nanos { sub } else { sub / 1000 };
-        let limit = if self.snaplen == 0 {
-            usize::MAX
-        } else {
-            self.snaplen as usize
-        };
+        let limit = if self.snaplen == 0 { usize::MAX } else { self.snaplen as usize };
         let data = &data[..data.len().min(limit)];
         let caplen = u32::try_from(data.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "packet longer than 4 GiB"))?;
@@ -93,16 +80,12 @@ mod tests {
     #[test]
     fn header_and_record_layout() {
         let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET, 4).unwrap();
-        w.write_packet(Timestamp(2_000_001_000), b"abcdef", 0)
-            .unwrap();
+        w.write_packet(Timestamp(2_000_001_000), b"abcdef", 0).unwrap();
         let v = w.into_inner();
         assert_eq!(&v[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
         assert_eq!(&v[16..24], &[4, 0, 0, 0, 1, 0, 0, 0]);
         // secs 2, 1 microsecond, caplen cut to 4, orig_len raised to the data's length.
-        assert_eq!(
-            &v[24..40],
-            &[2, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0]
-        );
+        assert_eq!(&v[24..40], &[2, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0]);
         assert_eq!(&v[40..], b"abcd");
     }
 

@@ -11,11 +11,13 @@ use crate::session::Session;
 pub struct DiagnoseConfig {
     /// Silence (seconds) before a close that counts as an idle timeout.
     pub idle_timeout_s: f64,
+    /// Seconds within which a client's next session to another server counts as failover.
+    pub failover_window_s: f64,
 }
 
 impl Default for DiagnoseConfig {
     fn default() -> Self {
-        DiagnoseConfig { idle_timeout_s: 30.0 }
+        DiagnoseConfig { idle_timeout_s: 30.0, failover_window_s: 120.0 }
     }
 }
 

@@ -75,7 +75,8 @@ pub fn session(s: &Session, verdicts: &[Verdict], style: TextStyle) -> String {
         last = c.last.number,
     );
     for v in verdicts {
-        let packets = if v.packets.is_empty() { String::new() } else { format!("  (packets {})", packet_list(&v.packets)) };
+        let packets =
+            if v.packets.is_empty() { String::new() } else { format!("  (packets {})", packet_list(&v.packets)) };
         let code = paint(&format!("{:<22}", v.code), v.severity, style.color);
         let _ = writeln!(out, "      {code} {}{packets}", v.summary);
         if style.explain && !v.explanation.is_empty() {
@@ -166,7 +167,11 @@ pub fn totals(t: &Totals, style: TextStyle) -> String {
         let _ = writeln!(out, "  {:>6}  {}", n, paint(code, severity, style.color));
     }
     if t.flows_evicted > 0 {
-        let _ = writeln!(out, "  {} connections were closed early because the flow table was full (--max-flows)", t.flows_evicted);
+        let _ = writeln!(
+            out,
+            "  {} connections were closed early because the flow table was full (--max-flows)",
+            t.flows_evicted
+        );
     }
     out
 }

@@ -3,6 +3,7 @@
 //! them on); only per-packet facts are.
 
 use super::reassembly::{DirectionStats, Rewrite, SegmentClass};
+use super::zeek::ZeekConn;
 use super::{Direction, PacketRef};
 use crate::capture::Timestamp;
 use crate::decode::{Packet, TcpFlags};
@@ -203,11 +204,25 @@ pub struct ConnTracker {
     fin_seen: [bool; 2],
     rst_seen: bool,
     max_events: usize,
+    /// Zeek's own view, fed the same packets, for conn.log-compatible state and history.
+    zeek: ZeekConn,
+    /// Sender of the connection's first captured packet (Zeek's frame of reference).
+    first_sender: Endpoint,
 }
 
 impl ConnTracker {
-    pub fn new(client: Endpoint, server: Endpoint, role_basis: RoleBasis, first: PacketRef, max_events: usize) -> Self {
+    pub fn new(
+        client: Endpoint,
+        server: Endpoint,
+        role_basis: RoleBasis,
+        first: PacketRef,
+        first_sender: Endpoint,
+        max_events: usize,
+    ) -> Self {
+        let other = if first_sender == client { server } else { client };
         ConnTracker {
+            zeek: ZeekConn::with_ports(first_sender.port, other.port),
+            first_sender,
             client,
             server,
             role_basis,
@@ -239,6 +254,15 @@ impl ConnTracker {
         }
     }
 
+    /// The reassembler found bytes of `dir` missing from the capture.
+    pub fn content_gap(&mut self, dir: Direction) {
+        let sender = match dir {
+            Direction::ClientToServer => self.client,
+            Direction::ServerToClient => self.server,
+        };
+        self.zeek.on_content_gap(sender == self.first_sender);
+    }
+
     /// Record the header facts of a packet (before its payload is reassembled).
     pub fn observe(&mut self, p: &Packet<'_>, dir: Direction) {
         let at = PacketRef { number: p.number, ts: p.ts };
@@ -259,6 +283,8 @@ impl ConnTracker {
         if p.window == 0 && p.flags.0 & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST) == 0 {
             facts.zero_window += 1;
         }
+        let from_first = p.src == self.first_sender.ip && p.src_port == self.first_sender.port;
+        self.zeek.on_packet(from_first, p.flags.0, p.seq, p.ack, p.wire_len(), p.window, true);
         self.observe_handshake(p, dir, at);
         self.observe_close(p, dir);
         if self.isn[dir.index()].is_none() {
@@ -281,7 +307,9 @@ impl ConnTracker {
             Direction::ServerToClient if f.rst() && self.syn.is_some() && self.synack.is_none() => {
                 self.syn_answered_by_rst = true;
             }
-            Direction::ClientToServer if self.synack.is_some() && self.handshake_ack.is_none() && f.ack() && !f.syn() => {
+            Direction::ClientToServer
+                if self.synack.is_some() && self.handshake_ack.is_none() && f.ack() && !f.syn() =>
+            {
                 self.handshake_ack = Some(at);
             }
             _ => {}
@@ -384,8 +412,8 @@ impl ConnTracker {
             dirs: self.dirs,
             events: self.events,
             events_dropped: self.events_dropped,
-            zeek_conn_state: "",
-            zeek_history: String::new(),
+            zeek_conn_state: self.zeek.conn_state(),
+            zeek_history: self.zeek.history(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! evicted because the table is full — so a capture of any size streams in bounded memory.
 
 use super::conn::{ConnRecord, ConnTracker, Endpoint, RoleBasis};
-use super::reassembly::{Chunk, ReassemblyLimits, Reassembler, SegmentClass};
+use super::reassembly::{Chunk, Reassembler, ReassemblyLimits, SegmentClass};
 use super::seq::SeqNumber;
 use super::{Direction, PacketRef};
 use crate::capture::Timestamp;
@@ -183,13 +183,13 @@ impl<A: StreamConsumer> FlowTable<A> {
     /// A SYN with a new sequence number on a closed connection's ports opens a new connection.
     fn end_if_reused(&mut self, key: FlowKey, p: &Packet<'_>, done: &mut dyn FnMut(Finished<A>)) {
         let reused = match self.flows.get(&key) {
-            Some(f) => p.flags.syn() && !p.flags.ack() && f.tracker.is_closed() && f.tracker.client_isn() != Some(p.seq),
+            Some(f) => {
+                p.flags.syn() && !p.flags.ack() && f.tracker.is_closed() && f.tracker.client_isn() != Some(p.seq)
+            }
             None => false,
         };
-        if reused {
-            if let Some(flow) = self.flows.remove(&key) {
-                self.finish(flow, EndReason::Closed, done);
-            }
+        if let Some(flow) = reused.then(|| self.flows.remove(&key)).flatten() {
+            self.finish(flow, EndReason::Closed, done);
         }
     }
 
@@ -202,7 +202,7 @@ impl<A: StreamConsumer> FlowTable<A> {
         self.next_id += 1;
         Flow {
             id: self.next_id,
-            tracker: ConnTracker::new(client, server, basis, at, self.config.max_events),
+            tracker: ConnTracker::new(client, server, basis, at, src, self.config.max_events),
             reasm: [Reassembler::new(), Reassembler::new()],
             app: make_app(&client, &server),
             deadline: p.ts.0.saturating_add(secs_to_nanos(self.config.idle_timeout_s)),
@@ -219,10 +219,8 @@ impl<A: StreamConsumer> FlowTable<A> {
         if f.syn() && f.ack() {
             return (false, RoleBasis::Synack);
         }
-        if let Some(hint) = self.config.server_payload_hint {
-            if !p.payload.is_empty() {
-                return (!hint(p.payload), RoleBasis::Reply);
-            }
+        if let Some(hint) = self.config.server_payload_hint.filter(|_| !p.payload.is_empty()) {
+            return (!hint(p.payload), RoleBasis::Reply);
         }
         let src_mail = self.config.ports.contains(&p.src_port);
         let dst_mail = self.config.ports.contains(&p.dst_port);
@@ -282,27 +280,30 @@ impl<A: StreamConsumer> FlowTable<A> {
     fn finish(&mut self, mut flow: Flow<A>, end: EndReason, done: &mut dyn FnMut(Finished<A>)) {
         self.buffered_total = self.buffered_total.saturating_sub(flow.buffered);
         let at = flow.tracker.last;
-        let Flow { reasm, app, .. } = &mut flow;
+        let Flow { reasm, app, tracker, .. } = &mut flow;
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-            reasm[dir.index()].flush(at, &mut |c, at| deliver(app, dir, c, at));
+            reasm[dir.index()].flush(at, &mut |c, at| deliver(app, tracker, dir, c, at));
         }
         let stats = [std::mem::take(&mut reasm[0].stats), std::mem::take(&mut reasm[1].stats)];
         done(Finished { index: flow.id, conn: flow.tracker.into_record(stats), app: flow.app, end });
     }
 }
 
-fn deliver<A: StreamConsumer>(app: &mut A, dir: Direction, chunk: Chunk<'_>, at: PacketRef) {
+fn deliver<A: StreamConsumer>(app: &mut A, tracker: &mut ConnTracker, dir: Direction, chunk: Chunk<'_>, at: PacketRef) {
     match chunk {
         Chunk::Data(d) => app.on_data(dir, d, at),
-        Chunk::Gap(n) => app.on_gap(dir, n, at),
+        Chunk::Gap(n) => {
+            tracker.content_gap(dir);
+            app.on_gap(dir, n, at)
+        }
     }
 }
 
 fn flush_pending<A: StreamConsumer>(flow: &mut Flow<A>) {
     let at = flow.tracker.last;
-    let Flow { reasm, app, .. } = flow;
+    let Flow { reasm, app, tracker, .. } = flow;
     for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-        reasm[dir.index()].flush_pending(at, &mut |c, at| deliver(app, dir, c, at));
+        reasm[dir.index()].flush_pending(at, &mut |c, at| deliver(app, tracker, dir, c, at));
     }
 }
 
@@ -316,13 +317,13 @@ fn process<A: StreamConsumer>(config: &TcpConfig, flow: &mut Flow<A>, p: &Packet
     let other = dir.reverse();
     // A reset's acknowledgment field is not evidence of delivery (middleboxes forge resets).
     if p.flags.ack() && !p.flags.rst() {
-        reasm[other.index()].acked(SeqNumber(p.ack), at, &mut |c, at| deliver(app, other, c, at));
+        reasm[other.index()].acked(SeqNumber(p.ack), at, &mut |c, at| deliver(app, tracker, other, c, at));
     }
     let r = &mut reasm[dir.index()];
     let mut seq = SeqNumber(p.seq);
     if p.flags.syn() {
         r.syn(seq);
-        seq = seq.add(1);
+        seq = seq.plus(1);
     }
     let mut gap_bytes = 0;
     let class = if p.flags.rst() {
@@ -332,7 +333,7 @@ fn process<A: StreamConsumer>(config: &TcpConfig, flow: &mut Flow<A>, p: &Packet
             if let Chunk::Gap(n) = c {
                 gap_bytes += n;
             }
-            deliver(app, dir, c, at)
+            deliver(app, tracker, dir, c, at)
         };
         r.segment(seq, p.payload, p.missing, p.flags.fin(), at, &config.limits, &mut sink)
     };

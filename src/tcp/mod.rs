@@ -32,7 +32,7 @@ pub struct PacketRef {
     pub ts: crate::capture::Timestamp,
 }
 
-pub mod reassembly;
-pub mod seq;
 pub mod conn;
 pub mod flow;
+pub mod reassembly;
+pub mod seq;

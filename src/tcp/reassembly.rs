@@ -136,7 +136,7 @@ impl Reassembler {
     /// A SYN fixes the initial sequence number; the first data byte is ISN + 1.
     pub fn syn(&mut self, isn: SeqNumber) {
         if self.next.is_none() {
-            self.next = Some(isn.add(1));
+            self.next = Some(isn.plus(1));
         }
     }
 
@@ -178,7 +178,7 @@ impl Reassembler {
         let len = payload.len() as u64 + missing as u64;
         let next = *self.next.get_or_insert(seq);
         if fin && self.fin.is_none() {
-            self.fin = Some(seq.add(len));
+            self.fin = Some(seq.plus(len));
         }
         if len == 0 {
             return SegmentClass::Empty;
@@ -252,7 +252,14 @@ impl Reassembler {
         self.stats.retransmitted_bytes += bytes;
     }
 
-    fn deliver(&mut self, payload: &[u8], missing: u32, skip: u64, at: PacketRef, sink: &mut dyn FnMut(Chunk<'_>, PacketRef)) {
+    fn deliver(
+        &mut self,
+        payload: &[u8],
+        missing: u32,
+        skip: u64,
+        at: PacketRef,
+        sink: &mut dyn FnMut(Chunk<'_>, PacketRef),
+    ) {
         let start_offset = self.next_offset;
         let captured = payload.len() as u64;
         if skip < captured {
@@ -282,7 +289,7 @@ impl Reassembler {
     fn advance(&mut self, len: u64) {
         self.next_offset += len;
         if let Some(n) = self.next.as_mut() {
-            *n = n.add(len);
+            *n = n.plus(len);
         }
     }
 
@@ -380,13 +387,15 @@ impl Reassembler {
         let old = &seg.data[(lo - seg_start) as usize..(hi - seg_start) as usize];
         let new = &payload[(lo - offset) as usize..(hi - offset) as usize];
         if old != new {
-            let rewrite = Rewrite { original_packet: seg.at.number, packet: at.number, offset: lo, len: (hi - lo) as u32 };
+            let rewrite =
+                Rewrite { original_packet: seg.at.number, packet: at.number, offset: lo, len: (hi - lo) as u32 };
             self.push_rewrite(rewrite);
         }
     }
 
     fn remember(&mut self, offset: u64, data: &[u8], at: PacketRef) {
-        self.recent[self.recent_pos] = Recent { offset, len: data.len() as u32, hash: hash_bytes(data), packet: at.number };
+        self.recent[self.recent_pos] =
+            Recent { offset, len: data.len() as u32, hash: hash_bytes(data), packet: at.number };
         self.recent_pos = (self.recent_pos + 1) % RECENT_SEGMENTS;
     }
 

@@ -11,7 +11,7 @@ impl SeqNumber {
     pub fn since(self, earlier: SeqNumber) -> i64 {
         self.0.wrapping_sub(earlier.0) as i32 as i64
     }
-    pub fn add(self, n: u64) -> SeqNumber {
+    pub fn plus(self, n: u64) -> SeqNumber {
         SeqNumber(self.0.wrapping_add(n as u32))
     }
 }
@@ -35,7 +35,7 @@ mod tests {
     #[test]
     fn ordering_wraps_around_zero() {
         let before = SeqNumber(u32::MAX - 10);
-        let after = before.add(20);
+        let after = before.plus(20);
         assert_eq!(after.0, 9);
         assert!(after > before);
         assert_eq!(after.since(before), 20);

@@ -35,9 +35,9 @@ pub mod flags {
 /// its SYN (`likely_server_ports`, filled by the analyzers a default Zeek loads). Only used when
 /// the caller gives ports with [`ZeekConn::with_ports`].
 pub const LIKELY_SERVER_PORTS: &[u16] = &[
-    21, 22, 23, 25, 53, 80, 81, 88, 110, 111, 135, 139, 143, 389, 443, 445, 465, 502, 563, 585,
-    587, 614, 631, 636, 989, 990, 992, 993, 994, 995, 1080, 1433, 1812, 2404, 3128, 3306, 3389,
-    5060, 5222, 5223, 5269, 5432, 6379, 6666, 6667, 6668, 6669, 8000, 8080, 8443, 8888,
+    21, 22, 23, 25, 53, 80, 81, 88, 110, 111, 135, 139, 143, 389, 443, 445, 465, 502, 563, 585, 587, 614, 631, 636,
+    989, 990, 992, 993, 994, 995, 1080, 1433, 1812, 2404, 3128, 3306, 3389, 5060, 5222, 5223, 5269, 5432, 6379, 6666,
+    6667, 6668, 6669, 8000, 8080, 8443, 8888,
 ];
 
 /// Zeek's `EndpointState` (`TCP_INACTIVE` … `TCP_RESET`).
@@ -119,10 +119,7 @@ struct Scaled {
 
 impl Default for Scaled {
     fn default() -> Self {
-        Scaled {
-            count: 0,
-            threshold: 1,
-        }
+        Scaled { count: 0, threshold: 1 }
     }
 }
 
@@ -183,15 +180,11 @@ impl Endpoint {
             // A partial connection: number as though a SYN had been seen, and make sure the
             // first packet is not taken for a retransmission.
             EndpointState::Inactive => self.init_seqs(first.wrapping_sub(1), first),
-            EndpointState::SynSent | EndpointState::SynAckSent
-                if seg.syn() && first != self.start_seq =>
-            {
+            EndpointState::SynSent | EndpointState::SynAckSent if seg.syn() && first != self.start_seq => {
                 self.init_seqs(first, last)
             }
             // Zeek guesses the connection was not set up and this SYN really starts it.
-            EndpointState::Established | EndpointState::Partial if seg.syn() => {
-                self.init_seqs(first, last)
-            }
+            EndpointState::Established | EndpointState::Partial if seg.syn() => self.init_seqs(first, last),
             // A RST seen before this side's SYN may have been injected: trust the SYN.
             EndpointState::Reset if seg.syn() && self.prev_state == EndpointState::Inactive => {
                 self.init_seqs(first, last)
@@ -222,9 +215,7 @@ impl Endpoint {
     fn update_last_seq(&mut self, seg: &Seg) -> bool {
         let last = seg.seq.wrapping_add(seg.seg_len());
         let delta = seq_delta(last, self.last_seq);
-        if (seg.syn() || seg.rst())
-            && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta)
-        {
+        if (seg.syn() || seg.rst()) && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta) {
             false
         } else if seg.fin() && self.last_seq == self.start_seq.wrapping_add(1) {
             // Only SYN and FIN seen: trust the FIN even backwards (> 2 GB connections).
@@ -243,8 +234,7 @@ impl Endpoint {
 
     /// `TCP_Endpoint::Size()`, used by `conn_state()` to tell REJ from RSTR.
     fn size(&self, peer_state: EndpointState) -> u64 {
-        let no_data_acked =
-            self.ack_seq == self.start_seq || self.ack_seq == self.start_seq.wrapping_add(1);
+        let no_data_acked = self.ack_seq == self.start_seq || self.ack_seq == self.start_seq.wrapping_add(1);
         if self.prev_state == EndpointState::SynSent
             && self.state == EndpointState::Reset
             && peer_state == EndpointState::Inactive
@@ -252,11 +242,7 @@ impl Endpoint {
         {
             return 0;
         }
-        let top = if seq_delta(self.last_seq, self.ack_seq) > 0 {
-            self.last_seq
-        } else {
-            self.ack_seq
-        };
+        let top = if seq_delta(self.last_seq, self.ack_seq) > 0 { self.last_seq } else { self.ack_seq };
         let size = i64::from(seq_delta(top, self.start_seq)).max(0) as u64;
         // Neither the SYN nor the FIN octet is data.
         let fin = u64::from(self.fin_cnt > 0);
@@ -307,10 +293,7 @@ impl ZeekConn {
     /// connection whose first packet is not a bare SYN, sent from a likely server port, starts
     /// with roles flipped (`^`).
     pub fn with_ports(first_sender_port: u16, other_port: u16) -> Self {
-        ZeekConn {
-            ports: Some((first_sender_port, other_port)),
-            ..Self::default()
-        }
+        ZeekConn { ports: Some((first_sender_port, other_port)), ..Self::default() }
     }
 
     /// `from_first_sender`: true when this packet was sent by the endpoint that sent the
@@ -329,13 +312,7 @@ impl ZeekConn {
         window: u16,
         checksum_ok: bool,
     ) {
-        let seg = Seg {
-            flags,
-            seq,
-            ack,
-            len: payload_len,
-            window,
-        };
+        let seg = Seg { flags, seq, ack, len: payload_len, window };
         if !self.started {
             self.started = true;
             self.flip_by_ports(&seg);
@@ -418,11 +395,7 @@ impl ZeekConn {
     }
 
     fn role_of(&self, from_first_sender: bool) -> Role {
-        if from_first_sender != self.flipped {
-            Role::Orig
-        } else {
-            Role::Resp
-        }
+        if from_first_sender != self.flipped { Role::Orig } else { Role::Resp }
     }
 
     fn idx(role: Role) -> usize {
@@ -476,11 +449,7 @@ impl ZeekConn {
         if !likely(src) {
             return;
         }
-        let flip = if likely(dst) {
-            !seg.syn() && src < dst
-        } else {
-            true
-        };
+        let flip = if likely(dst) { !seg.syn() && src < dst } else { true };
         if flip {
             self.flipped = true;
             self.history.push('^');
@@ -535,10 +504,7 @@ impl ZeekConn {
     /// `update_history`: S H A D F R I Q letters.
     fn update_history(&mut self, role: Role, seg: &Seg, rel_seq: i64) {
         let i = Self::idx(role);
-        let bits = [seg.syn(), seg.fin(), seg.rst()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let bits = [seg.syn(), seg.fin(), seg.rst()].iter().filter(|b| **b).count();
         if bits > 1 {
             if seg.fin() && seg.rst() {
                 self.check_history(role, Once::FinRst, 'I');
@@ -604,9 +570,7 @@ impl ZeekConn {
         match self.ep[Self::idx(role)].state {
             EndpointState::Inactive => self.update_inactive(role, seg),
             EndpointState::SynSent | EndpointState::SynAckSent => self.update_syn_sent(role, seg),
-            EndpointState::Established | EndpointState::Partial => {
-                self.update_established(role, seg)
-            }
+            EndpointState::Established | EndpointState::Partial => self.update_established(role, seg),
             EndpointState::Closed => self.update_closed(role, seg),
             // Zeek only raises weirds for packets after a RST.
             EndpointState::Reset => {}
@@ -685,11 +649,7 @@ impl ZeekConn {
         use EndpointState::*;
         let i = Self::idx(role);
         let j = Self::idx(Self::peer_role(role));
-        if seg.syn()
-            && !seg.ack_flag()
-            && self.ep[i].state == Partial
-            && self.ep[j].state == Inactive
-        {
+        if seg.syn() && !seg.ack_flag() && self.ep[i].state == Partial && self.ep[j].state == Inactive {
             // SYN after a partial start: it really begins the connection.
             self.ep[i].set_state(SynSent);
         }
@@ -722,11 +682,7 @@ impl fmt::Display for ZeekConn {
 }
 
 fn swap_case(c: char) -> char {
-    if c.is_ascii_uppercase() {
-        c.to_ascii_lowercase()
-    } else {
-        c.to_ascii_uppercase()
-    }
+    if c.is_ascii_uppercase() { c.to_ascii_lowercase() } else { c.to_ascii_uppercase() }
 }
 
 /// `/\^?S[^HAFGIQ]*R.*/ == c$history`: the originator's SYN then its RST, with no sign of
@@ -760,11 +716,7 @@ mod tests {
     }
 
     fn handshake() -> Vec<(bool, u8, u32, u32, u32)> {
-        vec![
-            (O, SYN, 100, 0, 0),
-            (R, SYN | ACK, 500, 101, 0),
-            (O, ACK, 101, 501, 0),
-        ]
+        vec![(O, SYN, 100, 0, 0), (R, SYN | ACK, 500, 101, 0), (O, ACK, 101, 501, 0)]
     }
 
     fn check(c: &ZeekConn, state: &str, history: &str) {
@@ -804,11 +756,7 @@ mod tests {
 
     #[test]
     fn syn_then_rst_is_rstos0() {
-        check(
-            &run(&[(O, SYN, 1, 0, 0), (O, RST, 2, 0, 0)]),
-            "RSTOS0",
-            "SR",
-        );
+        check(&run(&[(O, SYN, 1, 0, 0), (O, RST, 2, 0, 0)]), "RSTOS0", "SR");
     }
 
     #[test]
@@ -820,11 +768,7 @@ mod tests {
 
     #[test]
     fn syn_answered_by_rst_is_rej() {
-        check(
-            &run(&[(O, SYN, 1, 0, 0), (R, RST | ACK, 0, 2, 0)]),
-            "REJ",
-            "Sr",
-        );
+        check(&run(&[(O, SYN, 1, 0, 0), (R, RST | ACK, 0, 2, 0)]), "REJ", "Sr");
     }
 
     #[test]
@@ -924,11 +868,7 @@ mod tests {
 
     #[test]
     fn one_sided_synack_ack_fin_is_caret_haf() {
-        let c = run(&[
-            (O, SYN | ACK, 500, 101, 0),
-            (O, ACK, 501, 101, 0),
-            (O, FIN | ACK, 501, 101, 0),
-        ]);
+        let c = run(&[(O, SYN | ACK, 500, 101, 0), (O, ACK, 501, 101, 0), (O, FIN | ACK, 501, 101, 0)]);
         assert_eq!(c.history(), "^haf");
         assert!(!c.orig_is_first_sender());
     }
@@ -1020,22 +960,14 @@ mod tests {
     #[test]
     fn rst_after_fin_exchange_keeps_sf() {
         let mut p = handshake();
-        p.extend([
-            (O, FIN | ACK, 101, 501, 0),
-            (R, FIN | ACK, 501, 102, 0),
-            (O, RST, 102, 0, 0),
-        ]);
+        p.extend([(O, FIN | ACK, 101, 501, 0), (R, FIN | ACK, 501, 102, 0), (O, RST, 102, 0, 0)]);
         check(&run(&p), "SF", "ShAFfR");
     }
 
     #[test]
     fn fin_then_rst_from_same_side_then_peer_fin_is_sf() {
         let mut p = handshake();
-        p.extend([
-            (R, FIN | ACK, 501, 101, 0),
-            (R, RST, 502, 0, 0),
-            (O, FIN | ACK, 101, 502, 0),
-        ]);
+        p.extend([(R, FIN | ACK, 501, 101, 0), (R, RST, 502, 0, 0), (O, FIN | ACK, 101, 502, 0)]);
         check(&run(&p), "SF", "ShAfrF");
     }
 
