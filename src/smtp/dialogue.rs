@@ -210,9 +210,10 @@ impl Dialogue {
     /// The connection ended: flush partial lines, close what is open.
     pub fn finish(mut self) -> SmtpRecord {
         let at = self.last_at[Direction::ClientToServer.index()];
-        if let ClientMode::Undecided(d) = self.client_mode {
-            // No reply to tell: a DATA body is assumed to follow (the server may be out of the
-            // capture); a STARTTLS without its 220 leaves the client in plain text.
+        // No reply to tell: a DATA body is assumed to follow (the server may be out of the
+        // capture); a STARTTLS without its 220 leaves the client in plain text. Replaying the
+        // held bytes may reach the next DATA, hence the loop.
+        while let ClientMode::Undecided(d) = self.client_mode {
             self.decide(d, d == Decision::Data, at);
         }
         self.client_finish();
