@@ -68,7 +68,7 @@ impl Dialogue {
         let info = self.tls.get_or_insert_with(Default::default);
         let events: Vec<Event> = found
             .into_iter()
-            .map(|(f, p)| tls::apply(info, from, f, p))
+            .filter_map(|(f, p)| tls::apply(info, from, f, p))
             .collect();
         for e in events {
             self.log.push(e);
@@ -145,7 +145,7 @@ impl Dialogue {
             }
             ClientMode::Commands => {
                 self.client_lines.gap();
-                if !matches!(self.fifo.back(), Some(Pending::Gap)) {
+                if !matches!(self.fifo.back(), Some((Pending::Gap, _))) {
                     self.expect(Pending::Gap, at);
                 }
             }

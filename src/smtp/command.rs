@@ -7,7 +7,7 @@ const KNOWN_VERBS: &[&str] = &[
 ];
 
 /// Longest verb kept: a line without spaces is one huge "verb".
-const VERB_MAX: usize = 512;
+const VERB_MAX: usize = 128;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Command {

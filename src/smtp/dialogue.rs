@@ -11,6 +11,8 @@ use super::tls;
 use crate::tcp::{Direction, PacketRef};
 use std::collections::VecDeque;
 
+const C2S: Direction = Direction::ClientToServer;
+
 /// What the client stream currently carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum ClientMode {
@@ -82,7 +84,8 @@ pub struct Dialogue {
     pub(super) cfg: SmtpConfig,
     pub(super) rec: SmtpRecord,
     pub(super) log: EventLog,
-    pub(super) fifo: VecDeque<Pending>,
+    /// Expected replies, with the packet that carried what they answer.
+    pub(super) fifo: VecDeque<(Pending, PacketRef)>,
     pub(super) first_dir: Option<Direction>,
     pub(super) bytes_seen: [u64; 2],
     /// Last packet seen per direction, to locate what `finish` finds.
@@ -231,25 +234,24 @@ impl Dialogue {
         self.rec
     }
 
+    /// Commands left without a reply. A message whose end-of-data got no reply is the classic
+    /// "sent but never confirmed" failure, so it has its own kind; SASL lines are left out, as
+    /// in the reference.
     fn unanswered(&mut self) {
-        let answered_any = !self.rec.replies.is_empty();
-        for p in std::mem::take(&mut self.fifo) {
-            if let (Pending::Command { verb, event, .. }, true) = (p, answered_any) {
-                let at = self.event_packet(event);
-                self.log.anomaly(
-                    Direction::ClientToServer,
-                    AnomalyKind::UnansweredCommand,
-                    verb,
-                    at,
-                );
-            }
+        if self.rec.replies.is_empty() {
+            return;
         }
-    }
-
-    fn event_packet(&self, event: Option<usize>) -> PacketRef {
-        match event.and_then(|i| self.log.events.get(i)) {
-            Some(super::event::Event::Command { first_packet, .. }) => *first_packet,
-            _ => self.last_at[Direction::ClientToServer.index()],
+        for p in std::mem::take(&mut self.fifo) {
+            let (Pending::Command { verb, kind, .. }, at) = p else {
+                continue;
+            };
+            match kind {
+                Kind::DataEnd => self.log.anomaly(C2S, AnomalyKind::NoFinalReply, verb, at),
+                Kind::Auth { .. } if verb.starts_with('<') => {}
+                _ => self
+                    .log
+                    .anomaly(C2S, AnomalyKind::UnansweredCommand, verb, at),
+            }
         }
     }
 
@@ -273,6 +275,6 @@ impl Dialogue {
                 at,
             );
         }
-        self.fifo.push_back(p);
+        self.fifo.push_back((p, at));
     }
 }

@@ -96,6 +96,8 @@ pub enum AnomalyKind {
     NonReplyLine,
     UnmatchedReply,
     UnansweredCommand,
+    /// The end-of-data dot (or BDAT LAST) got no final reply in the capture.
+    NoFinalReply,
     Gap,
     ClientSpokeBeforeGreeting,
     UnterminatedMultilineReply,

@@ -223,6 +223,9 @@ pub struct TlsInfo {
     pub change_cipher_spec: bool,
     /// Application data or encrypted handshake was seen: the session got past the handshake.
     pub encrypted: bool,
+    /// Records after ChangeCipherSpec or of type application data, per direction.
+    pub client_encrypted_records: u64,
+    pub server_encrypted_records: u64,
     pub client_app_data_bytes: u64,
     pub server_app_data_bytes: u64,
     /// Bytes that were not TLS records where TLS was expected.

@@ -2,7 +2,7 @@
 //! order (RFC 5321 §4.2, RFC 2920 §3).
 
 use super::dialogue::{ClientMode, Decision, Dialogue, Kind, Pending, ServerMode};
-use super::event::{AnomalyKind, Event};
+use super::event::{AnomalyKind, Event, clip};
 use super::line::Line;
 use super::record::{Banner, Extreme, ReplyInfo};
 use super::reply::{self, Reply};
@@ -10,6 +10,8 @@ use super::tls;
 use crate::tcp::{Direction, PacketRef};
 
 const S2C: Direction = Direction::ServerToClient;
+/// Lines of a reply kept in its event (the whole reply is only kept for the banner and EHLO).
+const EVENT_REPLY_LINES: usize = 16;
 /// Codes a server may open with (RFC 5321 §3.1, §4.3.1).
 const GREETING_CODES: [u16; 3] = [220, 421, 554];
 
@@ -96,7 +98,7 @@ impl Dialogue {
             self.server_mode = ServerMode::Opaque;
             return;
         }
-        let detail = crate::smtp::event::clip(&String::from_utf8_lossy(&line.bytes));
+        let detail = clip(&String::from_utf8_lossy(&line.bytes));
         self.log
             .anomaly(S2C, AnomalyKind::NonReplyLine, detail, line.first);
     }
@@ -180,13 +182,13 @@ impl Dialogue {
     /// The pending entry this reply answers. A gap at the head keeps the replies that come
     /// before the client's next command (they answer the lost bytes).
     fn reply_target(&mut self) -> Option<Pending> {
-        while let Some(Pending::Gap) = self.fifo.front() {
+        while let Some((Pending::Gap, _)) = self.fifo.front() {
             if self.fifo.len() == 1 {
                 return Some(Pending::Gap);
             }
             self.fifo.pop_front();
         }
-        self.fifo.pop_front()
+        self.fifo.pop_front().map(|(p, _)| p)
     }
 
     fn reply_event(&mut self, r: &Reply, answers: Option<String>) {
@@ -195,7 +197,8 @@ impl Dialogue {
             lines: r
                 .lines
                 .iter()
-                .map(|l| crate::smtp::event::clip(l))
+                .take(EVENT_REPLY_LINES)
+                .map(|l| clip(l))
                 .collect(),
             line_count: r.line_count,
             answers,
@@ -286,7 +289,7 @@ impl Dialogue {
             && !l.tainted
         {
             // Like the reference, a reply line without its CRLF is not counted.
-            let text = crate::smtp::event::clip(&String::from_utf8_lossy(&l.bytes));
+            let text = String::from_utf8_lossy(&l.bytes[..l.bytes.len().min(200)]).into_owned();
             let detail = format!("{} bytes without line end: {text}", l.len);
             self.log
                 .anomaly(S2C, AnomalyKind::PartialLineAtEnd, detail, l.first);

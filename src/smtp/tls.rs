@@ -305,8 +305,10 @@ fn side(from: Direction) -> &'static str {
     }
 }
 
-/// Folds a finding into the connection's TLS summary and describes it as an event.
-pub fn apply(info: &mut TlsInfo, from: Direction, f: Finding, at: PacketRef) -> Event {
+/// Folds a finding into the connection's TLS summary and describes it as an event. Only the
+/// first encrypted record and the first non-TLS bytes of a direction become events: the rest
+/// is counted, so a long session cannot crowd the event list.
+pub fn apply(info: &mut TlsInfo, from: Direction, f: Finding, at: PacketRef) -> Option<Event> {
     let (record, detail, len) = match f {
         Finding::ClientHello {
             version,
@@ -360,26 +362,40 @@ pub fn apply(info: &mut TlsInfo, from: Direction, f: Finding, at: PacketRef) -> 
         }
         Finding::Encrypted { content_type, len } => {
             info.encrypted = true;
+            let (records, bytes) = match from {
+                Direction::ClientToServer => (
+                    &mut info.client_encrypted_records,
+                    &mut info.client_app_data_bytes,
+                ),
+                Direction::ServerToClient => (
+                    &mut info.server_encrypted_records,
+                    &mut info.server_app_data_bytes,
+                ),
+            };
+            *records += 1;
             if content_type == APPLICATION_DATA {
-                match from {
-                    Direction::ClientToServer => info.client_app_data_bytes += len as u64,
-                    Direction::ServerToClient => info.server_app_data_bytes += len as u64,
-                }
+                *bytes += len as u64;
+            }
+            if *records > 1 {
+                return None;
             }
             ("encrypted", format!("content type {content_type}"), len)
         }
         Finding::NotTls { len } => {
             info.non_tls_bytes += len as u64;
+            if info.non_tls_bytes > len as u64 {
+                return None;
+            }
             ("not_tls", String::new(), len)
         }
     };
-    Event::Tls {
+    Some(Event::Tls {
         from,
         record: record.into(),
         detail,
         len,
         packet: at,
-    }
+    })
 }
 
 #[cfg(test)]
