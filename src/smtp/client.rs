@@ -14,31 +14,32 @@ const C2S: Direction = Direction::ClientToServer;
 
 impl Dialogue {
     pub(super) fn client_data(&mut self, data: &[u8], at: PacketRef) {
+        let used = self.client_bytes(data, at);
+        if used < data.len() {
+            self.hold(
+                Held::Data(data[used..].to_vec(), 0, at),
+                data.len() - used,
+                at,
+            );
+        }
+    }
+
+    /// Parses client bytes until they run out or a DATA/STARTTLS reply must be awaited;
+    /// returns how many were used.
+    fn client_bytes(&mut self, data: &[u8], at: PacketRef) -> usize {
         let mut pos = 0;
         while pos < data.len() {
             let rest = &data[pos..];
             match self.client_mode {
-                ClientMode::Undecided(_) => {
-                    return self.hold(Held::Data(rest.to_vec(), at), rest.len(), at);
+                ClientMode::Undecided(_) => return pos,
+                ClientMode::Tls => {
+                    self.tls_data(C2S, rest, at);
+                    return data.len();
                 }
-                ClientMode::Tls => return self.tls_data(C2S, rest, at),
                 ClientMode::Bdat { remaining } => pos += self.bdat_data(rest, remaining, at),
                 ClientMode::Commands if self.client_tls_starts(rest) => {
-                    let mut bytes = self
-                        .client_lines
-                        .take_partial(at)
-                        .map(|l| l.bytes)
-                        .unwrap_or_default();
-                    bytes.extend_from_slice(rest);
-                    self.log.anomaly(
-                        C2S,
-                        AnomalyKind::TlsBytes,
-                        "TLS record where a command was expected".into(),
-                        at,
-                    );
-                    self.client_mode = ClientMode::Tls;
-                    self.tls.get_or_insert_with(Default::default);
-                    return self.tls_data(C2S, &bytes, at);
+                    self.client_turns_tls(rest, at);
+                    return data.len();
                 }
                 _ => {
                     let (n, line) = self.client_lines.feed(rest, at);
@@ -49,6 +50,18 @@ impl Dialogue {
                 }
             }
         }
+        pos
+    }
+
+    fn client_turns_tls(&mut self, rest: &[u8], at: PacketRef) {
+        let partial = self.client_lines.take_partial(at);
+        let mut bytes = partial.map(|l| l.bytes).unwrap_or_default();
+        bytes.extend_from_slice(rest);
+        let detail = "TLS record where a command was expected".to_string();
+        self.log.anomaly(C2S, AnomalyKind::TlsBytes, detail, at);
+        self.client_mode = ClientMode::Tls;
+        self.tls.get_or_insert_with(Default::default);
+        self.tls_data(C2S, &bytes, at);
     }
 
     /// A TLS record header at a command line start (RFC 8314 implicit TLS, or a client that
@@ -76,24 +89,21 @@ impl Dialogue {
     }
 
     fn hold(&mut self, item: Held, len: usize, at: PacketRef) {
-        self.held.push(item);
+        self.held.push_back(item);
         self.held_bytes += len;
-        if self.held_bytes > self.cfg.max_undecided_bytes
+        while self.held_bytes > self.cfg.max_undecided_bytes
             && let ClientMode::Undecided(d) = self.client_mode
         {
             // The server is slow or absent; the client's own view (it kept sending) wins.
-            self.log.anomaly(
-                C2S,
-                AnomalyKind::UndecidedOverflow,
-                "no reply before the hold limit".into(),
-                at,
-            );
-            self.decide(d, true, at);
+            let detail = "no reply before the hold limit".to_string();
+            self.log
+                .anomaly(C2S, AnomalyKind::UndecidedOverflow, detail, at);
+            self.decide(d, true);
         }
     }
 
     /// The server answered DATA or STARTTLS (or never will): replay the held client bytes.
-    pub(super) fn decide(&mut self, d: Decision, accepted: bool, at: PacketRef) {
+    pub(super) fn decide(&mut self, d: Decision, accepted: bool) {
         self.client_mode = match (d, accepted) {
             (Decision::Data, true) => {
                 self.message = Some((self.cur_tx, Message::new(self.cfg.max_line_len)));
@@ -105,14 +115,28 @@ impl Dialogue {
             }
             _ => ClientMode::Commands,
         };
-        self.held_bytes = 0;
-        for item in std::mem::take(&mut self.held) {
+        self.replay();
+    }
+
+    /// Feeds held bytes until they run out or the next DATA/STARTTLS needs its reply. Bytes
+    /// are consumed in place (an offset moves), so replaying is linear in what was held.
+    fn replay(&mut self) {
+        while !matches!(self.client_mode, ClientMode::Undecided(_)) {
+            let Some(item) = self.held.pop_front() else {
+                break;
+            };
             match item {
-                Held::Data(bytes, p) => self.client_data(&bytes, p),
+                Held::Data(bytes, off, p) => {
+                    self.held_bytes -= bytes.len() - off;
+                    let used = self.client_bytes(&bytes[off..], p);
+                    if off + used < bytes.len() {
+                        self.held_bytes += bytes.len() - off - used;
+                        self.held.push_front(Held::Data(bytes, off + used, p));
+                    }
+                }
                 Held::Gap(n, p) => self.client_gap(n, p),
             }
         }
-        let _ = at;
     }
 
     pub(super) fn client_gap(&mut self, missing: u64, at: PacketRef) {

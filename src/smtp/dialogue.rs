@@ -47,7 +47,8 @@ pub(super) enum ServerMode {
 /// Client bytes held while a DATA or STARTTLS reply is awaited.
 #[derive(Clone, Debug)]
 pub(super) enum Held {
-    Data(Vec<u8>, PacketRef),
+    /// Bytes, how many of them were already used, and their packet.
+    Data(Vec<u8>, usize, PacketRef),
     Gap(u64, PacketRef),
 }
 
@@ -94,7 +95,7 @@ pub struct Dialogue {
     pub(super) tunnel: bool,
     pub(super) client_lines: LineBuf,
     pub(super) client_mode: ClientMode,
-    pub(super) held: Vec<Held>,
+    pub(super) held: VecDeque<Held>,
     pub(super) held_bytes: usize,
     pub(super) server_lines: LineBuf,
     pub(super) server_mode: ServerMode,
@@ -125,7 +126,7 @@ impl Dialogue {
             tunnel: false,
             client_lines: LineBuf::new(config.max_line_len),
             client_mode: ClientMode::Commands,
-            held: Vec::new(),
+            held: VecDeque::new(),
             held_bytes: 0,
             server_lines: LineBuf::new(config.max_line_len),
             server_mode: ServerMode::Replies,
@@ -212,12 +213,11 @@ impl Dialogue {
 
     /// The connection ended: flush partial lines, close what is open.
     pub fn finish(mut self) -> SmtpRecord {
-        let at = self.last_at[Direction::ClientToServer.index()];
         // No reply to tell: a DATA body is assumed to follow (the server may be out of the
         // capture); a STARTTLS without its 220 leaves the client in plain text. Replaying the
         // held bytes may reach the next DATA, hence the loop.
         while let ClientMode::Undecided(d) = self.client_mode {
-            self.decide(d, d == Decision::Data, at);
+            self.decide(d, d == Decision::Data);
         }
         self.client_finish();
         self.server_finish();

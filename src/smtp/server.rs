@@ -232,7 +232,7 @@ impl Dialogue {
             Kind::Data => {
                 self.with_tx(tx, |t| t.data_intermediate_reply = Some(r.code));
                 if self.client_mode == ClientMode::Undecided(Decision::Data) {
-                    self.decide(Decision::Data, r.code == 354, r.last);
+                    self.decide(Decision::Data, r.code == 354);
                 }
             }
             Kind::DataEnd => self.final_reply(tx, info()),
@@ -278,7 +278,7 @@ impl Dialogue {
             self.tls.get_or_insert_with(Default::default);
         }
         if self.client_mode == ClientMode::Undecided(Decision::StartTls) {
-            self.decide(Decision::StartTls, r.code == 220, r.last);
+            self.decide(Decision::StartTls, r.code == 220);
         }
     }
 

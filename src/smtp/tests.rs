@@ -692,6 +692,117 @@ fn events_are_capped_and_reply_codes_attached() {
     assert!(j.contains(r#""type":"command","verb":"NOOP""#), "{j}");
 }
 
+#[test]
+fn many_pipelined_data_rejections_stay_linear() {
+    let n = 20_000;
+    let rec = run(&[
+        (S, b"220 hi\r\n"),
+        (C, "DATA\r\n".repeat(n).as_bytes()),
+        (S, "503 no\r\n".repeat(n).as_bytes()),
+    ]);
+    assert_eq!(rec.commands.len(), n);
+    assert_eq!(rec.replies.len(), n + 1);
+    assert!(!has(&rec, AnomalyKind::UnansweredCommand));
+}
+
+#[test]
+fn hold_limit_assumes_the_body_follows() {
+    let cfg = SmtpConfig {
+        max_undecided_bytes: 4096,
+        ..Default::default()
+    };
+    let rec = run_with(
+        &cfg,
+        &[
+            (S, b"220 hi\r\n"),
+            (C, "DATA\r\n".repeat(100_000).as_bytes()),
+        ],
+    );
+    assert_eq!(rec.commands, ["DATA"]);
+    assert!(has(&rec, AnomalyKind::UndecidedOverflow));
+    assert!(has(&rec, AnomalyKind::DataBodyUnterminated));
+}
+
+#[test]
+fn client_hello_sent_before_the_starttls_reply_waits_for_it() {
+    let mut first = b"STARTTLS\r\n".to_vec();
+    first.extend(tls::tests::client_hello_record("late.example"));
+    let rec = run(&[(S, b"220 hi\r\n"), (C, &first), (S, b"220 go\r\n")]);
+    assert_eq!(rec.commands, ["STARTTLS"]);
+    let tls = rec.starttls.unwrap().tls.unwrap();
+    assert_eq!(
+        tls.client_hello.unwrap().sni.as_deref(),
+        Some("late.example")
+    );
+}
+
+#[test]
+fn gap_inside_bdat_chunk_is_subtracted() {
+    let mut d = Dialogue::new(&SmtpConfig::default());
+    let p = |n| PacketRef {
+        number: n,
+        ..Default::default()
+    };
+    d.on_data(S, b"220 hi\r\n", p(1));
+    d.on_data(
+        C,
+        b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 3000 LAST\r\n",
+        p(2),
+    );
+    d.on_data(C, &[b'x'; 1000], p(3));
+    d.on_gap(C, 1500, p(4));
+    d.on_data(C, &[b'y'; 500], p(5));
+    d.on_data(C, b"QUIT\r\n", p(6));
+    d.on_data(S, b"250 a\r\n250 b\r\n250 c\r\n221 d\r\n", p(7));
+    let rec = d.finish();
+    assert_eq!(rec.commands, ["MAIL", "RCPT", "BDAT", "QUIT"]);
+    let c = &rec.transactions[0].bdat_chunks[0];
+    assert_eq!((c.seen, c.reply), (1500, Some(250)));
+    assert_eq!(rec.transactions[0].data_reply.as_ref().unwrap().code, 250);
+}
+
+mod robustness {
+    //! Arbitrary bytes in any order never panic and stay within the configured bounds.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..64),
+            Just(b"DATA\r\n".to_vec()),
+            Just(b"BDAT 7 LAST\r\n".to_vec()),
+            Just(b"STARTTLS\r\n".to_vec()),
+            Just(b"AUTH LOGIN\r\n".to_vec()),
+            Just(b".\r\n".to_vec()),
+            Just(b"220 ok\r\n".to_vec()),
+            Just(b"354 go\r\n".to_vec()),
+            Just(b"334 x\r\n250-".to_vec()),
+            Just(vec![0x16, 3, 1, 0, 4, 2, 0, 0, 0]),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn never_panics(steps in proptest::collection::vec((any::<bool>(), any::<u8>(), piece()), 0..40)) {
+            let cfg = SmtpConfig { max_line_len: 32, max_events: 50, max_pending: 8, max_undecided_bytes: 100, max_items: 20 };
+            let mut d = Dialogue::new(&cfg);
+            for (i, (client, gap, bytes)) in steps.iter().enumerate() {
+                let dir = if *client { C } else { S };
+                let at = PacketRef { number: i as u64, ..Default::default() };
+                if *gap > 240 {
+                    d.on_gap(dir, u64::from(*gap), at);
+                }
+                d.on_data(dir, bytes, at);
+            }
+            let rec = d.finish();
+            prop_assert!(rec.events.len() <= 50);
+            prop_assert!(rec.commands.len() <= 20 && rec.replies.len() <= 20);
+            prop_assert!(serde_json::to_string(&rec).is_ok());
+        }
+    }
+}
+
 mod split {
     //! Splitting the streams at arbitrary points must not change what is parsed.
     use super::*;
