@@ -1,38 +1,51 @@
-//! SMTP stage: turns the two reassembled byte streams of a connection into a dialogue record.
-//! (Interface placeholder while the parser is written; replaced by the real parser.)
+//! SMTP stage: turns the two reassembled byte streams of a connection into a dialogue record
+//! (RFC 5321 with PIPELINING RFC 2920, CHUNKING RFC 3030, STARTTLS RFC 3207, AUTH RFC 4954).
+//!
+//! `Dialogue` is fed in capture order; `finish` yields the `SmtpRecord`. Memory stays bounded
+//! whatever the input: lines, events, pending replies, held bytes and lists all have caps.
 
-use crate::tcp::{Direction, PacketRef};
-use serde::Serialize;
+mod body;
+mod client;
+mod command;
+mod dialogue;
+pub mod event;
+mod line;
+mod mime;
+pub mod record;
+mod reply;
+mod server;
+mod tls;
+mod txn;
+
+#[cfg(test)]
+mod tests;
+
+pub use dialogue::Dialogue;
+pub use event::{Anomaly, AnomalyKind, Event};
+pub use record::*;
 
 #[derive(Clone, Debug)]
 pub struct SmtpConfig {
+    /// Bytes of a line kept (the rest is counted): RFC 5321 §4.5.3.1 limits are 512 for
+    /// commands and 1000 for text lines, so 64 KiB keeps every legitimate line whole.
     pub max_line_len: usize,
     pub max_events: usize,
+    /// Commands awaiting a reply.
+    pub max_pending: usize,
+    /// Client bytes held while the reply to DATA or STARTTLS is awaited.
+    pub max_undecided_bytes: usize,
+    /// Entries of `commands`, `replies`, address lists and transactions.
+    pub max_items: usize,
 }
 
 impl Default for SmtpConfig {
     fn default() -> Self {
-        SmtpConfig { max_line_len: 64 * 1024, max_events: 10_000 }
-    }
-}
-
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct SmtpRecord {
-    pub commands: Vec<String>,
-    pub replies: Vec<u16>,
-}
-
-pub struct Dialogue {
-    record: SmtpRecord,
-}
-
-impl Dialogue {
-    pub fn new(_config: &SmtpConfig) -> Self {
-        Dialogue { record: SmtpRecord::default() }
-    }
-    pub fn on_data(&mut self, _dir: Direction, _data: &[u8], _at: PacketRef) {}
-    pub fn on_gap(&mut self, _dir: Direction, _missing: u64, _at: PacketRef) {}
-    pub fn finish(self) -> SmtpRecord {
-        self.record
+        SmtpConfig {
+            max_line_len: 64 * 1024,
+            max_events: 10_000,
+            max_pending: 4096,
+            max_undecided_bytes: 1 << 20,
+            max_items: 100_000,
+        }
     }
 }

@@ -1,0 +1,180 @@
+//! Message content statistics (DATA body or BDAT chunks): sizes, longest header and body lines,
+//! MIME attachment names. Fed line by line; holds a bounded amount of state.
+
+use super::line::{Ending, Line, LineBuf};
+use super::mime;
+use super::record::{Attachment, BodyStats, Extreme};
+use crate::tcp::PacketRef;
+
+/// An unfolded header field kept for parameter parsing; longer ones are cut.
+const FIELD_MAX: usize = 16 * 1024;
+const MAX_BOUNDARIES: usize = 32;
+const MAX_ATTACHMENTS: usize = 1000;
+/// RFC 5322 §2.1.1: lines must not exceed 998 characters without the CRLF.
+pub const LINE_LIMIT: usize = 998;
+
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub stats: BodyStats,
+    in_headers: bool,
+    field: Vec<u8>,
+    field_packet: PacketRef,
+    /// Best file name candidate of the header block being read (disposition beats type).
+    candidate: Option<(u8, Vec<u8>, PacketRef)>,
+    boundaries: Vec<Vec<u8>>,
+    open_part: Option<(usize, u64)>,
+    /// Offset of the boundary line that opened the current MIME part.
+    part_start: u64,
+    /// Line splitter for BDAT content, which arrives as raw bytes.
+    raw_lines: LineBuf,
+}
+
+impl Message {
+    pub fn new(max_line_len: usize) -> Self {
+        Message {
+            stats: BodyStats::default(),
+            in_headers: true,
+            field: Vec::new(),
+            field_packet: PacketRef::default(),
+            candidate: None,
+            boundaries: Vec::new(),
+            open_part: None,
+            part_start: 0,
+            raw_lines: LineBuf::new(max_line_len),
+        }
+    }
+
+    /// One content line (after dot-unstuffing). `wire` is its size on the wire with ending.
+    pub fn on_line(&mut self, line: &Line, content: &[u8], wire: u64) {
+        let s = &mut self.stats;
+        s.first_packet.get_or_insert(line.first);
+        s.last_packet = Some(line.last);
+        s.lines += 1;
+        s.bare_lf_lines += u64::from(line.ending == Ending::BareLf);
+        s.lines_over_998 += u64::from(line.len > LINE_LIMIT);
+        let before = s.bytes;
+        s.bytes += wire;
+        let len = line.len as u64;
+        if self.in_headers {
+            Extreme::raise(&mut s.longest_header_line, len, line.first);
+            self.header_line(content, line.first);
+        } else {
+            Extreme::raise(&mut s.longest_body_line, len, line.first);
+            self.body_line(content, before);
+        }
+    }
+
+    /// Raw content bytes (BDAT): split into lines here, CRLF inside chunks being ordinary data.
+    pub fn feed_bytes(&mut self, mut data: &[u8], at: PacketRef) {
+        while !data.is_empty() {
+            let (n, line) = self.raw_lines.feed(data, at);
+            data = &data[n..];
+            if let Some(l) = line {
+                let wire = l.len as u64 + if l.ending == Ending::CrLf { 2 } else { 1 };
+                self.on_line(&l, &l.bytes, wire);
+            }
+        }
+    }
+
+    /// Content bytes are missing: the line in progress is unreliable.
+    pub fn gap(&mut self) {
+        self.raw_lines.gap();
+    }
+
+    pub fn finish(mut self, terminated: bool, at: PacketRef) -> BodyStats {
+        if let Some(l) = self.raw_lines.take_partial(at) {
+            self.on_line(&l, &l.bytes, l.len as u64);
+        }
+        self.end_field();
+        self.end_header_block();
+        self.stats.terminated = terminated;
+        self.stats
+    }
+
+    fn header_line(&mut self, content: &[u8], at: PacketRef) {
+        if content.is_empty() {
+            self.end_field();
+            self.end_header_block();
+            self.in_headers = false;
+            return;
+        }
+        if !matches!(content[0], b' ' | b'\t') {
+            self.end_field();
+            self.field_packet = at;
+        }
+        let room = FIELD_MAX.saturating_sub(self.field.len());
+        self.field
+            .extend_from_slice(&content[..content.len().min(room)]);
+    }
+
+    fn body_line(&mut self, content: &[u8], offset: u64) {
+        let Some(rest) = content.strip_prefix(b"--") else {
+            return;
+        };
+        let rest = trim_end(rest);
+        let closing = rest.strip_suffix(b"--");
+        if !self
+            .boundaries
+            .iter()
+            .any(|b| b.as_slice() == rest || Some(b.as_slice()) == closing)
+        {
+            return;
+        }
+        if let Some((i, start)) = self.open_part.take() {
+            self.stats.attachments[i].part_bytes = Some(offset - start);
+        }
+        self.in_headers = true;
+        self.part_start = offset;
+    }
+
+    fn end_field(&mut self) {
+        let field = std::mem::take(&mut self.field);
+        let text = String::from_utf8_lossy(&field);
+        let Some((name, value)) = text.split_once(':') else {
+            return;
+        };
+        let name = name.trim().to_ascii_lowercase();
+        let (rank, key) = match name.as_str() {
+            "content-disposition" => (2, "filename"),
+            "content-type" => (1, "name"),
+            _ => return,
+        };
+        let ps = mime::params(value);
+        if rank == 1
+            && let Some(b) = mime::param(&ps, "boundary")
+            && self.boundaries.len() < MAX_BOUNDARIES
+        {
+            self.boundaries.push(b);
+        }
+        if let Some(name) = mime::param(&ps, key)
+            && self.candidate.as_ref().is_none_or(|c| c.0 < rank)
+        {
+            self.candidate = Some((rank, name, self.field_packet));
+        }
+    }
+
+    fn end_header_block(&mut self) {
+        let Some((_, name, at)) = self.candidate.take() else {
+            return;
+        };
+        if self.stats.attachments.len() >= MAX_ATTACHMENTS {
+            self.stats.attachments_dropped += 1;
+            return;
+        }
+        self.stats.attachments.push(Attachment {
+            filename: String::from_utf8_lossy(&name).into_owned(),
+            filename_len: name.len(),
+            part_bytes: None,
+            packet: at,
+        });
+        self.open_part = Some((self.stats.attachments.len() - 1, self.part_start));
+    }
+}
+
+fn trim_end(b: &[u8]) -> &[u8] {
+    let n = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    &b[..n]
+}

@@ -1,0 +1,498 @@
+//! Client side of the dialogue: command lines, the DATA body, BDAT chunks, and the hold on bytes
+//! sent before the server answered DATA or STARTTLS.
+
+use super::body::Message;
+use super::command::{self, Bdat};
+use super::dialogue::{ClientMode, Decision, Dialogue, Held, Kind, Pending};
+use super::event::{AnomalyKind, Event, clip};
+use super::line::{Ending, Line};
+use super::record::BdatChunk;
+use super::tls;
+use crate::tcp::{Direction, PacketRef};
+
+const C2S: Direction = Direction::ClientToServer;
+
+impl Dialogue {
+    pub(super) fn client_data(&mut self, data: &[u8], at: PacketRef) {
+        let used = self.client_bytes(data, at);
+        if used < data.len() {
+            self.hold(
+                Held::Data(data[used..].to_vec(), 0, at),
+                data.len() - used,
+                at,
+            );
+        }
+    }
+
+    /// Parses client bytes until they run out or a DATA/STARTTLS reply must be awaited;
+    /// returns how many were used.
+    fn client_bytes(&mut self, data: &[u8], at: PacketRef) -> usize {
+        let mut pos = 0;
+        while pos < data.len() {
+            let rest = &data[pos..];
+            match self.client_mode {
+                ClientMode::Undecided(_) => return pos,
+                ClientMode::Tls => {
+                    self.tls_data(C2S, rest, at);
+                    return data.len();
+                }
+                ClientMode::Bdat { remaining } => pos += self.bdat_data(rest, remaining, at),
+                ClientMode::Commands if self.client_tls_starts(rest) => {
+                    self.client_turns_tls(rest, at);
+                    return data.len();
+                }
+                _ => {
+                    let (n, line) = self.client_lines.feed(rest, at);
+                    pos += n;
+                    if let Some(line) = line {
+                        self.client_line(line);
+                    }
+                }
+            }
+        }
+        pos
+    }
+
+    fn client_turns_tls(&mut self, rest: &[u8], at: PacketRef) {
+        let partial = self.client_lines.take_partial(at);
+        let mut bytes = partial.map(|l| l.bytes).unwrap_or_default();
+        bytes.extend_from_slice(rest);
+        let detail = "TLS record where a command was expected".to_string();
+        self.log.anomaly(C2S, AnomalyKind::TlsBytes, detail, at);
+        self.client_mode = ClientMode::Tls;
+        self.tls.get_or_insert_with(Default::default);
+        self.tls_data(C2S, &bytes, at);
+    }
+
+    /// A TLS record header at a command line start (RFC 8314 implicit TLS, or a client that
+    /// did not wait for the STARTTLS reply).
+    fn client_tls_starts(&self, rest: &[u8]) -> bool {
+        let head = self.client_lines.head();
+        if head.len() >= 3 || !self.client_lines.untainted() {
+            return false;
+        }
+        let probe: Vec<u8> = head.iter().chain(rest.iter()).take(3).copied().collect();
+        tls::starts_record(&probe)
+    }
+
+    pub(super) fn tls_data(&mut self, from: Direction, data: &[u8], at: PacketRef) {
+        let mut found = Vec::new();
+        self.tls_readers[from.index()].feed(data, at, &mut found);
+        let info = self.tls.get_or_insert_with(Default::default);
+        let events: Vec<Event> = found
+            .into_iter()
+            .filter_map(|(f, p)| tls::apply(info, from, f, p))
+            .collect();
+        for e in events {
+            self.log.push(e);
+        }
+    }
+
+    fn hold(&mut self, item: Held, len: usize, at: PacketRef) {
+        self.held.push_back(item);
+        self.held_bytes += len;
+        while self.held_bytes > self.cfg.max_undecided_bytes
+            && let ClientMode::Undecided(d) = self.client_mode
+        {
+            // The server is slow or absent; the client's own view (it kept sending) wins.
+            let detail = "no reply before the hold limit".to_string();
+            self.log
+                .anomaly(C2S, AnomalyKind::UndecidedOverflow, detail, at);
+            self.decide(d, true);
+        }
+    }
+
+    /// The server answered DATA or STARTTLS (or never will): replay the held client bytes.
+    pub(super) fn decide(&mut self, d: Decision, accepted: bool) {
+        self.client_mode = match (d, accepted) {
+            (Decision::Data, true) => {
+                self.message = Some((self.cur_tx, Message::new(self.cfg.max_line_len)));
+                ClientMode::Body
+            }
+            (Decision::StartTls, true) => {
+                self.tls.get_or_insert_with(Default::default);
+                ClientMode::Tls
+            }
+            _ => ClientMode::Commands,
+        };
+        self.replay();
+    }
+
+    /// Feeds held bytes until they run out or the next DATA/STARTTLS needs its reply. Bytes
+    /// are consumed in place (an offset moves), so replaying is linear in what was held.
+    fn replay(&mut self) {
+        while !matches!(self.client_mode, ClientMode::Undecided(_)) {
+            let Some(item) = self.held.pop_front() else {
+                break;
+            };
+            match item {
+                Held::Data(bytes, off, p) => {
+                    self.held_bytes -= bytes.len() - off;
+                    let used = self.client_bytes(&bytes[off..], p);
+                    if off + used < bytes.len() {
+                        self.held_bytes += bytes.len() - off - used;
+                        self.held.push_front(Held::Data(bytes, off + used, p));
+                    }
+                }
+                Held::Gap(n, p) => self.client_gap(n, p),
+            }
+        }
+    }
+
+    pub(super) fn client_gap(&mut self, missing: u64, at: PacketRef) {
+        match self.client_mode {
+            ClientMode::Undecided(_) => self.hold(Held::Gap(missing, at), 0, at),
+            ClientMode::Tls => self.tls_readers[C2S.index()].gap(),
+            ClientMode::Bdat { remaining } => {
+                let n = missing.min(remaining);
+                if let Some((_, m)) = self.message.as_mut() {
+                    m.gap();
+                }
+                self.client_mode = ClientMode::Bdat {
+                    remaining: remaining - n,
+                };
+                if remaining == n {
+                    self.end_bdat_chunk(at);
+                }
+                if missing > n {
+                    self.client_gap(missing - n, at);
+                }
+            }
+            ClientMode::Body => {
+                self.client_lines.gap();
+                if let Some((_, m)) = self.message.as_mut() {
+                    m.gap();
+                }
+            }
+            ClientMode::Connect => {
+                self.client_lines.gap();
+            }
+            ClientMode::Commands => {
+                self.client_lines.gap();
+                if !matches!(self.fifo.back(), Some((Pending::Gap, _))) {
+                    self.expect(Pending::Gap, at);
+                }
+            }
+        }
+    }
+
+    fn client_line(&mut self, line: Line) {
+        match self.client_mode {
+            ClientMode::Connect if line.len == 0 => self.client_mode = ClientMode::Commands,
+            ClientMode::Connect => {}
+            ClientMode::Body => self.body_line(line),
+            _ => self.command_line(line),
+        }
+    }
+
+    /// Notes what is wrong with a line's framing or content.
+    pub(super) fn line_anomalies(&mut self, from: Direction, line: &Line) {
+        if line.ending == Ending::BareLf {
+            self.log.anomaly(
+                from,
+                AnomalyKind::BareLf,
+                "line ended by LF without CR".into(),
+                line.first,
+            );
+        }
+        if line.truncated() {
+            let detail = format!("{} bytes, {} kept", line.len, line.bytes.len());
+            self.log
+                .anomaly(from, AnomalyKind::LineTooLong, detail, line.first);
+        }
+        if line.bytes.contains(&0) {
+            self.log.anomaly(
+                from,
+                AnomalyKind::NulByte,
+                "NUL byte in line".into(),
+                line.first,
+            );
+        }
+    }
+
+    fn command_line(&mut self, line: Line) {
+        if line.tainted {
+            let detail = format!("{} bytes after a gap dropped", line.len);
+            return self.log.anomaly(C2S, AnomalyKind::Gap, detail, line.first);
+        }
+        self.line_anomalies(C2S, &line);
+        super::record::Extreme::raise(
+            &mut self.rec.maxima.command_line,
+            line.len as u64,
+            line.first,
+        );
+        if self.last_command_packet == Some(line.first.number) {
+            self.rec.pipelining = true;
+        }
+        self.last_command_packet = Some(line.last.number);
+        let cmd = command::parse(&line.bytes);
+        if self.is_sasl_response(&cmd) {
+            return self.auth_data(&line);
+        }
+        self.auth_ctx = cmd.verb == "AUTH";
+        let max = self.cfg.max_items;
+        Self::bounded(
+            max,
+            &mut self.rec.items_dropped,
+            &mut self.rec.commands,
+            cmd.verb.clone(),
+        );
+        let shown = if cmd.verb == "AUTH" {
+            command::auth_mechanism(&cmd.arg)
+        } else {
+            clip(&cmd.arg)
+        };
+        let event = self.log.push(Event::Command {
+            verb: cmd.verb.clone(),
+            arg: (!shown.is_empty()).then_some(shown),
+            len: line.len,
+            first_packet: line.first,
+            last_packet: line.last,
+            reply: None,
+        });
+        let (kind, tx) = self.command_effect(&cmd, &line);
+        self.expect(
+            Pending::Command {
+                verb: cmd.verb,
+                kind,
+                event,
+                tx,
+            },
+            line.first,
+        );
+    }
+
+    /// RFC 4954 §4: after AUTH (and each 334 challenge) the client sends SASL responses, not
+    /// commands. Like the reference, a line after an AUTH exchange step is a response when the
+    /// step got 334, or when its first word is no known verb (reply not yet seen).
+    fn is_sasl_response(&self, cmd: &command::Command) -> bool {
+        self.auth_ctx && (self.auth_reply == Some(334) || !command::is_known_verb(&cmd.verb))
+    }
+
+    fn auth_data(&mut self, line: &Line) {
+        self.auth_seq += 1;
+        self.auth_reply = None;
+        let event = self.log.push(Event::AuthData {
+            len: line.len,
+            first_packet: line.first,
+            last_packet: line.last,
+            reply: None,
+        });
+        let kind = Kind::Auth { seq: self.auth_seq };
+        self.expect(
+            Pending::Command {
+                verb: "<AUTH-DATA>".into(),
+                kind,
+                event,
+                tx: self.cur_tx,
+            },
+            line.first,
+        );
+    }
+
+    /// What a command does to the dialogue state; returns what its reply will answer.
+    fn command_effect(&mut self, cmd: &command::Command, line: &Line) -> (Kind, Option<usize>) {
+        let at = line.first;
+        match cmd.verb.as_str() {
+            "HELO" | "EHLO" => self.helo(cmd),
+            "MAIL" => self.mail(cmd, at),
+            "RCPT" => self.rcpt(cmd, at),
+            "DATA" => {
+                let tx = self.tx_for_data("DATA");
+                self.client_mode = ClientMode::Undecided(Decision::Data);
+                (Kind::Data, tx)
+            }
+            "BDAT" => self.bdat(cmd, at),
+            "STARTTLS" => {
+                self.rec.starttls.get_or_insert(super::record::StartTls {
+                    requested: true,
+                    reply: None,
+                    packet: at,
+                    tls: None,
+                });
+                self.client_mode = ClientMode::Undecided(Decision::StartTls);
+                (Kind::StartTls, None)
+            }
+            "AUTH" => {
+                self.auth_seq += 1;
+                self.auth_reply = None;
+                (Kind::Auth { seq: self.auth_seq }, self.cur_tx)
+            }
+            "RSET" => (Kind::Rset, self.reset_tx("RSET")),
+            _ => (Kind::Other, self.cur_tx),
+        }
+    }
+
+    fn bdat(&mut self, cmd: &command::Command, at: PacketRef) -> (Kind, Option<usize>) {
+        let tx = self.tx_for_data("BDAT");
+        match command::bdat(&cmd.arg) {
+            Bdat::Valid { size, last } => {
+                let chunk = BdatChunk {
+                    size,
+                    last,
+                    seen: 0,
+                    reply: None,
+                    first_packet: at,
+                    last_packet: None,
+                };
+                let index = tx.map(|t| {
+                    let chunks = &mut self.rec.transactions[t].bdat_chunks;
+                    chunks.push(chunk);
+                    chunks.len() - 1
+                });
+                if self.message.is_none() {
+                    self.message = Some((tx, Message::new(self.cfg.max_line_len)));
+                }
+                self.bdat_chunk = tx.zip(index);
+                self.client_mode = ClientMode::Bdat { remaining: size };
+                if size == 0 {
+                    self.end_bdat_chunk(at);
+                }
+                (Kind::Bdat { chunk: index, last }, tx)
+            }
+            Bdat::Invalid { last } => {
+                let detail = format!("BDAT {}", clip(&cmd.arg));
+                self.log
+                    .anomaly(C2S, AnomalyKind::BdatInvalidSize, detail, at);
+                if last {
+                    self.close_tx(None);
+                }
+                (Kind::Bdat { chunk: None, last }, tx)
+            }
+        }
+    }
+
+    /// Consumes BDAT content (RFC 3030 §2: exactly the announced octets, CRLF included).
+    fn bdat_data(&mut self, rest: &[u8], remaining: u64, at: PacketRef) -> usize {
+        let n = (remaining.min(rest.len() as u64)) as usize;
+        if let Some((_, m)) = self.message.as_mut() {
+            m.feed_bytes(&rest[..n], at);
+        }
+        if let Some((t, c)) = self.bdat_chunk {
+            let chunk = &mut self.rec.transactions[t].bdat_chunks[c];
+            chunk.seen += n as u64;
+            chunk.last_packet = Some(at);
+        }
+        self.client_mode = ClientMode::Bdat {
+            remaining: remaining - n as u64,
+        };
+        if remaining == n as u64 {
+            self.end_bdat_chunk(at);
+        }
+        n
+    }
+
+    pub(super) fn end_bdat_chunk(&mut self, at: PacketRef) {
+        self.client_mode = ClientMode::Commands;
+        let Some((t, c)) = self.bdat_chunk.take() else {
+            return;
+        };
+        let chunk = self.rec.transactions[t].bdat_chunks[c].clone();
+        self.log.push(Event::BdatChunk {
+            size: chunk.size,
+            last: chunk.last,
+            seen: chunk.seen,
+            first_packet: chunk.first_packet,
+            last_packet: chunk.last_packet,
+        });
+        if chunk.last {
+            self.end_message(true, at);
+            self.close_tx(None);
+        }
+    }
+
+    /// A line of the DATA body; "." alone ends it (RFC 5321 §4.1.1.4), a leading "." of any
+    /// other line is dot-stuffing (§4.5.2).
+    fn body_line(&mut self, line: Line) {
+        if !line.tainted && line.bytes == b"." {
+            if line.ending != Ending::CrLf {
+                self.log.anomaly(
+                    C2S,
+                    AnomalyKind::BareLf,
+                    "end of data not CRLF.CRLF".into(),
+                    line.first,
+                );
+            }
+            self.end_message(true, line.last);
+            let tx = self.close_tx(None);
+            self.client_mode = ClientMode::Commands;
+            let kind = Kind::DataEnd;
+            self.expect(
+                Pending::Command {
+                    verb: "<data-end>".into(),
+                    kind,
+                    event: None,
+                    tx,
+                },
+                line.first,
+            );
+            return;
+        }
+        let wire = line.len as u64 + if line.ending == Ending::CrLf { 2 } else { 1 };
+        let Some((_, m)) = self.message.as_mut() else {
+            return;
+        };
+        let stuffed = line.bytes.first() == Some(&b'.');
+        m.stats.dot_stuffed_lines += u64::from(stuffed);
+        let first_bare_lf = line.ending == Ending::BareLf && m.stats.bare_lf_lines == 0;
+        m.on_line(&line, &line.bytes[usize::from(stuffed)..], wire);
+        if first_bare_lf {
+            self.log.anomaly(
+                C2S,
+                AnomalyKind::BareLf,
+                "bare LF in message body".into(),
+                line.first,
+            );
+        }
+    }
+
+    pub(super) fn client_finish(&mut self) {
+        let at = self.last_at[C2S.index()];
+        let partial = self.client_lines.take_partial(at);
+        match (self.client_mode, partial) {
+            (ClientMode::Commands, Some(l)) if !l.tainted => self.partial_command(&l),
+            (ClientMode::Body, Some(l)) => {
+                let wire = l.len as u64;
+                if let Some((_, m)) = self.message.as_mut() {
+                    m.on_line(&l, &l.bytes, wire);
+                }
+            }
+            _ => {}
+        }
+        match self.client_mode {
+            ClientMode::Body => {
+                self.log.anomaly(
+                    C2S,
+                    AnomalyKind::DataBodyUnterminated,
+                    "no end-of-data line".into(),
+                    at,
+                );
+                self.end_message(false, at);
+            }
+            ClientMode::Bdat { remaining } => {
+                let detail = format!("{remaining} chunk bytes missing at end");
+                self.log
+                    .anomaly(C2S, AnomalyKind::BdatTruncated, detail, at);
+                self.bdat_chunk = None;
+                self.end_message(false, at);
+            }
+            _ => self.end_message(false, at),
+        }
+    }
+
+    /// A command cut off by the end of the capture: the reference still lists its verb.
+    fn partial_command(&mut self, l: &Line) {
+        let head = String::from_utf8_lossy(&l.bytes[..l.bytes.len().min(64)]).to_uppercase();
+        let verb = head.split(' ').next().unwrap_or("").to_string();
+        let detail = format!("{} bytes without line end", l.len);
+        self.log
+            .anomaly(C2S, AnomalyKind::PartialLineAtEnd, detail, l.first);
+        let max = self.cfg.max_items;
+        Self::bounded(
+            max,
+            &mut self.rec.items_dropped,
+            &mut self.rec.commands,
+            verb,
+        );
+    }
+}

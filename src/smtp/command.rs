@@ -1,0 +1,158 @@
+//! Client command lines (RFC 5321 §4.1): verb and argument, addresses, BDAT sizes, AUTH.
+
+/// Verbs that end a SASL exchange when they appear where a response line was expected.
+const KNOWN_VERBS: &[&str] = &[
+    "HELO", "EHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN", "HELP", "NOOP", "QUIT",
+    "STARTTLS", "AUTH", "ETRN", "TURN", "ATRN", "XCLIENT", "XFORWARD", "SEND", "SOML", "SAML",
+];
+
+/// Longest verb kept: a line without spaces is one huge "verb".
+const VERB_MAX: usize = 128;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    pub verb: String,
+    pub arg: String,
+}
+
+/// Splits at the first space. Verbs are case-insensitive (RFC 5321 §2.4): alphabetic verbs are
+/// upper-cased, anything else (an ASA-masked "XXXX", binary) is kept verbatim.
+pub fn parse(line: &[u8]) -> Command {
+    let text = String::from_utf8_lossy(line);
+    let (verb, arg) = text.split_once(' ').unwrap_or((&text, ""));
+    Command {
+        verb: normalize_verb(verb),
+        arg: arg.to_string(),
+    }
+}
+
+pub fn normalize_verb(v: &str) -> String {
+    if (1..=16).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return v.to_ascii_uppercase();
+    }
+    let mut end = v.len().min(VERB_MAX);
+    while !v.is_char_boundary(end) {
+        end -= 1;
+    }
+    v[..end].to_string()
+}
+
+pub fn is_known_verb(token: &str) -> bool {
+    KNOWN_VERBS.iter().any(|k| k.eq_ignore_ascii_case(token))
+}
+
+/// The path of "FROM:<a@b> SIZE=1" → "a@b"; "TO: <x>" → "x"; "FROM:a@b" → "a@b".
+pub fn address(arg: &str) -> String {
+    let a = arg.split_once(':').map_or(arg, |(_, rest)| rest).trim();
+    match a.strip_prefix('<') {
+        Some(rest) => rest
+            .split_once('>')
+            .map_or(rest, |(inside, _)| inside)
+            .to_string(),
+        None => a.split(' ').next().unwrap_or("").to_string(),
+    }
+}
+
+/// The mechanism of "AUTH PLAIN <initial-response>": the only part worth keeping.
+pub fn auth_mechanism(arg: &str) -> String {
+    arg.split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bdat {
+    /// "BDAT <size> [LAST]" with a size below 2^63: exactly `size` content bytes follow.
+    Valid { size: u64, last: bool },
+    /// Bad syntax: nothing is skipped, the server will answer 5xx. `last` if it still says LAST.
+    Invalid { last: bool },
+}
+
+/// RFC 3030 §2: `bdat-cmd ::= "BDAT" SP chunk-size [ SP end-marker ] CRLF`.
+pub fn bdat(arg: &str) -> Bdat {
+    let toks: Vec<&str> = arg.split_whitespace().collect();
+    let last_word = toks.len() >= 2 && toks[toks.len() - 1].eq_ignore_ascii_case("LAST");
+    let trimmed = arg.trim();
+    let (size, rest) = trimmed.split_once(' ').unwrap_or((trimmed, ""));
+    let rest = rest.trim_start_matches(' ');
+    let size_ok = !size.is_empty() && size.bytes().all(|b| b.is_ascii_digit());
+    let tail_ok = rest.is_empty() || rest.eq_ignore_ascii_case("LAST");
+    match size.parse::<u64>() {
+        Ok(n) if size_ok && tail_ok && n < 1 << 63 => Bdat::Valid {
+            size: n,
+            last: !rest.is_empty(),
+        },
+        _ => Bdat::Invalid { last: last_word },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbs() {
+        assert_eq!(
+            parse(b"ehlo example.org"),
+            Command {
+                verb: "EHLO".into(),
+                arg: "example.org".into()
+            }
+        );
+        assert_eq!(parse(b"XXXX").verb, "XXXX");
+        assert_eq!(parse(b"DATA").arg, "");
+        assert_eq!(parse(b"\x00\xffx y").verb, "\u{0}\u{fffd}x");
+        assert_eq!(parse(b"").verb, "");
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(address("FROM:<a@b> SIZE=1"), "a@b");
+        assert_eq!(address("TO: <x@y>"), "x@y");
+        assert_eq!(address("FROM:a@b BODY=8BITMIME"), "a@b");
+        assert_eq!(address("FROM:<>"), "");
+        assert_eq!(address("FROM:<unterminated"), "unterminated");
+    }
+
+    #[test]
+    fn bdat_sizes() {
+        assert_eq!(
+            bdat("86 LAST"),
+            Bdat::Valid {
+                size: 86,
+                last: true
+            }
+        );
+        assert_eq!(
+            bdat("0 LAST"),
+            Bdat::Valid {
+                size: 0,
+                last: true
+            }
+        );
+        assert_eq!(
+            bdat("129"),
+            Bdat::Valid {
+                size: 129,
+                last: false
+            }
+        );
+        assert_eq!(bdat("5 X"), Bdat::Invalid { last: false });
+        assert_eq!(bdat("-1 LAST"), Bdat::Invalid { last: true });
+        assert_eq!(bdat("15555555557777777777"), Bdat::Invalid { last: false });
+        assert_eq!(
+            bdat("184467440737095516150 LAST"),
+            Bdat::Invalid { last: true }
+        );
+        assert_eq!(bdat(""), Bdat::Invalid { last: false });
+        assert_eq!(bdat("1234 SCRAMBLE"), Bdat::Invalid { last: false });
+        assert_eq!(bdat("SCRAMBLE"), Bdat::Invalid { last: false });
+    }
+
+    #[test]
+    fn auth_keeps_mechanism_only() {
+        assert_eq!(auth_mechanism("plain AGFsaWNlAHNlY3JldA=="), "PLAIN");
+        assert_eq!(auth_mechanism(""), "");
+    }
+}

@@ -1,0 +1,209 @@
+//! The bounded, packet-referenced event list and the anomaly tally that later stages
+//! (diagnosis, ladder diagrams) read.
+
+use super::record::{opt_pkt, pkt};
+use crate::tcp::{Direction, PacketRef};
+use serde::Serialize;
+
+/// Longest argument or reply text kept in an event; the full length is in `len`.
+pub const EVENT_TEXT_MAX: usize = 1024;
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Command {
+        verb: String,
+        /// For AUTH only the mechanism: credentials are never stored.
+        arg: Option<String>,
+        /// Line length without the line ending.
+        len: usize,
+        #[serde(serialize_with = "pkt")]
+        first_packet: PacketRef,
+        #[serde(serialize_with = "pkt")]
+        last_packet: PacketRef,
+        reply: Option<u16>,
+    },
+    /// A SASL response line (RFC 4954 §4): content dropped.
+    AuthData {
+        len: usize,
+        #[serde(serialize_with = "pkt")]
+        first_packet: PacketRef,
+        #[serde(serialize_with = "pkt")]
+        last_packet: PacketRef,
+        reply: Option<u16>,
+    },
+    Reply {
+        code: u16,
+        lines: Vec<String>,
+        line_count: usize,
+        /// The verb of the command it answers ("<greeting>", "<data-end>", null if none).
+        answers: Option<String>,
+        #[serde(serialize_with = "pkt")]
+        first_packet: PacketRef,
+        #[serde(serialize_with = "pkt")]
+        last_packet: PacketRef,
+    },
+    Body {
+        bytes: u64,
+        lines: u64,
+        dot_stuffed_lines: u64,
+        terminated: bool,
+        #[serde(serialize_with = "opt_pkt")]
+        first_packet: Option<PacketRef>,
+        #[serde(serialize_with = "opt_pkt")]
+        last_packet: Option<PacketRef>,
+    },
+    BdatChunk {
+        size: u64,
+        last: bool,
+        seen: u64,
+        #[serde(serialize_with = "pkt")]
+        first_packet: PacketRef,
+        #[serde(serialize_with = "opt_pkt")]
+        last_packet: Option<PacketRef>,
+    },
+    Tls {
+        from: Direction,
+        record: String,
+        detail: String,
+        len: usize,
+        #[serde(serialize_with = "pkt")]
+        packet: PacketRef,
+    },
+    Gap {
+        from: Direction,
+        bytes: u64,
+        #[serde(serialize_with = "pkt")]
+        packet: PacketRef,
+    },
+    Anomaly {
+        from: Direction,
+        kind: AnomalyKind,
+        detail: String,
+        #[serde(serialize_with = "pkt")]
+        packet: PacketRef,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyKind {
+    PartialLineAtEnd,
+    LineTooLong,
+    BinaryJunk,
+    NulByte,
+    BareLf,
+    NonReplyLine,
+    UnmatchedReply,
+    UnansweredCommand,
+    /// The end-of-data dot (or BDAT LAST) got no final reply in the capture.
+    NoFinalReply,
+    Gap,
+    ClientSpokeBeforeGreeting,
+    UnterminatedMultilineReply,
+    MultilineCodeChange,
+    BdatInvalidSize,
+    BdatTruncated,
+    DataBodyUnterminated,
+    ClientBytesAfterStartTls,
+    TlsBytes,
+    PlaintextReplyToTls,
+    NotTls,
+    HttpConnectTunnel,
+    UndecidedOverflow,
+    PendingOverflow,
+}
+
+/// One kind of anomaly in one direction: how often, and where first and last.
+#[derive(Clone, Debug, Serialize)]
+pub struct Anomaly {
+    pub kind: AnomalyKind,
+    pub from: Direction,
+    pub count: u64,
+    pub detail: String,
+    #[serde(serialize_with = "pkt")]
+    pub first_packet: PacketRef,
+    #[serde(serialize_with = "pkt")]
+    pub last_packet: PacketRef,
+}
+
+/// Events up to a cap (dropping later ones, counted), anomalies tallied by kind and direction.
+#[derive(Clone, Debug, Default)]
+pub struct EventLog {
+    pub events: Vec<Event>,
+    pub dropped: u64,
+    pub anomalies: Vec<Anomaly>,
+    max: usize,
+}
+
+impl EventLog {
+    pub fn new(max: usize) -> Self {
+        EventLog {
+            max,
+            ..Default::default()
+        }
+    }
+
+    /// Stores the event; returns its index so a later reply can be attached to it.
+    pub fn push(&mut self, e: Event) -> Option<usize> {
+        if self.events.len() >= self.max {
+            self.dropped += 1;
+            return None;
+        }
+        self.events.push(e);
+        Some(self.events.len() - 1)
+    }
+
+    pub fn anomaly(&mut self, from: Direction, kind: AnomalyKind, detail: String, at: PacketRef) {
+        match self
+            .anomalies
+            .iter_mut()
+            .find(|a| a.kind == kind && a.from == from)
+        {
+            Some(a) => {
+                a.count += 1;
+                a.last_packet = at;
+            }
+            None => self.anomalies.push(Anomaly {
+                kind,
+                from,
+                count: 1,
+                detail: detail.clone(),
+                first_packet: at,
+                last_packet: at,
+            }),
+        }
+        self.push(Event::Anomaly {
+            from,
+            kind,
+            detail,
+            packet: at,
+        });
+    }
+
+    pub fn has(&self, kind: AnomalyKind) -> bool {
+        self.anomalies.iter().any(|a| a.kind == kind)
+    }
+
+    /// Records the reply code on the command event it answers, if that event was kept.
+    pub fn set_reply(&mut self, index: Option<usize>, code: u16) {
+        match index.and_then(|i| self.events.get_mut(i)) {
+            Some(Event::Command { reply, .. }) | Some(Event::AuthData { reply, .. }) => {
+                *reply = Some(code)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Cuts text for storage in an event, on a character boundary.
+pub fn clip(s: &str) -> String {
+    if s.len() <= EVENT_TEXT_MAX {
+        return s.to_string();
+    }
+    let mut end = EVENT_TEXT_MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}

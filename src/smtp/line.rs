@@ -1,0 +1,202 @@
+//! Bounded line splitter for one direction: lines end at LF (CRLF per RFC 5321 §2.3.8, bare LF
+//! tolerated as most servers do). At most `max` bytes of a line are kept; the rest is counted.
+
+use crate::tcp::PacketRef;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    CrLf,
+    BareLf,
+    /// The stream ended (or a gap came) before the line did.
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct Line {
+    /// The line without its ending, cut to the splitter's limit.
+    pub bytes: Vec<u8>,
+    /// Full length without the ending, including bytes not kept.
+    pub len: usize,
+    pub ending: Ending,
+    pub first: PacketRef,
+    pub last: PacketRef,
+    /// Bytes of this line are missing from the capture (it started before a gap).
+    pub tainted: bool,
+}
+
+impl Line {
+    pub fn truncated(&self) -> bool {
+        self.bytes.len() < self.len
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct LineBuf {
+    buf: Vec<u8>,
+    total: usize,
+    last_cr: bool,
+    first: Option<PacketRef>,
+    tainted: bool,
+    max: usize,
+}
+
+impl LineBuf {
+    pub fn new(max: usize) -> Self {
+        LineBuf {
+            buf: Vec::new(),
+            total: 0,
+            last_cr: false,
+            first: None,
+            tainted: false,
+            max,
+        }
+    }
+
+    /// Consumes bytes up to and including the first LF; returns how many were consumed and the
+    /// completed line, if any.
+    pub fn feed(&mut self, data: &[u8], at: PacketRef) -> (usize, Option<Line>) {
+        match data.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                self.append(&data[..i], at);
+                (i + 1, Some(self.complete(at)))
+            }
+            None => {
+                self.append(data, at);
+                (data.len(), None)
+            }
+        }
+    }
+
+    fn append(&mut self, part: &[u8], at: PacketRef) {
+        if self.first.is_none() {
+            self.first = Some(at);
+        }
+        if part.is_empty() {
+            return;
+        }
+        self.total += part.len();
+        self.last_cr = part[part.len() - 1] == b'\r';
+        let room = self.max.saturating_sub(self.buf.len());
+        self.buf.extend_from_slice(&part[..part.len().min(room)]);
+    }
+
+    fn complete(&mut self, at: PacketRef) -> Line {
+        let crlf = self.last_cr && self.total > 0;
+        let len = if crlf { self.total - 1 } else { self.total };
+        let mut line = self.take(at, if crlf { Ending::CrLf } else { Ending::BareLf });
+        line.bytes.truncate(len);
+        line.len = len;
+        line
+    }
+
+    fn take(&mut self, at: PacketRef, ending: Ending) -> Line {
+        let line = Line {
+            bytes: std::mem::take(&mut self.buf),
+            len: self.total,
+            ending,
+            first: self.first.unwrap_or(at),
+            last: at,
+            tainted: self.tainted,
+        };
+        self.total = 0;
+        self.last_cr = false;
+        self.first = None;
+        self.tainted = false;
+        line
+    }
+
+    /// False while resynchronising after a gap (the line in progress misses bytes).
+    pub fn untainted(&self) -> bool {
+        !self.tainted
+    }
+
+    /// The kept bytes of the line begun so far.
+    pub fn head(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Hands out the unfinished line (end of capture, or a switch to TLS mid-line).
+    pub fn take_partial(&mut self, at: PacketRef) -> Option<Line> {
+        if self.first.is_none() {
+            self.tainted = false;
+            return None;
+        }
+        Some(self.take(at, Ending::None))
+    }
+
+    /// Bytes are missing here. A gap at a line boundary leaves the next byte a line start
+    /// (segments usually carry whole lines); a gap mid-line taints the line up to the next LF.
+    /// Returns the length of the line dropped, if one was in progress.
+    pub fn gap(&mut self) -> Option<usize> {
+        if self.first.is_none() && !self.tainted {
+            return None;
+        }
+        let dropped = self.total;
+        self.buf.clear();
+        self.total = 0;
+        self.last_cr = false;
+        self.first = None;
+        self.tainted = true;
+        Some(dropped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(n: u64) -> PacketRef {
+        PacketRef {
+            number: n,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn crlf_and_bare_lf() {
+        let mut lb = LineBuf::new(100);
+        let (n, l) = lb.feed(b"EHLO x\r\nQUIT\n", p(1));
+        assert_eq!(n, 8);
+        let l = l.unwrap();
+        assert_eq!(
+            (l.bytes.as_slice(), l.ending),
+            (&b"EHLO x"[..], Ending::CrLf)
+        );
+        let (_, l) = lb.feed(b"QUIT\n", p(1));
+        assert_eq!(l.unwrap().ending, Ending::BareLf);
+    }
+
+    #[test]
+    fn split_across_feeds_keeps_first_packet() {
+        let mut lb = LineBuf::new(100);
+        assert!(lb.feed(b"250-SIZE 1", p(3)).1.is_none());
+        assert!(lb.feed(b"0\r", p(4)).1.is_none());
+        let l = lb.feed(b"\n", p(5)).1.unwrap();
+        assert_eq!(
+            (l.bytes.as_slice(), l.first.number, l.last.number),
+            (&b"250-SIZE 10"[..], 3, 5)
+        );
+        assert_eq!(l.ending, Ending::CrLf);
+    }
+
+    #[test]
+    fn long_line_is_capped_but_counted() {
+        let mut lb = LineBuf::new(4);
+        let l = lb.feed(b"abcdefgh\r\n", p(1)).1.unwrap();
+        assert_eq!((l.bytes.len(), l.len, l.truncated()), (4, 8, true));
+        assert_eq!(l.ending, Ending::CrLf);
+    }
+
+    #[test]
+    fn gap_mid_line_taints_next_line_only() {
+        let mut lb = LineBuf::new(100);
+        lb.feed(b"MAIL FR", p(1));
+        assert_eq!(lb.gap(), Some(7));
+        let l = lb.feed(b"x>\r\n", p(3)).1.unwrap();
+        assert!(l.tainted);
+        let l = lb.feed(b"QUIT\r\n", p(3)).1.unwrap();
+        assert!(!l.tainted);
+        assert_eq!(lb.gap(), None);
+        assert!(lb.untainted() && lb.head().is_empty());
+    }
+}

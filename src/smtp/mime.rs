@@ -1,0 +1,138 @@
+//! MIME header parameters (RFC 2045 §5.1) and RFC 2231 encoded / continued values, enough to
+//! find attachment file names and multipart boundaries.
+
+/// Splits `type/sub; a=b; c="d;e"` into lower-cased keys and unquoted values.
+pub fn params(value: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in value.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                push_param(&mut out, &cur);
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    push_param(&mut out, &cur);
+    out
+}
+
+fn push_param(out: &mut Vec<(String, String)>, part: &str) {
+    if let Some((k, v)) = part.split_once('=') {
+        out.push((k.trim().to_ascii_lowercase(), unquote(v.trim())));
+    }
+}
+
+/// RFC 2045 §5.1 quoted-string: surrounding quotes go, backslash escapes are resolved.
+fn unquote(v: &str) -> String {
+    let Some(inner) = v.strip_prefix('"') else {
+        return v.to_string();
+    };
+    let inner = inner.strip_suffix('"').unwrap_or(inner);
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        out.push(if c == '\\' {
+            chars.next().unwrap_or(c)
+        } else {
+            c
+        });
+    }
+    out
+}
+
+/// The value of parameter `base` ("filename", "name", "boundary"), joining RFC 2231 §3
+/// continuations (`base*0`, `base*1*`…) and decoding `*` (charset'lang'%XX) pieces.
+pub fn param(ps: &[(String, String)], base: &str) -> Option<Vec<u8>> {
+    if let Some((_, v)) = ps.iter().find(|(k, _)| k == base) {
+        return Some(v.as_bytes().to_vec());
+    }
+    let ext = format!("{base}*");
+    if let Some((_, v)) = ps.iter().find(|(k, _)| *k == ext) {
+        return Some(percent_decode(strip_charset(v)));
+    }
+    let mut pieces: Vec<(u32, bool, &str)> = ps
+        .iter()
+        .filter_map(|(k, v)| {
+            let rest = k.strip_prefix(&ext)?;
+            let (num, star) = rest.strip_suffix('*').map_or((rest, false), |n| (n, true));
+            Some((num.parse().ok()?, star, v.as_str()))
+        })
+        .collect();
+    if pieces.is_empty() {
+        return None;
+    }
+    pieces.sort_by_key(|p| p.0);
+    let mut out = Vec::new();
+    for (i, star, v) in pieces {
+        match (i, star) {
+            (0, true) => out.extend(percent_decode(strip_charset(v))),
+            (_, true) => out.extend(percent_decode(v)),
+            _ => out.extend_from_slice(v.as_bytes()),
+        }
+    }
+    Some(out)
+}
+
+fn strip_charset(v: &str) -> &str {
+    let mut it = v.splitn(3, '\'');
+    match (it.next(), it.next(), it.next()) {
+        (Some(_), Some(_), Some(rest)) => rest,
+        _ => v,
+    }
+}
+
+fn percent_decode(v: &str) -> Vec<u8> {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(x)) => {
+                out.push(x);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_and_quoted() {
+        let ps = params("attachment; filename=\"a;b \\\"q\\\".pdf\"; size=3");
+        assert_eq!(param(&ps, "filename").unwrap(), b"a;b \"q\".pdf");
+        let ps = params("multipart/mixed; boundary=----=_Part_1");
+        assert_eq!(param(&ps, "boundary").unwrap(), b"----=_Part_1");
+    }
+
+    #[test]
+    fn rfc2231_extended_and_continued() {
+        let ps = params("attachment; filename*=UTF-8''%E2%82%AC%20rates.txt");
+        assert_eq!(
+            String::from_utf8(param(&ps, "filename").unwrap()).unwrap(),
+            "€ rates.txt"
+        );
+        let ps = params("attachment; filename*0*=us-ascii'en'This%20is; filename*1=\" long\"");
+        assert_eq!(param(&ps, "filename").unwrap(), b"This is long");
+        assert!(param(&ps, "name").is_none());
+    }
+}

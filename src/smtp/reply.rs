@@ -1,0 +1,203 @@
+//! Server reply lines (RFC 5321 §4.2): "ddd-text" continues, "ddd text" or "ddd" ends a reply.
+
+use super::line::Line;
+use crate::tcp::PacketRef;
+
+/// Lines of one reply kept in full; a 5 KB banner or a 1000-line reply is counted, not stored.
+const MAX_REPLY_LINES: usize = 256;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplyLine {
+    pub code: u16,
+    pub last: bool,
+    pub text: String,
+}
+
+/// Any line starting with three digits is a reply line, like the reference view: a missing
+/// separator ("220text") ends the reply.
+pub fn parse_line(line: &[u8]) -> Option<ReplyLine> {
+    if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let code = line[..3]
+        .iter()
+        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    let (last, text) = match line.get(3) {
+        Some(b'-') => (false, &line[4..]),
+        Some(b' ') => (true, &line[4..]),
+        _ => (true, &line[3..]),
+    };
+    Some(ReplyLine {
+        code,
+        last,
+        text: String::from_utf8_lossy(text).into_owned(),
+    })
+}
+
+/// Binary junk rather than text: the server side is not SMTP (or not in clear) from here on.
+pub fn looks_binary(line: &[u8]) -> bool {
+    let head = &line[..line.len().min(64)];
+    head.iter()
+        .filter(|&&c| c < 9 || (13 < c && c < 32) || c > 126)
+        .count()
+        > 8
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Reply {
+    pub code: u16,
+    pub lines: Vec<String>,
+    pub line_count: usize,
+    pub first: PacketRef,
+    pub last: PacketRef,
+    /// A continuation line carried another code (RFC 5321 §4.2.1 says they must agree).
+    pub code_changed: bool,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+}
+
+/// Groups reply lines into replies.
+#[derive(Clone, Debug, Default)]
+pub struct Assembler {
+    cur: Option<Reply>,
+}
+
+impl Assembler {
+    /// Adds a reply line; returns the reply it completes.
+    pub fn push(&mut self, rl: ReplyLine, line: &Line) -> Option<Reply> {
+        let r = self.cur.get_or_insert_with(|| Reply {
+            code: rl.code,
+            first: line.first,
+            ..Default::default()
+        });
+        r.code_changed |= r.code != rl.code;
+        r.line_count += 1;
+        if r.lines.len() < MAX_REPLY_LINES {
+            r.lines.push(rl.text);
+        }
+        r.last = line.last;
+        if rl.last { self.cur.take() } else { None }
+    }
+
+    /// Forgets a reply in progress (gap, end of capture); returns it for the record.
+    pub fn abandon(&mut self) -> Option<Reply> {
+        self.cur.take()
+    }
+}
+
+/// The queue id a server gives on accepting a message, e.g. Postfix "2.0.0 Ok: queued as
+/// 4F3B21C", Exim "OK id=1abc-000123-AB", Cisco ESA "ok: Message 12345 accepted".
+pub fn queue_id(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let token = |from: usize| {
+        let t: String = text[from..]
+            .trim_start()
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ';' | ')' | ']'))
+            .collect();
+        let t = t.trim_end_matches(['.', ':']).to_string();
+        (!t.is_empty()).then_some(t)
+    };
+    if let Some(i) = lower.find("queued as") {
+        return token(i + "queued as".len());
+    }
+    if let Some(i) = lower.find("id=") {
+        return token(i + 3);
+    }
+    // Cisco ESA: "Message <id> accepted"
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .windows(3)
+        .find(|w| w[0].eq_ignore_ascii_case("message") && w[2].eq_ignore_ascii_case("accepted"))
+        .map(|w| w[1].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::line::Ending;
+
+    fn line(b: &[u8], n: u64) -> Line {
+        let at = PacketRef {
+            number: n,
+            ..Default::default()
+        };
+        Line {
+            bytes: b.to_vec(),
+            len: b.len(),
+            ending: Ending::CrLf,
+            first: at,
+            last: at,
+            tainted: false,
+        }
+    }
+
+    #[test]
+    fn reply_lines() {
+        assert_eq!(
+            parse_line(b"250-PIPELINING").unwrap(),
+            ReplyLine {
+                code: 250,
+                last: false,
+                text: "PIPELINING".into()
+            }
+        );
+        assert_eq!(
+            parse_line(b"221").unwrap(),
+            ReplyLine {
+                code: 221,
+                last: true,
+                text: "".into()
+            }
+        );
+        assert_eq!(parse_line(b"220text").unwrap().text, "text");
+        assert!(parse_line(b"hello").is_none());
+        assert!(parse_line(b"22").is_none());
+        assert_eq!(parse_line(b"220 ****2**0***").unwrap().text, "****2**0***");
+    }
+
+    #[test]
+    fn multi_line_reply_counted_once() {
+        let mut a = Assembler::default();
+        assert!(
+            a.push(parse_line(b"220-first").unwrap(), &line(b"220-first", 1))
+                .is_none()
+        );
+        let r = a
+            .push(parse_line(b"220 second").unwrap(), &line(b"220 second", 2))
+            .unwrap();
+        assert_eq!(
+            (r.code, r.text(), r.first.number, r.last.number),
+            (220, "first\nsecond".into(), 1, 2)
+        );
+    }
+
+    #[test]
+    fn queue_ids() {
+        assert_eq!(
+            queue_id("2.0.0 Ok: queued as 4F3B21C").as_deref(),
+            Some("4F3B21C")
+        );
+        assert_eq!(
+            queue_id("OK id=1abc-000123-AB").as_deref(),
+            Some("1abc-000123-AB")
+        );
+        assert_eq!(
+            queue_id("ok:  Message 12345 accepted").as_deref(),
+            Some("12345")
+        );
+        assert_eq!(queue_id("ok dirdel"), None);
+    }
+
+    #[test]
+    fn binary_detection() {
+        assert!(looks_binary(&[
+            0x16, 3, 1, 0, 0x80, 1, 0, 0, 0x7c, 3, 3, 0xff, 0xee
+        ]));
+        assert!(!looks_binary(b"220 mail.example.org ESMTP"));
+    }
+}
