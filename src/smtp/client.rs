@@ -8,6 +8,7 @@ use super::event::{AnomalyKind, Event, clip};
 use super::line::{Ending, Line};
 use super::record::BdatChunk;
 use super::tls;
+use super::tls_info;
 use crate::tcp::{Direction, PacketRef};
 
 const C2S: Direction = Direction::ClientToServer;
@@ -81,7 +82,7 @@ impl Dialogue {
         let info = self.tls.get_or_insert_with(Default::default);
         let events: Vec<Event> = found
             .into_iter()
-            .filter_map(|(f, p)| tls::apply(info, from, f, p))
+            .filter_map(|(f, p)| tls_info::apply(info, from, f, p))
             .collect();
         for e in events {
             self.log.push(e);
@@ -237,19 +238,7 @@ impl Dialogue {
             &mut self.rec.commands,
             cmd.verb.clone(),
         );
-        let shown = if cmd.verb == "AUTH" {
-            command::auth_mechanism(&cmd.arg)
-        } else {
-            clip(&cmd.arg)
-        };
-        let event = self.log.push(Event::Command {
-            verb: cmd.verb.clone(),
-            arg: (!shown.is_empty()).then_some(shown),
-            len: line.len,
-            first_packet: line.first,
-            last_packet: line.last,
-            reply: None,
-        });
+        let event = self.command_event(&cmd, &line);
         let (kind, tx) = self.command_effect(&cmd, &line);
         self.expect(
             Pending::Command {
@@ -260,6 +249,23 @@ impl Dialogue {
             },
             line.first,
         );
+    }
+
+    /// The command's event; AUTH keeps only its mechanism (credentials are never stored).
+    fn command_event(&mut self, cmd: &command::Command, line: &Line) -> Option<usize> {
+        let shown = if cmd.verb == "AUTH" {
+            command::auth_mechanism(&cmd.arg)
+        } else {
+            clip(&cmd.arg)
+        };
+        self.log.push(Event::Command {
+            verb: cmd.verb.clone(),
+            arg: (!shown.is_empty()).then_some(shown),
+            len: line.len,
+            first_packet: line.first,
+            last_packet: line.last,
+            reply: None,
+        })
     }
 
     /// RFC 4954 §4: after AUTH (and each 334 challenge) the client sends SASL responses, not

@@ -219,6 +219,7 @@ impl Dialogue {
         while let ClientMode::Undecided(d) = self.client_mode {
             self.decide(d, d == Decision::Data);
         }
+        self.rec.client_spoke_first = self.first_dir == Some(C2S);
         self.client_finish();
         self.server_finish();
         self.unanswered();

@@ -15,6 +15,7 @@ pub mod record;
 mod reply;
 mod server;
 mod tls;
+mod tls_info;
 mod txn;
 
 #[cfg(test)]

@@ -652,6 +652,7 @@ fn client_before_greeting_and_http_connect_tunnel() {
     let rec = run(&[(C, b"EHLO c\r\n"), (S, b"220 hi\r\n250 ok\r\n")]);
     assert_eq!(rec.banner.as_ref().unwrap().code, 220);
     assert!(has(&rec, AnomalyKind::ClientSpokeBeforeGreeting));
+    assert!(rec.client_spoke_first);
     let rec = run(&[
         (C, b"CONNECT mx:25 HTTP/1.0\r\n\r\n"),
         (S, b"HTTP/1.0 200 Connection established\r\n\r\n"),

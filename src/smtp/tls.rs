@@ -2,9 +2,7 @@
 //! STARTTLS or on an implicit-TLS port: hellos (version, SNI), alerts sent in clear, and how much
 //! encrypted data followed. Nothing is decrypted; record bodies are kept only for the hellos.
 
-use super::event::Event;
-use super::record::{ClientHello, ServerHello, TlsAlert, TlsInfo};
-use crate::tcp::{Direction, PacketRef};
+use crate::tcp::PacketRef;
 
 /// Largest handshake record body kept for parsing (RFC 8446 §5.1 caps plaintext at 2^14).
 const HANDSHAKE_KEEP: usize = (1 << 14) + 2048;
@@ -12,7 +10,7 @@ const HANDSHAKE_KEEP: usize = (1 << 14) + 2048;
 const CHANGE_CIPHER_SPEC: u8 = 20;
 const ALERT: u8 = 21;
 const HANDSHAKE: u8 = 22;
-const APPLICATION_DATA: u8 = 23;
+pub const APPLICATION_DATA: u8 = 23;
 
 /// Whether bytes begin a TLS record: content type 20–23, major version 3, minor ≤ 4.
 pub fn starts_record(b: &[u8]) -> bool {
@@ -247,155 +245,6 @@ fn server_hello(msg: &[u8]) -> Option<Finding> {
         }
     }
     Some(Finding::ServerHello { version })
-}
-
-pub fn version_name(v: u16) -> String {
-    match v {
-        0x0300 => "SSL 3.0".into(),
-        0x0301 => "TLS 1.0".into(),
-        0x0302 => "TLS 1.1".into(),
-        0x0303 => "TLS 1.2".into(),
-        0x0304 => "TLS 1.3".into(),
-        _ => format!("0x{v:04x}"),
-    }
-}
-
-pub fn alert_name(d: u8) -> String {
-    let name = match d {
-        0 => "close_notify",
-        10 => "unexpected_message",
-        20 => "bad_record_mac",
-        21 => "decryption_failed",
-        22 => "record_overflow",
-        30 => "decompression_failure",
-        40 => "handshake_failure",
-        41 => "no_certificate",
-        42 => "bad_certificate",
-        43 => "unsupported_certificate",
-        44 => "certificate_revoked",
-        45 => "certificate_expired",
-        46 => "certificate_unknown",
-        47 => "illegal_parameter",
-        48 => "unknown_ca",
-        49 => "access_denied",
-        50 => "decode_error",
-        51 => "decrypt_error",
-        70 => "protocol_version",
-        71 => "insufficient_security",
-        80 => "internal_error",
-        86 => "inappropriate_fallback",
-        90 => "user_canceled",
-        100 => "no_renegotiation",
-        109 => "missing_extension",
-        110 => "unsupported_extension",
-        112 => "unrecognized_name",
-        113 => "bad_certificate_status_response",
-        115 => "unknown_psk_identity",
-        116 => "certificate_required",
-        120 => "no_application_protocol",
-        _ => return format!("unknown({d})"),
-    };
-    name.into()
-}
-
-fn side(from: Direction) -> &'static str {
-    match from {
-        Direction::ClientToServer => "client",
-        Direction::ServerToClient => "server",
-    }
-}
-
-/// Folds a finding into the connection's TLS summary and describes it as an event. Only the
-/// first encrypted record and the first non-TLS bytes of a direction become events: the rest
-/// is counted, so a long session cannot crowd the event list.
-pub fn apply(info: &mut TlsInfo, from: Direction, f: Finding, at: PacketRef) -> Option<Event> {
-    let (record, detail, len) = match f {
-        Finding::ClientHello {
-            version,
-            supported,
-            sni,
-        } => {
-            let detail = format!(
-                "{} sni={}",
-                version_name(version),
-                sni.as_deref().unwrap_or("-")
-            );
-            let supported_versions = supported.into_iter().map(version_name).collect();
-            let hello = ClientHello {
-                version: version_name(version),
-                supported_versions,
-                sni,
-                packet: at,
-            };
-            info.client_hello.get_or_insert(hello);
-            ("client_hello", detail, 0)
-        }
-        Finding::ServerHello { version } => {
-            info.server_hello.get_or_insert(ServerHello {
-                version: version_name(version),
-                packet: at,
-            });
-            ("server_hello", version_name(version), 0)
-        }
-        Finding::OtherHandshake { len } => ("handshake", String::new(), len),
-        Finding::Alert { level, description } => {
-            let level = if level == 2 {
-                "fatal".to_string()
-            } else if level == 1 {
-                "warning".into()
-            } else {
-                format!("level({level})")
-            };
-            let d = alert_name(description);
-            let detail = format!("{level} {d}");
-            info.alerts.push(TlsAlert {
-                from: side(from).into(),
-                level,
-                description: d,
-                packet: at,
-            });
-            ("alert", detail, 2)
-        }
-        Finding::ChangeCipherSpec => {
-            info.change_cipher_spec = true;
-            ("change_cipher_spec", String::new(), 1)
-        }
-        Finding::Encrypted { content_type, len } => {
-            info.encrypted = true;
-            let (records, bytes) = match from {
-                Direction::ClientToServer => (
-                    &mut info.client_encrypted_records,
-                    &mut info.client_app_data_bytes,
-                ),
-                Direction::ServerToClient => (
-                    &mut info.server_encrypted_records,
-                    &mut info.server_app_data_bytes,
-                ),
-            };
-            *records += 1;
-            if content_type == APPLICATION_DATA {
-                *bytes += len as u64;
-            }
-            if *records > 1 {
-                return None;
-            }
-            ("encrypted", format!("content type {content_type}"), len)
-        }
-        Finding::NotTls { len } => {
-            info.non_tls_bytes += len as u64;
-            if info.non_tls_bytes > len as u64 {
-                return None;
-            }
-            ("not_tls", String::new(), len)
-        }
-    };
-    Some(Event::Tls {
-        from,
-        record: record.into(),
-        detail,
-        len,
-        packet: at,
-    })
 }
 
 #[cfg(test)]
