@@ -27,6 +27,9 @@ SCENARIOS=(
 	21-fw-reset-long-header-line
 	22-large-message
 	23-mtu-blackhole
+	24-fw-reset-too-many-rcpts
+	25-fw-reset-long-sender
+	26-fw-reset-long-mime-filename
 )
 
 # ---------------------------------------------------------------- plain sessions
@@ -240,4 +243,36 @@ scenario_23_mtu_blackhole() {
 	capture_start "$CAP_NAME" 1
 	swaks_c --body "@$body" --timeout 7s
 	capture_stop 2
+}
+
+# ---------------------------------------------------------------- more ASA inspection limits
+scenario_24_fw_reset_too_many_rcpts() {
+	exim_esa_start
+	fw_inspect_start
+	capture_start "$CAP_NAME" 1
+	local to i
+	to=rcpt@example.com
+	for i in $(seq 2 101); do to+=",rcpt+$i@example.com"; done
+	swaks_c --to "$to"
+	capture_stop
+}
+
+scenario_25_fw_reset_long_sender() {
+	exim_esa_start
+	fw_inspect_start
+	capture_start "$CAP_NAME" 1
+	local lp; lp=$(printf 's%.0s' $(seq 1 330))
+	swaks_c --from "$lp@example.net"
+	capture_stop
+}
+
+scenario_26_fw_reset_long_mime_filename() {
+	exim_esa_start
+	fw_inspect_start
+	local att="$WORK/attachment.txt" name
+	printf 'attachment body\n' >"$att"
+	name="$(printf 'f%.0s' $(seq 1 270)).txt"
+	capture_start "$CAP_NAME" 1
+	swaks_c --attach-type text/plain --attach-name "$name" --attach "@$att"
+	capture_stop
 }

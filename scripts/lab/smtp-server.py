@@ -13,7 +13,6 @@ import argparse
 import socket
 import struct
 import sys
-import time
 
 HOST = "esa.example.com"
 
@@ -29,8 +28,7 @@ def serve(args):
         print(f"connection from {peer}", flush=True)
         if args.mode == "reject":
             conn.sendall(f"554 5.7.1 {HOST} Access denied - connection rejected by policy\r\n".encode())
-            time.sleep(0.05)  # let the 554 leave as its own segment, then FIN
-            conn.close()
+            conn.close()      # FIN right behind the 554, before the client can say anything
         elif args.mode == "tcprefuse":
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
