@@ -30,6 +30,9 @@ SCENARIOS=(
 	24-fw-reset-too-many-rcpts
 	25-fw-reset-long-sender
 	26-fw-reset-long-mime-filename
+	27-ehlo-refused-helo-fallback
+	28-zero-window-slow-reader
+	29-slow-handshake-first-syn-lost
 )
 
 # ---------------------------------------------------------------- plain sessions
@@ -274,5 +277,32 @@ scenario_26_fw_reset_long_mime_filename() {
 	name="$(printf 'f%.0s' $(seq 1 270)).txt"
 	capture_start "$CAP_NAME" 1
 	swaks_c --attach-type text/plain --attach-name "$name" --attach "@$att"
+	capture_stop
+}
+
+# ---------------------------------------------------------------- more TCP / SMTP oddities
+scenario_27_ehlo_refused_helo_fallback() {
+	# the server refuses EHLO with a 5xx; Exim (client) falls back to HELO and delivers
+	exim_esa_start "CONNECT_RULE=" 'HELO_RULE=deny condition = ${if match{$smtp_command}{\N^(?i)ehlo\N}}
+          message = 502 5.5.1 EHLO not supported'
+	capture_start "$CAP_NAME"
+	exim_mta_send
+	capture_stop
+}
+
+scenario_28_zero_window_slow_reader() {
+	pyserver_start slowreader --rcvbuf 4096 --stall 4
+	local body; body=$(make_body)
+	capture_start "$CAP_NAME"
+	swaks_c --body "@$body" --timeout 20s
+	capture_stop
+}
+
+scenario_29_slow_handshake_first_syn_lost() {
+	exim_esa_start
+	# the fw loses the first SYN of the connection; the retransmitted SYN gets through 1 s later
+	nsx fw iptables -A FORWARD -p tcp --dport 25 --syn -m statistic --mode nth --every 2 --packet 0 -j DROP
+	capture_start "$CAP_NAME"
+	swaks_c
 	capture_stop
 }
