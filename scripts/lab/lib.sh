@@ -39,7 +39,6 @@ install_deps() {
 
 # ---------------------------------------------------------------- processes
 # Background processes started by the lab: "pid name" lines, killed at teardown.
-PIDFILE_LIST=
 track() { echo "$1 $2" >>"$WORK/pids"; }
 
 stop_pid() { # stop_pid PID [SIGNAL]: signal one process we started and wait for it
