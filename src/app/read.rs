@@ -5,7 +5,7 @@ use super::output::{Interrupt, Out, stdout_color};
 use anyhow::Result;
 use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink};
 use smtpdiag::cli::ReadArgs;
-use smtpdiag::diagnose::{self, DiagnoseConfig};
+use smtpdiag::diagnose::{self, DiagnoseConfig, FailoverTracker, Verdict};
 use smtpdiag::render::json;
 use smtpdiag::render::text::{self, TextStyle, Totals};
 use smtpdiag::session::{Analyzer, Session};
@@ -21,8 +21,15 @@ pub fn run(args: ReadArgs) -> Result<i32> {
     let mut status = 0;
     for path in &args.files {
         let name = path.display().to_string();
-        let mut printer =
-            Printer { json: args.json, style, diagnose: &diagnose_config, out: &mut out, totals: &mut totals };
+        let failover = FailoverTracker::new(diagnose_config.failover_window_s);
+        let mut printer = Printer {
+            json: args.json,
+            style,
+            diagnose: &diagnose_config,
+            failover,
+            out: &mut out,
+            totals: &mut totals,
+        };
         let mut analyzer = Analyzer::new(&name, analyzer_config.clone(), |s| printer.session(s));
         let mut sink = Interruptible { inner: &mut analyzer, interrupt: &interrupt };
         let result = capture::read_path(path, &mut sink);
@@ -31,6 +38,7 @@ pub fn run(args: ReadArgs) -> Result<i32> {
         report_warnings(&name, &analyzer.warnings);
         let (decode_stats, table_stats) = (analyzer.decode_stats.clone(), analyzer.table_stats().clone());
         drop(analyzer);
+        printer.finish();
         totals.add_capture(&decode_stats, &table_stats);
         if let Err(e) = result {
             eprintln!("smtpdiag: {}", describe(&e));
@@ -61,6 +69,7 @@ struct Printer<'a> {
     json: bool,
     style: TextStyle,
     diagnose: &'a DiagnoseConfig,
+    failover: FailoverTracker,
     out: &'a mut Out,
     totals: &'a mut Totals,
 }
@@ -68,13 +77,30 @@ struct Printer<'a> {
 impl Printer<'_> {
     fn session(&mut self, s: Session) -> ControlFlow<()> {
         let verdicts = diagnose::diagnose(&s, self.diagnose);
-        self.totals.add_session(&s, &verdicts);
+        let ready = self.failover.push(s, verdicts);
+        self.show(ready)
+    }
+
+    fn finish(&mut self) {
+        let ready = self.failover.finish();
+        let _ = self.show(ready);
+    }
+
+    fn show(&mut self, ready: Vec<(Session, Vec<Verdict>)>) -> ControlFlow<()> {
+        for (s, verdicts) in ready {
+            self.one(&s, &verdicts)?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn one(&mut self, s: &Session, verdicts: &[Verdict]) -> ControlFlow<()> {
+        self.totals.add_session(s, verdicts);
         let text = if self.json {
-            let mut line = json::session_line(&s, &verdicts);
+            let mut line = json::session_line(s, verdicts);
             line.push('\n');
             line
         } else {
-            text::session(&s, &verdicts, self.style)
+            text::session(s, verdicts, self.style)
         };
         if self.out.lines(&text) { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
     }

@@ -1,10 +1,21 @@
 //! Diagnosis stage: verdicts with evidence, computed from a finished session record.
+//!
+//! Each rule is one small function in a table, grouped by family: how the session ended
+//! (`ending`), traces of middleboxes (`middlebox`), transport faults (`transport`). Verdicts that
+//! need to see several sessions (failover after a tempfail) are added by `failover`.
 
+mod ending;
+mod facts;
+pub mod failover;
+mod middlebox;
+mod transport;
 pub mod verdict;
 
+pub use failover::FailoverTracker;
 pub use verdict::{Severity, Verdict};
 
 use crate::session::Session;
+use facts::Facts;
 
 /// Thresholds a user may want to change.
 #[derive(Clone, Debug)]
@@ -13,15 +24,74 @@ pub struct DiagnoseConfig {
     pub idle_timeout_s: f64,
     /// Seconds within which a client's next session to another server counts as failover.
     pub failover_window_s: f64,
+    /// RETRANSMISSIONS needs at least this many retransmitted segments in one direction…
+    pub retransmission_min_count: u64,
+    /// …and at least this share of that direction's bytes.
+    pub retransmission_share: f64,
 }
 
 impl Default for DiagnoseConfig {
     fn default() -> Self {
-        DiagnoseConfig { idle_timeout_s: 30.0, failover_window_s: 120.0 }
+        DiagnoseConfig {
+            idle_timeout_s: 30.0,
+            failover_window_s: 120.0,
+            retransmission_min_count: 3,
+            retransmission_share: 0.03,
+        }
     }
 }
 
+type Rule = fn(&Facts, &DiagnoseConfig) -> Option<Verdict>;
+type MultiRule = fn(&Facts, &DiagnoseConfig) -> Vec<Verdict>;
+
+/// In the order they are shown.
+const RULES: &[Rule] = &[
+    ending::port_closed,
+    ending::no_answer,
+    ending::tcprefuse,
+    ending::reject,
+    ending::delivered,
+    ending::tempfail,
+    ending::transaction_rejected,
+    ending::aborted_by_sender,
+    ending::receiving_aborted,
+    ending::idle_timeout,
+    ending::tls,
+    middlebox::masked_banner,
+    middlebox::banner_never_completed,
+    middlebox::command_masked,
+    middlebox::ehlo_refused,
+    middlebox::firewall_reset,
+    middlebox::inspection_limit,
+    middlebox::stream_rewritten,
+    transport::retransmissions,
+    transport::zero_window,
+    transport::mtu_blackhole,
+    transport::slow_handshake,
+    ending::incomplete,
+];
+
+const MULTI_RULES: &[MultiRule] = &[middlebox::ehlo_keywords_masked];
+
 /// Every verdict that applies to a finished session.
-pub fn diagnose(_session: &Session, _config: &DiagnoseConfig) -> Vec<Verdict> {
-    Vec::new()
+pub fn diagnose(session: &Session, config: &DiagnoseConfig) -> Vec<Verdict> {
+    let facts = Facts::new(session);
+    let mut out: Vec<Verdict> = RULES.iter().filter_map(|rule| rule(&facts, config)).collect();
+    for rule in MULTI_RULES {
+        out.extend(rule(&facts, config));
+    }
+    out
+}
+
+/// Builds a verdict; packets are sorted and deduplicated.
+fn verdict(
+    code: &'static str,
+    severity: Severity,
+    summary: String,
+    explanation: String,
+    mut packets: Vec<u64>,
+) -> Verdict {
+    packets.sort_unstable();
+    packets.dedup();
+    Verdict { code, severity, summary, explanation, packets }
 }

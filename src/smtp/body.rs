@@ -103,8 +103,7 @@ impl Message {
             self.field_packet = at;
         }
         let room = FIELD_MAX.saturating_sub(self.field.len());
-        self.field
-            .extend_from_slice(&content[..content.len().min(room)]);
+        self.field.extend_from_slice(&content[..content.len().min(room)]);
     }
 
     fn body_line(&mut self, content: &[u8], offset: u64) {
@@ -113,11 +112,7 @@ impl Message {
         };
         let rest = trim_end(rest);
         let closing = rest.strip_suffix(b"--");
-        if !self
-            .boundaries
-            .iter()
-            .any(|b| b.as_slice() == rest || Some(b.as_slice()) == closing)
-        {
+        if !self.boundaries.iter().any(|b| b.as_slice() == rest || Some(b.as_slice()) == closing) {
             return;
         }
         if let Some((i, start)) = self.open_part.take() {
@@ -172,9 +167,6 @@ impl Message {
 }
 
 fn trim_end(b: &[u8]) -> &[u8] {
-    let n = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(0, |i| i + 1);
+    let n = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(0, |i| i + 1);
     &b[..n]
 }

@@ -17,11 +17,7 @@ impl Dialogue {
     pub(super) fn client_data(&mut self, data: &[u8], at: PacketRef) {
         let used = self.client_bytes(data, at);
         if used < data.len() {
-            self.hold(
-                Held::Data(data[used..].to_vec(), 0, at),
-                data.len() - used,
-                at,
-            );
+            self.hold(Held::Data(data[used..].to_vec(), 0, at), data.len() - used, at);
         }
     }
 
@@ -80,10 +76,7 @@ impl Dialogue {
         let mut found = Vec::new();
         self.tls_readers[from.index()].feed(data, at, &mut found);
         let info = self.tls.get_or_insert_with(Default::default);
-        let events: Vec<Event> = found
-            .into_iter()
-            .filter_map(|(f, p)| tls_info::apply(info, from, f, p))
-            .collect();
+        let events: Vec<Event> = found.into_iter().filter_map(|(f, p)| tls_info::apply(info, from, f, p)).collect();
         for e in events {
             self.log.push(e);
         }
@@ -97,8 +90,7 @@ impl Dialogue {
         {
             // The server is slow or absent; the client's own view (it kept sending) wins.
             let detail = "no reply before the hold limit".to_string();
-            self.log
-                .anomaly(C2S, AnomalyKind::UndecidedOverflow, detail, at);
+            self.log.anomaly(C2S, AnomalyKind::UndecidedOverflow, detail, at);
             self.decide(d, true);
         }
     }
@@ -149,9 +141,7 @@ impl Dialogue {
                 if let Some((_, m)) = self.message.as_mut() {
                     m.gap();
                 }
-                self.client_mode = ClientMode::Bdat {
-                    remaining: remaining - n,
-                };
+                self.client_mode = ClientMode::Bdat { remaining: remaining - n };
                 if remaining == n {
                     self.end_bdat_chunk(at);
                 }
@@ -189,25 +179,14 @@ impl Dialogue {
     /// Notes what is wrong with a line's framing or content.
     pub(super) fn line_anomalies(&mut self, from: Direction, line: &Line) {
         if line.ending == Ending::BareLf {
-            self.log.anomaly(
-                from,
-                AnomalyKind::BareLf,
-                "line ended by LF without CR".into(),
-                line.first,
-            );
+            self.log.anomaly(from, AnomalyKind::BareLf, "line ended by LF without CR".into(), line.first);
         }
         if line.truncated() {
             let detail = format!("{} bytes, {} kept", line.len, line.bytes.len());
-            self.log
-                .anomaly(from, AnomalyKind::LineTooLong, detail, line.first);
+            self.log.anomaly(from, AnomalyKind::LineTooLong, detail, line.first);
         }
         if line.bytes.contains(&0) {
-            self.log.anomaly(
-                from,
-                AnomalyKind::NulByte,
-                "NUL byte in line".into(),
-                line.first,
-            );
+            self.log.anomaly(from, AnomalyKind::NulByte, "NUL byte in line".into(), line.first);
         }
     }
 
@@ -217,11 +196,7 @@ impl Dialogue {
             return self.log.anomaly(C2S, AnomalyKind::Gap, detail, line.first);
         }
         self.line_anomalies(C2S, &line);
-        super::record::Extreme::raise(
-            &mut self.rec.maxima.command_line,
-            line.len as u64,
-            line.first,
-        );
+        super::record::Extreme::raise(&mut self.rec.maxima.command_line, line.len as u64, line.first);
         if self.last_command_packet == Some(line.first.number) {
             self.rec.pipelining = true;
         }
@@ -232,32 +207,15 @@ impl Dialogue {
         }
         self.auth_ctx = cmd.verb == "AUTH";
         let max = self.cfg.max_items;
-        Self::bounded(
-            max,
-            &mut self.rec.items_dropped,
-            &mut self.rec.commands,
-            cmd.verb.clone(),
-        );
+        Self::bounded(max, &mut self.rec.items_dropped, &mut self.rec.commands, cmd.verb.clone());
         let event = self.command_event(&cmd, &line);
         let (kind, tx) = self.command_effect(&cmd, &line);
-        self.expect(
-            Pending::Command {
-                verb: cmd.verb,
-                kind,
-                event,
-                tx,
-            },
-            line.first,
-        );
+        self.expect(Pending::Command { verb: cmd.verb, kind, event, tx }, line.first);
     }
 
     /// The command's event; AUTH keeps only its mechanism (credentials are never stored).
     fn command_event(&mut self, cmd: &command::Command, line: &Line) -> Option<usize> {
-        let shown = if cmd.verb == "AUTH" {
-            command::auth_mechanism(&cmd.arg)
-        } else {
-            clip(&cmd.arg)
-        };
+        let shown = if cmd.verb == "AUTH" { command::auth_mechanism(&cmd.arg) } else { clip(&cmd.arg) };
         self.log.push(Event::Command {
             verb: cmd.verb.clone(),
             arg: (!shown.is_empty()).then_some(shown),
@@ -285,15 +243,7 @@ impl Dialogue {
             reply: None,
         });
         let kind = Kind::Auth { seq: self.auth_seq };
-        self.expect(
-            Pending::Command {
-                verb: "<AUTH-DATA>".into(),
-                kind,
-                event,
-                tx: self.cur_tx,
-            },
-            line.first,
-        );
+        self.expect(Pending::Command { verb: "<AUTH-DATA>".into(), kind, event, tx: self.cur_tx }, line.first);
     }
 
     /// What a command does to the dialogue state; returns what its reply will answer.
@@ -333,14 +283,7 @@ impl Dialogue {
         let tx = self.tx_for_data("BDAT");
         match command::bdat(&cmd.arg) {
             Bdat::Valid { size, last } => {
-                let chunk = BdatChunk {
-                    size,
-                    last,
-                    seen: 0,
-                    reply: None,
-                    first_packet: at,
-                    last_packet: None,
-                };
+                let chunk = BdatChunk { size, last, seen: 0, reply: None, first_packet: at, last_packet: None };
                 let index = tx.map(|t| {
                     let chunks = &mut self.rec.transactions[t].bdat_chunks;
                     chunks.push(chunk);
@@ -358,8 +301,7 @@ impl Dialogue {
             }
             Bdat::Invalid { last } => {
                 let detail = format!("BDAT {}", clip(&cmd.arg));
-                self.log
-                    .anomaly(C2S, AnomalyKind::BdatInvalidSize, detail, at);
+                self.log.anomaly(C2S, AnomalyKind::BdatInvalidSize, detail, at);
                 if last {
                     self.close_tx(None);
                 }
@@ -379,9 +321,7 @@ impl Dialogue {
             chunk.seen += n as u64;
             chunk.last_packet = Some(at);
         }
-        self.client_mode = ClientMode::Bdat {
-            remaining: remaining - n as u64,
-        };
+        self.client_mode = ClientMode::Bdat { remaining: remaining - n as u64 };
         if remaining == n as u64 {
             self.end_bdat_chunk(at);
         }
@@ -412,26 +352,13 @@ impl Dialogue {
     fn body_line(&mut self, line: Line) {
         if !line.tainted && line.bytes == b"." {
             if line.ending != Ending::CrLf {
-                self.log.anomaly(
-                    C2S,
-                    AnomalyKind::BareLf,
-                    "end of data not CRLF.CRLF".into(),
-                    line.first,
-                );
+                self.log.anomaly(C2S, AnomalyKind::BareLf, "end of data not CRLF.CRLF".into(), line.first);
             }
             self.end_message(true, line.last);
             let tx = self.close_tx(None);
             self.client_mode = ClientMode::Commands;
             let kind = Kind::DataEnd;
-            self.expect(
-                Pending::Command {
-                    verb: "<data-end>".into(),
-                    kind,
-                    event: None,
-                    tx,
-                },
-                line.first,
-            );
+            self.expect(Pending::Command { verb: "<data-end>".into(), kind, event: None, tx }, line.first);
             return;
         }
         let wire = line.len as u64 + if line.ending == Ending::CrLf { 2 } else { 1 };
@@ -443,12 +370,7 @@ impl Dialogue {
         let first_bare_lf = line.ending == Ending::BareLf && m.stats.bare_lf_lines == 0;
         m.on_line(&line, &line.bytes[usize::from(stuffed)..], wire);
         if first_bare_lf {
-            self.log.anomaly(
-                C2S,
-                AnomalyKind::BareLf,
-                "bare LF in message body".into(),
-                line.first,
-            );
+            self.log.anomaly(C2S, AnomalyKind::BareLf, "bare LF in message body".into(), line.first);
         }
     }
 
@@ -467,18 +389,12 @@ impl Dialogue {
         }
         match self.client_mode {
             ClientMode::Body => {
-                self.log.anomaly(
-                    C2S,
-                    AnomalyKind::DataBodyUnterminated,
-                    "no end-of-data line".into(),
-                    at,
-                );
+                self.log.anomaly(C2S, AnomalyKind::DataBodyUnterminated, "no end-of-data line".into(), at);
                 self.end_message(false, at);
             }
             ClientMode::Bdat { remaining } => {
                 let detail = format!("{remaining} chunk bytes missing at end");
-                self.log
-                    .anomaly(C2S, AnomalyKind::BdatTruncated, detail, at);
+                self.log.anomaly(C2S, AnomalyKind::BdatTruncated, detail, at);
                 self.bdat_chunk = None;
                 self.end_message(false, at);
             }
@@ -491,14 +407,8 @@ impl Dialogue {
         let head = String::from_utf8_lossy(&l.bytes[..l.bytes.len().min(64)]).to_uppercase();
         let verb = head.split(' ').next().unwrap_or("").to_string();
         let detail = format!("{} bytes without line end", l.len);
-        self.log
-            .anomaly(C2S, AnomalyKind::PartialLineAtEnd, detail, l.first);
+        self.log.anomaly(C2S, AnomalyKind::PartialLineAtEnd, detail, l.first);
         let max = self.cfg.max_items;
-        Self::bounded(
-            max,
-            &mut self.rec.items_dropped,
-            &mut self.rec.commands,
-            verb,
-        );
+        Self::bounded(max, &mut self.rec.items_dropped, &mut self.rec.commands, verb);
     }
 }

@@ -2,8 +2,8 @@
 
 /// Verbs that end a SASL exchange when they appear where a response line was expected.
 const KNOWN_VERBS: &[&str] = &[
-    "HELO", "EHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN", "HELP", "NOOP", "QUIT",
-    "STARTTLS", "AUTH", "ETRN", "TURN", "ATRN", "XCLIENT", "XFORWARD", "SEND", "SOML", "SAML",
+    "HELO", "EHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN", "HELP", "NOOP", "QUIT", "STARTTLS", "AUTH",
+    "ETRN", "TURN", "ATRN", "XCLIENT", "XFORWARD", "SEND", "SOML", "SAML",
 ];
 
 /// Longest verb kept: a line without spaces is one huge "verb".
@@ -20,10 +20,7 @@ pub struct Command {
 pub fn parse(line: &[u8]) -> Command {
     let text = String::from_utf8_lossy(line);
     let (verb, arg) = text.split_once(' ').unwrap_or((&text, ""));
-    Command {
-        verb: normalize_verb(verb),
-        arg: arg.to_string(),
-    }
+    Command { verb: normalize_verb(verb), arg: arg.to_string() }
 }
 
 pub fn normalize_verb(v: &str) -> String {
@@ -45,20 +42,14 @@ pub fn is_known_verb(token: &str) -> bool {
 pub fn address(arg: &str) -> String {
     let a = arg.split_once(':').map_or(arg, |(_, rest)| rest).trim();
     match a.strip_prefix('<') {
-        Some(rest) => rest
-            .split_once('>')
-            .map_or(rest, |(inside, _)| inside)
-            .to_string(),
+        Some(rest) => rest.split_once('>').map_or(rest, |(inside, _)| inside).to_string(),
         None => a.split(' ').next().unwrap_or("").to_string(),
     }
 }
 
 /// The mechanism of "AUTH PLAIN <initial-response>": the only part worth keeping.
 pub fn auth_mechanism(arg: &str) -> String {
-    arg.split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_ascii_uppercase()
+    arg.split_whitespace().next().unwrap_or("").to_ascii_uppercase()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,10 +70,7 @@ pub fn bdat(arg: &str) -> Bdat {
     let size_ok = !size.is_empty() && size.bytes().all(|b| b.is_ascii_digit());
     let tail_ok = rest.is_empty() || rest.eq_ignore_ascii_case("LAST");
     match size.parse::<u64>() {
-        Ok(n) if size_ok && tail_ok && n < 1 << 63 => Bdat::Valid {
-            size: n,
-            last: !rest.is_empty(),
-        },
+        Ok(n) if size_ok && tail_ok && n < 1 << 63 => Bdat::Valid { size: n, last: !rest.is_empty() },
         _ => Bdat::Invalid { last: last_word },
     }
 }
@@ -93,13 +81,7 @@ mod tests {
 
     #[test]
     fn verbs() {
-        assert_eq!(
-            parse(b"ehlo example.org"),
-            Command {
-                verb: "EHLO".into(),
-                arg: "example.org".into()
-            }
-        );
+        assert_eq!(parse(b"ehlo example.org"), Command { verb: "EHLO".into(), arg: "example.org".into() });
         assert_eq!(parse(b"XXXX").verb, "XXXX");
         assert_eq!(parse(b"DATA").arg, "");
         assert_eq!(parse(b"\x00\xffx y").verb, "\u{0}\u{fffd}x");
@@ -117,34 +99,13 @@ mod tests {
 
     #[test]
     fn bdat_sizes() {
-        assert_eq!(
-            bdat("86 LAST"),
-            Bdat::Valid {
-                size: 86,
-                last: true
-            }
-        );
-        assert_eq!(
-            bdat("0 LAST"),
-            Bdat::Valid {
-                size: 0,
-                last: true
-            }
-        );
-        assert_eq!(
-            bdat("129"),
-            Bdat::Valid {
-                size: 129,
-                last: false
-            }
-        );
+        assert_eq!(bdat("86 LAST"), Bdat::Valid { size: 86, last: true });
+        assert_eq!(bdat("0 LAST"), Bdat::Valid { size: 0, last: true });
+        assert_eq!(bdat("129"), Bdat::Valid { size: 129, last: false });
         assert_eq!(bdat("5 X"), Bdat::Invalid { last: false });
         assert_eq!(bdat("-1 LAST"), Bdat::Invalid { last: true });
         assert_eq!(bdat("15555555557777777777"), Bdat::Invalid { last: false });
-        assert_eq!(
-            bdat("184467440737095516150 LAST"),
-            Bdat::Invalid { last: true }
-        );
+        assert_eq!(bdat("184467440737095516150 LAST"), Bdat::Invalid { last: true });
         assert_eq!(bdat(""), Bdat::Invalid { last: false });
         assert_eq!(bdat("1234 SCRAMBLE"), Bdat::Invalid { last: false });
         assert_eq!(bdat("SCRAMBLE"), Bdat::Invalid { last: false });

@@ -169,17 +169,8 @@ impl Dialogue {
         self.first_dir.get_or_insert(dir);
         self.last_at[dir.index()] = at;
         self.bytes_seen[dir.index()] += missing;
-        self.log.push(super::event::Event::Gap {
-            from: dir,
-            bytes: missing,
-            packet: at,
-        });
-        self.log.anomaly(
-            dir,
-            AnomalyKind::Gap,
-            format!("{missing} bytes missing"),
-            at,
-        );
+        self.log.push(super::event::Event::Gap { from: dir, bytes: missing, packet: at });
+        self.log.anomaly(dir, AnomalyKind::Gap, format!("{missing} bytes missing"), at);
         match dir {
             Direction::ClientToServer => self.client_gap(missing, at),
             Direction::ServerToClient => self.server_gap(at),
@@ -192,12 +183,7 @@ impl Dialogue {
             Direction::ClientToServer if data.starts_with(b"CONNECT ") => {
                 self.tunnel = true;
                 self.client_mode = ClientMode::Connect;
-                self.log.anomaly(
-                    dir,
-                    AnomalyKind::HttpConnectTunnel,
-                    "HTTP CONNECT before SMTP".into(),
-                    at,
-                );
+                self.log.anomaly(dir, AnomalyKind::HttpConnectTunnel, "HTTP CONNECT before SMTP".into(), at);
             }
             Direction::ClientToServer if tls::starts_record(data) => {
                 self.implicit_tls = true;
@@ -249,9 +235,7 @@ impl Dialogue {
             match kind {
                 Kind::DataEnd => self.log.anomaly(C2S, AnomalyKind::NoFinalReply, verb, at),
                 Kind::Auth { .. } if verb.starts_with('<') => {}
-                _ => self
-                    .log
-                    .anomaly(C2S, AnomalyKind::UnansweredCommand, verb, at),
+                _ => self.log.anomaly(C2S, AnomalyKind::UnansweredCommand, verb, at),
             }
         }
     }

@@ -101,6 +101,8 @@ pub enum AnomalyKind {
     Gap,
     ClientSpokeBeforeGreeting,
     UnterminatedMultilineReply,
+    /// A reply line with no space or hyphen after its code ("220****").
+    ReplyWithoutSeparator,
     MultilineCodeChange,
     BdatInvalidSize,
     BdatTruncated,
@@ -138,10 +140,7 @@ pub struct EventLog {
 
 impl EventLog {
     pub fn new(max: usize) -> Self {
-        EventLog {
-            max,
-            ..Default::default()
-        }
+        EventLog { max, ..Default::default() }
     }
 
     /// Stores the event; returns its index so a later reply can be attached to it.
@@ -155,11 +154,7 @@ impl EventLog {
     }
 
     pub fn anomaly(&mut self, from: Direction, kind: AnomalyKind, detail: String, at: PacketRef) {
-        match self
-            .anomalies
-            .iter_mut()
-            .find(|a| a.kind == kind && a.from == from)
-        {
+        match self.anomalies.iter_mut().find(|a| a.kind == kind && a.from == from) {
             Some(a) => {
                 a.count += 1;
                 a.last_packet = at;
@@ -173,12 +168,7 @@ impl EventLog {
                 last_packet: at,
             }),
         }
-        self.push(Event::Anomaly {
-            from,
-            kind,
-            detail,
-            packet: at,
-        });
+        self.push(Event::Anomaly { from, kind, detail, packet: at });
     }
 
     pub fn has(&self, kind: AnomalyKind) -> bool {
@@ -188,9 +178,7 @@ impl EventLog {
     /// Records the reply code on the command event it answers, if that event was kept.
     pub fn set_reply(&mut self, index: Option<usize>, code: u16) {
         match index.and_then(|i| self.events.get_mut(i)) {
-            Some(Event::Command { reply, .. }) | Some(Event::AuthData { reply, .. }) => {
-                *reply = Some(code)
-            }
+            Some(Event::Command { reply, .. }) | Some(Event::AuthData { reply, .. }) => *reply = Some(code),
             _ => {}
         }
     }

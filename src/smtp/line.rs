@@ -42,14 +42,7 @@ pub struct LineBuf {
 
 impl LineBuf {
     pub fn new(max: usize) -> Self {
-        LineBuf {
-            buf: Vec::new(),
-            total: 0,
-            last_cr: false,
-            first: None,
-            tainted: false,
-            max,
-        }
+        LineBuf { buf: Vec::new(), total: 0, last_cr: false, first: None, tainted: false, max }
     }
 
     /// Consumes bytes up to and including the first LF; returns how many were consumed and the
@@ -146,10 +139,7 @@ mod tests {
     use super::*;
 
     fn p(n: u64) -> PacketRef {
-        PacketRef {
-            number: n,
-            ..Default::default()
-        }
+        PacketRef { number: n, ..Default::default() }
     }
 
     #[test]
@@ -158,10 +148,7 @@ mod tests {
         let (n, l) = lb.feed(b"EHLO x\r\nQUIT\n", p(1));
         assert_eq!(n, 8);
         let l = l.unwrap();
-        assert_eq!(
-            (l.bytes.as_slice(), l.ending),
-            (&b"EHLO x"[..], Ending::CrLf)
-        );
+        assert_eq!((l.bytes.as_slice(), l.ending), (&b"EHLO x"[..], Ending::CrLf));
         let (_, l) = lb.feed(b"QUIT\n", p(1));
         assert_eq!(l.unwrap().ending, Ending::BareLf);
     }
@@ -172,10 +159,7 @@ mod tests {
         assert!(lb.feed(b"250-SIZE 1", p(3)).1.is_none());
         assert!(lb.feed(b"0\r", p(4)).1.is_none());
         let l = lb.feed(b"\n", p(5)).1.unwrap();
-        assert_eq!(
-            (l.bytes.as_slice(), l.first.number, l.last.number),
-            (&b"250-SIZE 10"[..], 3, 5)
-        );
+        assert_eq!((l.bytes.as_slice(), l.first.number, l.last.number), (&b"250-SIZE 10"[..], 3, 5));
         assert_eq!(l.ending, Ending::CrLf);
     }
 

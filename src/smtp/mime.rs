@@ -40,11 +40,7 @@ fn unquote(v: &str) -> String {
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {
-        out.push(if c == '\\' {
-            chars.next().unwrap_or(c)
-        } else {
-            c
-        });
+        out.push(if c == '\\' { chars.next().unwrap_or(c) } else { c });
     }
     out
 }
@@ -95,9 +91,7 @@ fn percent_decode(v: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
+        let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
         match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(x)) => {
                 out.push(x);
@@ -127,10 +121,7 @@ mod tests {
     #[test]
     fn rfc2231_extended_and_continued() {
         let ps = params("attachment; filename*=UTF-8''%E2%82%AC%20rates.txt");
-        assert_eq!(
-            String::from_utf8(param(&ps, "filename").unwrap()).unwrap(),
-            "€ rates.txt"
-        );
+        assert_eq!(String::from_utf8(param(&ps, "filename").unwrap()).unwrap(), "€ rates.txt");
         let ps = params("attachment; filename*0*=us-ascii'en'This%20is; filename*1=\" long\"");
         assert_eq!(param(&ps, "filename").unwrap(), b"This is long");
         assert!(param(&ps, "name").is_none());

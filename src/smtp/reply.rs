@@ -19,28 +19,19 @@ pub fn parse_line(line: &[u8]) -> Option<ReplyLine> {
     if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let code = line[..3]
-        .iter()
-        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    let code = line[..3].iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
     let (last, text) = match line.get(3) {
         Some(b'-') => (false, &line[4..]),
         Some(b' ') => (true, &line[4..]),
         _ => (true, &line[3..]),
     };
-    Some(ReplyLine {
-        code,
-        last,
-        text: String::from_utf8_lossy(text).into_owned(),
-    })
+    Some(ReplyLine { code, last, text: String::from_utf8_lossy(text).into_owned() })
 }
 
 /// Binary junk rather than text: the server side is not SMTP (or not in clear) from here on.
 pub fn looks_binary(line: &[u8]) -> bool {
     let head = &line[..line.len().min(64)];
-    head.iter()
-        .filter(|&&c| c < 9 || (13 < c && c < 32) || c > 126)
-        .count()
-        > 8
+    head.iter().filter(|&&c| c < 9 || (13 < c && c < 32) || c > 126).count() > 8
 }
 
 #[derive(Clone, Debug, Default)]
@@ -69,11 +60,7 @@ pub struct Assembler {
 impl Assembler {
     /// Adds a reply line; returns the reply it completes.
     pub fn push(&mut self, rl: ReplyLine, line: &Line) -> Option<Reply> {
-        let r = self.cur.get_or_insert_with(|| Reply {
-            code: rl.code,
-            first: line.first,
-            ..Default::default()
-        });
+        let r = self.cur.get_or_insert_with(|| Reply { code: rl.code, first: line.first, ..Default::default() });
         r.code_changed |= r.code != rl.code;
         r.line_count += 1;
         if r.lines.len() < MAX_REPLY_LINES {
@@ -122,38 +109,17 @@ mod tests {
     use crate::smtp::line::Ending;
 
     fn line(b: &[u8], n: u64) -> Line {
-        let at = PacketRef {
-            number: n,
-            ..Default::default()
-        };
-        Line {
-            bytes: b.to_vec(),
-            len: b.len(),
-            ending: Ending::CrLf,
-            first: at,
-            last: at,
-            tainted: false,
-        }
+        let at = PacketRef { number: n, ..Default::default() };
+        Line { bytes: b.to_vec(), len: b.len(), ending: Ending::CrLf, first: at, last: at, tainted: false }
     }
 
     #[test]
     fn reply_lines() {
         assert_eq!(
             parse_line(b"250-PIPELINING").unwrap(),
-            ReplyLine {
-                code: 250,
-                last: false,
-                text: "PIPELINING".into()
-            }
+            ReplyLine { code: 250, last: false, text: "PIPELINING".into() }
         );
-        assert_eq!(
-            parse_line(b"221").unwrap(),
-            ReplyLine {
-                code: 221,
-                last: true,
-                text: "".into()
-            }
-        );
+        assert_eq!(parse_line(b"221").unwrap(), ReplyLine { code: 221, last: true, text: "".into() });
         assert_eq!(parse_line(b"220text").unwrap().text, "text");
         assert!(parse_line(b"hello").is_none());
         assert!(parse_line(b"22").is_none());
@@ -163,41 +129,22 @@ mod tests {
     #[test]
     fn multi_line_reply_counted_once() {
         let mut a = Assembler::default();
-        assert!(
-            a.push(parse_line(b"220-first").unwrap(), &line(b"220-first", 1))
-                .is_none()
-        );
-        let r = a
-            .push(parse_line(b"220 second").unwrap(), &line(b"220 second", 2))
-            .unwrap();
-        assert_eq!(
-            (r.code, r.text(), r.first.number, r.last.number),
-            (220, "first\nsecond".into(), 1, 2)
-        );
+        assert!(a.push(parse_line(b"220-first").unwrap(), &line(b"220-first", 1)).is_none());
+        let r = a.push(parse_line(b"220 second").unwrap(), &line(b"220 second", 2)).unwrap();
+        assert_eq!((r.code, r.text(), r.first.number, r.last.number), (220, "first\nsecond".into(), 1, 2));
     }
 
     #[test]
     fn queue_ids() {
-        assert_eq!(
-            queue_id("2.0.0 Ok: queued as 4F3B21C").as_deref(),
-            Some("4F3B21C")
-        );
-        assert_eq!(
-            queue_id("OK id=1abc-000123-AB").as_deref(),
-            Some("1abc-000123-AB")
-        );
-        assert_eq!(
-            queue_id("ok:  Message 12345 accepted").as_deref(),
-            Some("12345")
-        );
+        assert_eq!(queue_id("2.0.0 Ok: queued as 4F3B21C").as_deref(), Some("4F3B21C"));
+        assert_eq!(queue_id("OK id=1abc-000123-AB").as_deref(), Some("1abc-000123-AB"));
+        assert_eq!(queue_id("ok:  Message 12345 accepted").as_deref(), Some("12345"));
         assert_eq!(queue_id("ok dirdel"), None);
     }
 
     #[test]
     fn binary_detection() {
-        assert!(looks_binary(&[
-            0x16, 3, 1, 0, 0x80, 1, 0, 0, 0x7c, 3, 3, 0xff, 0xee
-        ]));
+        assert!(looks_binary(&[0x16, 3, 1, 0, 0x80, 1, 0, 0, 0x7c, 3, 3, 0xff, 0xee]));
         assert!(!looks_binary(b"220 mail.example.org ESMTP"));
     }
 }

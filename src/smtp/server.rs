@@ -24,11 +24,7 @@ impl Dialogue {
                 ServerMode::Opaque => return,
                 ServerMode::Tls => return self.tls_data(S2C, rest, at),
                 ServerMode::Replies if self.server_tls_starts(rest) => {
-                    let mut bytes = self
-                        .server_lines
-                        .take_partial(at)
-                        .map(|l| l.bytes)
-                        .unwrap_or_default();
+                    let mut bytes = self.server_lines.take_partial(at).map(|l| l.bytes).unwrap_or_default();
                     bytes.extend_from_slice(rest);
                     self.server_mode = ServerMode::Tls;
                     return self.tls_data(S2C, &bytes, at);
@@ -82,6 +78,12 @@ impl Dialogue {
             return self.non_reply_line(&line);
         };
         Extreme::raise(&mut self.rec.maxima.reply_line, line.len as u64, line.first);
+        // "220text": no space or hyphen after the code. Lenient here (the reference ends the reply),
+        // but a strict client never sees a final line: an ASA masking a multi-line banner does this.
+        if line.bytes.len() > 3 && !matches!(line.bytes[3], b' ' | b'-') {
+            let detail = clip(&String::from_utf8_lossy(&line.bytes));
+            self.log.anomaly(S2C, AnomalyKind::ReplyWithoutSeparator, detail, line.first);
+        }
         if let Some(r) = self.replies.push(rl, &line) {
             self.on_reply(r);
         }
@@ -89,36 +91,20 @@ impl Dialogue {
 
     fn non_reply_line(&mut self, line: &Line) {
         if reply::looks_binary(&line.bytes) {
-            self.log.anomaly(
-                S2C,
-                AnomalyKind::BinaryJunk,
-                "binary data from the server".into(),
-                line.first,
-            );
+            self.log.anomaly(S2C, AnomalyKind::BinaryJunk, "binary data from the server".into(), line.first);
             self.server_mode = ServerMode::Opaque;
             return;
         }
         let detail = clip(&String::from_utf8_lossy(&line.bytes));
-        self.log
-            .anomaly(S2C, AnomalyKind::NonReplyLine, detail, line.first);
+        self.log.anomaly(S2C, AnomalyKind::NonReplyLine, detail, line.first);
     }
 
     fn on_reply(&mut self, r: Reply) {
         if r.code_changed {
-            self.log.anomaly(
-                S2C,
-                AnomalyKind::MultilineCodeChange,
-                format!("reply {}", r.code),
-                r.last,
-            );
+            self.log.anomaly(S2C, AnomalyKind::MultilineCodeChange, format!("reply {}", r.code), r.last);
         }
         let max = self.cfg.max_items;
-        Self::bounded(
-            max,
-            &mut self.rec.items_dropped,
-            &mut self.rec.replies,
-            r.code,
-        );
+        Self::bounded(max, &mut self.rec.items_dropped, &mut self.rec.replies, r.code);
         if !self.greeting_done {
             self.greeting_done = true;
             if self.is_greeting(r.code, r.first) {
@@ -133,17 +119,14 @@ impl Dialogue {
         };
         self.reply_event(&r, answers);
         match target {
-            Some(Pending::Command {
-                kind, event, tx, ..
-            }) => {
+            Some(Pending::Command { kind, event, tx, .. }) => {
                 self.log.set_reply(event, r.code);
                 self.apply_reply(kind, tx, &r);
             }
             Some(Pending::Gap) => {}
             None => {
                 let detail = format!("reply {} answers no command seen", r.code);
-                self.log
-                    .anomaly(S2C, AnomalyKind::UnmatchedReply, detail, r.last);
+                self.log.anomaly(S2C, AnomalyKind::UnmatchedReply, detail, r.last);
             }
         }
     }
@@ -152,31 +135,20 @@ impl Dialogue {
     /// although the client spoke early (or speaks TLS, or went through a proxy).
     fn is_greeting(&mut self, code: u16, at: PacketRef) -> bool {
         let server_first = self.first_dir == Some(S2C);
-        let greeting =
-            server_first || GREETING_CODES.contains(&code) || self.tunnel || self.implicit_tls;
+        let greeting = server_first || GREETING_CODES.contains(&code) || self.tunnel || self.implicit_tls;
         if greeting && !server_first && !self.tunnel && !self.implicit_tls {
-            self.log.anomaly(
-                Direction::ClientToServer,
-                AnomalyKind::ClientSpokeBeforeGreeting,
-                String::new(),
-                at,
-            );
+            self.log.anomaly(Direction::ClientToServer, AnomalyKind::ClientSpokeBeforeGreeting, String::new(), at);
         }
         if self.implicit_tls {
             let detail = format!("plain-text reply {code} to a TLS client");
-            self.log
-                .anomaly(S2C, AnomalyKind::PlaintextReplyToTls, detail, at);
+            self.log.anomaly(S2C, AnomalyKind::PlaintextReplyToTls, detail, at);
         }
         greeting
     }
 
     fn greeting(&mut self, r: Reply) {
         self.reply_event(&r, Some("<greeting>".into()));
-        self.rec.banner = Some(Banner {
-            code: r.code,
-            text: r.text(),
-            packet: r.first,
-        });
+        self.rec.banner = Some(Banner { code: r.code, text: r.text(), packet: r.first });
     }
 
     /// The pending entry this reply answers. A gap at the head keeps the replies that come
@@ -194,12 +166,7 @@ impl Dialogue {
     fn reply_event(&mut self, r: &Reply, answers: Option<String>) {
         self.log.push(Event::Reply {
             code: r.code,
-            lines: r
-                .lines
-                .iter()
-                .take(EVENT_REPLY_LINES)
-                .map(|l| clip(l))
-                .collect(),
+            lines: r.lines.iter().take(EVENT_REPLY_LINES).map(|l| clip(l)).collect(),
             line_count: r.line_count,
             answers,
             first_packet: r.first,
@@ -209,11 +176,7 @@ impl Dialogue {
 
     fn apply_reply(&mut self, kind: Kind, tx: Option<usize>, r: &Reply) {
         let ok = r.code / 100 == 2;
-        let info = || ReplyInfo {
-            code: r.code,
-            text: r.text(),
-            packet: r.first,
-        };
+        let info = || ReplyInfo { code: r.code, text: r.text(), packet: r.first };
         match kind {
             Kind::Helo { ehlo, reset } => {
                 if ok && ehlo && self.rec.ehlo_keywords.is_empty() {
@@ -259,9 +222,7 @@ impl Dialogue {
     }
 
     fn final_reply(&mut self, tx: Option<usize>, info: ReplyInfo) {
-        let queue_id = (info.code / 100 == 2)
-            .then(|| reply::queue_id(&info.text))
-            .flatten();
+        let queue_id = (info.code / 100 == 2).then(|| reply::queue_id(&info.text)).flatten();
         self.with_tx(tx, |t| {
             t.queue_id = queue_id;
             t.data_reply = Some(info);
@@ -291,13 +252,11 @@ impl Dialogue {
             // Like the reference, a reply line without its CRLF is not counted.
             let text = String::from_utf8_lossy(&l.bytes[..l.bytes.len().min(200)]).into_owned();
             let detail = format!("{} bytes without line end: {text}", l.len);
-            self.log
-                .anomaly(S2C, AnomalyKind::PartialLineAtEnd, detail, l.first);
+            self.log.anomaly(S2C, AnomalyKind::PartialLineAtEnd, detail, l.first);
         }
         if let Some(r) = self.replies.abandon() {
             let detail = format!("reply {} without its last line", r.code);
-            self.log
-                .anomaly(S2C, AnomalyKind::UnterminatedMultilineReply, detail, r.last);
+            self.log.anomaly(S2C, AnomalyKind::UnterminatedMultilineReply, detail, r.last);
         }
     }
 }

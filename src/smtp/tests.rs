@@ -10,14 +10,7 @@ const S: Direction = Direction::ServerToClient;
 fn run_with(cfg: &SmtpConfig, steps: &[(Direction, &[u8])]) -> SmtpRecord {
     let mut d = Dialogue::new(cfg);
     for (i, (dir, bytes)) in steps.iter().enumerate() {
-        d.on_data(
-            *dir,
-            bytes,
-            PacketRef {
-                number: i as u64 + 1,
-                ..Default::default()
-            },
-        );
+        d.on_data(*dir, bytes, PacketRef { number: i as u64 + 1, ..Default::default() });
     }
     d.finish()
 }
@@ -45,16 +38,10 @@ fn multi_line_banner_and_ehlo_reply_split_mid_line() {
         (S, b"221 bye\r\n"),
     ]);
     let b = rec.banner.as_ref().unwrap();
-    assert_eq!(
-        (b.code, b.text.as_str(), b.packet.number),
-        (220, "mx.example.org ESMTP\nno UCE", 1)
-    );
+    assert_eq!((b.code, b.text.as_str(), b.packet.number), (220, "mx.example.org ESMTP\nno UCE", 1));
     assert_eq!(rec.helo_verb.as_deref(), Some("EHLO"));
     assert_eq!(rec.helo.as_deref(), Some("client.example"));
-    assert_eq!(
-        rec.ehlo_keywords,
-        ["PIPELINING", "SIZE 10240000", "STARTTLS"]
-    );
+    assert_eq!(rec.ehlo_keywords, ["PIPELINING", "SIZE 10240000", "STARTTLS"]);
     assert_eq!(rec.commands, ["EHLO", "QUIT"]);
     assert_eq!(rec.replies, [220, 250, 221]);
     assert!(rec.anomalies.is_empty(), "{:?}", rec.anomalies);
@@ -67,30 +54,18 @@ fn pipelined_envelope_and_data_in_one_chunk() {
         (S, b"220 mx ESMTP\r\n"),
         (C, b"EHLO c\r\n"),
         (S, b"250-mx\r\n250 PIPELINING\r\n"),
-        (
-            C,
-            b"MAIL FROM:<a@x.org> SIZE=99\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n",
-        ),
-        (
-            S,
-            b"250 ok\r\n250 ok\r\n550 no such user\r\n354 go ahead\r\n",
-        ),
+        (C, b"MAIL FROM:<a@x.org> SIZE=99\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n"),
+        (S, b"250 ok\r\n250 ok\r\n550 no such user\r\n354 go ahead\r\n"),
         (C, b"Subject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n"),
         (S, b"250 2.0.0 Ok: queued as 4F3B21C\r\n221 bye\r\n"),
     ]);
     assert!(rec.pipelining);
-    assert_eq!(
-        rec.commands,
-        ["EHLO", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"]
-    );
+    assert_eq!(rec.commands, ["EHLO", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"]);
     assert_eq!(rec.replies, [220, 250, 250, 250, 550, 354, 250, 221]);
     assert_eq!(rec.mail_from, ["a@x.org"]);
     assert_eq!(rec.rcpt_to, ["b@y.org", "c@y.org"]);
     let t = &rec.transactions[0];
-    assert_eq!(
-        t.rcpts.iter().map(|r| r.reply).collect::<Vec<_>>(),
-        [Some(250), Some(550)]
-    );
+    assert_eq!(t.rcpts.iter().map(|r| r.reply).collect::<Vec<_>>(), [Some(250), Some(550)]);
     assert_eq!(t.data_intermediate_reply, Some(354));
     assert_eq!(t.data_reply.as_ref().map(|r| r.code), Some(250));
     assert_eq!(t.queue_id.as_deref(), Some("4F3B21C"));
@@ -100,11 +75,7 @@ fn pipelined_envelope_and_data_in_one_chunk() {
 
 #[test]
 fn rset_data_dot_in_one_segment() {
-    let rec = run(&[
-        (S, b"220 hi\r\n"),
-        (C, b"RSET\r\nDATA\r\n.\r\n"),
-        (S, b"250 ok\r\n354 go\r\n250 accepted\r\n"),
-    ]);
+    let rec = run(&[(S, b"220 hi\r\n"), (C, b"RSET\r\nDATA\r\n.\r\n"), (S, b"250 ok\r\n354 go\r\n250 accepted\r\n")]);
     assert_eq!(rec.commands, ["RSET", "DATA"]);
     assert_eq!(rec.replies, [220, 250, 354, 250]);
     let t = rec.transactions.last().unwrap();
@@ -152,10 +123,7 @@ fn rejected_data_lines_are_commands_again() {
     assert_eq!(rec.commands, ["DATA", "EHLO", "MAIL", "RCPT", "DATA"]);
     assert_eq!(rec.replies, [220, 503, 250, 250, 250, 354, 250]);
     let first = &rec.transactions[0];
-    assert_eq!(
-        (first.data_intermediate_reply, first.data_reply.is_none()),
-        (Some(503), true)
-    );
+    assert_eq!((first.data_intermediate_reply, first.data_reply.is_none()), (Some(503), true));
     let last = rec.transactions.last().unwrap();
     assert_eq!(last.mail_from.as_deref(), Some("a@b"));
     assert_eq!(last.queue_id.as_deref(), Some("ABC123"));
@@ -169,10 +137,7 @@ fn data_without_any_server_reply_is_a_body() {
         b"HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nQUIT\r\n.\r\nMAIL FROM:<e@f>\r\nDATA\r\nx\r\n.\r\nquit\r\n",
     )]);
     // Two pipelined messages: the second DATA is undecided too when the capture ends.
-    assert_eq!(
-        rec.commands,
-        ["HELO", "MAIL", "RCPT", "DATA", "MAIL", "DATA", "QUIT"]
-    );
+    assert_eq!(rec.commands, ["HELO", "MAIL", "RCPT", "DATA", "MAIL", "DATA", "QUIT"]);
     assert_eq!(rec.transactions.len(), 2);
     assert!(rec.banner.is_none());
     assert!(!has(&rec, AnomalyKind::UnansweredCommand));
@@ -196,16 +161,7 @@ fn bdat_last_with_crlf_inside_split_across_packets() {
     assert_eq!(t.data_reply.as_ref().unwrap().code, 250);
     assert_eq!(t.queue_id.as_deref(), Some("1abc-000123-AB"));
     let c = &t.bdat_chunks[0];
-    assert_eq!(
-        (
-            c.size,
-            c.seen,
-            c.last,
-            c.reply,
-            c.last_packet.unwrap().number
-        ),
-        (86, 86, true, Some(250), 4)
-    );
+    assert_eq!((c.size, c.seen, c.last, c.reply, c.last_packet.unwrap().number), (86, 86, true, Some(250), 4));
     assert_eq!(t.body.as_ref().unwrap().bytes, 86);
 }
 
@@ -218,10 +174,7 @@ fn bdat_pipelined_with_next_mail_and_zero_last() {
         (C, b"x\r\n.\r\n"),
         (S, b"250 h\r\n"),
     ]);
-    assert_eq!(
-        rec.commands,
-        ["MAIL", "RCPT", "BDAT", "BDAT", "MAIL", "RCPT", "DATA"]
-    );
+    assert_eq!(rec.commands, ["MAIL", "RCPT", "BDAT", "BDAT", "MAIL", "RCPT", "DATA"]);
     assert_eq!(rec.mail_from, ["a@b", "e@f"]);
     assert_eq!(rec.transactions.len(), 2);
     assert_eq!(rec.transactions[0].bdat_chunks.len(), 2);
@@ -231,14 +184,7 @@ fn bdat_pipelined_with_next_mail_and_zero_last() {
 
 #[test]
 fn invalid_bdat_skips_nothing() {
-    for arg in [
-        "5 X",
-        "-1 LAST",
-        "15555555557777777777",
-        "",
-        "1234 SCRAMBLE",
-        "SCRAMBLE",
-    ] {
+    for arg in ["5 X", "-1 LAST", "15555555557777777777", "", "1234 SCRAMBLE", "SCRAMBLE"] {
         let line = format!("BDAT {arg}\r\nRSET\r\nQUIT\r\n");
         let rec = run(&[
             (S, b"220 hi\r\n"),
@@ -247,23 +193,11 @@ fn invalid_bdat_skips_nothing() {
             (C, line.as_bytes()),
             (S, b"521 bad\r\n250 ok\r\n221 bye\r\n"),
         ]);
-        assert_eq!(
-            rec.commands,
-            ["MAIL", "RCPT", "BDAT", "RSET", "QUIT"],
-            "{arg}"
-        );
+        assert_eq!(rec.commands, ["MAIL", "RCPT", "BDAT", "RSET", "QUIT"], "{arg}");
         assert!(has(&rec, AnomalyKind::BdatInvalidSize));
         // Like the reference, "BDAT -1 LAST" still has a final reply (the rejection).
         let data_reply = rec.transactions[0].data_reply.as_ref().map(|r| r.code);
-        assert_eq!(
-            data_reply,
-            if arg.ends_with("LAST") {
-                Some(521)
-            } else {
-                None
-            },
-            "{arg}"
-        );
+        assert_eq!(data_reply, if arg.ends_with("LAST") { Some(521) } else { None }, "{arg}");
     }
 }
 
@@ -291,17 +225,11 @@ fn starttls_then_client_hello_and_server_hello() {
     assert_eq!((st.requested, st.reply), (true, Some(220)));
     let tls = st.tls.as_ref().unwrap();
     let hello = tls.client_hello.as_ref().unwrap();
-    assert_eq!(
-        (hello.version.as_str(), hello.sni.as_deref()),
-        ("TLS 1.2", Some("mx.example.org"))
-    );
+    assert_eq!((hello.version.as_str(), hello.sni.as_deref()), ("TLS 1.2", Some("mx.example.org")));
     assert_eq!(hello.supported_versions, ["TLS 1.3", "TLS 1.2"]);
     assert_eq!(tls.server_hello.as_ref().unwrap().version, "TLS 1.2");
     assert!(tls.encrypted && tls.change_cipher_spec);
-    assert_eq!(
-        (tls.client_app_data_bytes, tls.server_app_data_bytes),
-        (2, 4)
-    );
+    assert_eq!((tls.client_app_data_bytes, tls.server_app_data_bytes), (2, 4));
     assert!(rec.implicit_tls.is_none());
 }
 
@@ -318,12 +246,7 @@ fn tls_alert_in_clear_after_starttls() {
     assert_eq!(tls.alerts.len(), 1);
     let a = &tls.alerts[0];
     assert_eq!(
-        (
-            a.from.as_str(),
-            a.level.as_str(),
-            a.description.as_str(),
-            a.packet.number
-        ),
+        (a.from.as_str(), a.level.as_str(), a.description.as_str(), a.packet.number),
         ("server", "fatal", "handshake_failure", 5)
     );
     assert!(!tls.encrypted);
@@ -345,19 +268,13 @@ fn starttls_refused_keeps_plain_text() {
 
 #[test]
 fn implicit_tls_client_with_plain_text_banner() {
-    let rec = run(&[
-        (C, &tls::tests::client_hello_record("smtp.example.org")),
-        (S, b"220 mx ESMTP ready\r\n"),
-    ]);
+    let rec = run(&[(C, &tls::tests::client_hello_record("smtp.example.org")), (S, b"220 mx ESMTP ready\r\n")]);
     assert_eq!(rec.banner.as_ref().unwrap().code, 220);
     assert!(rec.commands.is_empty());
     assert_eq!(rec.replies, [220]);
     assert!(has(&rec, AnomalyKind::PlaintextReplyToTls));
     let tls = rec.implicit_tls.unwrap();
-    assert_eq!(
-        tls.client_hello.unwrap().sni.as_deref(),
-        Some("smtp.example.org")
-    );
+    assert_eq!(tls.client_hello.unwrap().sni.as_deref(), Some("smtp.example.org"));
 }
 
 #[test]
@@ -381,11 +298,7 @@ fn auth_login_exchange_stores_no_credentials() {
     assert_eq!(rec.replies, [220, 250, 334, 334, 235, 250, 503]);
     assert_eq!(rec.transactions[0].mail_reply, Some(250));
     let j = json(&rec);
-    for secret in [
-        "dXNlckBleGFtcGxlLm9yZw",
-        "c2VjcmV0cGFzcw",
-        "AGFsaWNlAHNlY3JldA",
-    ] {
+    for secret in ["dXNlckBleGFtcGxlLm9yZw", "c2VjcmV0cGFzcw", "AGFsaWNlAHNlY3JldA"] {
         assert!(!j.contains(secret), "{secret} leaked");
     }
     assert!(j.contains(r#""verb":"AUTH","arg":"PLAIN""#), "{j}");
@@ -394,10 +307,7 @@ fn auth_login_exchange_stores_no_credentials() {
 #[test]
 fn gap_inside_body_keeps_body_mode() {
     let mut d = Dialogue::new(&SmtpConfig::default());
-    let p = |n| PacketRef {
-        number: n,
-        ..Default::default()
-    };
+    let p = |n| PacketRef { number: n, ..Default::default() };
     d.on_data(S, b"220 hi\r\n", p(1));
     d.on_data(C, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n", p(2));
     d.on_data(S, b"250 ok\r\n250 ok\r\n354 go\r\n", p(3));
@@ -414,10 +324,7 @@ fn gap_inside_body_keeps_body_mode() {
 #[test]
 fn gap_at_command_boundary_takes_the_replies_before_the_next_command() {
     let mut d = Dialogue::new(&SmtpConfig::default());
-    let p = |n| PacketRef {
-        number: n,
-        ..Default::default()
-    };
+    let p = |n| PacketRef { number: n, ..Default::default() };
     d.on_data(S, b"220 hi\r\n", p(1));
     d.on_data(C, b"HELO c\r\n", p(2));
     d.on_data(S, b"250 hi\r\n", p(3));
@@ -435,10 +342,7 @@ fn gap_at_command_boundary_takes_the_replies_before_the_next_command() {
 #[test]
 fn gap_mid_reply_resynchronises_at_next_line() {
     let mut d = Dialogue::new(&SmtpConfig::default());
-    let p = |n| PacketRef {
-        number: n,
-        ..Default::default()
-    };
+    let p = |n| PacketRef { number: n, ..Default::default() };
     d.on_data(S, b"220 hi\r\n", p(1));
     d.on_data(C, b"EHLO c\r\n", p(2));
     d.on_data(S, b"250-hi\r\n250-PIPE", p(3));
@@ -454,22 +358,12 @@ fn gap_mid_reply_resynchronises_at_next_line() {
 
 #[test]
 fn huge_line_without_crlf_is_bounded() {
-    let cfg = SmtpConfig {
-        max_line_len: 1024,
-        ..Default::default()
-    };
+    let cfg = SmtpConfig { max_line_len: 1024, ..Default::default() };
     let mut d = Dialogue::new(&cfg);
     let block = vec![b'A'; 64 * 1024];
     d.on_data(S, b"220 hi\r\n", PacketRef::default());
     for i in 0..160 {
-        d.on_data(
-            C,
-            &block,
-            PacketRef {
-                number: i + 2,
-                ..Default::default()
-            },
-        );
+        d.on_data(C, &block, PacketRef { number: i + 2, ..Default::default() });
     }
     let rec = d.finish();
     assert!(json(&rec).len() < 8 * 1024);
@@ -483,18 +377,8 @@ fn long_command_line_counted_and_located() {
     let mut line = b"EHLO ".to_vec();
     line.extend(vec![b'a'; 4090]);
     line.extend(b"\r\n");
-    let cfg = SmtpConfig {
-        max_line_len: 1000,
-        ..Default::default()
-    };
-    let rec = run_with(
-        &cfg,
-        &[
-            (S, b"220 hi\r\n"),
-            (C, &line),
-            (S, b"500 line too long\r\n"),
-        ],
-    );
+    let cfg = SmtpConfig { max_line_len: 1000, ..Default::default() };
+    let rec = run_with(&cfg, &[(S, b"220 hi\r\n"), (C, &line), (S, b"500 line too long\r\n")]);
     let m = rec.maxima.command_line.clone().unwrap();
     assert_eq!((m.value, m.packet.number), (4095, 2));
     assert!(has(&rec, AnomalyKind::LineTooLong));
@@ -506,10 +390,7 @@ fn nul_and_binary_never_panic() {
     let rec = run(&[
         (S, b"220 hi\r\n"),
         (C, b"HE\x00LO \xff\xfe\r\n\x00\x00\x00\n"),
-        (
-            S,
-            b"500 what\r\n\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10\x11\r\n250 never parsed\r\n",
-        ),
+        (S, b"500 what\r\n\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10\x11\r\n250 never parsed\r\n"),
     ]);
     assert!(has(&rec, AnomalyKind::NulByte));
     assert!(has(&rec, AnomalyKind::BinaryJunk));
@@ -536,12 +417,7 @@ fn asa_masked_banner_keywords_and_commands_kept_verbatim() {
 fn banner_without_crlf_glued_to_next_reply() {
     let mut banner = b"220 ".to_vec();
     banner.extend(vec![b'x'; 5000]);
-    let rec = run(&[
-        (S, &banner),
-        (C, b"EHLO c\r\n"),
-        (S, b"250-mx\r\n250 OK\r\n"),
-        (C, b"QUIT\r\n"),
-    ]);
+    let rec = run(&[(S, &banner), (C, b"EHLO c\r\n"), (S, b"250-mx\r\n250 OK\r\n"), (C, b"QUIT\r\n")]);
     // "220 xxx…250-mx" is one line: the greeting. "250 OK" answers EHLO; QUIT is unanswered.
     assert_eq!(rec.replies, [220, 250]);
     assert_eq!(rec.banner.as_ref().unwrap().text.len(), 5006);
@@ -581,10 +457,7 @@ fn bare_lf_everywhere() {
         (C, b"x\n.\nQUIT\n"),
         (S, b"250 e\n221 f\n"),
     ]);
-    assert_eq!(
-        rec.commands,
-        ["EHLO", "HELO", "MAIL", "RCPT", "DATA", "QUIT"]
-    );
+    assert_eq!(rec.commands, ["EHLO", "HELO", "MAIL", "RCPT", "DATA", "QUIT"]);
     assert_eq!(rec.replies, [220, 500, 250, 250, 250, 354, 250, 221]);
     assert!(has(&rec, AnomalyKind::BareLf));
     assert_eq!(rec.helo_verb.as_deref(), Some("EHLO"));
@@ -638,10 +511,7 @@ fn mime_attachments_and_long_header_line() {
     assert_eq!(b.lines_over_998, 1);
     assert_eq!(b.attachments.len(), 1);
     let a = &b.attachments[0];
-    assert_eq!(
-        (a.filename.as_str(), a.filename_len, a.packet.number),
-        ("€.pdf", 7, 4)
-    );
+    assert_eq!((a.filename.as_str(), a.filename_len, a.packet.number), ("€.pdf", 7, 4));
     assert!(a.part_bytes.unwrap() > 0);
     assert_eq!(rec.maxima.mime_filename.as_ref().unwrap().value, 7);
     assert_eq!(rec.maxima.header_line.as_ref().unwrap().value, 1208);
@@ -666,29 +536,14 @@ fn client_before_greeting_and_http_connect_tunnel() {
 
 #[test]
 fn events_are_capped_and_reply_codes_attached() {
-    let cfg = SmtpConfig {
-        max_events: 3,
-        ..Default::default()
-    };
+    let cfg = SmtpConfig { max_events: 3, ..Default::default() };
     let rec = run_with(
         &cfg,
-        &[
-            (S, b"220 hi\r\n"),
-            (C, b"NOOP\r\n"),
-            (S, b"250 ok\r\n"),
-            (C, b"QUIT\r\n"),
-            (S, b"221 bye\r\n"),
-        ],
+        &[(S, b"220 hi\r\n"), (C, b"NOOP\r\n"), (S, b"250 ok\r\n"), (C, b"QUIT\r\n"), (S, b"221 bye\r\n")],
     );
     assert_eq!(rec.events.len(), 3);
     assert_eq!(rec.events_dropped, 2);
-    assert!(matches!(
-        rec.events[1],
-        Event::Command {
-            reply: Some(250),
-            ..
-        }
-    ));
+    assert!(matches!(rec.events[1], Event::Command { reply: Some(250), .. }));
     let j = json(&rec);
     assert!(j.contains(r#""type":"command","verb":"NOOP""#), "{j}");
 }
@@ -696,11 +551,7 @@ fn events_are_capped_and_reply_codes_attached() {
 #[test]
 fn many_pipelined_data_rejections_stay_linear() {
     let n = 20_000;
-    let rec = run(&[
-        (S, b"220 hi\r\n"),
-        (C, "DATA\r\n".repeat(n).as_bytes()),
-        (S, "503 no\r\n".repeat(n).as_bytes()),
-    ]);
+    let rec = run(&[(S, b"220 hi\r\n"), (C, "DATA\r\n".repeat(n).as_bytes()), (S, "503 no\r\n".repeat(n).as_bytes())]);
     assert_eq!(rec.commands.len(), n);
     assert_eq!(rec.replies.len(), n + 1);
     assert!(!has(&rec, AnomalyKind::UnansweredCommand));
@@ -708,17 +559,8 @@ fn many_pipelined_data_rejections_stay_linear() {
 
 #[test]
 fn hold_limit_assumes_the_body_follows() {
-    let cfg = SmtpConfig {
-        max_undecided_bytes: 4096,
-        ..Default::default()
-    };
-    let rec = run_with(
-        &cfg,
-        &[
-            (S, b"220 hi\r\n"),
-            (C, "DATA\r\n".repeat(100_000).as_bytes()),
-        ],
-    );
+    let cfg = SmtpConfig { max_undecided_bytes: 4096, ..Default::default() };
+    let rec = run_with(&cfg, &[(S, b"220 hi\r\n"), (C, "DATA\r\n".repeat(100_000).as_bytes())]);
     assert_eq!(rec.commands, ["DATA"]);
     assert!(has(&rec, AnomalyKind::UndecidedOverflow));
     assert!(has(&rec, AnomalyKind::DataBodyUnterminated));
@@ -731,25 +573,15 @@ fn client_hello_sent_before_the_starttls_reply_waits_for_it() {
     let rec = run(&[(S, b"220 hi\r\n"), (C, &first), (S, b"220 go\r\n")]);
     assert_eq!(rec.commands, ["STARTTLS"]);
     let tls = rec.starttls.unwrap().tls.unwrap();
-    assert_eq!(
-        tls.client_hello.unwrap().sni.as_deref(),
-        Some("late.example")
-    );
+    assert_eq!(tls.client_hello.unwrap().sni.as_deref(), Some("late.example"));
 }
 
 #[test]
 fn gap_inside_bdat_chunk_is_subtracted() {
     let mut d = Dialogue::new(&SmtpConfig::default());
-    let p = |n| PacketRef {
-        number: n,
-        ..Default::default()
-    };
+    let p = |n| PacketRef { number: n, ..Default::default() };
     d.on_data(S, b"220 hi\r\n", p(1));
-    d.on_data(
-        C,
-        b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 3000 LAST\r\n",
-        p(2),
-    );
+    d.on_data(C, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 3000 LAST\r\n", p(2));
     d.on_data(C, &[b'x'; 1000], p(3));
     d.on_gap(C, 1500, p(4));
     d.on_data(C, &[b'y'; 500], p(5));
@@ -815,28 +647,15 @@ mod split {
         vec![
             (S, b"220-mx ESMTP\r\n220 ready\r\n".to_vec()),
             (C, b"EHLO c.example\r\n".to_vec()),
-            (
-                S,
-                b"250-mx\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 AUTH LOGIN\r\n".to_vec(),
-            ),
+            (S, b"250-mx\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 AUTH LOGIN\r\n".to_vec()),
             (C, b"AUTH LOGIN\r\n".to_vec()),
             (S, b"334 VXNlcm5hbWU6\r\n".to_vec()),
             (C, b"dXNlcg==\r\n".to_vec()),
             (S, b"235 ok\r\n".to_vec()),
-            (
-                C,
-                b"MAIL FROM:<a@b.org>\r\nRCPT TO:<c@d.org>\r\nRCPT TO:<e@f.org>\r\nDATA\r\n"
-                    .to_vec(),
-            ),
+            (C, b"MAIL FROM:<a@b.org>\r\nRCPT TO:<c@d.org>\r\nRCPT TO:<e@f.org>\r\nDATA\r\n".to_vec()),
             (S, b"250 ok\r\n250 ok\r\n550 no\r\n354 go\r\n".to_vec()),
-            (
-                C,
-                b"Subject: t\r\n\r\n..stuffed\r\nRSET\r\n.\r\nRSET\r\nDATA\r\n.\r\n".to_vec(),
-            ),
-            (
-                S,
-                b"250 queued as Q1\r\n250 reset\r\n503 no rcpt\r\n500 what\r\n".to_vec(),
-            ),
+            (C, b"Subject: t\r\n\r\n..stuffed\r\nRSET\r\n.\r\nRSET\r\nDATA\r\n.\r\n".to_vec()),
+            (S, b"250 queued as Q1\r\n250 reset\r\n503 no rcpt\r\n500 what\r\n".to_vec()),
             (C, b"MAIL FROM:<g@h.org>\r\nRCPT TO:<i@j.org>\r\n".to_vec()),
             (C, bdat),
             (S, b"250 ok\r\n250 ok\r\n250 OK id=1x-2y\r\n".to_vec()),
@@ -848,14 +667,7 @@ mod split {
     fn parse(steps: &[(Direction, Vec<u8>)]) -> SmtpRecord {
         let mut d = Dialogue::new(&SmtpConfig::default());
         for (i, (dir, b)) in steps.iter().enumerate() {
-            d.on_data(
-                *dir,
-                b,
-                PacketRef {
-                    number: i as u64 + 1,
-                    ..Default::default()
-                },
-            );
+            d.on_data(*dir, b, PacketRef { number: i as u64 + 1, ..Default::default() });
         }
         d.finish()
     }
@@ -881,12 +693,7 @@ mod split {
             .transactions
             .iter()
             .map(|t| {
-                (
-                    t.mail_from.clone(),
-                    t.rcpt_to.clone(),
-                    t.data_reply.as_ref().map(|d| d.code),
-                    t.queue_id.clone(),
-                )
+                (t.mail_from.clone(), t.rcpt_to.clone(), t.data_reply.as_ref().map(|d| d.code), t.queue_id.clone())
             })
             .collect();
         (
@@ -905,17 +712,9 @@ mod split {
         let r = parse(&dialogue());
         assert_eq!(
             r.commands,
-            [
-                "EHLO", "AUTH", "MAIL", "RCPT", "RCPT", "DATA", "RSET", "DATA", ".", "MAIL",
-                "RCPT", "BDAT", "QUIT"
-            ]
+            ["EHLO", "AUTH", "MAIL", "RCPT", "RCPT", "DATA", "RSET", "DATA", ".", "MAIL", "RCPT", "BDAT", "QUIT"]
         );
-        assert_eq!(
-            r.replies,
-            [
-                220, 250, 334, 235, 250, 250, 550, 354, 250, 250, 503, 500, 250, 250, 250, 221
-            ]
-        );
+        assert_eq!(r.replies, [220, 250, 334, 235, 250, 250, 550, 354, 250, 250, 503, 500, 250, 250, 250, 221]);
         assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
     }
 

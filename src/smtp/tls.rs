@@ -119,17 +119,11 @@ impl Reader {
                 Finding::ChangeCipherSpec
             }
             // A clear alert is exactly level + description; anything else is protected.
-            ALERT if !self.encrypted && len == 2 => Finding::Alert {
-                level: body[0],
-                description: body[1],
-            },
+            ALERT if !self.encrypted && len == 2 => Finding::Alert { level: body[0], description: body[1] },
             HANDSHAKE if !self.encrypted => {
                 return out.extend(handshakes(&body).into_iter().map(|f| (f, at)));
             }
-            _ => Finding::Encrypted {
-                content_type: ct,
-                len,
-            },
+            _ => Finding::Encrypted { content_type: ct, len },
         };
         out.push((f, at));
     }
@@ -213,11 +207,7 @@ fn client_hello(msg: &[u8]) -> Option<Finding> {
             _ => {}
         }
     }
-    Some(Finding::ClientHello {
-        version,
-        supported,
-        sni,
-    })
+    Some(Finding::ClientHello { version, supported, sni })
 }
 
 /// RFC 6066 §3: a list of (name_type, name); host_name is type 0.
@@ -326,36 +316,15 @@ pub mod tests {
         b.extend([ALERT, 3, 3, 0, 2, 9, 9]);
         let f = read_all(&b, 4);
         assert_eq!(f[0], Finding::ServerHello { version: 0x0304 });
-        assert_eq!(
-            f[1],
-            Finding::Alert {
-                level: 2,
-                description: 40
-            }
-        );
+        assert_eq!(f[1], Finding::Alert { level: 2, description: 40 });
         assert_eq!(f[2], Finding::ChangeCipherSpec);
-        assert_eq!(
-            f[3],
-            Finding::Encrypted {
-                content_type: 23,
-                len: 3
-            }
-        );
-        assert_eq!(
-            f[4],
-            Finding::Encrypted {
-                content_type: 21,
-                len: 2
-            }
-        );
+        assert_eq!(f[3], Finding::Encrypted { content_type: 23, len: 3 });
+        assert_eq!(f[4], Finding::Encrypted { content_type: 21, len: 2 });
     }
 
     #[test]
     fn plain_text_is_not_tls() {
-        assert_eq!(
-            read_all(b"220 hello\r\n", 100),
-            vec![Finding::NotTls { len: 5 }, Finding::NotTls { len: 6 }]
-        );
+        assert_eq!(read_all(b"220 hello\r\n", 100), vec![Finding::NotTls { len: 5 }, Finding::NotTls { len: 6 }]);
         assert!(!starts_record(b"220"));
         assert!(starts_record(&[0x16, 3, 1]));
     }

@@ -67,16 +67,9 @@ fn side(from: Direction) -> &'static str {
 /// long session cannot crowd the event list.
 pub fn apply(info: &mut TlsInfo, from: Direction, f: Finding, at: PacketRef) -> Option<Event> {
     let (record, detail, len) = match f {
-        Finding::ClientHello {
-            version,
-            supported,
-            sni,
-        } => client_hello(info, version, supported, sni, at),
+        Finding::ClientHello { version, supported, sni } => client_hello(info, version, supported, sni, at),
         Finding::ServerHello { version } => {
-            let hello = ServerHello {
-                version: version_name(version),
-                packet: at,
-            };
+            let hello = ServerHello { version: version_name(version), packet: at };
             info.server_hello.get_or_insert(hello);
             ("server_hello", version_name(version), 0)
         }
@@ -95,13 +88,7 @@ pub fn apply(info: &mut TlsInfo, from: Direction, f: Finding, at: PacketRef) -> 
             ("not_tls", String::new(), len)
         }
     };
-    Some(Event::Tls {
-        from,
-        record: record.into(),
-        detail,
-        len,
-        packet: at,
-    })
+    Some(Event::Tls { from, record: record.into(), detail, len, packet: at })
 }
 
 type Described = (&'static str, String, usize);
@@ -113,29 +100,14 @@ fn client_hello(
     sni: Option<String>,
     at: PacketRef,
 ) -> Described {
-    let detail = format!(
-        "{} sni={}",
-        version_name(version),
-        sni.as_deref().unwrap_or("-")
-    );
+    let detail = format!("{} sni={}", version_name(version), sni.as_deref().unwrap_or("-"));
     let supported_versions = supported.into_iter().map(version_name).collect();
-    let hello = ClientHello {
-        version: version_name(version),
-        supported_versions,
-        sni,
-        packet: at,
-    };
+    let hello = ClientHello { version: version_name(version), supported_versions, sni, packet: at };
     info.client_hello.get_or_insert(hello);
     ("client_hello", detail, 0)
 }
 
-fn alert(
-    info: &mut TlsInfo,
-    from: Direction,
-    level: u8,
-    description: u8,
-    at: PacketRef,
-) -> Described {
+fn alert(info: &mut TlsInfo, from: Direction, level: u8, description: u8, at: PacketRef) -> Described {
     let level = match level {
         1 => "warning".to_string(),
         2 => "fatal".to_string(),
@@ -143,31 +115,15 @@ fn alert(
     };
     let description = alert_name(description);
     let detail = format!("{level} {description}");
-    info.alerts.push(TlsAlert {
-        from: side(from).into(),
-        level,
-        description,
-        packet: at,
-    });
+    info.alerts.push(TlsAlert { from: side(from).into(), level, description, packet: at });
     ("alert", detail, 2)
 }
 
-fn encrypted(
-    info: &mut TlsInfo,
-    from: Direction,
-    content_type: u8,
-    len: usize,
-) -> Option<Described> {
+fn encrypted(info: &mut TlsInfo, from: Direction, content_type: u8, len: usize) -> Option<Described> {
     info.encrypted = true;
     let (records, bytes) = match from {
-        Direction::ClientToServer => (
-            &mut info.client_encrypted_records,
-            &mut info.client_app_data_bytes,
-        ),
-        Direction::ServerToClient => (
-            &mut info.server_encrypted_records,
-            &mut info.server_app_data_bytes,
-        ),
+        Direction::ClientToServer => (&mut info.client_encrypted_records, &mut info.client_app_data_bytes),
+        Direction::ServerToClient => (&mut info.server_encrypted_records, &mut info.server_app_data_bytes),
     };
     *records += 1;
     if content_type == APPLICATION_DATA {
@@ -183,31 +139,14 @@ mod tests {
     #[test]
     fn alert_names_and_counting() {
         let mut info = TlsInfo::default();
-        let at = PacketRef {
-            number: 7,
-            ..Default::default()
-        };
-        let f = Finding::Alert {
-            level: 2,
-            description: 40,
-        };
+        let at = PacketRef { number: 7, ..Default::default() };
+        let f = Finding::Alert { level: 2, description: 40 };
         assert!(apply(&mut info, Direction::ServerToClient, f, at).is_some());
         assert_eq!(info.alerts[0].description, "handshake_failure");
         for _ in 0..3 {
-            apply(
-                &mut info,
-                Direction::ClientToServer,
-                Finding::Encrypted {
-                    content_type: 23,
-                    len: 10,
-                },
-                at,
-            );
+            apply(&mut info, Direction::ClientToServer, Finding::Encrypted { content_type: 23, len: 10 }, at);
         }
-        assert_eq!(
-            (info.client_encrypted_records, info.client_app_data_bytes),
-            (3, 30)
-        );
+        assert_eq!((info.client_encrypted_records, info.client_app_data_bytes), (3, 30));
         assert_eq!(alert_name(255), "unknown(255)");
         assert_eq!(version_name(0x7f1c), "0x7f1c");
     }

@@ -15,25 +15,14 @@ impl Dialogue {
             self.rec.helo = Some(cmd.arg.clone());
         }
         let reset = self.reset_tx(&cmd.verb);
-        (
-            Kind::Helo {
-                ehlo: cmd.verb == "EHLO",
-                reset,
-            },
-            reset,
-        )
+        (Kind::Helo { ehlo: cmd.verb == "EHLO", reset }, reset)
     }
 
     pub(super) fn mail(&mut self, cmd: &command::Command, at: PacketRef) -> (Kind, Option<usize>) {
         let addr = command::address(&cmd.arg);
         Extreme::raise(&mut self.rec.maxima.sender_address, addr.len() as u64, at);
         let max = self.cfg.max_items;
-        Self::bounded(
-            max,
-            &mut self.rec.items_dropped,
-            &mut self.rec.mail_from,
-            addr.clone(),
-        );
+        Self::bounded(max, &mut self.rec.items_dropped, &mut self.rec.mail_from, addr.clone());
         // A MAIL inside an accepted, open transaction does not start a new one: servers
         // answer 503 (RFC 5321 §4.1.4) and the envelope stays as it was.
         if let Some(t) = self.cur_tx {
@@ -45,61 +34,35 @@ impl Dialogue {
                 return (Kind::Mail { nested: true }, Some(t));
             }
         }
-        let tx = self.new_tx(Transaction {
-            mail_from: Some(addr),
-            mail_packet: Some(at),
-            ..Default::default()
-        });
+        let tx = self.new_tx(Transaction { mail_from: Some(addr), mail_packet: Some(at), ..Default::default() });
         (Kind::Mail { nested: false }, tx)
     }
 
     pub(super) fn rcpt(&mut self, cmd: &command::Command, at: PacketRef) -> (Kind, Option<usize>) {
         let addr = command::address(&cmd.arg);
         let max = self.cfg.max_items;
-        Self::bounded(
-            max,
-            &mut self.rec.items_dropped,
-            &mut self.rec.rcpt_to,
-            addr.clone(),
-        );
+        Self::bounded(max, &mut self.rec.items_dropped, &mut self.rec.rcpt_to, addr.clone());
         let tx = self.cur_tx.or_else(|| self.new_tx(Transaction::default()));
         let Some(t) = tx else {
             return (Kind::Rcpt { index: usize::MAX }, None);
         };
         let tr = &mut self.rec.transactions[t];
         tr.rcpt_count += 1;
-        Extreme::raise(
-            &mut self.rec.maxima.rcpt_per_transaction,
-            tr.rcpt_count as u64,
-            at,
-        );
+        Extreme::raise(&mut self.rec.maxima.rcpt_per_transaction, tr.rcpt_count as u64, at);
         if tr.rcpts.len() >= max {
             self.rec.items_dropped += 1;
             return (Kind::Rcpt { index: usize::MAX }, tx);
         }
         tr.rcpt_to.push(addr.clone());
-        tr.rcpts.push(Rcpt {
-            address: addr,
-            reply: None,
-            packet: at,
-        });
-        (
-            Kind::Rcpt {
-                index: tr.rcpts.len() - 1,
-            },
-            tx,
-        )
+        tr.rcpts.push(Rcpt { address: addr, reply: None, packet: at });
+        (Kind::Rcpt { index: tr.rcpts.len() - 1 }, tx)
     }
 
     /// The transaction a DATA or BDAT belongs to; one without MAIL gets an envelope-less one
     /// so its replies are still recorded.
     pub(super) fn tx_for_data(&mut self, verb: &str) -> Option<usize> {
-        let tx = self
-            .cur_tx
-            .or_else(|| self.new_tx(Transaction::default()))?;
-        self.rec.transactions[tx]
-            .data_verb
-            .get_or_insert_with(|| verb.to_string());
+        let tx = self.cur_tx.or_else(|| self.new_tx(Transaction::default()))?;
+        self.rec.transactions[tx].data_verb.get_or_insert_with(|| verb.to_string());
         Some(tx)
     }
 
@@ -149,10 +112,9 @@ impl Dialogue {
             last_packet: stats.last_packet,
         });
         let mx = &mut self.rec.maxima;
-        for (slot, e) in [
-            (&mut mx.header_line, &stats.longest_header_line),
-            (&mut mx.body_line, &stats.longest_body_line),
-        ] {
+        for (slot, e) in
+            [(&mut mx.header_line, &stats.longest_header_line), (&mut mx.body_line, &stats.longest_body_line)]
+        {
             if let Some(e) = e {
                 Extreme::raise(slot, e.value, e.packet);
             }

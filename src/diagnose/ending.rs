@@ -1,0 +1,454 @@
+//! How the session ended: one rule per outcome a gateway admin has to tell apart.
+
+use super::facts::{Facts, who};
+use super::{DiagnoseConfig, Severity, Verdict, verdict};
+use crate::smtp::{AnomalyKind, Transaction};
+use crate::tcp::conn::{CloseKind, Handshake, Role};
+use crate::tcp::flow::EndReason;
+
+fn is_2xx(code: Option<u16>) -> bool {
+    matches!(code, Some(200..=299))
+}
+
+/// SYN answered by RST: nothing listens, or a firewall rejects with a reset.
+pub fn port_closed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let c = &f.s.conn;
+    if c.handshake != Handshake::SynRst {
+        return None;
+    }
+    let mut packets = f.packets_where(|e| e.flags.syn());
+    packets.extend(f.first_rst().map(|r| r.packet));
+    Some(verdict(
+        "PORT_CLOSED",
+        Severity::Error,
+        format!("connection refused: the SYN to {} was answered by a reset", c.server),
+        format!(
+            "No TCP connection was made: {} (or a device in front of it) answered the client's SYN with RST. \
+             Nothing listens on port {}, or a firewall rejects this sender with a reset. Check that the MTA \
+             runs and listens there (ss -ltn) and the firewall rules for {}. A gateway's TCPREFUSE policy \
+             looks different: it completes the handshake first.",
+            c.server, c.server.port, c.client.ip
+        ),
+        packets,
+    ))
+}
+
+/// SYNs never answered.
+pub fn no_answer(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let c = &f.s.conn;
+    if c.handshake != Handshake::SynOnly
+        || f.server_bytes() > 0
+        || c.dir(crate::tcp::Direction::ServerToClient).packets > 0
+    {
+        return None;
+    }
+    let span = c.syn_span_s.unwrap_or(0.0);
+    let retries = c.syn_count.saturating_sub(1);
+    Some(verdict(
+        "NO_ANSWER",
+        Severity::Error,
+        format!(
+            "no answer from {}: {} SYN{} ({} retr{}) over {:.1} s got no reply",
+            c.server,
+            c.syn_count,
+            if c.syn_count == 1 { "" } else { "s" },
+            retries,
+            if retries == 1 { "y" } else { "ies" },
+            span
+        ),
+        format!(
+            "The client's SYNs got neither a SYN/ACK nor a reset: they are dropped on the path (a firewall \
+             drop rule, a routing problem, an ACL) or {} is down. The sending MTA logs \"Connection timed \
+             out\" / \"operation timed out\" and retries later or tries its next MX. Check reachability of \
+             {} port {} from the sender's side and silent drop rules in between.",
+            c.server.ip, c.server.ip, c.server.port
+        ),
+        f.packets_where(|e| e.flags.syn()),
+    ))
+}
+
+/// Handshake completed, then the server reset before sending a byte.
+pub fn tcprefuse(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let c = &f.s.conn;
+    let first = f.first_close()?;
+    let handshake_done = matches!(c.handshake, Handshake::Complete | Handshake::SynSynack);
+    if !handshake_done || f.server_bytes() > 0 || first.kind != CloseKind::Rst || first.by != Role::Server {
+        return None;
+    }
+    let mut packets: Vec<u64> = [c.syn_packet, c.synack_packet, c.ack_packet].into_iter().flatten().collect();
+    packets.push(first.packet);
+    Some(verdict(
+        "TCPREFUSE",
+        Severity::Error,
+        format!("handshake completed, then the server reset the connection ({}) without a banner", first.flags),
+        format!(
+            "This is a gateway's TCPREFUSE policy (Cisco ESA: the sender group's mail-flow policy has \
+             connection behavior TCPREFUSE): the TCP connection is accepted and reset at once, with no SMTP \
+             greeting, so the sender gets no error text and simply retries later. Check which sender group \
+             {} falls into (reputation score, DNS lists, rate limits). If the gateway has no such policy, \
+             something in the path sent the reset (see FIREWALL_RESET if reported).",
+            c.client.ip
+        ),
+        packets,
+    ))
+}
+
+fn close_sequence(f: &Facts) -> String {
+    let parts: Vec<String> =
+        f.closes().iter().take(4).map(|c| format!("{} {} (packet {})", who(c.by), c.flags, c.packet)).collect();
+    if parts.is_empty() { "no FIN or RST in the capture".to_string() } else { parts.join(", ") }
+}
+
+/// A 5xx greeting (or 5xx to the first command), then the server closes.
+pub fn reject(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let refused = match f.greeting() {
+        Some(g) if (500..600).contains(&g.code) => g,
+        Some(g) if (200..300).contains(&g.code) => {
+            // 5xx to the very first command, then the server closes (some gateways reject at EHLO).
+            let first_reply = f.replies.iter().find(|r| r.answers.is_some_and(|a| a != "<greeting>"))?;
+            let server_closed =
+                f.first_fin_by(Role::Server).is_some() || f.first_rst().is_some_and(|r| r.by == Role::Server);
+            let only_command = f.commands.iter().filter(|c| !c.verb.eq_ignore_ascii_case("QUIT")).count() <= 1;
+            if !(500..600).contains(&first_reply.code) || !server_closed || !only_command {
+                return None;
+            }
+            first_reply
+        }
+        _ => return None,
+    };
+    let mut packets = vec![refused.packet];
+    packets.extend(f.closes().iter().map(|c| c.packet));
+    let graceful = f.first_close().is_some_and(|c| c.by == Role::Server && c.kind == CloseKind::Fin);
+    Some(verdict(
+        "REJECT",
+        Severity::Error,
+        format!(
+            "server refused with \"{} {}\" and {}; close: {}",
+            refused.code,
+            refused.first_line(),
+            if graceful { "closed gracefully" } else { "the session ended" },
+            close_sequence(f)
+        ),
+        format!(
+            "The server answered with a permanent 5xx refusal before any mail transaction. This is a \
+             gateway's REJECT policy (Cisco ESA: the sender group's policy is REJECT, typically \"554 … \
+             Access denied\"): the sender gets a hard bounce with this text. Find out why {} lands in a \
+             rejecting sender group (reputation, DNS block lists, a local block list) or fix the server's \
+             access rules.",
+            f.s.conn.client.ip
+        ),
+        packets,
+    ))
+}
+
+fn is_timeout_reply(code: u16, text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    code == 421 && (t.contains("timeout") || t.contains("timed out") || t.contains("idle") || t.contains("too long"))
+}
+
+/// What a reply answered, for sentences: "at greeting", "to RCPT", "after DATA".
+fn stage(answers: Option<&str>) -> String {
+    match answers {
+        Some("<greeting>") => "at greeting".to_string(),
+        Some("<data-end>") => "after the message data".to_string(),
+        Some(verb) => format!("to {verb}"),
+        None => "unsolicited".to_string(),
+    }
+}
+
+/// Any 4xx reply: the sender keeps the message and retries (or fails over).
+pub fn tempfail(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    // A 421 sent after the client already closed (Exim: "421 Lost incoming connection") is the
+    // server's epitaph for the session, not a failure the sender saw.
+    let client_gone = f.client_closed_at().unwrap_or(f64::MAX);
+    let temp: Vec<_> = f
+        .replies
+        .iter()
+        .filter(|r| (400..500).contains(&r.code) && !is_timeout_reply(r.code, &r.text()) && r.ts <= client_gone)
+        .collect();
+    let first = temp.first()?;
+    let more = if temp.len() > 1 { format!(" (and {} more 4xx)", temp.len() - 1) } else { String::new() };
+    Some(verdict(
+        "TEMPFAIL",
+        Severity::Warning,
+        format!("temporary failure {}: \"{} {}\"{more}", stage(first.answers), first.code, first.first_line()),
+        "A 4xx reply is a temporary failure: the sender keeps the message queued and retries later, or \
+         tries its next MX or route host at once. 421 means the server is closing the channel (overload, \
+         connection or rate limits, shutdown); 450/451 a transient local problem or greylisting; 452 4.3.1 \
+         \"Insufficient system resources\" means the server is out of resources (disk, queue, or a \
+         gateway's resource-conservation mode). Check the server's load, queue and per-sender limits."
+            .to_string(),
+        temp.iter().map(|r| r.packet).collect(),
+    ))
+}
+
+/// 5xx to MAIL, RCPT, DATA, BDAT or the end of the message.
+pub fn transaction_rejected(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    const STAGES: [&str; 4] = ["MAIL", "RCPT", "DATA", "BDAT"];
+    // A DATA refused because no recipient was accepted repeats the RCPT failure (pipelining
+    // clients send DATA before they know): it is a consequence, not a finding of its own.
+    let no_rcpt_accepted = !f.s.smtp.transactions.iter().flat_map(|t| &t.rcpts).any(|r| is_2xx(r.reply));
+    let consequence = |r: &&super::facts::ReplyLine| {
+        no_rcpt_accepted && r.answers.is_some_and(|a| a.eq_ignore_ascii_case("DATA") || a.eq_ignore_ascii_case("BDAT"))
+    };
+    let rejected: Vec<_> = f
+        .replies
+        .iter()
+        .filter(|r| (500..600).contains(&r.code))
+        .filter(|r| r.answers.is_some_and(|a| a == "<data-end>" || STAGES.iter().any(|s| a.eq_ignore_ascii_case(s))))
+        .filter(|r| !consequence(r) || f.commands.iter().all(|c| !c.verb.eq_ignore_ascii_case("RCPT")))
+        .collect();
+    let first = rejected.first()?;
+    let delivered = f.s.smtp.transactions.iter().any(|t| is_2xx(t.data_reply.as_ref().map(|r| r.code)));
+    let parts: Vec<String> =
+        rejected.iter().take(3).map(|r| format!("{}: \"{} {}\"", stage(r.answers), r.code, r.first_line())).collect();
+    let more = if rejected.len() > 3 { format!(" and {} more", rejected.len() - 3) } else { String::new() };
+    Some(verdict(
+        "TRANSACTION_REJECTED",
+        if delivered { Severity::Warning } else { Severity::Error },
+        format!("rejected {}{more}", parts.join("; ")),
+        "The server refused part of the mail transaction with a permanent 5xx reply: to MAIL (the sender \
+         address or its domain), to RCPT (unknown or refused recipient, relaying denied), or after the \
+         message data (content filter, size, policy). The sender bounces the affected recipients with this \
+         text; the reply says which check fired."
+            .to_string(),
+        vec![first.packet],
+    ))
+    .map(|mut v| {
+        v.packets = rejected.iter().map(|r| r.packet).collect();
+        v
+    })
+}
+
+/// At least one message accepted.
+pub fn delivered(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let accepted: Vec<&Transaction> =
+        f.s.smtp.transactions.iter().filter(|t| is_2xx(t.data_reply.as_ref().map(|r| r.code))).collect();
+    if accepted.is_empty() {
+        return None;
+    }
+    let recipients: usize = accepted.iter().map(|t| t.rcpts.iter().filter(|r| is_2xx(r.reply)).count()).sum();
+    let last = accepted.last()?;
+    let reply = last.data_reply.as_ref()?;
+    let queue = last.queue_id.as_ref().map(|q| format!(", queue id {q}")).unwrap_or_default();
+    let n = accepted.len();
+    Some(verdict(
+        "DELIVERED",
+        Severity::Info,
+        format!(
+            "delivered {n} message{} to {recipients} recipient{} (\"{} {}\"{queue})",
+            if n == 1 { "" } else { "s" },
+            if recipients == 1 { "" } else { "s" },
+            reply.code,
+            reply.text.lines().next().unwrap_or("")
+        ),
+        "The server accepted the message(s) with a 2xx reply after the data: from here on the receiving \
+         side is responsible for it. Search its log for the queue id."
+            .to_string(),
+        accepted.iter().filter_map(|t| t.data_reply.as_ref().map(|r| r.packet.number)).collect(),
+    ))
+}
+
+/// The open transaction: MAIL accepted, no final reply, not reset.
+fn open_transaction<'a>(f: &'a Facts) -> Option<&'a Transaction> {
+    let t = f.s.smtp.transactions.last()?;
+    let open = t.mail_from.is_some()
+        && !matches!(t.mail_reply, Some(400..=599))
+        && t.data_reply.is_none()
+        && t.reset_by.is_none();
+    open.then_some(t)
+}
+
+fn transaction_stage(t: &Transaction) -> &'static str {
+    match (&t.data_verb, t.rcpts.is_empty()) {
+        (Some(_), _) if t.body.as_ref().is_some_and(|b| !b.terminated) || !t.bdat_chunks.is_empty() => {
+            "during the message data"
+        }
+        (Some(_), _) => "after DATA",
+        (None, false) => "after RCPT, before DATA",
+        (None, true) => "after MAIL, before RCPT",
+    }
+}
+
+/// QUIT while a transaction was open.
+pub fn aborted_by_sender(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let t = open_transaction(f)?;
+    let quit = f.quit()?;
+    // Quitting after every recipient or the DATA was refused is the consequence of the refusal.
+    let rcpt_ok = t.rcpts.is_empty() || t.rcpts.iter().any(|r| is_2xx(r.reply));
+    if !rcpt_ok || matches!(t.data_intermediate_reply, Some(400..=599)) {
+        return None;
+    }
+    if t.mail_packet.is_some_and(|m| m.number > quit.packet) {
+        return None;
+    }
+    Some(verdict(
+        "ABORTED_BY_SENDER",
+        Severity::Warning,
+        format!("the client sent QUIT {} (gateway logs \"Receiving aborted by sender\")", transaction_stage(t)),
+        "The sending side gave up the transaction on its own: it opened it with MAIL, then said QUIT \
+         before the message was complete. Nothing was delivered. Typical causes: the sender's own limits \
+         or content checks, a test tool (swaks --quit-after), or a sender that only probes recipients. Look \
+         at the sender's log for the reason."
+            .to_string(),
+        [t.mail_packet.map(|p| p.number), Some(quit.packet)].into_iter().flatten().collect(),
+    ))
+}
+
+/// FIN or RST without QUIT in the middle of a transaction.
+pub fn receiving_aborted(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let t = open_transaction(f)?;
+    if f.quit().is_some() {
+        return None;
+    }
+    let close = f.first_close()?;
+    let how = if close.kind == CloseKind::Rst { "reset (RST)" } else { "closed (FIN)" };
+    let body = t.body.as_ref().map(|b| format!(", {} bytes of the message seen", b.bytes)).unwrap_or_default();
+    let by = if close.kind == CloseKind::Rst && f.rst_forged(close.packet) {
+        format!("a reset forged in the name of the {} (see FIREWALL_RESET) cut", who(close.by))
+    } else {
+        format!("the {} {how}", who(close.by))
+    };
+    Some(verdict(
+        "RECEIVING_ABORTED",
+        Severity::Error,
+        format!("{by} the connection {} without QUIT{body}", transaction_stage(t)),
+        "The connection ended below SMTP in the middle of a mail transaction: no QUIT, no final reply. \
+         Gateways log this as \"Receiving aborted\" or \"ICID lost\"; nothing was delivered and the sender \
+         will retry. A client that resets usually crashed, timed out or was killed; a reset that did not \
+         come from either host points to a firewall (see FIREWALL_RESET); a stall before it points to the \
+         path (see MTU_BLACKHOLE, RETRANSMISSIONS)."
+            .to_string(),
+        [t.mail_packet.map(|p| p.number), Some(close.packet)].into_iter().flatten().collect(),
+    ))
+}
+
+/// A long silence before the close, or a server's 421 timeout reply.
+pub fn idle_timeout(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
+    let explanation = "One side waited for the other until a timer expired. A server closing with \"421 … \
+                       timeout\" waited for the client's next command (client stuck, or its packets lost); \
+                       a close after minutes of silence is an idle timer of an MTA, a load balancer or a \
+                       firewall's connection table. Compare the silence with the timeouts configured on \
+                       both MTAs and on stateful devices in between."
+        .to_string();
+    if let Some(r) = f.replies.iter().find(|r| is_timeout_reply(r.code, &r.text())) {
+        let silence = f
+            .replies
+            .iter()
+            .chain([].iter())
+            .filter(|x| x.ts < r.ts)
+            .map(|x| x.ts)
+            .fold(None, |a: Option<f64>, t| Some(a.map_or(t, |a| a.max(t))));
+        let last_client = f.commands.iter().map(|c| c.ts).fold(silence, |a, t| Some(a.map_or(t, |a: f64| a.max(t))));
+        let waited = last_client.map(|t| format!(" after {:.1} s of silence", r.ts - t)).unwrap_or_default();
+        return Some(verdict(
+            "IDLE_TIMEOUT",
+            Severity::Warning,
+            format!("the server timed the session out{waited}: \"{} {}\"", r.code, r.first_line()),
+            explanation,
+            vec![r.packet],
+        ));
+    }
+    if f.s.end == EndReason::Idle {
+        let secs = f.s.conn.last.ts.secs_since(f.s.conn.first.ts);
+        return Some(verdict(
+            "IDLE_TIMEOUT",
+            Severity::Warning,
+            format!(
+                "no packet after packet {} for longer than the idle limit; the capture shows no close",
+                f.s.conn.last.number
+            ),
+            format!("{explanation} The session lasted {secs:.1} s before going silent."),
+            vec![f.s.conn.last.number],
+        ));
+    }
+    let close = f.first_close()?;
+    let last = f.last_payload_ts?;
+    let silence = close.ts - last;
+    if silence < c.idle_timeout_s {
+        return None;
+    }
+    Some(verdict(
+        "IDLE_TIMEOUT",
+        Severity::Warning,
+        format!("{:.0} s of silence, then the {} closed ({})", silence, who(close.by), close.flags),
+        explanation,
+        [f.last_payload_packet, Some(close.packet)].into_iter().flatten().collect(),
+    ))
+}
+
+/// STARTTLS accepted (or implicit TLS), and whether the handshake got through.
+pub fn tls(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let smtp = &f.s.smtp;
+    let (tls, start_packet) = match (&smtp.starttls, &smtp.implicit_tls) {
+        (Some(st), _) if st.reply == Some(220) => (st.tls.as_ref(), st.packet.number),
+        (_, Some(tls)) => (Some(tls), f.s.conn.first.number),
+        _ => return None,
+    };
+    let alert = tls.and_then(|t| t.alerts.first());
+    let encrypted = tls.is_some_and(|t| t.encrypted);
+    let hello = tls.and_then(|t| t.client_hello.as_ref());
+    let sni = hello.and_then(|h| h.sni.as_deref()).map(|s| format!(", SNI {s}")).unwrap_or_default();
+    let version = tls.and_then(|t| t.server_hello.as_ref()).map(|h| format!(" ({})", h.version)).unwrap_or_default();
+    if let Some(a) = alert {
+        return Some(verdict(
+            "TLS_FAILED",
+            Severity::Error,
+            format!("TLS handshake failed: the {} sent alert {} ({}){sni}", a.from, a.description, a.level),
+            "The TLS handshake after STARTTLS ended with an alert sent in clear: the two sides share no \
+             protocol version or cipher suite, or one rejected the other's certificate. Senders that \
+             require TLS defer the mail; opportunistic senders may retry in clear. Compare the TLS \
+             versions and ciphers both MTAs allow (e.g. openssl s_client -starttls smtp) and check the \
+             certificates."
+                .to_string(),
+            vec![start_packet, a.packet.number],
+        ));
+    }
+    if !encrypted && f.s.end != EndReason::CaptureEnd {
+        return Some(verdict(
+            "TLS_FAILED",
+            Severity::Error,
+            "TLS handshake never completed: the connection closed before any encrypted data".to_string(),
+            "STARTTLS was accepted but the TLS handshake did not get through: one side closed during it \
+             (often a certificate the client would not accept, or an inspection device that cannot handle \
+             TLS). Try openssl s_client -starttls smtp against the server from the sender's network."
+                .to_string(),
+            [Some(start_packet), f.first_close().map(|c| c.packet)].into_iter().flatten().collect(),
+        ));
+    }
+    Some(verdict(
+        "TLS_STARTED",
+        Severity::Info,
+        format!("TLS started{version}{sni}; the rest of the session is encrypted"),
+        "The session switched to TLS (STARTTLS accepted, or implicit TLS on port 465). What follows is \
+         encrypted: the dialogue after this point is not visible in the capture, so later verdicts rely on \
+         TCP facts only."
+            .to_string(),
+        vec![start_packet],
+    ))
+}
+
+/// The capture does not hold the whole session.
+pub fn incomplete(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let c = &f.s.conn;
+    let reason = if c.handshake == Handshake::Midstream {
+        "the capture starts in the middle of the session (no SYN seen)"
+    } else if f.s.end == EndReason::CaptureEnd && !(c.handshake == Handshake::SynOnly && c.syn_count > 1) {
+        "the capture ends before the session did"
+    } else if f.s.end == EndReason::Evicted {
+        "the session was dropped from the flow table (too many open connections, see --max-flows)"
+    } else if f.s.smtp.anomalies.iter().any(|a| a.kind == AnomalyKind::Gap) {
+        "bytes are missing from the capture (packets not captured)"
+    } else {
+        return None;
+    };
+    Some(verdict(
+        "INCOMPLETE",
+        Severity::Info,
+        reason.to_string(),
+        "smtpdiag reports only what the capture shows and does not guess beyond it. Capture longer, or \
+         on both sides, to see the whole session."
+            .to_string(),
+        vec![if f.s.end == EndReason::CaptureEnd { c.last.number } else { c.first.number }],
+    ))
+}

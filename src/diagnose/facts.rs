@@ -1,0 +1,142 @@
+//! Facts derived once from a session record, shared by the rules: the dialogue as a list of
+//! commands and replies with packet numbers, the close sequence, per-side TTL baselines.
+
+use crate::session::Session;
+use crate::smtp::Event;
+use crate::tcp::Direction;
+use crate::tcp::conn::{CloseEvent, CloseKind, Role};
+
+/// A command or reply with where it was seen.
+#[derive(Clone, Debug)]
+pub struct Line<'a> {
+    pub verb: &'a str,
+    pub arg: Option<&'a str>,
+    pub len: usize,
+    pub packet: u64,
+    pub ts: f64,
+    pub reply: Option<u16>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReplyLine<'a> {
+    pub code: u16,
+    pub lines: &'a [String],
+    /// The verb of the command it answers ("<greeting>", "<data-end>"), if known.
+    pub answers: Option<&'a str>,
+    pub packet: u64,
+    pub ts: f64,
+}
+
+impl ReplyLine<'_> {
+    pub fn text(&self) -> String {
+        self.lines.join(" / ")
+    }
+    pub fn first_line(&self) -> &str {
+        self.lines.first().map(String::as_str).unwrap_or("")
+    }
+}
+
+pub struct Facts<'a> {
+    pub s: &'a Session,
+    pub commands: Vec<Line<'a>>,
+    pub replies: Vec<ReplyLine<'a>>,
+    /// Timestamp (seconds) of the last packet carrying payload, if any.
+    pub last_payload_ts: Option<f64>,
+    pub last_payload_packet: Option<u64>,
+}
+
+impl<'a> Facts<'a> {
+    pub fn new(s: &'a Session) -> Facts<'a> {
+        let mut commands = Vec::new();
+        let mut replies = Vec::new();
+        for e in &s.smtp.events {
+            match e {
+                Event::Command { verb, arg, len, first_packet, reply, .. } => commands.push(Line {
+                    verb,
+                    arg: arg.as_deref(),
+                    len: *len,
+                    packet: first_packet.number,
+                    ts: first_packet.ts.as_secs_f64(),
+                    reply: *reply,
+                }),
+                Event::Reply { code, lines, answers, last_packet, .. } => replies.push(ReplyLine {
+                    code: *code,
+                    lines,
+                    answers: answers.as_deref(),
+                    packet: last_packet.number,
+                    ts: last_packet.ts.as_secs_f64(),
+                }),
+                _ => {}
+            }
+        }
+        let last_payload = s.conn.events.iter().rev().find(|e| e.len > 0);
+        Facts {
+            s,
+            commands,
+            replies,
+            last_payload_ts: last_payload.map(|e| e.ts.as_secs_f64()),
+            last_payload_packet: last_payload.map(|e| e.number),
+        }
+    }
+
+    pub fn server_bytes(&self) -> u64 {
+        self.s.conn.dir(Direction::ServerToClient).payload_bytes
+    }
+
+    pub fn closes(&self) -> &[CloseEvent] {
+        &self.s.conn.closes
+    }
+
+    pub fn first_close(&self) -> Option<&CloseEvent> {
+        self.s.conn.closes.first()
+    }
+
+    pub fn first_rst(&self) -> Option<&CloseEvent> {
+        self.s.conn.closes.iter().find(|c| c.kind == CloseKind::Rst)
+    }
+
+    pub fn first_fin_by(&self, role: Role) -> Option<&CloseEvent> {
+        self.s.conn.closes.iter().find(|c| c.kind == CloseKind::Fin && c.by == role)
+    }
+
+    /// The session ended below SMTP (FIN or RST) before the client said QUIT.
+    pub fn quit(&self) -> Option<&Line<'a>> {
+        self.commands.iter().find(|c| c.verb.eq_ignore_ascii_case("QUIT"))
+    }
+
+    /// The greeting reply (first reply of the server, answering no command).
+    pub fn greeting(&self) -> Option<&ReplyLine<'a>> {
+        self.replies.iter().find(|r| r.answers == Some("<greeting>"))
+    }
+
+    /// Packet numbers of the TCP packets (by flags) of one side, in order.
+    pub fn packets_where(&self, pred: impl Fn(&crate::tcp::conn::PacketEvent) -> bool) -> Vec<u64> {
+        self.s.conn.events.iter().filter(|e| pred(e)).map(|e| e.number).collect()
+    }
+
+    /// A reset whose TTL differs from every other packet of the side it claims to come from.
+    pub fn rst_forged(&self, packet: u64) -> bool {
+        let Some(rst) = self.s.conn.events.iter().find(|e| e.number == packet && e.flags.rst()) else { return false };
+        self.ttl_baseline(rst.dir).is_some_and(|(lo, hi)| rst.ttl < lo || rst.ttl > hi)
+    }
+
+    /// Timestamp of the client's first FIN or RST.
+    pub fn client_closed_at(&self) -> Option<f64> {
+        self.s.conn.closes.iter().find(|c| c.by == Role::Client).map(|c| c.ts)
+    }
+
+    /// TTL values of one side's packets that are not resets (the endpoint's own stack).
+    pub fn ttl_baseline(&self, dir: Direction) -> Option<(u8, u8)> {
+        let mut ttls = self.s.conn.events.iter().filter(|e| e.dir == dir && !e.flags.rst()).map(|e| e.ttl);
+        let first = ttls.next()?;
+        Some(ttls.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t))))
+    }
+}
+
+/// How a role is named in a sentence.
+pub fn who(role: Role) -> &'static str {
+    match role {
+        Role::Client => "client",
+        Role::Server => "server",
+    }
+}

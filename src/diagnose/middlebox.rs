@@ -1,0 +1,476 @@
+//! Traces of a firewall doing SMTP inspection (Cisco ASA/PIX `inspect esmtp`, formerly "fixup
+//! smtp" / mailguard) or otherwise editing or cutting the stream.
+//!
+//! The ASA rewrites bytes in place, keeping lengths: the banner text becomes '*' except the
+//! characters '2' and '0'; EHLO keywords it does not know become 'X's (STARTTLS → "XXXXXXXA");
+//! commands outside its list become 'X's (the server answers 500); and it resets both sides when a
+//! line exceeds one of its limits.
+
+use super::facts::{Facts, who};
+use super::{DiagnoseConfig, Severity, Verdict, verdict};
+use crate::smtp::{AnomalyKind, Event};
+use crate::tcp::Direction;
+use crate::tcp::conn::{IpIdPattern, Role};
+
+/// ASA esmtp inspection defaults (Cisco: "match cmd line length gt 512", "match cmd RCPT count gt
+/// 100", "match header length gt 998", "match sender-address length gt 320", "match MIME
+/// filename length gt 255").
+pub const ASA_MAX_COMMAND_LINE: u64 = 512;
+pub const ASA_MAX_RCPT: u64 = 100;
+pub const ASA_MAX_HEADER_LINE: u64 = 998;
+pub const ASA_MAX_SENDER: u64 = 320;
+pub const ASA_MAX_MIME_FILENAME: u64 = 255;
+/// A reset this soon after the offending line counts as caused by it.
+const LIMIT_RESET_WITHIN_S: f64 = 5.0;
+
+const INSPECTION_FIX: &str = "On a Cisco ASA: `policy-map type inspect esmtp` with the matching \
+     parameter changed (or `no mask-banner`), or exempt this traffic from `inspect esmtp`. Capturing on \
+     the server side of the firewall confirms it: there the bytes are intact.";
+
+/// Text made only of '*' with surviving '2'/'0' (and perhaps separators the firewall also masked).
+fn is_masked_text(text: &str) -> bool {
+    let stars = text.chars().filter(|&c| c == '*').count();
+    let masked = text.chars().all(|c| matches!(c, '*' | '2' | '0' | '\n' | ' '));
+    masked && stars >= 4 && stars * 2 >= text.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// An EHLO keyword replaced by X's, the ASA's marker letter possibly kept at the end.
+fn is_masked_keyword(keyword: &str) -> bool {
+    let word = keyword.split_whitespace().next().unwrap_or("");
+    let xs = word.chars().take_while(|&c| c == 'X').count();
+    word.len() >= 4
+        && (xs == word.len()
+            || (xs == word.len() - 1 && word.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())))
+}
+
+/// "XXXX…" in place of a command verb.
+fn is_masked_verb(verb: &str) -> bool {
+    verb.len() >= 4 && verb.chars().all(|c| c == 'X' || c == 'x')
+}
+
+pub fn masked_banner(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let banner = f.s.smtp.banner.as_ref()?;
+    if !is_masked_text(&banner.text) {
+        return None;
+    }
+    let shown: String = banner.text.lines().next().unwrap_or("").chars().take(40).collect();
+    Some(verdict(
+        "MASKED_BANNER",
+        Severity::Warning,
+        format!("banner masked by a firewall: \"{} {shown}…\" (only the characters 2 and 0 survive)", banner.code),
+        format!(
+            "A firewall with ESMTP inspection (Cisco ASA/PIX `inspect esmtp`, the old \"fixup smtp\" / \
+             mailguard) replaced the server's greeting text with asterisks. Mail can still flow, but the same \
+             inspection masks EHLO keywords (STARTTLS), rewrites commands it does not know and resets \
+             sessions over its limits. {INSPECTION_FIX}"
+        ),
+        vec![banner.packet.number],
+    ))
+}
+
+/// A greeting whose final "220 " line never arrived, so the client waited and gave up.
+pub fn banner_never_completed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let smtp = &f.s.smtp;
+    // Positive evidence only: a masked greeting whose lines lost their separator, or a 220-
+    // continuation that never got its final line. Other protocols on the port stay silent here.
+    let unterminated_220 = smtp.anomalies.iter().any(|a| {
+        a.kind == AnomalyKind::UnterminatedMultilineReply
+            && a.from == Direction::ServerToClient
+            && a.detail.contains("220")
+    });
+    let greeting_packet = smtp.banner.as_ref().map_or(u64::MAX, |b| b.packet.number);
+    let no_final_line = smtp.anomalies.iter().any(|a| {
+        a.kind == AnomalyKind::ReplyWithoutSeparator
+            && a.from == Direction::ServerToClient
+            && a.first_packet.number <= greeting_packet
+    });
+    let masked_and_broken = f.masked_greeting_bytes() && (smtp.banner.is_none() || no_final_line);
+    if !(unterminated_220 || masked_and_broken) || f.server_bytes() == 0 {
+        return None;
+    }
+    let first_server = f.s.conn.events.iter().find(|e| e.dir == Direction::ServerToClient && e.len > 0)?;
+    let next_client = f.s.conn.events.iter().find(|e| {
+        e.dir == Direction::ClientToServer
+            && e.number > first_server.number
+            && (e.len > 0 || e.flags.fin() || e.flags.rst())
+    });
+    let waited = next_client
+        .map(|e| format!("; the client gave up after {:.1} s", e.ts.secs_since(first_server.ts)))
+        .unwrap_or_default();
+    Some(verdict(
+        "BANNER_NEVER_COMPLETED",
+        Severity::Error,
+        format!("the greeting never completed: no valid final \"220 \" line arrived{waited}"),
+        format!(
+            "The server sent a multi-line greeting (220-…) but the client never received its final \"220 \" \
+             line, so it waited for the banner until its timeout. An ESMTP-inspecting firewall masks a \
+             multi-line banner through its continuation lines, which breaks exactly this. {INSPECTION_FIX} \
+             Or configure the server with a single-line banner."
+        ),
+        [Some(first_server.number), next_client.map(|e| e.number)].into_iter().flatten().collect(),
+    ))
+}
+
+impl Facts<'_> {
+    /// The server's first lines look masked ("220****", "2**0***").
+    fn masked_greeting_bytes(&self) -> bool {
+        self.s.smtp.banner.as_ref().is_some_and(|b| is_masked_text(&b.text))
+            || self.s.smtp.events.iter().any(|e| matches!(e, Event::Anomaly { kind: AnomalyKind::NonReplyLine, detail, .. } if is_masked_text(detail.trim_start_matches(|c: char| c.is_ascii_digit()))))
+    }
+}
+
+pub fn ehlo_keywords_masked(f: &Facts, _: &DiagnoseConfig) -> Vec<Verdict> {
+    let smtp = &f.s.smtp;
+    let masked: Vec<&String> = smtp.ehlo_keywords.iter().filter(|k| is_masked_keyword(k)).collect();
+    if masked.is_empty() {
+        return Vec::new();
+    }
+    let packet = f.replies.iter().find(|r| r.answers.is_some_and(|a| a.eq_ignore_ascii_case("EHLO"))).map(|r| r.packet);
+    let packets: Vec<u64> = packet.into_iter().collect();
+    let tls_started = smtp.starttls.as_ref().is_some_and(|s| s.reply == Some(220));
+    let mut out = Vec::new();
+    // STARTTLS has 8 letters; so has CHUNKING, which ASAs also mask, hence "most likely".
+    // CHUNKING (RFC 3030) is announced next to BINARYMIME, which needs it; STARTTLS is not.
+    let beside_binarymime = |k: &String| {
+        let i = smtp.ehlo_keywords.iter().position(|x| std::ptr::eq(x, k)).unwrap_or(0);
+        let near = |j: usize| smtp.ehlo_keywords.get(j).is_some_and(|x| x.eq_ignore_ascii_case("BINARYMIME"));
+        near(i + 1) || (i > 0 && near(i - 1))
+    };
+    let (starttls_like, others): (Vec<&String>, Vec<&String>) =
+        masked.into_iter().partition(|k| k.len() == 8 && !beside_binarymime(k));
+    let requested = smtp.starttls.as_ref().is_some_and(|s| s.requested);
+    let outcome = if requested {
+        "the client sent STARTTLS anyway and it was refused"
+    } else {
+        "the client did not upgrade and the session stayed unencrypted"
+    };
+    if let Some(k) = starttls_like.first().filter(|_| !tls_started) {
+        out.push(verdict(
+            "STARTTLS_STRIPPED",
+            Severity::Error,
+            format!("EHLO keyword masked as \"{k}\" (most likely STARTTLS): {outcome}"),
+            format!(
+                "A firewall with ESMTP inspection replaced an EHLO keyword it does not know with X's. An \
+                 8-letter keyword is most likely STARTTLS (CHUNKING has the same length), so the client never \
+                 saw the offer and sent the mail in clear — or, if it requires TLS, deferred it. {INSPECTION_FIX}"
+            ),
+            packets.clone(),
+        ));
+    }
+    let rest: Vec<&String> = others
+        .into_iter()
+        .chain(if tls_started { starttls_like } else { starttls_like.into_iter().skip(1).collect() })
+        .collect();
+    if !rest.is_empty() {
+        let list: Vec<&str> = rest.iter().map(|k| k.as_str()).collect();
+        out.push(verdict(
+            "EHLO_KEYWORD_MASKED",
+            Severity::Warning,
+            format!("EHLO keyword{} masked by a firewall: {}", if list.len() == 1 { "" } else { "s" }, list.join(", ")),
+            format!(
+                "A firewall with ESMTP inspection masked EHLO extensions it does not know, so the client \
+                 cannot use them (e.g. CHUNKING, SMTPUTF8, DSN on some versions). {INSPECTION_FIX}"
+            ),
+            packets,
+        ));
+    }
+    out
+}
+
+/// Commands an ASA's ESMTP inspection lets through; it masks every other verb.
+const ASA_ALLOWED_VERBS: [&str; 15] = [
+    "HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "AUTH", "ETRN", "HELP", "SAML", "SEND", "SOML",
+    "VRFY",
+];
+
+/// Seen from the client side, the mask is invisible: the client sends STARTTLS and the server
+/// answers 500. With other inspection traces in the same session, that is the masked command.
+fn refused_outside_allowed_list<'a>(f: &'a Facts) -> Option<&'a super::facts::Line<'a>> {
+    let inspected = f.s.smtp.banner.as_ref().is_some_and(|b| is_masked_text(&b.text))
+        || f.s.smtp.ehlo_keywords.iter().any(|k| is_masked_keyword(k));
+    let allowed = |v: &str| ASA_ALLOWED_VERBS.iter().any(|a| a.eq_ignore_ascii_case(v));
+    f.commands.iter().find(|c| inspected && !allowed(c.verb) && matches!(c.reply, Some(500 | 502)))
+}
+
+pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let masked = f.commands.iter().find(|c| is_masked_verb(c.verb));
+    let reply = f.replies.iter().find(|r| r.code >= 500 && r.text().contains("XXXX"));
+    if let (None, None, Some(c)) = (masked, reply, refused_outside_allowed_list(f)) {
+        return Some(verdict(
+            "COMMAND_MASKED",
+            Severity::Warning,
+            format!(
+                "the client's {} was refused with {}: an inspecting firewall (see the other masks in this session) turns commands outside its list into X's",
+                c.verb,
+                c.reply.unwrap_or(500)
+            ),
+            format!(
+                "A firewall with ESMTP inspection replaces commands outside its allowed list (HELO, EHLO, MAIL, \
+                 RCPT, DATA, RSET, NOOP, QUIT, AUTH, ETRN, HELP, SAML, SEND, SOML, VRFY) with X's of the same \
+                 length, so the server sees \"{}\" and refuses it. {INSPECTION_FIX}",
+                "X".repeat(c.verb.len())
+            ),
+            [Some(c.packet), f.replies.iter().find(|r| r.packet > c.packet).map(|r| r.packet)]
+                .into_iter()
+                .flatten()
+                .collect(),
+        ));
+    }
+    let cmd = masked;
+    if cmd.is_none() && reply.is_none() {
+        return None;
+    }
+    let guess = match cmd.map(|c| c.verb.len()) {
+        Some(8) => " (8 letters: most likely STARTTLS)",
+        Some(4) => " (4 letters: e.g. BDAT, EXPN, TURN)",
+        _ => "",
+    };
+    let what = match (cmd, reply) {
+        (Some(c), Some(r)) => format!(
+            "the client's command arrived as \"{}\"{guess}; the server answered \"{} {}\"",
+            c.verb,
+            r.code,
+            r.first_line()
+        ),
+        (Some(c), None) => format!("the client's command arrived as \"{}\"{guess}", c.verb),
+        (None, Some(r)) => format!("the server answered \"{} {}\" to a masked command", r.code, r.first_line()),
+        (None, None) => unreachable!("checked above"),
+    };
+    Some(verdict(
+        "COMMAND_MASKED",
+        Severity::Warning,
+        format!("command masked by a firewall: {what}"),
+        format!(
+            "A firewall with ESMTP inspection replaced a command outside its allowed list (HELO, EHLO, MAIL, \
+             RCPT, DATA, RSET, NOOP, QUIT, AUTH, ETRN, HELP, SAML, SEND, SOML, VRFY) with X's of the same \
+             length, so the server saw garbage and refused it. {INSPECTION_FIX}"
+        ),
+        [cmd.map(|c| c.packet), reply.map(|r| r.packet)].into_iter().flatten().collect(),
+    ))
+}
+
+pub fn ehlo_refused(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let ehlo = f.commands.iter().find(|c| c.verb.eq_ignore_ascii_case("EHLO") && c.reply.is_some_and(|r| r >= 500))?;
+    let helo = f.commands.iter().find(|c| c.verb.eq_ignore_ascii_case("HELO") && c.packet > ehlo.packet)?;
+    Some(verdict(
+        "EHLO_REFUSED",
+        Severity::Warning,
+        format!(
+            "EHLO was refused ({}) and the client fell back to HELO: no ESMTP extensions (no STARTTLS, SIZE, PIPELINING)",
+            ehlo.reply.unwrap_or(0)
+        ),
+        "The server (or a firewall in front of it) answered EHLO with 500/502, so the client used plain \
+         HELO. Classic PIX/ASA mailguard (\"fixup smtp\") does this; so do very old servers. Without ESMTP the \
+         session cannot use TLS, size declarations or 8BITMIME."
+            .to_string(),
+        vec![ehlo.packet, helo.packet],
+    ))
+}
+
+/// A reset that did not come from the endpoint it claims to come from.
+pub fn firewall_reset(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let events = &f.s.conn.events;
+    let mut clues: Vec<String> = Vec::new();
+    let mut packets = Vec::new();
+    for rst in events.iter().filter(|e| e.flags.rst()) {
+        let Some((lo, hi)) = f.ttl_baseline(rst.dir) else { continue };
+        if rst.ttl >= lo && rst.ttl <= hi {
+            continue;
+        }
+        let sender = who(crate::tcp::conn::Role::of(rst.dir));
+        let base = if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") };
+        let mut clue = format!(
+            "the RST \"from\" the {sender} (packet {}) has TTL {} where the {sender}'s other packets have {base}",
+            rst.number, rst.ttl
+        );
+        if let Some(id) = rst.ip_id.filter(|_| f.s.conn.dir(rst.dir).ip_id == IpIdPattern::Incrementing) {
+            let prev = events
+                .iter()
+                .rev()
+                .find(|e| e.dir == rst.dir && e.number < rst.number && !e.flags.rst())
+                .and_then(|e| e.ip_id);
+            if let Some(p) = prev.filter(|p| id.wrapping_sub(*p) > 1024 && p.wrapping_sub(id) > 1024) {
+                clue.push_str(&format!(", and IP-ID {id:#06x} far from its previous {p:#06x}"));
+            }
+        }
+        clues.push(clue);
+        packets.push(rst.number);
+    }
+    // Resets in both directions within a millisecond while neither side had closed.
+    let rsts: Vec<_> = events.iter().filter(|e| e.flags.rst()).collect();
+    let fin_before = |n: u64| events.iter().any(|e| e.flags.fin() && e.number < n);
+    for pair in rsts.windows(2) {
+        if pair[0].dir != pair[1].dir && pair[1].ts.secs_since(pair[0].ts).abs() < 0.001 && !fin_before(pair[0].number)
+        {
+            clues.push(format!(
+                "resets hit both sides at the same instant (packets {} and {}) while neither side had closed",
+                pair[0].number, pair[1].number
+            ));
+            packets.extend([pair[0].number, pair[1].number]);
+        }
+    }
+    if clues.is_empty() {
+        return None;
+    }
+    packets.sort_unstable();
+    packets.dedup();
+    Some(verdict(
+        "FIREWALL_RESET",
+        Severity::Error,
+        format!("reset sent by a device in the path, not by the endpoint: {}", clues.join("; ")),
+        "Every host's own packets in one session carry the same TTL (the same number of hops) and usually a \
+         steadily increasing IP-ID. A reset that differs was injected by something in between — typically a \
+         firewall or IPS dropping the connection (an ASA with ESMTP inspection resets both sides when a line \
+         exceeds its limits; see INSPECTION_LIMIT). Check that device's logs and connection drop reasons \
+         (ASA: `show asp drop`, syslog 108003/108007)."
+            .to_string(),
+        packets,
+    ))
+}
+
+/// The session was cut right after a line over one of the ESMTP-inspection default limits.
+pub fn inspection_limit(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let rst = f.first_rst()?;
+    let soon = |ts: f64, packet: u64| packet <= rst.packet && rst.ts - ts <= LIMIT_RESET_WITHIN_S;
+    let unanswered_after = |packet: u64| !f.replies.iter().any(|r| r.packet > packet);
+    let mut found: Option<(String, u64)> = None;
+    // Command line length includes CRLF (RFC 5321 §4.5.3.1.4 counts it in the 512).
+    if let Some(c) = f
+        .commands
+        .iter()
+        .filter(|c| c.len as u64 + 2 > ASA_MAX_COMMAND_LINE)
+        .find(|c| soon(c.ts, c.packet) && unanswered_after(c.packet))
+    {
+        found = Some((
+            format!(
+                "command line of {} bytes (limit {ASA_MAX_COMMAND_LINE}): \"{} {}…\"",
+                c.len + 2,
+                c.verb,
+                c.arg.unwrap_or("").chars().take(30).collect::<String>()
+            ),
+            c.packet,
+        ));
+    }
+    let rcpts: Vec<_> = f.commands.iter().filter(|c| c.verb.eq_ignore_ascii_case("RCPT")).collect();
+    if found.is_none() && rcpts.len() as u64 > ASA_MAX_RCPT {
+        let over = rcpts[ASA_MAX_RCPT as usize];
+        if soon(over.ts, over.packet) || rcpts.last().is_some_and(|l| soon(l.ts, l.packet) && l.reply.is_none()) {
+            found = Some((
+                format!(
+                    "{} RCPT commands (limit {ASA_MAX_RCPT}); the reset came after RCPT number {}",
+                    rcpts.len(),
+                    ASA_MAX_RCPT + 1
+                ),
+                over.packet,
+            ));
+        }
+    }
+    if found.is_none() {
+        if let Some(m) = f.commands.iter().find(|c| {
+            c.verb.eq_ignore_ascii_case("MAIL")
+                && sender_len(c.arg) > ASA_MAX_SENDER
+                && soon(c.ts, c.packet)
+                && c.reply.is_none()
+        }) {
+            found = Some((format!("sender address of {} bytes (limit {ASA_MAX_SENDER})", sender_len(m.arg)), m.packet));
+        }
+    }
+    let unfinished = f.s.smtp.transactions.last().is_some_and(|t| t.data_reply.is_none());
+    let maxima = &f.s.smtp.maxima;
+    if found.is_none() && unfinished {
+        if let Some(h) = maxima
+            .header_line
+            .as_ref()
+            .filter(|h| h.value > ASA_MAX_HEADER_LINE && soon(h.packet.ts.as_secs_f64(), h.packet.number))
+        {
+            found = Some((
+                format!("message header line of {} bytes (limit {ASA_MAX_HEADER_LINE})", h.value),
+                h.packet.number,
+            ));
+        } else if let Some(m) = maxima
+            .mime_filename
+            .as_ref()
+            .filter(|m| m.value > ASA_MAX_MIME_FILENAME && soon(m.packet.ts.as_secs_f64(), m.packet.number))
+        {
+            found = Some((
+                format!("MIME attachment filename of {} bytes (limit {ASA_MAX_MIME_FILENAME})", m.value),
+                m.packet.number,
+            ));
+        }
+    }
+    let (what, packet) = found?;
+    Some(verdict(
+        "INSPECTION_LIMIT",
+        Severity::Error,
+        format!("session reset ({} RST, packet {}) right after a {what}", who(rst.by), rst.packet),
+        format!(
+            "Cisco ASA ESMTP inspection drops the connection and resets both sides when a line exceeds its \
+             defaults: command line > 512 bytes, more than 100 RCPT, header line > 998, sender address > 320, \
+             MIME filename > 255. The reset came right after such a line and the server never answered it. \
+             {INSPECTION_FIX}"
+        ),
+        vec![packet, rst.packet],
+    ))
+}
+
+/// Length of the address in "FROM:<addr> PARAMS".
+fn sender_len(arg: Option<&str>) -> u64 {
+    let arg = arg.unwrap_or("");
+    let addr = match (arg.find('<'), arg.find('>')) {
+        (Some(a), Some(b)) if b > a => &arg[a + 1..b],
+        (Some(a), None) => &arg[a + 1..],
+        _ => arg.trim_start_matches(|c: char| c != ':').trim_start_matches(':'),
+    };
+    addr.len() as u64
+}
+
+pub fn stream_rewritten(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let rewrites: Vec<_> = f.s.conn.rewrites().collect();
+    let (dir, first) = rewrites.first()?;
+    let sender = who(Role::of(*dir));
+    Some(verdict(
+        "STREAM_REWRITTEN",
+        Severity::Warning,
+        format!(
+            "the {sender}'s bytes changed in transit: packet {} carries different bytes than packet {} for the same {} bytes",
+            first.packet, first.original_packet, first.len
+        ),
+        "The same TCP sequence range was seen twice with different content. An endpoint retransmits the \
+         bytes it sent before; different bytes mean something in the path edits the stream (an inspecting \
+         firewall or proxy), or the capture merges two vantage points."
+            .to_string(),
+        rewrites.iter().flat_map(|(_, r)| [r.original_packet, r.packet]).collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masked_text_is_stars_with_2_and_0() {
+        assert!(is_masked_text("*************************************2******202**0*********0000"));
+        assert!(!is_masked_text("esa.example.com ESMTP"));
+        assert!(!is_masked_text("2020"));
+        assert!(!is_masked_text(""));
+    }
+
+    #[test]
+    fn masked_keywords_and_verbs() {
+        assert!(is_masked_keyword("XXXXXXXA"));
+        assert!(is_masked_keyword("XXXXXXXX"));
+        assert!(!is_masked_keyword("XCLIENT NAME ADDR"));
+        assert!(!is_masked_keyword("XEXCH50"));
+        assert!(!is_masked_keyword("PIPELINING"));
+        assert!(is_masked_verb("XXXXXXXX"));
+        assert!(!is_masked_verb("XXX"));
+        assert!(!is_masked_verb("EXPN"));
+    }
+
+    #[test]
+    fn sender_address_length() {
+        assert_eq!(sender_len(Some("FROM:<a@b.c> SIZE=10")), 5);
+        assert_eq!(sender_len(Some("FROM:<>")), 0);
+        assert_eq!(sender_len(Some("FROM:a@b.c")), 5);
+    }
+}
