@@ -1,0 +1,62 @@
+//! Shared helpers for integration tests: run the binary, parse its NDJSON.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_smtpdiag")
+}
+
+pub fn captures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
+}
+
+pub fn capture(name: &str) -> PathBuf {
+    captures_dir().join(name)
+}
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).env("NO_COLOR", "1").output().expect("run smtpdiag")
+}
+
+/// `smtpdiag read --json FILE…`: the session records, asserting a clean exit.
+pub fn sessions(args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["read", "--json"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert!(out.status.success(), "smtpdiag {all:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("invalid JSON line {l}: {e}")))
+        .collect()
+}
+
+pub fn session_of(file: &str, id: &str) -> Value {
+    let path = capture(file);
+    let all = sessions(&[path.to_str().unwrap()]);
+    all.into_iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("{file}: no session {id}"))
+}
+
+pub fn codes(session: &Value) -> Vec<String> {
+    session["verdicts"].as_array().unwrap().iter().map(|v| v["code"].as_str().unwrap().to_string()).collect()
+}
+
+pub fn verdict<'a>(session: &'a Value, code: &str) -> &'a Value {
+    session["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} verdict in {:?}", codes(session)))
+}
+
+pub fn packets(v: &Value) -> Vec<u64> {
+    v["packets"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap()).collect()
+}
+
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+}
