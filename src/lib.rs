@@ -12,4 +12,6 @@ pub mod diagnose;
 pub mod render;
 pub mod session;
 pub mod smtp;
+#[doc(hidden)]
+pub mod synth;
 pub mod tcp;

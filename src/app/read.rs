@@ -39,7 +39,9 @@ pub fn run(args: ReadArgs) -> Result<i32> {
         let (decode_stats, table_stats) = (analyzer.decode_stats.clone(), analyzer.table_stats().clone());
         drop(analyzer);
         printer.finish();
-        totals.add_capture(&decode_stats, &table_stats);
+        if result.is_ok() || decode_stats.frames > 0 {
+            totals.add_capture(&decode_stats, &table_stats);
+        }
         if let Err(e) = result {
             eprintln!("smtpdiag: {}", describe(&e));
             status = 2;

@@ -328,77 +328,16 @@ pub fn firewall_reset(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     ))
 }
 
+/// A line over one of the limits: what it was, and the packet that carried it.
+type Offence = (String, u64);
+
 /// The session was cut right after a line over one of the ESMTP-inspection default limits.
 pub fn inspection_limit(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let rst = f.first_rst()?;
-    let soon = |ts: f64, packet: u64| packet <= rst.packet && rst.ts - ts <= LIMIT_RESET_WITHIN_S;
-    let unanswered_after = |packet: u64| !f.replies.iter().any(|r| r.packet > packet);
-    let mut found: Option<(String, u64)> = None;
-    // Command line length includes CRLF (RFC 5321 §4.5.3.1.4 counts it in the 512).
-    if let Some(c) = f
-        .commands
-        .iter()
-        .filter(|c| c.len as u64 + 2 > ASA_MAX_COMMAND_LINE)
-        .find(|c| soon(c.ts, c.packet) && unanswered_after(c.packet))
-    {
-        found = Some((
-            format!(
-                "command line of {} bytes (limit {ASA_MAX_COMMAND_LINE}): \"{} {}…\"",
-                c.len + 2,
-                c.verb,
-                c.arg.unwrap_or("").chars().take(30).collect::<String>()
-            ),
-            c.packet,
-        ));
-    }
-    let rcpts: Vec<_> = f.commands.iter().filter(|c| c.verb.eq_ignore_ascii_case("RCPT")).collect();
-    if found.is_none() && rcpts.len() as u64 > ASA_MAX_RCPT {
-        let over = rcpts[ASA_MAX_RCPT as usize];
-        if soon(over.ts, over.packet) || rcpts.last().is_some_and(|l| soon(l.ts, l.packet) && l.reply.is_none()) {
-            found = Some((
-                format!(
-                    "{} RCPT commands (limit {ASA_MAX_RCPT}); the reset came after RCPT number {}",
-                    rcpts.len(),
-                    ASA_MAX_RCPT + 1
-                ),
-                over.packet,
-            ));
-        }
-    }
-    if found.is_none() {
-        if let Some(m) = f.commands.iter().find(|c| {
-            c.verb.eq_ignore_ascii_case("MAIL")
-                && sender_len(c.arg) > ASA_MAX_SENDER
-                && soon(c.ts, c.packet)
-                && c.reply.is_none()
-        }) {
-            found = Some((format!("sender address of {} bytes (limit {ASA_MAX_SENDER})", sender_len(m.arg)), m.packet));
-        }
-    }
-    let unfinished = f.s.smtp.transactions.last().is_some_and(|t| t.data_reply.is_none());
-    let maxima = &f.s.smtp.maxima;
-    if found.is_none() && unfinished {
-        if let Some(h) = maxima
-            .header_line
-            .as_ref()
-            .filter(|h| h.value > ASA_MAX_HEADER_LINE && soon(h.packet.ts.as_secs_f64(), h.packet.number))
-        {
-            found = Some((
-                format!("message header line of {} bytes (limit {ASA_MAX_HEADER_LINE})", h.value),
-                h.packet.number,
-            ));
-        } else if let Some(m) = maxima
-            .mime_filename
-            .as_ref()
-            .filter(|m| m.value > ASA_MAX_MIME_FILENAME && soon(m.packet.ts.as_secs_f64(), m.packet.number))
-        {
-            found = Some((
-                format!("MIME attachment filename of {} bytes (limit {ASA_MAX_MIME_FILENAME})", m.value),
-                m.packet.number,
-            ));
-        }
-    }
-    let (what, packet) = found?;
+    let cut = Cut { packet: rst.packet, ts: rst.ts };
+    let checks: [fn(&Facts, &Cut) -> Option<Offence>; 5] =
+        [long_command_line, too_many_rcpt, long_sender, long_header_line, long_mime_filename];
+    let (what, packet) = checks.iter().find_map(|check| check(f, &cut))?;
     Some(verdict(
         "INSPECTION_LIMIT",
         Severity::Error,
@@ -411,6 +350,86 @@ pub fn inspection_limit(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         ),
         vec![packet, rst.packet],
     ))
+}
+
+/// The reset that ended the session.
+struct Cut {
+    packet: u64,
+    ts: f64,
+}
+
+impl Cut {
+    /// The offending packet came shortly before the reset.
+    fn right_after(&self, packet: u64, ts: f64) -> bool {
+        packet <= self.packet && self.ts - ts <= LIMIT_RESET_WITHIN_S
+    }
+}
+
+fn unanswered_after(f: &Facts, packet: u64) -> bool {
+    !f.replies.iter().any(|r| r.packet > packet)
+}
+
+/// Command line length includes CRLF (RFC 5321 §4.5.3.1.4 counts it in the 512).
+fn long_command_line(f: &Facts, cut: &Cut) -> Option<Offence> {
+    let c = f
+        .commands
+        .iter()
+        .filter(|c| c.len as u64 + 2 > ASA_MAX_COMMAND_LINE)
+        .find(|c| cut.right_after(c.packet, c.ts) && unanswered_after(f, c.packet))?;
+    let arg: String = c.arg.unwrap_or("").chars().take(30).collect();
+    Some((
+        format!("command line of {} bytes (limit {ASA_MAX_COMMAND_LINE}): \"{} {arg}…\"", c.len + 2, c.verb),
+        c.packet,
+    ))
+}
+
+fn too_many_rcpt(f: &Facts, cut: &Cut) -> Option<Offence> {
+    let rcpts: Vec<_> = f.commands.iter().filter(|c| c.verb.eq_ignore_ascii_case("RCPT")).collect();
+    let over = rcpts.get(ASA_MAX_RCPT as usize)?;
+    let last = rcpts.last()?;
+    let cut_there =
+        cut.right_after(over.packet, over.ts) || (cut.right_after(last.packet, last.ts) && last.reply.is_none());
+    cut_there.then(|| {
+        let what = format!(
+            "{} RCPT commands (limit {ASA_MAX_RCPT}); the reset came after RCPT number {}",
+            rcpts.len(),
+            ASA_MAX_RCPT + 1
+        );
+        (what, over.packet)
+    })
+}
+
+fn long_sender(f: &Facts, cut: &Cut) -> Option<Offence> {
+    let m = f.commands.iter().find(|c| {
+        c.verb.eq_ignore_ascii_case("MAIL")
+            && sender_len(c.arg) > ASA_MAX_SENDER
+            && cut.right_after(c.packet, c.ts)
+            && c.reply.is_none()
+    })?;
+    Some((format!("sender address of {} bytes (limit {ASA_MAX_SENDER})", sender_len(m.arg)), m.packet))
+}
+
+/// A message line limit only matters while the message was still in flight.
+fn unfinished_message(f: &Facts) -> bool {
+    f.s.smtp.transactions.last().is_some_and(|t| t.data_reply.is_none())
+}
+
+fn long_header_line(f: &Facts, cut: &Cut) -> Option<Offence> {
+    let h = f.s.smtp.maxima.header_line.as_ref()?;
+    let hit = h.value > ASA_MAX_HEADER_LINE
+        && unfinished_message(f)
+        && cut.right_after(h.packet.number, h.packet.ts.as_secs_f64());
+    hit.then(|| (format!("message header line of {} bytes (limit {ASA_MAX_HEADER_LINE})", h.value), h.packet.number))
+}
+
+fn long_mime_filename(f: &Facts, cut: &Cut) -> Option<Offence> {
+    let m = f.s.smtp.maxima.mime_filename.as_ref()?;
+    let hit = m.value > ASA_MAX_MIME_FILENAME
+        && unfinished_message(f)
+        && cut.right_after(m.packet.number, m.packet.ts.as_secs_f64());
+    hit.then(|| {
+        (format!("MIME attachment filename of {} bytes (limit {ASA_MAX_MIME_FILENAME})", m.value), m.packet.number)
+    })
 }
 
 /// Length of the address in "FROM:<addr> PARAMS".

@@ -95,3 +95,6 @@ fn verdict(
     packets.dedup();
     Verdict { code, severity, summary, explanation, packets }
 }
+
+#[cfg(test)]
+mod tests;

@@ -342,3 +342,89 @@ fn process<A: StreamConsumer>(config: &TcpConfig, flow: &mut Flow<A>, p: &Packet
     flow.deadline = p.ts.0.saturating_add(secs_to_nanos(wait));
     flow.buffered = flow.reasm[0].buffered_bytes() + flow.reasm[1].buffered_bytes();
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::synth::{CLIENT, SERVER, SessionBuilder};
+    use crate::tcp::conn::{CloseKind, Handshake, Role};
+    use crate::tcp::flow::EndReason;
+
+    #[test]
+    fn syn_retries_are_one_connection_with_a_syn_count() {
+        let mut b = SessionBuilder::lab();
+        b.syn().wait(1.0).syn().wait(2.0);
+        b.handshake().server("220 hi\r\n").client("QUIT\r\n").server("221 bye\r\n").close();
+        let s = b.analyze();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].conn.syn_count, 3);
+        assert_eq!(s[0].conn.handshake, Handshake::Complete);
+        assert_eq!(s[0].smtp.replies, [220, 221]);
+    }
+
+    #[test]
+    fn simultaneous_close_is_closed_by_whoever_came_first() {
+        let mut b = SessionBuilder::lab();
+        b.handshake().server("220 hi\r\n").fin(SERVER).fin(CLIENT).ack(SERVER).ack(CLIENT);
+        let s = &b.analyze()[0];
+        assert_eq!(s.conn.closed_by, Some((Role::Server, CloseKind::Fin)));
+        assert_eq!(s.conn.zeek_conn_state, "SF");
+        assert_eq!(s.end, EndReason::Closed);
+    }
+
+    #[test]
+    fn rst_mid_stream_ends_the_session_and_keeps_the_dialogue() {
+        let mut b = SessionBuilder::lab();
+        b.handshake()
+            .server("220 hi\r\n")
+            .client("EHLO a\r\n")
+            .server("250 ok\r\n")
+            .client("MAIL FROM:<a@b>\r\n")
+            .rst(CLIENT);
+        let s = &b.analyze()[0];
+        assert_eq!(s.conn.closed_by, Some((Role::Client, CloseKind::Rst)));
+        assert_eq!(s.smtp.commands, ["EHLO", "MAIL"]);
+        assert_eq!(s.conn.zeek_conn_state, "RSTO");
+    }
+
+    #[test]
+    fn a_new_syn_on_the_same_ports_after_close_is_a_new_session() {
+        let mut b = SessionBuilder::lab();
+        b.handshake().server("220 one\r\n").close().wait(1.0);
+        let mut second = SessionBuilder::lab().at_isn(900_000, 80_000);
+        second.handshake().server("220 two\r\n").close();
+        b.frames.extend(second.frames.into_iter().map(|(ts, f)| (crate::capture::Timestamp(ts.0 + 2_000_000_000), f)));
+        let s = b.analyze();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].smtp.banner.as_ref().unwrap().text, "one");
+        assert_eq!(s[1].smtp.banner.as_ref().unwrap().text, "two");
+    }
+
+    #[test]
+    fn a_lost_client_segment_becomes_a_gap_and_the_dialogue_resyncs() {
+        let mut b = SessionBuilder::lab();
+        b.handshake().server("220 hi\r\n").client("EHLO a\r\n").server("250 ok\r\n");
+        // MAIL FROM is "sent" but not captured: the next client segment starts after it.
+        let mail = "MAIL FROM:<a@b>\r\n";
+        let seq = b.next_seq(CLIENT);
+        let ack = b.next_seq(SERVER);
+        b.raw(CLIENT, 0x18, seq + mail.len() as u32, ack, b"RCPT TO:<c@d>\r\n", 64);
+        b.raw(SERVER, 0x18, ack, seq + mail.len() as u32 + 15, b"250 ok\r\n250 ok\r\n", 63);
+        let s = &b.analyze()[0];
+        assert_eq!(s.conn.dirs[0].stream.gap_bytes, mail.len() as u64);
+        assert!(s.smtp.commands.contains(&"RCPT".to_string()));
+        assert!(s.conn.zeek_history.contains('G') || s.conn.zeek_history.contains('g'), "{}", s.conn.zeek_history);
+    }
+
+    #[test]
+    fn an_idle_session_is_handed_on_after_the_idle_timeout() {
+        let mut b = SessionBuilder::lab();
+        b.handshake().server("220 hi\r\n").wait(700.0);
+        let mut other = SessionBuilder::new(([203, 0, 113, 9], 40000), ([198, 51, 100, 25], 25));
+        other.now = b.now;
+        other.handshake();
+        b.frames.extend(other.frames);
+        let s = b.analyze();
+        assert_eq!(s[0].end, EndReason::Idle);
+        assert_eq!(s[1].end, EndReason::CaptureEnd);
+    }
+}

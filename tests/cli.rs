@@ -1,0 +1,165 @@
+//! The binary's contract at its edges: exit codes, errors that name the file, warnings with
+//! offsets, stdin and gzip input, several files, colors, ports.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_file_that_is_not_a_capture_is_an_input_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, "hello, this is text\n").unwrap();
+    let out = run(&["read", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("notes.txt") && err.contains("not a pcap or pcapng capture"), "{err}");
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn missing_and_empty_files_are_input_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    for (path, text) in [(empty.to_str().unwrap(), "empty"), ("/nonexistent/x.pcap", "x.pcap")] {
+        let out = run(&["read", path]);
+        assert_eq!(out.status.code(), Some(2), "{path}");
+        assert!(stderr(&out).contains(text), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(&["read"]).status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_truncated_capture_warns_with_the_offset_and_keeps_what_was_read() {
+    let whole = std::fs::read(capture("01-delivered.pcap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("killed-tcpdump.pcap");
+    std::fs::write(&cut, &whole[..1500]).unwrap();
+    let out = run(&["read", "--json", cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("killed-tcpdump.pcap: offset 1401: capture ends in the middle of packet 14"), "{err}");
+    let s: serde_json::Value = serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(s["smtp"]["replies"], serde_json::json!([220, 250, 250, 250]));
+    assert_eq!(codes(&s), ["INCOMPLETE"]);
+}
+
+#[test]
+fn stdin_and_gzip_give_the_same_sessions_as_the_plain_file() {
+    let path = capture("02-reject-554-greeting.pcap");
+    let plain = sessions(&[path.to_str().unwrap()]);
+    let bytes = std::fs::read(&path).unwrap();
+
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&bytes).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gz_path = dir.path().join("reject.pcap.gz");
+    std::fs::write(&gz_path, gz.finish().unwrap()).unwrap();
+    let from_gz = sessions(&[gz_path.to_str().unwrap()]);
+
+    let mut child =
+        Command::new(bin()).args(["read", "--json", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let from_stdin: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+
+    for other in [&from_gz, &from_stdin] {
+        assert_eq!(other.len(), plain.len());
+        for (a, b) in plain.iter().zip(other) {
+            assert_eq!(a["tcp"], b["tcp"]);
+            assert_eq!(a["smtp"], b["smtp"]);
+            assert_eq!(a["verdicts"], b["verdicts"]);
+        }
+    }
+}
+
+#[test]
+fn several_files_are_read_in_turn_and_named_in_records() {
+    let a = capture("03-tcprefuse.pcap");
+    let b = capture("04-port-closed.pcap");
+    let all = sessions(&[a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(all.len(), 2);
+    assert!(all[0]["capture"].as_str().unwrap().ends_with("03-tcprefuse.pcap"));
+    assert!(all[1]["capture"].as_str().unwrap().ends_with("04-port-closed.pcap"));
+}
+
+#[test]
+fn port_option_replaces_the_default_set() {
+    let path = capture("01-delivered.pcap");
+    assert!(sessions(&["--port", "587", path.to_str().unwrap()]).is_empty());
+    assert_eq!(sessions(&["--port", "25", path.to_str().unwrap()]).len(), 1);
+}
+
+#[test]
+fn text_output_has_no_color_codes_when_not_a_terminal() {
+    let out =
+        Command::new(bin()).args(["read", capture("02-reject-554-greeting.pcap").to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains('\u{1b}'));
+    assert!(text.contains("REJECT") && text.contains("1 session in 1 capture"), "{text}");
+}
+
+#[test]
+fn json_records_carry_the_documented_fields() {
+    let s = session_of("01-delivered.pcap", "1");
+    assert_eq!(s["schema"], "smtpdiag.session.v1");
+    for key in [
+        "id",
+        "capture",
+        "client",
+        "server",
+        "first_ts",
+        "last_ts",
+        "first_packet",
+        "last_packet",
+        "tcp",
+        "smtp",
+        "verdicts",
+    ] {
+        assert!(s.get(key).is_some(), "missing {key}");
+    }
+    for key in
+        ["handshake", "conn_state", "history", "closed_by", "packets", "payload_bytes", "retransmissions", "gaps"]
+    {
+        assert!(s["tcp"].get(key).is_some(), "missing tcp.{key}");
+    }
+    for key in [
+        "banner",
+        "helo_verb",
+        "helo",
+        "ehlo_keywords",
+        "mail_from",
+        "rcpt_to",
+        "transactions",
+        "starttls",
+        "commands",
+        "replies",
+    ] {
+        assert!(s["smtp"].get(key).is_some(), "missing smtp.{key}");
+    }
+    let v = &s["verdicts"][0];
+    for key in ["code", "severity", "summary", "explanation", "packets"] {
+        assert!(v.get(key).is_some(), "missing verdicts[].{key}");
+    }
+}
+
+#[test]
+fn man_page_and_completions_are_generated_from_the_cli() {
+    let man = run(&["generate", "man"]);
+    assert!(String::from_utf8_lossy(&man.stdout).contains(".TH smtpdiag"));
+    let bash = run(&["generate", "bash"]);
+    assert!(String::from_utf8_lossy(&bash.stdout).contains("smtpdiag"));
+}
