@@ -19,8 +19,12 @@ pub fn run(args: ReadArgs) -> Result<i32> {
     let mut out = Out::new(args.json);
     let mut totals = Totals::default();
     let mut status = 0;
+    let several = args.files.len() > 1;
     for path in &args.files {
         let name = path.display().to_string();
+        if several && !args.json {
+            out.lines(&text::capture_header(&name, style));
+        }
         let failover = FailoverTracker::new(diagnose_config.failover_window_s);
         let mut printer = Printer {
             json: args.json,

@@ -341,7 +341,7 @@ pub fn inspection_limit(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     Some(verdict(
         "INSPECTION_LIMIT",
         Severity::Error,
-        format!("session reset ({} RST, packet {}) right after a {what}", who(rst.by), rst.packet),
+        format!("session reset (RST \"from\" the {}, packet {}) right after a {what}", who(rst.by), rst.packet),
         format!(
             "Cisco ASA ESMTP inspection drops the connection and resets both sides when a line exceeds its \
              defaults: command line > 512 bytes, more than 100 RCPT, header line > 998, sender address > 320, \

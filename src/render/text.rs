@@ -48,6 +48,12 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// Heads the sessions of one capture when several are read.
+pub fn capture_header(name: &str, style: TextStyle) -> String {
+    let line = format!("== {name}");
+    if style.color { format!("{}\n", line.bold()) } else { format!("{line}\n") }
+}
+
 /// The most severe verdict, which names the session's outcome on its line.
 pub fn headline(verdicts: &[Verdict]) -> Option<&Verdict> {
     verdicts.iter().max_by_key(|v| v.severity)
