@@ -208,6 +208,10 @@ pub struct ConnTracker {
     zeek: ZeekConn,
     /// Sender of the connection's first captured packet (Zeek's frame of reference).
     first_sender: Endpoint,
+    /// A new hole per direction not yet told to the Zeek model, and whether the last bytes handed
+    /// on were missing ones (so a hole spanning several packets is one gap).
+    zeek_gap_pending: [bool; 2],
+    in_gap: [bool; 2],
 }
 
 impl ConnTracker {
@@ -223,6 +227,8 @@ impl ConnTracker {
         ConnTracker {
             zeek: ZeekConn::with_ports(first_sender.port, other.port),
             first_sender,
+            zeek_gap_pending: [false; 2],
+            in_gap: [false; 2],
             client,
             server,
             role_basis,
@@ -256,11 +262,35 @@ impl ConnTracker {
 
     /// The reassembler found bytes of `dir` missing from the capture.
     pub fn content_gap(&mut self, dir: Direction) {
-        let sender = match dir {
-            Direction::ClientToServer => self.client,
-            Direction::ServerToClient => self.server,
-        };
-        self.zeek.on_content_gap(sender == self.first_sender);
+        if !self.in_gap[dir.index()] {
+            self.zeek_gap_pending[dir.index()] = true;
+        }
+        self.in_gap[dir.index()] = true;
+    }
+
+    /// The reassembler handed on captured bytes of `dir`.
+    pub fn content_data(&mut self, dir: Direction) {
+        self.in_gap[dir.index()] = false;
+    }
+
+    /// After the packet's bytes were reassembled: an acknowledgment tells Zeek about the holes
+    /// in the data it acknowledges.
+    pub fn after_reassembly(&mut self, p: &Packet<'_>, dir: Direction) {
+        if p.flags.ack() {
+            self.flush_zeek_gap(dir.reverse());
+        }
+    }
+
+    /// Zeek notices a content gap when the peer acknowledges past it, so its history letter comes
+    /// after the peer's ACK; tell the model at that point (or at the end).
+    fn flush_zeek_gap(&mut self, dir: Direction) {
+        if std::mem::take(&mut self.zeek_gap_pending[dir.index()]) {
+            let sender = match dir {
+                Direction::ClientToServer => self.client,
+                Direction::ServerToClient => self.server,
+            };
+            self.zeek.on_content_gap(sender == self.first_sender);
+        }
     }
 
     /// Record the header facts of a packet (before its payload is reassembled).
@@ -383,6 +413,8 @@ impl ConnTracker {
 
     /// Finish: freeze what was observed into a record.
     pub fn into_record(mut self, stream_stats: [DirectionStats; 2]) -> ConnRecord {
+        self.flush_zeek_gap(Direction::ClientToServer);
+        self.flush_zeek_gap(Direction::ServerToClient);
         for (facts, stats) in self.dirs.iter_mut().zip(stream_stats) {
             facts.ip_id = facts.ip_ids.pattern();
             facts.stream = stats;

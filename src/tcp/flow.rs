@@ -291,7 +291,10 @@ impl<A: StreamConsumer> FlowTable<A> {
 
 fn deliver<A: StreamConsumer>(app: &mut A, tracker: &mut ConnTracker, dir: Direction, chunk: Chunk<'_>, at: PacketRef) {
     match chunk {
-        Chunk::Data(d) => app.on_data(dir, d, at),
+        Chunk::Data(d) => {
+            tracker.content_data(dir);
+            app.on_data(dir, d, at)
+        }
         Chunk::Gap(n) => {
             tracker.content_gap(dir);
             app.on_gap(dir, n, at)
@@ -338,6 +341,7 @@ fn process<A: StreamConsumer>(config: &TcpConfig, flow: &mut Flow<A>, p: &Packet
         r.segment(seq, p.payload, p.missing, p.flags.fin(), at, &config.limits, &mut sink)
     };
     tracker.push_event(p, dir, class, gap_bytes);
+    tracker.after_reassembly(p, dir);
     let wait = if tracker.is_closed() { config.linger_s } else { config.idle_timeout_s };
     flow.deadline = p.ts.0.saturating_add(secs_to_nanos(wait));
     flow.buffered = flow.reasm[0].buffered_bytes() + flow.reasm[1].buffered_bytes();

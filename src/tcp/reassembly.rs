@@ -110,6 +110,8 @@ pub struct Reassembler {
     pending_bytes: usize,
     recent: [Recent; RECENT_SEGMENTS],
     recent_pos: usize,
+    /// The last thing handed on was a gap: more missing bytes extend the same hole.
+    in_gap: bool,
     pub stats: DirectionStats,
 }
 
@@ -129,6 +131,7 @@ impl Reassembler {
             pending_bytes: 0,
             recent: [Recent::default(); RECENT_SEGMENTS],
             recent_pos: 0,
+            in_gap: false,
             stats: DirectionStats::default(),
         }
     }
@@ -268,6 +271,7 @@ impl Reassembler {
                 self.remember(start_offset, fresh, at);
             }
             sink(Chunk::Data(fresh), at);
+            self.in_gap = false;
             self.advance(captured - skip);
         }
         let missing_left = (captured + missing as u64).saturating_sub(skip.max(captured));
@@ -280,7 +284,11 @@ impl Reassembler {
         if len == 0 {
             return;
         }
-        self.stats.gaps += 1;
+        // Contiguous missing bytes are one hole, however many packets they spanned.
+        if !self.in_gap {
+            self.stats.gaps += 1;
+            self.in_gap = true;
+        }
         self.stats.gap_bytes += len;
         sink(Chunk::Gap(len), at);
         self.advance(len);
