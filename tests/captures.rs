@@ -141,3 +141,14 @@ fn large_message_reassembles_every_byte() {
     assert_eq!(body["terminated"], true);
     assert_eq!(s["tcp"]["gaps"]["client"], 0);
 }
+
+#[test]
+fn a_router_capture_on_any_interface_shows_the_rewrite_without_false_retransmissions() {
+    let s = session_of("30-fw-any-interface-starttls-stripped.pcap", "1");
+    assert_eq!(s["tcp"]["retransmissions"], serde_json::json!({"client": 0, "server": 0}));
+    assert!(s["tcp"]["duplicates"]["server"].as_u64().unwrap() >= 10);
+    let summary = verdict(&s, "STREAM_REWRITTEN")["summary"].as_str().unwrap().to_string();
+    assert!(summary.contains("XXXXXXXA") && summary.contains("STARTTLS"), "{summary}");
+    assert!(summary.contains("(TTL 64)") && summary.contains("(TTL 63)"), "{summary}");
+    assert_eq!(s["smtp"]["replies"], serde_json::json!([220, 250, 250, 250, 354, 250, 221]));
+}

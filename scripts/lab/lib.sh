@@ -126,7 +126,9 @@ net_down() {
 }
 
 # ---------------------------------------------------------------- captures
-# capture_start NAME [inside]: tcpdump on f0 (outside) and, if asked, on f1 (inside)
+# capture_start NAME [1|any]: tcpdump on f0 (outside) and, with 1, also on f1 (inside);
+# with "any", one capture on all of fw's interfaces (every forwarded packet recorded twice,
+# once on each side, as `tcpdump -i any` on a real router does)
 CAP_NAME=
 CAP_INSIDE=0
 capture_start() {
@@ -136,6 +138,7 @@ capture_start() {
 		[ "$side" = inside ] && [ "$CAP_INSIDE" != 1 ] && continue
 		if [ "$side" = outside ]; then dev=f0; out="$WORK/$CAP_NAME.pcap"
 		else dev=f1; out="$WORK/$CAP_NAME.inside.pcap"; fi
+		[ "$CAP_INSIDE" = any ] && dev=any
 		rm -f "$out" "$WORK/tcpdump-$side.err"
 		# -s 1600: pinned snaplen, whole 1500-byte frames; filter "ip" keeps ARP out
 		ip netns exec fw tcpdump -i "$dev" -U -s 1600 -nn -Z root -w "$out" ip 2>"$WORK/tcpdump-$side.err" &

@@ -33,6 +33,7 @@ SCENARIOS=(
 	27-ehlo-refused-helo-fallback
 	28-zero-window-slow-reader
 	29-slow-handshake-first-syn-lost
+	30-fw-any-interface-starttls-stripped
 )
 
 # ---------------------------------------------------------------- plain sessions
@@ -189,6 +190,16 @@ scenario_18_fw_starttls_stripped() {
 	exim_esa_start 'TLS_ADV=*'
 	fw_inspect_start
 	capture_start "$CAP_NAME" 1
+	swaks_c --tls-optional
+	capture_stop
+}
+
+# The same session as 18, recorded with `tcpdump -i any` on the firewall: each packet appears
+# twice, before and after the rewrite, so one file shows what was changed.
+scenario_30_fw_any_interface_starttls_stripped() {
+	exim_esa_start 'TLS_ADV=*'
+	fw_inspect_start
+	capture_start "$CAP_NAME" any
 	swaks_c --tls-optional
 	capture_stop
 }

@@ -5,6 +5,7 @@ use crate::session::Session;
 use crate::smtp::Event;
 use crate::tcp::Direction;
 use crate::tcp::conn::{CloseEvent, CloseKind, Role};
+use crate::tcp::reassembly::SegmentClass;
 
 /// A command or reply with where it was seen.
 #[derive(Clone, Debug)]
@@ -127,7 +128,9 @@ impl<'a> Facts<'a> {
 
     /// TTL values of one side's packets that are not resets (the endpoint's own stack).
     pub fn ttl_baseline(&self, dir: Direction) -> Option<(u8, u8)> {
-        let mut ttls = self.s.conn.events.iter().filter(|e| e.dir == dir && !e.flags.rst()).map(|e| e.ttl);
+        let own =
+            |e: &&crate::tcp::conn::PacketEvent| e.dir == dir && !e.flags.rst() && e.class != SegmentClass::Duplicate;
+        let mut ttls = self.s.conn.events.iter().filter(own).map(|e| e.ttl);
         let first = ttls.next()?;
         Some(ttls.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t))))
     }

@@ -11,6 +11,7 @@ use super::{DiagnoseConfig, Severity, Verdict, verdict};
 use crate::smtp::{AnomalyKind, Event};
 use crate::tcp::Direction;
 use crate::tcp::conn::{IpIdPattern, Role};
+use crate::tcp::reassembly::SegmentClass;
 
 /// ASA esmtp inspection defaults (Cisco: "match cmd line length gt 512", "match cmd RCPT count gt
 /// 100", "match header length gt 998", "match sender-address length gt 320", "match MIME
@@ -272,7 +273,7 @@ pub fn firewall_reset(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let events = &f.s.conn.events;
     let mut clues: Vec<String> = Vec::new();
     let mut packets = Vec::new();
-    for rst in events.iter().filter(|e| e.flags.rst()) {
+    for rst in events.iter().filter(|e| e.flags.rst() && e.class != SegmentClass::Duplicate) {
         let Some((lo, hi)) = f.ttl_baseline(rst.dir) else { continue };
         if rst.ttl >= lo && rst.ttl <= hi {
             continue;
@@ -297,7 +298,7 @@ pub fn firewall_reset(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         packets.push(rst.number);
     }
     // Resets in both directions within a millisecond while neither side had closed.
-    let rsts: Vec<_> = events.iter().filter(|e| e.flags.rst()).collect();
+    let rsts: Vec<_> = events.iter().filter(|e| e.flags.rst() && e.class != SegmentClass::Duplicate).collect();
     let fin_before = |n: u64| events.iter().any(|e| e.flags.fin() && e.number < n);
     for pair in rsts.windows(2) {
         if pair[0].dir != pair[1].dir && pair[1].ts.secs_since(pair[0].ts).abs() < 0.001 && !fin_before(pair[0].number)
@@ -445,18 +446,42 @@ fn sender_len(arg: Option<&str>) -> u64 {
 
 pub fn stream_rewritten(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let rewrites: Vec<_> = f.s.conn.rewrites().collect();
-    let (dir, first) = rewrites.first()?;
+    let (dir, _) = rewrites.first()?;
     let sender = who(Role::of(*dir));
+    let ttl = |n: u64| {
+        f.s.conn.events.iter().find(|e| e.number == n).map(|e| format!(" (TTL {})", e.ttl)).unwrap_or_default()
+    };
+    let vantage = f.s.conn.dirs.iter().any(|d| d.duplicates > 0);
+    let how = if vantage {
+        "the capture saw the same packets on both sides of a device, and that device changed them"
+    } else {
+        "a retransmission carried different bytes than the first copy"
+    };
     Some(verdict(
         "STREAM_REWRITTEN",
         Severity::Warning,
-        format!(
-            "the {sender}'s bytes changed in transit: packet {} carries different bytes than packet {} for the same {} bytes",
-            first.packet, first.original_packet, first.len
-        ),
+        {
+            let changes: Vec<String> = rewrites
+                .iter()
+                .take(3)
+                .map(|(_, r)| {
+                    let (a, b) = (r.original_packet, r.packet);
+                    format!(
+                        "\"{}\" in packet {a}{} became \"{}\" in packet {b}{}",
+                        r.original,
+                        ttl(a),
+                        r.changed,
+                        ttl(b)
+                    )
+                })
+                .collect();
+            let more = if rewrites.len() > 3 { format!(" and {} more", rewrites.len() - 3) } else { String::new() };
+            format!("the {sender}'s bytes were changed in transit: {}{more} ({how})", changes.join("; "))
+        },
         "The same TCP sequence range was seen twice with different content. An endpoint retransmits the \
-         bytes it sent before; different bytes mean something in the path edits the stream (an inspecting \
-         firewall or proxy), or the capture merges two vantage points."
+         bytes it sent before, and a packet forwarded by a router keeps its bytes; different bytes mean \
+         something in the path edits the stream — an inspecting firewall (Cisco ASA `inspect esmtp` masks \
+         banners, EHLO keywords and commands in place), a proxy or an IPS."
             .to_string(),
         rewrites.iter().flat_map(|(_, r)| [r.original_packet, r.packet]).collect(),
     ))

@@ -45,7 +45,10 @@ pub fn session_value(s: &Session, verdicts: &[Verdict]) -> Value {
     let c = &s.conn;
     let rewrites: Vec<Value> = c
         .rewrites()
-        .map(|(d, r)| json!({"direction": d, "original_packet": r.original_packet, "packet": r.packet, "offset": r.offset, "len": r.len}))
+        .map(|(d, r)| {
+            json!({"direction": d, "original_packet": r.original_packet, "packet": r.packet, "offset": r.offset,
+                   "len": r.len, "original": r.original, "changed": r.changed})
+        })
         .collect();
     json!({
         "schema": SCHEMA,
@@ -72,6 +75,7 @@ pub fn session_value(s: &Session, verdicts: &[Verdict]) -> Value {
             "gap_bytes": per_side(s, |d| d.stream.gap_bytes),
             "out_of_order": per_side(s, |d| d.stream.out_of_order),
             "zero_window": per_side(s, |d| d.zero_window),
+            "duplicates": per_side(s, |d| d.duplicates),
             "ttl": per_side(s, |d| json!({"min": d.ttl_min, "max": d.ttl_max})),
             "ip_id": per_side(s, |d| d.ip_id),
             "mss": per_side(s, |d| d.mss),

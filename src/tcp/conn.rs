@@ -142,6 +142,25 @@ impl IpIdTracker {
     }
 }
 
+/// What identifies one packet, to recognise it when a second capture point records it again.
+#[derive(Clone, Copy, Default)]
+struct Signature {
+    number: u64,
+    ts: i64,
+    ip_id: Option<u16>,
+    ttl: u8,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    len: u32,
+}
+
+/// Copies of one packet seen on two interfaces of one machine arrive within microseconds (a few
+/// milliseconds through a userspace rewriter); a retransmission never comes this fast with the
+/// same IP-ID.
+const DUPLICATE_WINDOW_NS: i64 = 50_000_000;
+const SIGNATURES_KEPT: usize = 4;
+
 /// Counters and observations of one direction.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DirFacts {
@@ -154,6 +173,8 @@ pub struct DirFacts {
     pub mss: Option<u16>,
     /// Largest payload of one segment, on the wire.
     pub max_segment: u32,
+    /// Packets seen a second time at another capture point (not retransmissions).
+    pub duplicates: u64,
     #[serde(flatten)]
     pub stream: DirectionStats,
     #[serde(skip)]
@@ -212,6 +233,8 @@ pub struct ConnTracker {
     /// on were missing ones (so a hole spanning several packets is one gap).
     zeek_gap_pending: [bool; 2],
     in_gap: [bool; 2],
+    signatures: [[Signature; SIGNATURES_KEPT]; 2],
+    signature_pos: [usize; 2],
 }
 
 impl ConnTracker {
@@ -229,6 +252,8 @@ impl ConnTracker {
             first_sender,
             zeek_gap_pending: [false; 2],
             in_gap: [false; 2],
+            signatures: Default::default(),
+            signature_pos: [0; 2],
             client,
             server,
             role_basis,
@@ -293,13 +318,58 @@ impl ConnTracker {
         }
     }
 
-    /// Record the header facts of a packet (before its payload is reassembled).
-    pub fn observe(&mut self, p: &Packet<'_>, dir: Direction) {
+    /// Is this packet one already seen, recorded again at another capture point? Same IP-ID,
+    /// sequence and acknowledgment numbers, flags and length, moments later — and a TTL one hop
+    /// lower, or the same TTL where the IP-ID proves identity (a VLAN host seeing it twice).
+    pub fn is_duplicate(&self, p: &Packet<'_>, dir: Direction) -> bool {
+        self.signatures[dir.index()].iter().any(|s| {
+            let age = p.ts.0 - s.ts;
+            let same_packet = match (s.ip_id, p.ip_id) {
+                (Some(a), Some(b)) => a == b && (a != 0 || s.ttl != p.ttl),
+                (None, None) => s.ttl != p.ttl,
+                _ => false,
+            };
+            s.number != 0
+                && (0..=DUPLICATE_WINDOW_NS).contains(&age)
+                && same_packet
+                && s.seq == p.seq
+                && s.ack == p.ack
+                && s.flags == p.flags.0
+                && s.len == p.wire_len()
+        })
+    }
+
+    fn remember(&mut self, p: &Packet<'_>, dir: Direction) {
+        let d = dir.index();
+        self.signatures[d][self.signature_pos[d]] = Signature {
+            number: p.number,
+            ts: p.ts.0,
+            ip_id: p.ip_id,
+            ttl: p.ttl,
+            seq: p.seq,
+            ack: p.ack,
+            flags: p.flags.0,
+            len: p.wire_len(),
+        };
+        self.signature_pos[d] = (self.signature_pos[d] + 1) % SIGNATURES_KEPT;
+    }
+
+    /// Record the header facts of a packet (before its payload is reassembled). A duplicate
+    /// counts as a frame but not as a handshake, close or TTL observation of its sender.
+    pub fn observe(&mut self, p: &Packet<'_>, dir: Direction, duplicate: bool) {
         let at = PacketRef { number: p.number, ts: p.ts };
         self.last = at;
+        let from_first = p.src == self.first_sender.ip && p.src_port == self.first_sender.port;
+        self.zeek.on_packet(from_first, p.flags.0, p.seq, p.ack, p.wire_len(), p.window, true);
         let facts = &mut self.dirs[dir.index()];
         facts.packets += 1;
         facts.payload_bytes += p.wire_len() as u64;
+        if duplicate {
+            facts.duplicates += 1;
+            return;
+        }
+        self.remember(p, dir);
+        let facts = &mut self.dirs[dir.index()];
         facts.max_segment = facts.max_segment.max(p.wire_len());
         facts.ttl_min = Some(facts.ttl_min.map_or(p.ttl, |t| t.min(p.ttl)));
         facts.ttl_max = Some(facts.ttl_max.map_or(p.ttl, |t| t.max(p.ttl)));
@@ -313,8 +383,6 @@ impl ConnTracker {
         if p.window == 0 && p.flags.0 & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST) == 0 {
             facts.zero_window += 1;
         }
-        let from_first = p.src == self.first_sender.ip && p.src_port == self.first_sender.port;
-        self.zeek.on_packet(from_first, p.flags.0, p.seq, p.ack, p.wire_len(), p.window, true);
         self.observe_handshake(p, dir, at);
         self.observe_close(p, dir);
         if self.isn[dir.index()].is_none() {

@@ -314,7 +314,8 @@ fn flush_pending<A: StreamConsumer>(flow: &mut Flow<A>) {
 /// the capture missed in the other direction), then this packet's own payload.
 fn process<A: StreamConsumer>(config: &TcpConfig, flow: &mut Flow<A>, p: &Packet<'_>) {
     let dir = flow.tracker.direction_of(p);
-    flow.tracker.observe(p, dir);
+    let duplicate = flow.tracker.is_duplicate(p, dir);
+    flow.tracker.observe(p, dir, duplicate);
     let at = PacketRef { number: p.number, ts: p.ts };
     let Flow { reasm, app, tracker, .. } = &mut *flow;
     let other = dir.reverse();
@@ -323,6 +324,9 @@ fn process<A: StreamConsumer>(config: &TcpConfig, flow: &mut Flow<A>, p: &Packet
         reasm[other.index()].acked(SeqNumber(p.ack), at, &mut |c, at| deliver(app, tracker, other, c, at));
     }
     let r = &mut reasm[dir.index()];
+    if duplicate && !p.flags.rst() {
+        r.expect_duplicate();
+    }
     let mut seq = SeqNumber(p.seq);
     if p.flags.syn() {
         r.syn(seq);
@@ -340,6 +344,7 @@ fn process<A: StreamConsumer>(config: &TcpConfig, flow: &mut Flow<A>, p: &Packet
         };
         r.segment(seq, p.payload, p.missing, p.flags.fin(), at, &config.limits, &mut sink)
     };
+    let class = if duplicate { SegmentClass::Duplicate } else { class };
     tracker.push_event(p, dir, class, gap_bytes);
     tracker.after_reassembly(p, dir);
     let wait = if tracker.is_closed() { config.linger_s } else { config.idle_timeout_s };

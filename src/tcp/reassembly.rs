@@ -48,10 +48,13 @@ pub enum SegmentClass {
     PartialRetransmission,
     /// Ahead of a hole: buffered.
     OutOfOrder,
+    /// The same packet seen again at another capture point (`tcpdump -i any` on a router, a
+    /// VLAN host): compared with the first copy, not counted as a retransmission.
+    Duplicate,
 }
 
 /// Bytes seen twice with different content.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Rewrite {
     /// Packet that carried the first copy.
     pub original_packet: u64,
@@ -60,6 +63,9 @@ pub struct Rewrite {
     /// Stream offset (bytes from the start of the direction) of the segment.
     pub offset: u64,
     pub len: u32,
+    /// The first copy and the differing one around the first changed byte (lossy text).
+    pub original: String,
+    pub changed: String,
 }
 
 /// Counters of one direction.
@@ -76,16 +82,26 @@ pub struct DirectionStats {
 }
 
 const MAX_REWRITES_KEPT: usize = 16;
-const RECENT_SEGMENTS: usize = 8;
+const RECENT_SEGMENTS: usize = 4;
 /// An acknowledgment further ahead than this is nonsense (or hostile), not evidence of loss.
 const MAX_ACK_JUMP: i64 = 1 << 30;
 
-#[derive(Clone, Copy, Default)]
+/// Bytes of a delivered segment kept for showing a rewrite.
+const RECENT_HEAD: usize = 192;
+
+#[derive(Clone, Copy)]
 struct Recent {
     offset: u64,
     len: u32,
     hash: u64,
     packet: u64,
+    head: [u8; RECENT_HEAD],
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Recent { offset: 0, len: 0, hash: 0, packet: 0, head: [0; RECENT_HEAD] }
+    }
 }
 
 struct Pending {
@@ -112,6 +128,8 @@ pub struct Reassembler {
     recent_pos: usize,
     /// The last thing handed on was a gap: more missing bytes extend the same hole.
     in_gap: bool,
+    /// The next segment is a second copy of one already seen (set by the connection tracker).
+    duplicate_next: bool,
     pub stats: DirectionStats,
 }
 
@@ -132,6 +150,7 @@ impl Reassembler {
             recent: [Recent::default(); RECENT_SEGMENTS],
             recent_pos: 0,
             in_gap: false,
+            duplicate_next: false,
             stats: DirectionStats::default(),
         }
     }
@@ -141,6 +160,11 @@ impl Reassembler {
         if self.next.is_none() {
             self.next = Some(isn.plus(1));
         }
+    }
+
+    /// The next segment is the same packet seen at another capture point.
+    pub fn expect_duplicate(&mut self) {
+        self.duplicate_next = true;
     }
 
     pub fn started(&self) -> bool {
@@ -180,6 +204,14 @@ impl Reassembler {
     ) -> SegmentClass {
         let len = payload.len() as u64 + missing as u64;
         let next = *self.next.get_or_insert(seq);
+        if self.duplicate_next {
+            self.duplicate_next = false;
+            let rel = seq.since(next);
+            if rel + len as i64 <= 0 {
+                self.check_rewrite(self.next_offset.wrapping_add_signed(rel), payload, at);
+                return SegmentClass::Duplicate;
+            }
+        }
         if fin && self.fin.is_none() {
             self.fin = Some(seq.plus(len));
         }
@@ -395,15 +427,25 @@ impl Reassembler {
         let old = &seg.data[(lo - seg_start) as usize..(hi - seg_start) as usize];
         let new = &payload[(lo - offset) as usize..(hi - offset) as usize];
         if old != new {
-            let rewrite =
-                Rewrite { original_packet: seg.at.number, packet: at.number, offset: lo, len: (hi - lo) as u32 };
+            let (original, changed) = excerpts(old, new);
+            let rewrite = Rewrite {
+                original_packet: seg.at.number,
+                packet: at.number,
+                offset: lo,
+                len: (hi - lo) as u32,
+                original,
+                changed,
+            };
             self.push_rewrite(rewrite);
         }
     }
 
     fn remember(&mut self, offset: u64, data: &[u8], at: PacketRef) {
+        let mut head = [0; RECENT_HEAD];
+        let n = data.len().min(RECENT_HEAD);
+        head[..n].copy_from_slice(&data[..n]);
         self.recent[self.recent_pos] =
-            Recent { offset, len: data.len() as u32, hash: hash_bytes(data), packet: at.number };
+            Recent { offset, len: data.len() as u32, hash: hash_bytes(data), packet: at.number, head };
         self.recent_pos = (self.recent_pos + 1) % RECENT_SEGMENTS;
     }
 
@@ -415,7 +457,9 @@ impl Reassembler {
         let len = payload.len() as u32;
         let found = self.recent.iter().find(|r| r.len == len && r.offset == offset && r.packet != 0).copied();
         if let Some(r) = found.filter(|r| r.hash != hash_bytes(payload)) {
-            self.push_rewrite(Rewrite { original_packet: r.packet, packet: at.number, offset, len });
+            let kept = &r.head[..(r.len as usize).min(RECENT_HEAD)];
+            let (original, changed) = excerpts(kept, payload);
+            self.push_rewrite(Rewrite { original_packet: r.packet, packet: at.number, offset, len, original, changed });
         }
     }
 
@@ -426,9 +470,26 @@ impl Reassembler {
     }
 }
 
-/// FNV-1a: enough to tell two copies of a segment apart; not a security boundary.
+/// Tells two copies of a segment apart, eight bytes at a time; not a security boundary.
 fn hash_bytes(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    let mut words = data.chunks_exact(8);
+    let mix = |h: u64, w: u64| (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    let h = words.by_ref().fold(0xcbf2_9ce4_8422_2325u64 ^ data.len() as u64, |h, w| {
+        mix(h, u64::from_le_bytes(w.try_into().expect("chunks of eight")))
+    });
+    let tail = words.remainder().iter().fold(0u64, |t, &b| (t << 8) | b as u64);
+    mix(h, tail)
+}
+
+/// Up to 40 bytes of each copy, starting a little before the first byte that differs.
+fn excerpts(old: &[u8], new: &[u8]) -> (String, String) {
+    let first = old.iter().zip(new).position(|(a, b)| a != b).unwrap_or(old.len().min(new.len()));
+    let start = first.saturating_sub(8);
+    let cut = |b: &[u8]| {
+        let end = b.len().min(start + 40);
+        String::from_utf8_lossy(b.get(start..end).unwrap_or(&[])).escape_debug().to_string()
+    };
+    (cut(old), cut(new))
 }
 
 #[cfg(test)]
@@ -498,7 +559,20 @@ mod tests {
         feed(&mut r, &mut out, 100, "250-STARTTLS\r\n");
         feed(&mut r, &mut out, 100, "250-XXXXXXXA\r\n");
         assert_eq!(out.0, "250-STARTTLS\r\n");
-        assert_eq!(r.stats.rewrites, vec![Rewrite { original_packet: 100, packet: 100, offset: 0, len: 14 }]);
+        let rw = &r.stats.rewrites;
+        assert_eq!((rw.len(), rw[0].original_packet, rw[0].offset, rw[0].len), (1, 100, 0, 14));
+        assert_eq!((rw[0].original.as_str(), rw[0].changed.as_str()), ("250-STARTTLS\\r\\n", "250-XXXXXXXA\\r\\n"));
+    }
+
+    #[test]
+    fn a_second_copy_from_another_capture_point_is_compared_not_counted() {
+        let (mut r, mut out) = (started(99), Out::default());
+        feed(&mut r, &mut out, 100, "220 mx ready\r\n");
+        r.expect_duplicate();
+        assert_eq!(feed(&mut r, &mut out, 100, "220 ********\r\n"), SegmentClass::Duplicate);
+        assert_eq!(r.stats.retransmissions, 0);
+        assert_eq!(r.stats.rewrites.len(), 1);
+        assert_eq!(out.0, "220 mx ready\r\n");
     }
 
     #[test]
