@@ -25,7 +25,12 @@ pub fn analyze(files: &[PathBuf], analysis: &AnalysisArgs, interrupt: &Interrupt
     let mut status = 0;
     for path in files {
         let name = path.display().to_string();
-        let mut stage = Stage { diagnose: &diagnose_config, failover: FailoverTracker::new(diagnose_config.failover_window_s), sink: &mut *sink, stopped: false };
+        let mut stage = Stage {
+            diagnose: &diagnose_config,
+            failover: FailoverTracker::new(diagnose_config.failover_window_s),
+            sink: &mut *sink,
+            stopped: false,
+        };
         let mut analyzer = Analyzer::new(&name, analyzer_config.clone(), |s| stage.session(s));
         let mut frames = Interruptible { inner: &mut analyzer, interrupt };
         let result = capture::read_path(path, &mut frames);

@@ -130,7 +130,8 @@ pub struct Options {
 }
 
 /// Verdicts whose evidence packets carry bytes a middlebox changed.
-const MASKING: [&str; 5] = ["MASKED_BANNER", "COMMAND_MASKED", "STARTTLS_STRIPPED", "EHLO_KEYWORD_MASKED", "STREAM_REWRITTEN"];
+const MASKING: [&str; 5] =
+    ["MASKED_BANNER", "COMMAND_MASKED", "STARTTLS_STRIPPED", "EHLO_KEYWORD_MASKED", "STREAM_REWRITTEN"];
 
 /// Verdicts that happen at their last evidence packet (the reset, the close, the alert); the
 /// others happen at their first.
@@ -198,10 +199,11 @@ pub fn build(s: &Session, verdicts: &[Verdict], opts: Options) -> Ladder {
         tls_seen[e.dir.index()] |= items.iter().any(|i| i.kind == ItemKind::Tls);
         // Only a direction's first encrypted record is an event: a packet that holds just that
         // one item is better told by its own size.
-        if let [item] = items.as_mut_slice() {
-            if item.kind == ItemKind::Tls && item.text.starts_with("TLS data ") {
-                item.text = format!("TLS data {}", size(e.len.into()));
-            }
+        if let [item] = items.as_mut_slice()
+            && item.kind == ItemKind::Tls
+            && item.text.starts_with("TLS data ")
+        {
+            item.text = format!("TLS data {}", size(e.len.into()));
         }
         let is_news = news.is_news(e);
         // Message data after the body's first packet folds into the body's row unless it has
@@ -244,7 +246,12 @@ pub fn build(s: &Session, verdicts: &[Verdict], opts: Options) -> Ladder {
         events_dropped: c.events_dropped,
         verdict_notes: verdicts
             .iter()
-            .map(|v| VerdictNote { code: v.code, severity: v.severity, summary: v.summary.clone(), packets: v.packets.clone() })
+            .map(|v| VerdictNote {
+                code: v.code,
+                severity: v.severity,
+                summary: v.summary.clone(),
+                packets: v.packets.clone(),
+            })
             .collect(),
     }
 }

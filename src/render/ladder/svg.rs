@@ -51,20 +51,26 @@ pub fn document(ladders: &[&Ladder], clock: Clock) -> String {
 
 fn height(l: &Ladder) -> u32 {
     let verdict_lines: usize = l.verdict_notes.iter().map(|v| verdict_lines(&v.summary).len()).sum();
-    HEAD_H + l.rows.len() as u32 * ROW_H + 30 + verdict_lines as u32 * VERDICT_H + 2 * MARGIN
+    HEAD_H + l.rows.len() as u32 * ROW_H + 24 + verdict_lines as u32 * VERDICT_H + MARGIN
 }
 
 fn ladder(l: &Ladder, clock: Clock) -> String {
     let h = &l.header;
     let mut out = String::new();
     let title = format!("session {} · {} · {} UTC", h.id, h.capture, utc(h.start));
-    let _ = writeln!(out, r#"<text x="{MARGIN}" y="{}" font-size="14" font-weight="bold">{}</text>"#, MARGIN + 10, esc(&title));
+    let _ = writeln!(
+        out,
+        r#"<text x="{MARGIN}" y="{}" font-size="14" font-weight="bold">{}</text>"#,
+        MARGIN + 10,
+        esc(&title)
+    );
     out.push_str(&participant(CLIENT_X, "client", &h.client, CLIENT_COLOR));
     out.push_str(&participant(SERVER_X, "server", &h.server, SERVER_COLOR));
     let top = HEAD_H - 20;
     let bottom = HEAD_H + l.rows.len() as u32 * ROW_H;
     for x in [CLIENT_X, SERVER_X] {
-        let _ = writeln!(out, r#"<line x1="{x}" y1="{top}" x2="{x}" y2="{bottom}" stroke="{GREY}" stroke-width="1.5"/>"#);
+        let _ =
+            writeln!(out, r#"<line x1="{x}" y1="{top}" x2="{x}" y2="{bottom}" stroke="{GREY}" stroke-width="1.5"/>"#);
     }
     let _ = writeln!(out, r##"<text x="{MARGIN}" y="{}" fill="{GREY}">#</text>"##, top + 4);
     let _ = writeln!(out, r#"<text x="{}" y="{}" fill="{GREY}">{}</text>"#, MARGIN + 50, top + 4, clock_name(clock));
@@ -105,7 +111,8 @@ fn row(r: &Row, y: u32, clock: Clock) -> String {
     };
     let mut out = String::new();
     let _ = writeln!(out, r#"<text x="{MARGIN}" y="{}" fill="{GREY}">{}</text>"#, line_y + 4, r.packet);
-    let _ = writeln!(out, r#"<text x="{}" y="{}" fill="{GREY}">{}</text>"#, MARGIN + 50, line_y + 4, esc(&time(r, clock)));
+    let _ =
+        writeln!(out, r#"<text x="{}" y="{}" fill="{GREY}">{}</text>"#, MARGIN + 50, line_y + 4, esc(&time(r, clock)));
     let dash = if r.items.is_empty() && r.flags == "ACK" { r#" stroke-dasharray="4 3""# } else { "" };
     let tip = if from < to { to - 2 } else { to + 2 };
     let _ = writeln!(
@@ -113,12 +120,14 @@ fn row(r: &Row, y: u32, clock: Clock) -> String {
         r#"<line x1="{from}" y1="{line_y}" x2="{tip}" y2="{line_y}" stroke="{color}" stroke-width="1.6"{dash}/>"#
     );
     out.push_str(&head(tip, line_y, from < to, color));
-    let lane_chars = ((SERVER_X - CLIENT_X - 24) as f64 / CHAR_W) as usize;
+    let lane_chars = ((SERVER_X - CLIENT_X - 28) as f64 / CHAR_W) as usize;
     let text = cut(&label(r), lane_chars);
-    let _ = writeln!(out, r#"<text x="{}" y="{}" fill="{color}">{}</text>"#, CLIENT_X + 12, line_y - 4, esc(&text));
+    let _ = writeln!(out, r#"<text x="{}" y="{}" fill="{color}">{}</text>"#, CLIENT_X + 16, line_y - 4, esc(&text));
     for (i, n) in r.notes.iter().enumerate() {
         let note_chars = ((WIDTH - SERVER_X - MARGIN - 12) as f64 / CHAR_W) as usize;
-        let text = cut(&format!("◀ {} — {}", n.text, n.code), note_chars);
+        let full = format!("◀ {} — {}", n.text, n.code);
+        // The code is in the verdict lines below anyway: drop it before cutting the phrase.
+        let text = if full.chars().count() <= note_chars { full } else { cut(&format!("◀ {}", n.text), note_chars) };
         let _ = writeln!(
             out,
             r#"<text x="{}" y="{}" fill="{}" font-weight="bold">{}</text>"#,

@@ -27,6 +27,8 @@ impl Default for TextOptions {
 pub const MIN_WIDTH: usize = 40;
 /// The lane keeps at least this many columns; notes give way first.
 const MIN_LANE: usize = 24;
+/// A note column narrower than this could not even say which verdict it is.
+const MIN_NOTE: usize = 12;
 
 struct Glyphs {
     line: &'static str,
@@ -38,8 +40,9 @@ struct Glyphs {
     dot: &'static str,
 }
 
-const UNICODE: Glyphs = Glyphs { line: "│", dash: "─", right: "▶", left: "◀", cut: "…", note: "◀", dot: "·" };
-const ASCII: Glyphs = Glyphs { line: "|", dash: "-", right: ">", left: "<", cut: "~", note: "<", dot: "." };
+const UNICODE: Glyphs =
+    Glyphs { line: "│", dash: "─", right: "▶", left: "◀", cut: "…", note: "◀", dot: "·" };
+const ASCII: Glyphs = Glyphs { line: "|", dash: "-", right: ">", left: "<", cut: "...", note: "<", dot: "." };
 
 /// Column widths, fixed for the whole ladder so the lifelines stay straight.
 struct Layout {
@@ -80,7 +83,11 @@ fn layout(l: &Ladder, o: TextOptions) -> Layout {
     let number = widest(&|r| r.packet.to_string().len(), 1);
     let time = widest(&|r| time(r, o.clock).len(), 4);
     let (seq, ack, len) = if o.seq {
-        (widest(&|r| r.seq.to_string().len(), 3), widest(&|r| r.ack.to_string().len(), 3), widest(&|r| r.len.to_string().len(), 3))
+        (
+            widest(&|r| r.seq.to_string().len(), 3),
+            widest(&|r| r.ack.to_string().len(), 3),
+            widest(&|r| r.len.to_string().len(), 3),
+        )
     } else {
         (0, 0, 0)
     };
@@ -89,7 +96,7 @@ fn layout(l: &Ladder, o: TextOptions) -> Layout {
     let room = width.saturating_sub(prefix + 2);
     let want = l.rows.iter().flat_map(|r| &r.notes).map(|n| note_text(n, true, &ASCII).chars().count() + 1).max();
     let notes = match want {
-        Some(w) => w.min(room.saturating_sub(MIN_LANE)).min(width / 3),
+        Some(w) => w.min(room.saturating_sub(MIN_LANE)).min(width / 3 + 2),
         None => 0,
     };
     Layout { number, time, seq, ack, len, prefix, lane: room.saturating_sub(notes).max(8), notes }
@@ -105,9 +112,13 @@ fn heading(l: &Ladder, lay: &Layout, o: TextOptions, g: &Glyphs) -> String {
     let (client, server) = (format!("client {}", l.header.client), format!("server {}", l.header.server));
     // Both names whole when they fit, else each cut to half the span.
     let fit = client.chars().count() + server.chars().count() < span;
-    let (client, server) = if fit { (client, server) } else { (cut(&client, span / 2 - 1, g), cut(&server, span / 2, g)) };
+    let (client, server) =
+        if fit { (client, server) } else { (cut(&client, span / 2 - 1, g), cut(&server, span / 2, g)) };
     let gap = span - client.chars().count() - server.chars().count();
-    let (client, server) = (paint_dir(&client, Direction::ClientToServer, o.color), paint_dir(&server, Direction::ServerToClient, o.color));
+    let (client, server) = (
+        paint_dir(&client, Direction::ClientToServer, o.color),
+        paint_dir(&server, Direction::ServerToClient, o.color),
+    );
     let mut out = format!("{cols}{client}{}{server}\n", " ".repeat(gap));
     out.push_str(&format!("{}{}{}{}\n", " ".repeat(lay.prefix), g.line, " ".repeat(lay.lane), g.line));
     out
@@ -131,6 +142,15 @@ fn row(r: &Row, lay: &Layout, o: TextOptions, g: &Glyphs) -> String {
     out.push_str(&paint_row(&arrow, r, o.color));
     out.push_str(g.line);
     let mut notes = r.notes.iter();
+    if lay.notes < MIN_NOTE {
+        // Too narrow for a note column: the notes go under the row, from the client lifeline.
+        out.push('\n');
+        let room = o.width.max(MIN_WIDTH).saturating_sub(lay.prefix);
+        for n in notes {
+            let _ = writeln!(out, "{}{}", " ".repeat(lay.prefix), note(n, room, o.color, g));
+        }
+        return out;
+    }
     if let Some(n) = notes.next() {
         out.push(' ');
         out.push_str(&note(n, lay.notes.saturating_sub(1), o.color, g));
@@ -174,7 +194,8 @@ fn footer(l: &Ladder, lay: &Layout, o: TextOptions, g: &Glyphs) -> String {
     let mut out = format!("{}{}{}{}\n", " ".repeat(lay.prefix), g.line, " ".repeat(lay.lane), g.line);
     if l.folded > 0 {
         let acks = if l.folded == 1 { "pure ACK" } else { "pure ACKs" };
-        let _ = writeln!(out, "({} {acks} without news folded; --all-packets shows them)", l.folded);
+        let line = format!("({} {acks} without news folded; --all-packets shows them)", l.folded);
+        let _ = writeln!(out, "{}", cut(&line, width, g));
     }
     if l.events_dropped > 0 {
         let _ = writeln!(out, "({} later packets not kept; raise --max-events)", l.events_dropped);
@@ -265,17 +286,17 @@ mod tests {
     #[test]
     fn arrows_fill_the_lane_exactly() {
         let right = arrow("SYN", Direction::ClientToServer, 20, false, &UNICODE);
-        assert_eq!(right, "─ SYN ────────────▶");
+        assert_eq!(right, "─ SYN ─────────────▶");
         assert_eq!(right.chars().count(), 20);
         let left = arrow("a very long label that cannot fit", Direction::ServerToClient, 20, true, &ASCII);
-        assert_eq!(left, "<- a very long l~ --");
+        assert_eq!(left, "<- a very long... --");
     }
 
     #[test]
     fn cutting_keeps_the_width() {
         assert_eq!(cut("abcdef", 4, &UNICODE), "abc…");
         assert_eq!(cut("abc", 4, &UNICODE), "abc");
-        assert_eq!(cut("ab cdef", 4, &ASCII), "ab~");
+        assert_eq!(cut("ab cdef", 5, &ASCII), "ab...");
     }
 
     #[test]
