@@ -27,7 +27,8 @@ pub fn render(l: &Ladder, clock: Clock) -> String {
         }
     }
     if l.folded > 0 {
-        let _ = writeln!(out, "    Note over C,S: {} pure ACKs without news folded", l.folded);
+        let acks = if l.folded == 1 { "pure ACK" } else { "pure ACKs" };
+        let _ = writeln!(out, "    Note over C,S: {} {acks} without news folded", l.folded);
     }
     for v in &l.verdict_notes {
         let text = shorten(&format!("{}: {}", v.code, v.summary), MAX_LABEL * 2);
