@@ -1,7 +1,9 @@
 //! The binary's commands. Each wires library stages together; none parses packets itself.
 
 mod config;
+mod ladder;
 mod output;
+mod pipeline;
 mod read;
 
 use anyhow::Result;
@@ -11,7 +13,7 @@ use smtpdiag::cli::{Cli, Command, Generated};
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Read(args) => read::run(args),
-        Command::Ladder(_) => anyhow::bail!("ladder: not available in this build"),
+        Command::Ladder(args) => ladder::run(args),
         Command::Live(_) => anyhow::bail!("live: not available in this build"),
         Command::Generate { what } => generate(what),
     }

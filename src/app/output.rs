@@ -77,3 +77,16 @@ impl Out {
         }
     }
 }
+
+/// Columns for terminal drawings: stdout's terminal size (ioctl TIOCGWINSZ), else COLUMNS when
+/// stdout is a terminal that would not say, else 100 (a file or a pipe has no width).
+pub fn terminal_width() -> usize {
+    const NOT_A_TERMINAL: usize = 100;
+    if !io::stdout().is_terminal() {
+        return NOT_A_TERMINAL;
+    }
+    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size_of(io::stdout()) {
+        return usize::from(w);
+    }
+    std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok()).unwrap_or(NOT_A_TERMINAL)
+}

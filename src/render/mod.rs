@@ -1,4 +1,5 @@
 //! Render stage: shows sessions and verdicts; never parses packets.
 
 pub mod json;
+pub mod ladder;
 pub mod text;

@@ -1,0 +1,251 @@
+//! `smtpdiag ladder FILE…`: ladder diagrams of the selected sessions as text, Mermaid, SVG or
+//! JSON (NDJSON: one `smtpdiag.ladder.v1` object per session and line). Only the ladders of
+//! selected sessions are kept, and only as long as an SVG file still needs them.
+
+use super::output::{Interrupt, Out, stdout_color, terminal_width};
+use super::pipeline::{self, SessionSink};
+use anyhow::{Context, Result};
+use smtpdiag::cli::{LadderArgs, LadderFormat, LadderStyle, Selection, TimeMode};
+use smtpdiag::diagnose::Verdict;
+use smtpdiag::render::ladder::text::TextOptions;
+use smtpdiag::render::ladder::{self, Clock, Ladder, Options, mermaid, svg};
+use smtpdiag::session::Session;
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+pub fn run(args: LadderArgs) -> Result<i32> {
+    if args.single_file && args.format != LadderFormat::Svg {
+        anyhow::bail!("--single-file goes with --format svg");
+    }
+    let interrupt = Interrupt::install();
+    let to_file = args.output.is_some();
+    let color = !to_file && args.format == LadderFormat::Text && stdout_color();
+    let mut text = TextLadder::new(&args.style, color);
+    if to_file && args.style.width.is_none() {
+        text.text.width = 100;
+    }
+    let dest = match (&args.output, args.format) {
+        // SVG files are written whole, one per session or one for all.
+        (Some(_), LadderFormat::Svg) | (None, _) => Dest::Stdout(Out::new(args.format == LadderFormat::Json)),
+        (Some(path), _) => Dest::File(open(path)?, path.clone()),
+    };
+    let mut sink = LadderSink {
+        select: Selector { sel: args.select.clone(), several_captures: args.files.len() > 1 },
+        format: args.format,
+        text,
+        output: args.output.clone(),
+        single_file: args.single_file,
+        dest,
+        svg_pending: Vec::new(),
+        svg_split: false,
+        shown: 0,
+        error: None,
+    };
+    let status = pipeline::analyze(&args.files, &args.analysis, &interrupt, &mut sink);
+    sink.finish()?;
+    if let Some(e) = sink.error {
+        return Err(e);
+    }
+    if sink.shown == 0 {
+        eprintln!("smtpdiag: no session matched the selection");
+    }
+    Ok(if interrupt.raised() { 130 } else { status })
+}
+
+/// The terminal ladder with the user's style, shared with `read --ladder`.
+pub struct TextLadder {
+    pub opts: Options,
+    pub text: TextOptions,
+}
+
+impl TextLadder {
+    pub fn new(style: &LadderStyle, color: bool) -> TextLadder {
+        TextLadder {
+            opts: Options { all_packets: style.all_packets },
+            text: TextOptions {
+                width: style.width.unwrap_or_else(terminal_width).max(ladder::text::MIN_WIDTH),
+                ascii: style.ascii,
+                color,
+                clock: clock(style.time),
+                seq: style.seq,
+            },
+        }
+    }
+
+    pub fn render(&self, s: &Session, verdicts: &[Verdict]) -> String {
+        ladder::text::render(&ladder::build(s, verdicts, self.opts), self.text)
+    }
+}
+
+fn clock(t: TimeMode) -> Clock {
+    match t {
+        TimeMode::Rel => Clock::Rel,
+        TimeMode::Abs => Clock::Abs,
+        TimeMode::Delta => Clock::Delta,
+    }
+}
+
+/// `--session`, `--client`, `--server`, `--verdict`: all given conditions must hold.
+struct Selector {
+    sel: Selection,
+    several_captures: bool,
+}
+
+impl Selector {
+    fn id(&self, s: &Session) -> String {
+        if self.several_captures { format!("{}:{}", s.capture, s.id()) } else { s.id() }
+    }
+
+    fn matches(&self, s: &Session, verdicts: &[Verdict]) -> bool {
+        let sel = &self.sel;
+        let ids = [s.id(), format!("{}:{}", s.capture, s.id()), format!("{}:{}", file_name(&s.capture), s.id())];
+        (sel.sessions.is_empty() || sel.sessions.iter().any(|want| ids.contains(want)))
+            && sel.client.as_deref().is_none_or(|want| address_is(want, &s.conn.client))
+            && sel.server.as_deref().is_none_or(|want| address_is(want, &s.conn.server))
+            && sel.verdict.as_deref().is_none_or(|want| verdicts.iter().any(|v| v.code.eq_ignore_ascii_case(want)))
+    }
+}
+
+fn file_name(capture: &str) -> String {
+    Path::new(capture).file_name().map_or_else(|| capture.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// "203.0.113.5" matches the address, "203.0.113.5:49152" the endpoint.
+fn address_is(want: &str, e: &smtpdiag::tcp::conn::Endpoint) -> bool {
+    match want.parse::<std::net::IpAddr>() {
+        Ok(ip) => e.ip == ip,
+        Err(_) => e.to_string() == want,
+    }
+}
+
+enum Dest {
+    Stdout(Out),
+    File(std::io::BufWriter<std::fs::File>, PathBuf),
+}
+
+fn open(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
+    let f = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(std::io::BufWriter::new(f))
+}
+
+struct LadderSink {
+    select: Selector,
+    format: LadderFormat,
+    text: TextLadder,
+    output: Option<PathBuf>,
+    single_file: bool,
+    dest: Dest,
+    /// SVG ladders not yet written: all of them with --single-file (or on stdout), else at
+    /// most one, until a second session shows whether file names need the session id.
+    svg_pending: Vec<Ladder>,
+    svg_split: bool,
+    shown: usize,
+    error: Option<anyhow::Error>,
+}
+
+impl SessionSink for LadderSink {
+    fn session(&mut self, s: Session, verdicts: Vec<Verdict>) -> ControlFlow<()> {
+        if !self.select.matches(&s, &verdicts) {
+            return ControlFlow::Continue(());
+        }
+        let mut l = ladder::build(&s, &verdicts, self.text.opts);
+        l.header.id = self.select.id(&s);
+        drop(s);
+        self.shown += 1;
+        let more = match self.show(l) {
+            Ok(more) => more,
+            Err(e) => {
+                self.error = Some(e);
+                false
+            }
+        };
+        let enough = self.select.sel.limit.is_some_and(|n| self.shown >= n);
+        if more && !enough { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
+    }
+}
+
+impl LadderSink {
+    /// Draws one ladder; false once the output is gone.
+    fn show(&mut self, l: Ladder) -> Result<bool> {
+        let clock = self.text.text.clock;
+        let text = match self.format {
+            LadderFormat::Text => ladder::text::render(&l, self.text.text),
+            LadderFormat::Mermaid => mermaid::render(&l, clock),
+            LadderFormat::Json => serde_json::to_string(&l)? + "\n",
+            LadderFormat::Svg => return self.svg(l),
+        };
+        // Blank line between drawings; NDJSON stays one object per line.
+        let sep = if self.shown > 1 && self.format != LadderFormat::Json { "\n" } else { "" };
+        self.write(&format!("{sep}{text}"))
+    }
+
+    fn svg(&mut self, l: Ladder) -> Result<bool> {
+        self.svg_pending.push(l);
+        let Some(path) = self.output.clone() else { return Ok(true) };
+        if self.single_file || self.svg_pending.len() < 2 && !self.svg_split {
+            return Ok(true);
+        }
+        self.svg_split = true;
+        for l in std::mem::take(&mut self.svg_pending) {
+            write_svg(&per_session(&path, &l.header.id), &[&l], self.text.text.clock)?;
+        }
+        Ok(true)
+    }
+
+    fn write(&mut self, text: &str) -> Result<bool> {
+        match &mut self.dest {
+            Dest::Stdout(out) => Ok(out.lines(text)),
+            Dest::File(f, path) => {
+                f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+                Ok(true)
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let clock = self.text.text.clock;
+        let pending: Vec<&Ladder> = self.svg_pending.iter().collect();
+        if !pending.is_empty() {
+            match (&self.output, self.svg_split) {
+                (Some(path), true) => write_svg(&per_session(path, &pending[0].header.id), &pending, clock)?,
+                (Some(path), false) => write_svg(path, &pending, clock)?,
+                (None, _) => {
+                    let doc = svg::document(&pending, clock);
+                    self.write(&doc)?;
+                }
+            }
+        }
+        match &mut self.dest {
+            Dest::Stdout(out) => out.flush(),
+            Dest::File(f, path) => f.flush().with_context(|| format!("writing {}", path.display()))?,
+        }
+        Ok(())
+    }
+}
+
+fn write_svg(path: &Path, ladders: &[&Ladder], clock: Clock) -> Result<()> {
+    std::fs::write(path, svg::document(ladders, clock)).with_context(|| format!("writing {}", path.display()))
+}
+
+/// "out.svg" + session "3" → "out-3.svg"; characters unfit for file names become "_".
+fn per_session(path: &Path, id: &str) -> PathBuf {
+    let id: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{id}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{id}"),
+    };
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_go_before_the_extension() {
+        assert_eq!(per_session(Path::new("/tmp/out.svg"), "3"), Path::new("/tmp/out-3.svg"));
+        assert_eq!(per_session(Path::new("out"), "a.pcap:2"), Path::new("out-a.pcap_2"));
+    }
+}

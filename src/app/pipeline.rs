@@ -1,0 +1,120 @@
+//! The reading loop `read` and `ladder` share: captures → Analyzer → diagnose → failover, each
+//! finished session handed to a sink with its verdicts.
+
+use super::output::Interrupt;
+use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink};
+use smtpdiag::cli::AnalysisArgs;
+use smtpdiag::diagnose::{self, DiagnoseConfig, FailoverTracker, Verdict};
+use smtpdiag::session::{Analyzer, DecodeStats, Session};
+use smtpdiag::tcp::flow::TableStats;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+/// Receives sessions in output order (failover notes already added).
+pub trait SessionSink {
+    /// Returning `Break` stops the reading (closed output, enough sessions).
+    fn session(&mut self, s: Session, verdicts: Vec<Verdict>) -> ControlFlow<()>;
+    /// Before each capture's sessions, when several captures are read.
+    fn capture_start(&mut self, _name: &str) {}
+    /// After each capture that could be read (even in part), with its counters.
+    fn capture_done(&mut self, _decode: &DecodeStats, _table: &TableStats) {}
+}
+
+/// Reads every capture in turn; returns the exit status (2 when a capture could not be read).
+pub fn analyze(files: &[PathBuf], analysis: &AnalysisArgs, interrupt: &Interrupt, sink: &mut impl SessionSink) -> i32 {
+    let analyzer_config = super::config::analyzer(analysis);
+    let diagnose_config = super::config::diagnose(analysis);
+    let mut status = 0;
+    for path in files {
+        let name = path.display().to_string();
+        if files.len() > 1 {
+            sink.capture_start(&name);
+        }
+        let mut stage = Stage {
+            diagnose: &diagnose_config,
+            failover: FailoverTracker::new(diagnose_config.failover_window_s),
+            sink: &mut *sink,
+            stopped: false,
+        };
+        let mut analyzer = Analyzer::new(&name, analyzer_config.clone(), |s| stage.session(s));
+        let mut frames = Interruptible { inner: &mut analyzer, interrupt };
+        let result = capture::read_path(path, &mut frames);
+        // Whatever went wrong, the sessions read so far are still reported.
+        analyzer.finish();
+        report_warnings(&name, &analyzer.warnings);
+        let (decode_stats, table_stats) = (analyzer.decode_stats.clone(), analyzer.table_stats().clone());
+        drop(analyzer);
+        stage.finish();
+        let stopped = stage.stopped;
+        if result.is_ok() || decode_stats.frames > 0 {
+            sink.capture_done(&decode_stats, &table_stats);
+        }
+        if let Err(e) = result {
+            eprintln!("smtpdiag: {}", describe(&e));
+            status = 2;
+        }
+        if stopped || interrupt.raised() {
+            break;
+        }
+    }
+    status
+}
+
+fn describe(e: &CaptureError) -> String {
+    e.to_string()
+}
+
+fn report_warnings(name: &str, warnings: &[CaptureWarning]) {
+    for w in warnings {
+        eprintln!("smtpdiag: warning: {name}: {w}");
+    }
+}
+
+/// Diagnosis and failover between the analyzer and the sink.
+struct Stage<'a, K: SessionSink> {
+    diagnose: &'a DiagnoseConfig,
+    failover: FailoverTracker,
+    sink: &'a mut K,
+    stopped: bool,
+}
+
+impl<K: SessionSink> Stage<'_, K> {
+    fn session(&mut self, s: Session) -> ControlFlow<()> {
+        let verdicts = diagnose::diagnose(&s, self.diagnose);
+        let ready = self.failover.push(s, verdicts);
+        self.hand_on(ready)
+    }
+
+    fn finish(&mut self) {
+        let ready = self.failover.finish();
+        let _ = self.hand_on(ready);
+    }
+
+    fn hand_on(&mut self, ready: Vec<(Session, Vec<Verdict>)>) -> ControlFlow<()> {
+        for (s, verdicts) in ready {
+            if self.stopped || self.sink.session(s, verdicts).is_break() {
+                self.stopped = true;
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Stops the reading between two packets once SIGINT/SIGTERM arrived.
+struct Interruptible<'a, S: FrameSink> {
+    inner: &'a mut S,
+    interrupt: &'a Interrupt,
+}
+
+impl<S: FrameSink> FrameSink for Interruptible<'_, S> {
+    fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
+        if self.interrupt.raised() {
+            return ControlFlow::Break(());
+        }
+        self.inner.frame(frame)
+    }
+    fn warning(&mut self, warning: CaptureWarning) {
+        self.inner.warning(warning);
+    }
+}
