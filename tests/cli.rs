@@ -163,3 +163,30 @@ fn man_page_and_completions_are_generated_from_the_cli() {
     let bash = run(&["generate", "bash"]);
     assert!(String::from_utf8_lossy(&bash.stdout).contains("smtpdiag"));
 }
+
+#[test]
+fn an_unknown_link_type_is_warned_about_once_and_skipped() {
+    use smtpdiag::capture::{LinkType, PcapWriter, Timestamp};
+    let mut w = PcapWriter::new(Vec::new(), LinkType(147), 65535).unwrap();
+    for i in 0..3 {
+        w.write_packet(Timestamp(i), b"\x01\x02\x03\x04", 4).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("user0.pcap");
+    std::fs::write(&path, w.into_inner()).unwrap();
+    let out = run(&["read", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert_eq!(err.matches("link type 147 is not supported").count(), 1, "{err}");
+    assert!(err.contains("user0.pcap"));
+}
+
+#[test]
+fn explain_adds_what_to_check() {
+    let path = capture("03-tcprefuse.pcap");
+    let plain = run(&["read", path.to_str().unwrap()]);
+    let explained = run(&["read", "--explain", path.to_str().unwrap()]);
+    let (plain, explained) = (String::from_utf8_lossy(&plain.stdout), String::from_utf8_lossy(&explained.stdout));
+    assert!(!plain.contains("sender group"));
+    assert!(explained.contains("TCPREFUSE policy") && explained.contains("sender group"), "{explained}");
+}

@@ -220,6 +220,23 @@ pub fn transaction_rejected(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     })
 }
 
+/// 5xx to AUTH: the submission client could not log in.
+pub fn auth_failed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    let auth = f.commands.iter().find(|c| c.verb.eq_ignore_ascii_case("AUTH"))?;
+    let failed = f.replies.iter().find(|r| r.packet > auth.packet && (500..600).contains(&r.code) && r.answers.is_some_and(|a| a.eq_ignore_ascii_case("AUTH") || a == "<auth-data>"))
+        .or_else(|| f.replies.iter().find(|r| r.packet > auth.packet && matches!(r.code, 530 | 534 | 535 | 538)))?;
+    Some(verdict(
+        "AUTH_FAILED",
+        Severity::Error,
+        format!("authentication failed ({}): \"{} {}\"", auth.arg.unwrap_or("AUTH"), failed.code, failed.first_line()),
+        "The server refused the client's SMTP AUTH (RFC 4954): wrong credentials (535), a mechanism it \
+         does not offer or only offers over TLS (504, 538), or a policy block (534). Nothing was sent. \
+         Check the account, the mechanism, and whether the server requires STARTTLS before AUTH."
+            .to_string(),
+        vec![auth.packet, failed.packet],
+    ))
+}
+
 /// At least one message accepted.
 pub fn delivered(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let accepted: Vec<&Transaction> =
@@ -288,8 +305,9 @@ pub fn aborted_by_sender(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         format!("the client sent QUIT {} (gateway logs \"Receiving aborted by sender\")", transaction_stage(t)),
         "The sending side gave up the transaction on its own: it opened it with MAIL, then said QUIT \
          before the message was complete. Nothing was delivered. Typical causes: the sender's own limits \
-         or content checks, a test tool (swaks --quit-after), or a sender that only probes recipients. Look \
-         at the sender's log for the reason."
+         or content checks, a test tool (swaks --quit-after), or a sender verification callout (an MTA \
+         checking that an address exists: MAIL, RCPT, QUIT by design). Look at the sender's log for the \
+         reason."
             .to_string(),
         [t.mail_packet.map(|p| p.number), Some(quit.packet)].into_iter().flatten().collect(),
     ))

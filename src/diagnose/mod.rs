@@ -53,6 +53,7 @@ const RULES: &[Rule] = &[
     ending::delivered,
     ending::tempfail,
     ending::transaction_rejected,
+    ending::auth_failed,
     ending::aborted_by_sender,
     ending::receiving_aborted,
     ending::idle_timeout,

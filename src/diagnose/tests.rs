@@ -141,3 +141,12 @@ fn a_capture_that_starts_mid_session_is_incomplete() {
     let c = codes(&b);
     assert!(c.contains(&"INCOMPLETE"), "{c:?}");
 }
+
+#[test]
+fn a_refused_login_is_auth_failed() {
+    let mut b = SessionBuilder::new(([192, 0, 2, 7], 50000), ([198, 51, 100, 25], 587));
+    b.handshake().server("220 mx\r\n").client("EHLO a\r\n").server("250-mx\r\n250 AUTH LOGIN PLAIN\r\n");
+    b.client("AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n").server("535 5.7.8 Authentication credentials invalid\r\n");
+    b.client("QUIT\r\n").server("221 bye\r\n").close();
+    assert_eq!(codes(&b), ["AUTH_FAILED"]);
+}
