@@ -1,7 +1,9 @@
 //! The binary's commands. Each wires library stages together; none parses packets itself.
 
 mod config;
+mod live;
 mod output;
+mod printer;
 mod read;
 
 use anyhow::Result;
@@ -12,7 +14,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Read(args) => read::run(args),
         Command::Ladder(_) => anyhow::bail!("ladder: not available in this build"),
-        Command::Live(_) => anyhow::bail!("live: not available in this build"),
+        Command::Live(args) => live::run(args),
         Command::Generate { what } => generate(what),
     }
 }

@@ -2,14 +2,12 @@
 
 use super::config;
 use super::output::{Interrupt, Out, stdout_color};
+use super::printer::{Interruptible, Printer, report_warnings};
 use anyhow::Result;
-use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink};
+use smtpdiag::capture::{self, CaptureError};
 use smtpdiag::cli::ReadArgs;
-use smtpdiag::diagnose::{self, DiagnoseConfig};
-use smtpdiag::render::json;
 use smtpdiag::render::text::{self, TextStyle, Totals};
-use smtpdiag::session::{Analyzer, Session};
-use std::ops::ControlFlow;
+use smtpdiag::session::Analyzer;
 
 pub fn run(args: ReadArgs) -> Result<i32> {
     let interrupt = Interrupt::install();
@@ -21,8 +19,14 @@ pub fn run(args: ReadArgs) -> Result<i32> {
     let mut status = 0;
     for path in &args.files {
         let name = path.display().to_string();
-        let mut printer =
-            Printer { json: args.json, style, diagnose: &diagnose_config, out: &mut out, totals: &mut totals };
+        let mut printer = Printer {
+            json: args.json,
+            style,
+            ladder: args.ladder.then_some(&args.ladder_style),
+            diagnose: &diagnose_config,
+            out: &mut out,
+            totals: &mut totals,
+        };
         let mut analyzer = Analyzer::new(&name, analyzer_config.clone(), |s| printer.session(s));
         let mut sink = Interruptible { inner: &mut analyzer, interrupt: &interrupt };
         let result = capture::read_path(path, &mut sink);
@@ -49,51 +53,4 @@ pub fn run(args: ReadArgs) -> Result<i32> {
 
 fn describe(e: &CaptureError) -> String {
     e.to_string()
-}
-
-fn report_warnings(name: &str, warnings: &[CaptureWarning]) {
-    for w in warnings {
-        eprintln!("smtpdiag: warning: {name}: {w}");
-    }
-}
-
-struct Printer<'a> {
-    json: bool,
-    style: TextStyle,
-    diagnose: &'a DiagnoseConfig,
-    out: &'a mut Out,
-    totals: &'a mut Totals,
-}
-
-impl Printer<'_> {
-    fn session(&mut self, s: Session) -> ControlFlow<()> {
-        let verdicts = diagnose::diagnose(&s, self.diagnose);
-        self.totals.add_session(&s, &verdicts);
-        let text = if self.json {
-            let mut line = json::session_line(&s, &verdicts);
-            line.push('\n');
-            line
-        } else {
-            text::session(&s, &verdicts, self.style)
-        };
-        if self.out.lines(&text) { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
-    }
-}
-
-/// Stops the reading between two packets once SIGINT/SIGTERM arrived.
-struct Interruptible<'a, S: FrameSink> {
-    inner: &'a mut S,
-    interrupt: &'a Interrupt,
-}
-
-impl<S: FrameSink> FrameSink for Interruptible<'_, S> {
-    fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
-        if self.interrupt.raised() {
-            return ControlFlow::Break(());
-        }
-        self.inner.frame(frame)
-    }
-    fn warning(&mut self, warning: CaptureWarning) {
-        self.inner.warning(warning);
-    }
 }
