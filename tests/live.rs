@@ -631,3 +631,20 @@ fn bad_interface_and_filter_are_explained() {
     let out = run(Command::new("ip").args(["netns", "exec", &n, SMTPDIAG, "live", "--list-interfaces"]));
     assert!(String::from_utf8_lossy(&out.stdout).lines().any(|l| l.starts_with("lo ")), "lo listed");
 }
+
+#[test]
+#[ignore = "needs root and libpcap; run by .ci/run"]
+fn any_interface_uses_linux_cooked_capture() {
+    let mut lab = Lab::new();
+    let (c, s) = lab.pair();
+    lab.aiosmtpd(&s, 25);
+    let live = Live::start(&s, &["-i", "any", "--json", "--duration", "3"], &[]);
+    assert!(live.stderr_seen.iter().any(|l| l.contains("link-type 113")), "{:?}", live.stderr_seen);
+    lab.swaks(&c, 25);
+    let result = live.wait(Duration::from_secs(10));
+    assert!(result.status.success(), "{}", result.stderr);
+    assert_eq!(result.sessions.len(), 1, "{:#?}", result.sessions);
+    assert_eq!(result.sessions[0]["capture"], "any");
+    assert_eq!(result.sessions[0]["tcp"]["conn_state"], "SF");
+    assert_eq!(result.sessions[0]["tcp"]["retransmissions"]["client"], 0, "each packet seen once");
+}

@@ -29,17 +29,17 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     let interrupt = Interrupt::install();
     let analyzer_config = config::analyzer(&args.analysis);
     let diagnose_config = config::diagnose(&args.analysis);
-    let filter = args.filter.clone().unwrap_or_else(|| live::mail_filter(&analyzer_config.tcp.ports));
-    let mut live_config = LiveConfig::new(interface, &filter);
+    let mut live_config = LiveConfig::new(interface, args.filter.as_deref(), &analyzer_config.tcp.ports);
     live_config.promisc = !args.no_promisc;
 
     let mut capture = LiveCapture::open(&lib, &live_config)?;
     let mut dumper = args.write.as_deref().map(|path| capture.dump_to(path)).transpose()?;
     let identity = leave_root(&args, dumper.as_ref())?;
     eprintln!(
-        "smtpdiag: listening on {interface}, link-type {}, snapshot length {} bytes, filter \"{filter}\"{identity}",
+        "smtpdiag: listening on {interface}, link-type {}, snapshot length {} bytes, filter \"{}\"{identity}",
         capture.link_type().0,
         live_config.snaplen,
+        capture.filter(),
     );
 
     let style = TextStyle { color: stdout_color(), explain: args.explain };
