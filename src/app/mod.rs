@@ -2,6 +2,7 @@
 
 mod config;
 mod ladder;
+mod live;
 mod output;
 mod pipeline;
 mod read;
@@ -14,7 +15,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Read(args) => read::run(args),
         Command::Ladder(args) => ladder::run(args),
-        Command::Live(_) => anyhow::bail!("live: not available in this build"),
+        Command::Live(args) => live::run(args),
         Command::Generate { what } => generate(what),
     }
 }

@@ -30,12 +30,7 @@ pub fn analyze(files: &[PathBuf], analysis: &AnalysisArgs, interrupt: &Interrupt
         if files.len() > 1 {
             sink.capture_start(&name);
         }
-        let mut stage = Stage {
-            diagnose: &diagnose_config,
-            failover: FailoverTracker::new(diagnose_config.failover_window_s),
-            sink: &mut *sink,
-            stopped: false,
-        };
+        let mut stage = Stage::new(&diagnose_config, &mut *sink);
         let mut analyzer = Analyzer::new(&name, analyzer_config.clone(), |s| stage.session(s));
         let mut frames = Interruptible { inner: &mut analyzer, interrupt };
         let result = capture::read_path(path, &mut frames);
@@ -64,28 +59,32 @@ fn describe(e: &CaptureError) -> String {
     e.to_string()
 }
 
-fn report_warnings(name: &str, warnings: &[CaptureWarning]) {
+pub fn report_warnings(name: &str, warnings: &[CaptureWarning]) {
     for w in warnings {
         eprintln!("smtpdiag: warning: {name}: {w}");
     }
 }
 
 /// Diagnosis and failover between the analyzer and the sink.
-struct Stage<'a, K: SessionSink> {
+pub struct Stage<'a, K: SessionSink> {
     diagnose: &'a DiagnoseConfig,
     failover: FailoverTracker,
     sink: &'a mut K,
     stopped: bool,
 }
 
-impl<K: SessionSink> Stage<'_, K> {
-    fn session(&mut self, s: Session) -> ControlFlow<()> {
+impl<'a, K: SessionSink> Stage<'a, K> {
+    pub fn new(diagnose: &'a DiagnoseConfig, sink: &'a mut K) -> Self {
+        Stage { diagnose, failover: FailoverTracker::new(diagnose.failover_window_s), sink, stopped: false }
+    }
+
+    pub fn session(&mut self, s: Session) -> ControlFlow<()> {
         let verdicts = diagnose::diagnose(&s, self.diagnose);
         let ready = self.failover.push(s, verdicts);
         self.hand_on(ready)
     }
 
-    fn finish(&mut self) {
+    pub fn finish(&mut self) {
         let ready = self.failover.finish();
         let _ = self.hand_on(ready);
     }

@@ -5,7 +5,7 @@ use super::ladder::TextLadder;
 use super::output::{Interrupt, Out, stdout_color};
 use super::pipeline::{self, SessionSink};
 use anyhow::Result;
-use smtpdiag::cli::ReadArgs;
+use smtpdiag::cli::{LadderStyle, ReadArgs};
 use smtpdiag::diagnose::Verdict;
 use smtpdiag::render::json;
 use smtpdiag::render::text::{self, TextStyle, Totals};
@@ -16,13 +16,8 @@ use std::ops::ControlFlow;
 pub fn run(args: ReadArgs) -> Result<i32> {
     let interrupt = Interrupt::install();
     let style = TextStyle { color: stdout_color(), explain: args.explain };
-    let mut printer = Printer {
-        json: args.json,
-        style,
-        ladder: (args.ladder && !args.json).then(|| TextLadder::new(&args.ladder_style, style.color)),
-        out: Out::new(args.json),
-        totals: Totals::default(),
-    };
+    let ladder = args.ladder.then_some(&args.ladder_style);
+    let mut printer = Printer::new(args.json, style, ladder, args.json);
     let status = pipeline::analyze(&args.files, &args.analysis, &interrupt, &mut printer);
     if !args.json {
         printer.out.lines(&text::totals(&printer.totals, style));
@@ -31,12 +26,27 @@ pub fn run(args: ReadArgs) -> Result<i32> {
     Ok(if interrupt.raised() { 130 } else { status })
 }
 
-struct Printer {
+/// Prints each session (text with an optional ladder, or one NDJSON line) and keeps the totals;
+/// `live` uses it too.
+pub struct Printer {
     json: bool,
     style: TextStyle,
     ladder: Option<TextLadder>,
-    out: Out,
-    totals: Totals,
+    pub out: Out,
+    pub totals: Totals,
+}
+
+impl Printer {
+    /// `line_flush`: write each record out at once (NDJSON streams, live capture).
+    pub fn new(json: bool, style: TextStyle, ladder: Option<&LadderStyle>, line_flush: bool) -> Self {
+        Printer {
+            json,
+            style,
+            ladder: ladder.filter(|_| !json).map(|l| TextLadder::new(l, style.color)),
+            out: Out::new(line_flush),
+            totals: Totals::default(),
+        }
+    }
 }
 
 impl SessionSink for Printer {

@@ -4,13 +4,15 @@
 //! Layout: `detect` tells the format from the magic bytes, `source` gives the readers one way
 //! to look at bytes whether they come from a memory map or a stream, `pcap` and `pcapng` parse
 //! the two formats, `emit` numbers frames and keeps the statistics, `read` holds the public
-//! entry points, and `writer` writes pcap files for tests and benchmark generators.
+//! entry points, and `writer` writes pcap files for tests and benchmark generators. `live`
+//! captures from an interface through libpcap, loaded at run time.
 
 use std::fmt;
 
 mod detect;
 mod emit;
 mod endian;
+pub mod live;
 mod pcap;
 mod pcapng;
 mod read;

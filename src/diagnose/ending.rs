@@ -223,7 +223,14 @@ pub fn transaction_rejected(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
 /// 5xx to AUTH: the submission client could not log in.
 pub fn auth_failed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let auth = f.commands.iter().find(|c| c.verb.eq_ignore_ascii_case("AUTH"))?;
-    let failed = f.replies.iter().find(|r| r.packet > auth.packet && (500..600).contains(&r.code) && r.answers.is_some_and(|a| a.eq_ignore_ascii_case("AUTH") || a == "<auth-data>"))
+    let failed = f
+        .replies
+        .iter()
+        .find(|r| {
+            r.packet > auth.packet
+                && (500..600).contains(&r.code)
+                && r.answers.is_some_and(|a| a.eq_ignore_ascii_case("AUTH") || a == "<auth-data>")
+        })
         .or_else(|| f.replies.iter().find(|r| r.packet > auth.packet && matches!(r.code, 530 | 534 | 535 | 538)))?;
     Some(verdict(
         "AUTH_FAILED",

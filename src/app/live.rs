@@ -1,0 +1,205 @@
+//! `smtpdiag live -i IFACE`: sniffs an interface and prints each SMTP session as it ends
+//! (closed, or idle for `--idle` seconds), through the same analyzer and printer as `read`.
+//!
+//! Order matters for safety: the capture handle and the `-w` file are opened as root, root is
+//! dropped, and only then is the first packet read and parsed.
+
+use super::config;
+use super::output::{Interrupt, stdout_color};
+use super::pipeline::{SessionSink, Stage, report_warnings};
+use super::read::Printer;
+use anyhow::{Context, Result};
+use smtpdiag::capture::live::{self, Dumper, Libpcap, LiveCapture, LiveConfig, LiveStats, Next};
+use smtpdiag::capture::{FrameSink, Timestamp};
+use smtpdiag::cli::LiveArgs;
+use smtpdiag::render::text::{self, TextStyle};
+use smtpdiag::session::{Analyzer, Session};
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How often idle and closed sessions are handed on, and the `-w` file flushed, when packets
+/// keep coming (without packets, each read timeout is a tick anyway).
+const TICK: Duration = Duration::from_millis(200);
+
+pub fn run(args: LiveArgs) -> Result<i32> {
+    let lib = Libpcap::load()?;
+    if args.list_interfaces {
+        return list_interfaces(&lib);
+    }
+    let interface = args.interface.as_deref().context("-i/--interface is required")?;
+    let interrupt = Interrupt::install();
+    let analyzer_config = config::analyzer(&args.analysis);
+    let diagnose_config = config::diagnose(&args.analysis);
+    let mut live_config = LiveConfig::new(interface, args.filter.as_deref(), &analyzer_config.tcp.ports);
+    live_config.promisc = !args.no_promisc;
+
+    let mut capture = LiveCapture::open(&lib, &live_config)?;
+    let mut dumper = args.write.as_deref().map(|path| capture.dump_to(path)).transpose()?;
+    let identity = leave_root(&args, dumper.as_ref())?;
+    eprintln!(
+        "smtpdiag: listening on {interface}, link-type {}, snapshot length {} bytes, filter \"{}\"{identity}",
+        capture.link_type().0,
+        live_config.snaplen,
+        capture.filter(),
+    );
+
+    let style = TextStyle { color: stdout_color(), explain: args.explain };
+    // Sessions appear one by one, minutes apart: each is written out at once.
+    let mut printer = Printer::new(args.json, style, args.ladder.then_some(&args.ladder_style), true);
+    let mut stage = Stage::new(&diagnose_config, &mut printer);
+    let mut analyzer = Analyzer::new(interface, analyzer_config, |s| stage.session(s));
+    let limits = Limits {
+        count: args.count,
+        until: args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d.max(0.0))),
+    };
+    let result = capture_loop(&mut capture, dumper.as_mut(), &mut analyzer, &interrupt, &limits);
+    // However the capture ended, the sessions still open are reported (as capture_end).
+    analyzer.finish();
+    report_warnings(interface, &analyzer.warnings);
+    let (decode_stats, table_stats) = (analyzer.decode_stats.clone(), analyzer.table_stats().clone());
+    drop(analyzer);
+    stage.finish();
+    printer.capture_done(&decode_stats, &table_stats);
+    printer.out.flush();
+    let totals = &printer.totals;
+
+    let mut status = 0;
+    if let Some(d) = dumper.as_mut()
+        && let Err(e) = d.flush()
+    {
+        eprintln!("smtpdiag: {e}");
+        status = 1;
+    }
+    drop(dumper);
+    if let Err(e) = result {
+        eprintln!("smtpdiag: {e}");
+        status = 1;
+    }
+    eprint!("{}", text::totals(totals, TextStyle::default()));
+    match capture.stats() {
+        Ok(stats) => eprintln!("{}", stats_line(decode_stats.frames, stats)),
+        Err(e) => eprintln!("smtpdiag: capture statistics unavailable: {e}"),
+    }
+    Ok(status)
+}
+
+struct Limits {
+    count: Option<u64>,
+    until: Option<Instant>,
+}
+
+/// Reads packets until a limit, a signal, a closed output or a capture error.
+fn capture_loop<F: FnMut(Session) -> ControlFlow<()>>(
+    capture: &mut LiveCapture,
+    mut dumper: Option<&mut Dumper>,
+    analyzer: &mut Analyzer<F>,
+    interrupt: &Interrupt,
+    limits: &Limits,
+) -> Result<(), live::LiveError> {
+    let mut packets = 0u64;
+    let mut last_tick = Instant::now();
+    loop {
+        if interrupt.raised() || analyzer.stopped() {
+            return Ok(());
+        }
+        if limits.count.is_some_and(|n| packets >= n) || limits.until.is_some_and(|t| Instant::now() >= t) {
+            return Ok(());
+        }
+        match capture.next_packet()? {
+            Next::Packet(packet) => {
+                packets += 1;
+                if let Some(d) = dumper.as_deref_mut() {
+                    d.dump(&packet);
+                }
+                // A Break here means the output is gone; `stopped()` ends the loop above.
+                let _ = analyzer.frame(&packet.frame);
+            }
+            Next::Timeout => {}
+            Next::End => return Ok(()),
+        }
+        if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
+            // Capture timestamps come from the same wall clock, so "idle since" compares.
+            analyzer.expire(wall_clock());
+            if let Some(d) = dumper.as_deref_mut() {
+                d.flush()?;
+            }
+        }
+    }
+}
+
+fn wall_clock() -> Timestamp {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    Timestamp::from_secs_nanos(d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// tcpdump's closing counts, on one line.
+fn stats_line(captured: u64, s: LiveStats) -> String {
+    format!(
+        "smtpdiag: {captured} packets captured, {} received by filter, {} dropped by kernel, {} dropped by interface",
+        s.received, s.dropped, s.if_dropped
+    )
+}
+
+/// Switches to the unprivileged account; returns how to mention it on the "listening" line.
+#[cfg(unix)]
+fn leave_root(args: &LiveArgs, dumper: Option<&Dumper>) -> Result<String> {
+    use smtpdiag::capture::live::privdrop;
+    if !privdrop::is_root() {
+        if let Some(user) = &args.user {
+            eprintln!("smtpdiag: warning: --user {user} ignored: not running as root");
+        }
+        return Ok(String::new());
+    }
+    if args.keep_root {
+        return Ok(", staying root (--keep-root)".into());
+    }
+    let account = privdrop::target(args.user.as_deref())?;
+    // The file was created as root; give it to the account so the caller owns their capture.
+    if let Some(d) = dumper.filter(|d| d.path() != "-")
+        && let Err(e) = std::os::unix::fs::chown(d.path(), Some(account.uid), Some(account.gid))
+    {
+        eprintln!("smtpdiag: warning: {}: could not give the file to {}: {e}", d.path(), account.name);
+    }
+    privdrop::drop_to(&account)?;
+    Ok(format!(", running as {} (uid {})", account.name, account.uid))
+}
+
+#[cfg(not(unix))]
+fn leave_root(_args: &LiveArgs, _dumper: Option<&Dumper>) -> Result<String> {
+    Ok(String::new())
+}
+
+fn list_interfaces(lib: &Libpcap) -> Result<i32> {
+    let mut text = String::new();
+    for i in lib.interfaces()? {
+        let mut flags = Vec::new();
+        if i.up {
+            flags.push("up");
+        }
+        if i.running {
+            flags.push("running");
+        }
+        if i.loopback {
+            flags.push("loopback");
+        }
+        let description = i.description.map(|d| format!("  {d}")).unwrap_or_default();
+        text.push_str(&format!("{:<16} [{}]{description}\n", i.name, flags.join(", ")));
+    }
+    super::output::write_stdout(text.as_bytes())?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_line_names_every_counter() {
+        let line = stats_line(10, LiveStats { received: 12, dropped: 2, if_dropped: 0 });
+        assert_eq!(
+            line,
+            "smtpdiag: 10 packets captured, 12 received by filter, 2 dropped by kernel, 0 dropped by interface"
+        );
+    }
+}
