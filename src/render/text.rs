@@ -1,5 +1,6 @@
 //! The human summary of `read`: one line per session, its verdicts under it, totals at the end.
 
+use super::wrap;
 use crate::diagnose::{Severity, Verdict};
 use crate::session::{DecodeStats, Session};
 use crate::tcp::flow::TableStats;
@@ -110,22 +111,6 @@ pub fn packet_list(packets: &[u64]) -> String {
         runs.iter().take(12).map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
     let tail = if runs.len() > 12 { ", …" } else { "" };
     format!("{}{tail}", shown.join(", "))
-}
-
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in text.split_whitespace() {
-        let line = lines.last_mut().expect("never empty");
-        if !line.is_empty() && line.len() + 1 + word.len() > width {
-            lines.push(word.to_string());
-        } else {
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-    }
-    lines
 }
 
 /// Counts for the closing lines of `read`.

@@ -21,15 +21,8 @@ use std::fmt;
 /// Zeek's `TOO_LARGE_SEQ_DELTA`: SYN/RST sequence jumps beyond this are not trusted.
 const TOO_LARGE_SEQ_DELTA: i32 = 1_048_576;
 
-/// TCP flag bits as on the wire.
-pub mod flags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
-    pub const URG: u8 = 0x20;
-}
+/// TCP flag bits as on the wire (the decoder's constants).
+use crate::decode::TcpFlags as Flag;
 
 /// Ports Zeek treats as "likely server ports" when guessing roles of a connection seen without
 /// its SYN (`likely_server_ports`, filled by the analyzers a default Zeek loads). Only used when
@@ -80,16 +73,16 @@ impl Seg {
         self.flags & bit != 0
     }
     fn syn(&self) -> bool {
-        self.has(flags::SYN)
+        self.has(Flag::SYN)
     }
     fn fin(&self) -> bool {
-        self.has(flags::FIN)
+        self.has(Flag::FIN)
     }
     fn rst(&self) -> bool {
-        self.has(flags::RST)
+        self.has(Flag::RST)
     }
     fn ack_flag(&self) -> bool {
-        self.has(flags::ACK)
+        self.has(Flag::ACK)
     }
 
     /// `get_segment_len`: SYN and FIN take one sequence number each; a RST's payload is not
@@ -700,7 +693,12 @@ fn rstos0_history(h: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::flags::*;
+    use super::Flag;
+    const FIN: u8 = Flag::FIN;
+    const SYN: u8 = Flag::SYN;
+    const RST: u8 = Flag::RST;
+    const PSH: u8 = Flag::PSH;
+    const ACK: u8 = Flag::ACK;
     use super::*;
 
     const O: bool = true; // sent by the first sender

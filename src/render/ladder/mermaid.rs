@@ -3,6 +3,7 @@
 
 use super::rows::{Ladder, Row};
 use super::{Clock, label, time};
+use crate::render::shorten;
 use crate::tcp::Direction;
 use std::fmt::Write;
 
@@ -17,7 +18,7 @@ pub fn render(l: &Ladder, clock: Clock) -> String {
     let _ = writeln!(out, "    participant S as server {}", escape(&h.server));
     for r in &l.rows {
         let text = format!("{} {} {}", r.packet, time(r, clock), label(r));
-        let _ = writeln!(out, "    {}: {}", arrow(r), escape(&shorten(&text, MAX_LABEL)));
+        let _ = writeln!(out, "    {}: {}", arrow(r), escape(&shorten(&text, MAX_LABEL, "…")));
         for n in &r.notes {
             let side = match r.dir {
                 Direction::ClientToServer => "right of S",
@@ -31,7 +32,7 @@ pub fn render(l: &Ladder, clock: Clock) -> String {
         let _ = writeln!(out, "    Note over C,S: {} {acks} without news folded", l.folded);
     }
     for v in &l.verdict_notes {
-        let text = shorten(&format!("{}: {}", v.code, v.summary), MAX_LABEL * 2);
+        let text = shorten(&format!("{}: {}", v.code, v.summary), MAX_LABEL * 2, "…");
         let _ = writeln!(out, "    Note over C,S: {}", escape(&text));
     }
     out
@@ -49,14 +50,6 @@ fn arrow(r: &Row) -> &'static str {
         (Direction::ClientToServer, false, false) => "C->>S",
         (Direction::ServerToClient, false, false) => "S->>C",
     }
-}
-
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let kept: String = text.chars().take(max - 1).collect();
-    format!("{}…", kept.trim_end())
 }
 
 /// Mermaid ends a statement at `;`, reads `#…;` as an entity and `<…>` as HTML; `%%` starts a
@@ -90,7 +83,7 @@ mod tests {
 
     #[test]
     fn long_labels_are_shortened() {
-        assert_eq!(shorten("abcdef", 4), "abc…");
-        assert_eq!(shorten("abc", 4), "abc");
+        assert_eq!(shorten("abcdef", 4, "…"), "abc…");
+        assert_eq!(shorten("abc", 4, "…"), "abc");
     }
 }

@@ -4,6 +4,7 @@
 use super::rows::{Ladder, Row, Tone};
 use super::{Clock, label, time};
 use crate::diagnose::Severity;
+use crate::render::shorten;
 use crate::render::text::utc;
 use crate::tcp::Direction;
 use std::fmt::Write;
@@ -121,13 +122,17 @@ fn row(r: &Row, y: u32, clock: Clock) -> String {
     );
     out.push_str(&head(tip, line_y, from < to, color));
     let lane_chars = ((SERVER_X - CLIENT_X - 28) as f64 / CHAR_W) as usize;
-    let text = cut(&label(r), lane_chars);
+    let text = shorten(&label(r), lane_chars, "…");
     let _ = writeln!(out, r#"<text x="{}" y="{}" fill="{color}">{}</text>"#, CLIENT_X + 16, line_y - 4, esc(&text));
     for (i, n) in r.notes.iter().enumerate() {
         let note_chars = ((WIDTH - SERVER_X - MARGIN - 12) as f64 / CHAR_W) as usize;
         let full = format!("◀ {} — {}", n.text, n.code);
         // The code is in the verdict lines below anyway: drop it before cutting the phrase.
-        let text = if full.chars().count() <= note_chars { full } else { cut(&format!("◀ {}", n.text), note_chars) };
+        let text = if full.chars().count() <= note_chars {
+            full
+        } else {
+            shorten(&format!("◀ {}", n.text), note_chars, "…")
+        };
         let _ = writeln!(
             out,
             r#"<text x="{}" y="{}" fill="{}" font-weight="bold">{}</text>"#,
@@ -166,7 +171,7 @@ fn verdict_lines(summary: &str) -> Vec<String> {
     for word in summary.split_whitespace() {
         let line = lines.last_mut().expect("never empty");
         if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(cut(word, width));
+            lines.push(shorten(word, width, "…"));
         } else {
             if !line.is_empty() {
                 line.push(' ');
@@ -193,14 +198,6 @@ fn severity_color(s: Severity) -> &'static str {
         Severity::Warning => YELLOW,
         Severity::Info => SERVER_COLOR,
     }
-}
-
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let kept: String = text.chars().take(max.saturating_sub(1)).collect();
-    format!("{}…", kept.trim_end())
 }
 
 /// XML text: markup characters escaped, and the control characters XML 1.0 forbids dropped.

@@ -4,6 +4,7 @@
 use super::rows::{Ladder, Note, Row, Tone};
 use super::{Clock, label, time};
 use crate::render::text::{paint, utc};
+use crate::render::{shorten, wrap};
 use crate::tcp::Direction;
 use owo_colors::OwoColorize;
 use std::fmt::Write;
@@ -63,7 +64,7 @@ pub fn render(l: &Ladder, o: TextOptions) -> String {
     let g = if o.ascii { &ASCII } else { &UNICODE };
     let lay = layout(l, o);
     let mut out = String::new();
-    let _ = writeln!(out, "{}", cut(&title(l, g), o.width.max(MIN_WIDTH), g));
+    let _ = writeln!(out, "{}", shorten(&title(l, g), o.width.max(MIN_WIDTH), g.cut));
     out.push_str(&heading(l, &lay, o, g));
     for r in &l.rows {
         out.push_str(&row(r, &lay, o, g));
@@ -113,7 +114,7 @@ fn heading(l: &Ladder, lay: &Layout, o: TextOptions, g: &Glyphs) -> String {
     // Both names whole when they fit, else each cut to half the span.
     let fit = client.chars().count() + server.chars().count() < span;
     let (client, server) =
-        if fit { (client, server) } else { (cut(&client, span / 2 - 1, g), cut(&server, span / 2, g)) };
+        if fit { (client, server) } else { (shorten(&client, span / 2 - 1, g.cut), shorten(&server, span / 2, g.cut)) };
     let gap = span - client.chars().count() - server.chars().count();
     let (client, server) = (
         paint_dir(&client, Direction::ClientToServer, o.color),
@@ -169,7 +170,7 @@ fn arrow(text: &str, dir: Direction, lane: usize, ascii: bool, g: &Glyphs) -> St
     let text = clean(text, ascii);
     // Head, a dash and a space before the label; a space and at least one dash after it.
     let room = lane.saturating_sub(5);
-    let text = cut(&text, room, g);
+    let text = shorten(&text, room, g.cut);
     let fill = lane.saturating_sub(text.chars().count() + 4);
     match dir {
         Direction::ClientToServer => format!("{d} {text} {}{}", g.dash.repeat(fill), g.right, d = g.dash),
@@ -185,7 +186,7 @@ fn note_text(n: &Note, with_code: bool, g: &Glyphs) -> String {
 
 fn note(n: &Note, width: usize, color: bool, g: &Glyphs) -> String {
     let full = note_text(n, true, g);
-    let text = if full.chars().count() <= width { full } else { cut(&note_text(n, false, g), width, g) };
+    let text = if full.chars().count() <= width { full } else { shorten(&note_text(n, false, g), width, g.cut) };
     paint(&text, n.severity, color)
 }
 
@@ -195,7 +196,7 @@ fn footer(l: &Ladder, lay: &Layout, o: TextOptions, g: &Glyphs) -> String {
     if l.folded > 0 {
         let acks = if l.folded == 1 { "pure ACK" } else { "pure ACKs" };
         let line = format!("({} {acks} without news folded; --all-packets shows them)", l.folded);
-        let _ = writeln!(out, "{}", cut(&line, width, g));
+        let _ = writeln!(out, "{}", shorten(&line, width, g.cut));
     }
     if l.events_dropped > 0 {
         let _ = writeln!(out, "({} later packets not kept; raise --max-events)", l.events_dropped);
@@ -249,36 +250,6 @@ fn clean(text: &str, ascii: bool) -> String {
         .collect()
 }
 
-/// At most `max` columns, ending with the cut mark when shortened.
-fn cut(text: &str, max: usize, g: &Glyphs) -> String {
-    let n = text.chars().count();
-    if n <= max {
-        return text.to_string();
-    }
-    let mark = g.cut.chars().count();
-    if max <= mark {
-        return text.chars().take(max).collect();
-    }
-    let kept: String = text.chars().take(max - mark).collect();
-    format!("{}{}", kept.trim_end(), g.cut)
-}
-
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in text.split_whitespace() {
-        let line = lines.last_mut().expect("never empty");
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(word.to_string());
-        } else {
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,9 +265,9 @@ mod tests {
 
     #[test]
     fn cutting_keeps_the_width() {
-        assert_eq!(cut("abcdef", 4, &UNICODE), "abc…");
-        assert_eq!(cut("abc", 4, &UNICODE), "abc");
-        assert_eq!(cut("ab cdef", 5, &ASCII), "ab...");
+        assert_eq!(shorten("abcdef", 4, UNICODE.cut), "abc…");
+        assert_eq!(shorten("abc", 4, UNICODE.cut), "abc");
+        assert_eq!(shorten("ab cdef", 5, ASCII.cut), "ab...");
     }
 
     #[test]
