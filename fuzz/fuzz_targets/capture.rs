@@ -46,6 +46,14 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(stats) = &a {
         assert_eq!(stats.frames as usize, mapped.frames.len());
     }
+    if data.starts_with(&[0x1f, 0x8b]) {
+        // A damaged deflate stream fails at a point that depends on how the compressed bytes
+        // arrive (flate2 drops the output of the read that hits the error): the frames before
+        // it must agree, how many of them got out need not (nor whether the header did).
+        let n = mapped.frames.len().min(streamed.frames.len());
+        assert_eq!(mapped.frames[..n], streamed.frames[..n]);
+        return;
+    }
     assert_eq!(a, b);
     assert_eq!(mapped, streamed);
 });

@@ -36,6 +36,9 @@ fuzz_target!(|data: &[u8]| {
     for t in &rec.transactions {
         assert!(t.rcpts.len() <= cfg.max_items && t.bdat_chunks.len() <= cfg.max_items);
     }
+    for tls in rec.implicit_tls.iter().chain(rec.starttls.iter().filter_map(|s| s.tls.as_ref())) {
+        assert!(tls.alerts.len() <= 16);
+    }
     // One anomaly entry per kind and direction.
     assert!(rec.anomalies.len() <= 2 * 32);
     serde_json::to_string(&rec).expect("the record serialises");

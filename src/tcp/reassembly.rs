@@ -350,13 +350,9 @@ impl Reassembler {
             let captured_stop = rel_stop.min(payload.len());
             let data = payload.get(rel_start..captured_stop).unwrap_or(&[]).to_vec();
             let piece_missing = (rel_stop - rel_start - data.len()) as u32;
-            if self.pending_bytes + data.len() > limits.max_buffered_bytes
-                || self.pending.len() >= limits.max_buffered_segments
-            {
-                self.force_progress(at, sink);
-            }
+            self.make_room(start, data.len(), at, limits, sink);
             if start <= self.next_offset {
-                // force_progress moved the stream up to (or past) this piece: deliver directly.
+                // make_room moved the stream up to (or past) this piece: deliver directly.
                 let skip = self.next_offset - start;
                 self.deliver(&data, piece_missing, skip, at, sink);
                 self.drain(sink);
@@ -367,13 +363,37 @@ impl Reassembler {
         }
     }
 
-    /// A cap was hit: give up waiting for the first hole.
-    fn force_progress(&mut self, at: PacketRef, sink: &mut dyn FnMut(Chunk<'_>, PacketRef)) {
+    /// Before buffering `len` bytes at `start`: while a cap would be exceeded, give up waiting
+    /// for the first hole; when nothing buffered lies before `start` and the piece still does
+    /// not fit (it alone is larger than the cap), give up waiting for the hole before it too.
+    fn make_room(
+        &mut self,
+        start: u64,
+        len: usize,
+        at: PacketRef,
+        limits: &ReassemblyLimits,
+        sink: &mut dyn FnMut(Chunk<'_>, PacketRef),
+    ) {
+        let full = |r: &Self| {
+            r.pending_bytes + len > limits.max_buffered_bytes || r.pending.len() >= limits.max_buffered_segments
+        };
+        if !full(self) {
+            return;
+        }
         self.stats.cap_flushes += 1;
-        if let Some(&first) = self.pending.keys().next() {
-            let hole = first - self.next_offset;
-            self.declare_gap(hole, at, sink);
-            self.drain(sink);
+        while full(self) {
+            match self.pending.keys().next() {
+                Some(&first) if first < start => {
+                    self.declare_gap(first - self.next_offset, at, sink);
+                    self.drain(sink);
+                }
+                _ => {
+                    if start > self.next_offset {
+                        self.declare_gap(start - self.next_offset, at, sink);
+                    }
+                    return;
+                }
+            }
         }
     }
 
