@@ -396,3 +396,20 @@ fn caps_are_named_once_each() {
         ]
     );
 }
+
+#[test]
+fn closed_connection_is_handed_on_after_its_linger_not_the_idle_timeout() {
+    let mut ended = Vec::new();
+    let mut f = Feeder::new(AnalyzerConfig::default(), |s: Session| {
+        ended.push(s.end);
+        ControlFlow::Continue(())
+    });
+    f.frame(&tcp_frame(CLIENT, SERVER, 40000, 25, 1000, 0, SYN, b""));
+    f.frame(&tcp_frame(SERVER, CLIENT, 25, 40000, 5000, 1001, SYN | ACK, b""));
+    f.frame(&tcp_frame(CLIENT, SERVER, 40000, 25, 1001, 5001, RST, b""));
+    f.ts += 6_000_000_000;
+    let late = tcp_frame(CLIENT, SERVER, 40002, 25, 1, 0, SYN, b"");
+    f.frame(&late);
+    drop(f);
+    assert_eq!(ended, [EndReason::Closed]);
+}

@@ -169,8 +169,13 @@ impl<A: StreamConsumer> FlowTable<A> {
             self.stats.max_open_flows = self.stats.max_open_flows.max(self.flows.len() as u64);
         }
         let Some(flow) = self.flows.get_mut(&key) else { return };
-        let before = flow.buffered;
+        let (before, deadline) = (flow.buffered, flow.deadline);
         process(&self.config, flow, p);
+        if flow.deadline < deadline {
+            // The connection closed: its linger ends before the idle timeout its heap entry
+            // holds, and that entry alone would keep it open (and unreported) until then.
+            self.deadlines.push(Reverse((flow.deadline, flow.id, key)));
+        }
         self.buffered_total = self.buffered_total - before + flow.buffered;
         if self.buffered_total > self.config.max_buffered_total {
             self.stats.global_cap_flushes += 1;

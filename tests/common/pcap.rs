@@ -114,7 +114,7 @@ pub fn analyze(bytes: &[u8], config: AnalyzerConfig) -> Outcome {
 pub struct Feeder<F: FnMut(Session) -> ControlFlow<()>> {
     pub analyzer: Analyzer<F>,
     number: u64,
-    ts: i64,
+    pub ts: i64,
 }
 
 impl<F: FnMut(Session) -> ControlFlow<()>> Feeder<F> {
