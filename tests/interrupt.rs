@@ -53,8 +53,7 @@ fn sigint_ends_the_run_cleanly_with_whole_lines() {
     let status = Command::new("/bin/kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     // The reader checks the flag between packets: give it some more.
-    let mut more = Pcap::default();
-    more.ts = p.ts;
+    let mut more = Pcap { ts: p.ts, ..Pcap::default() };
     sessions(&mut more, 20, 2000);
     let tail = more.bytes();
     let _ = stdin.write_all(&tail[24..]);

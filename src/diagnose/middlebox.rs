@@ -365,15 +365,15 @@ pub fn inspection_limit(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
             ));
         }
     }
-    if found.is_none() {
-        if let Some(m) = f.commands.iter().find(|c| {
+    if found.is_none()
+        && let Some(m) = f.commands.iter().find(|c| {
             c.verb.eq_ignore_ascii_case("MAIL")
                 && sender_len(c.arg) > ASA_MAX_SENDER
                 && soon(c.ts, c.packet)
                 && c.reply.is_none()
-        }) {
-            found = Some((format!("sender address of {} bytes (limit {ASA_MAX_SENDER})", sender_len(m.arg)), m.packet));
-        }
+        })
+    {
+        found = Some((format!("sender address of {} bytes (limit {ASA_MAX_SENDER})", sender_len(m.arg)), m.packet));
     }
     let unfinished = f.s.smtp.transactions.last().is_some_and(|t| t.data_reply.is_none());
     let maxima = &f.s.smtp.maxima;
