@@ -25,7 +25,13 @@ fn config() -> AnalyzerConfig {
             idle_timeout_s: 60.0,
             ..TcpConfig::default()
         },
-        smtp: SmtpConfig { max_line_len: 256, max_events: 100, max_pending: 16, max_undecided_bytes: 4096, max_items: 32 },
+        smtp: SmtpConfig {
+            max_line_len: 256,
+            max_events: 100,
+            max_pending: 16,
+            max_undecided_bytes: 4096,
+            max_items: 32,
+        },
     }
 }
 

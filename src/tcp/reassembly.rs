@@ -595,6 +595,26 @@ mod tests {
     }
 
     #[test]
+    fn segment_larger_than_the_whole_cap_is_not_buffered() {
+        // Found by the reassembly fuzz target: with nothing buffered to give up on, a piece
+        // bigger than the cap used to be buffered anyway.
+        let (mut r, mut out) = (started(99), Out::default());
+        let limits = ReassemblyLimits { max_buffered_bytes: 16, max_buffered_segments: 100 };
+        let big = "y".repeat(100);
+        r.segment(SeqNumber(110), big.as_bytes(), 0, false, at(1), &limits, &mut out.sink());
+        assert_eq!(r.buffered_bytes(), 0);
+        assert_eq!(out.0, format!("[gap 10]{big}"));
+        assert_eq!((r.stats.cap_flushes, r.stats.gap_bytes), (1, 10));
+        // Two buffered pieces before it are given up on in turn, then the hole before it.
+        let (mut r, mut out) = (started(99), Out::default());
+        r.segment(SeqNumber(105), b"ab", 0, false, at(1), &limits, &mut out.sink());
+        r.segment(SeqNumber(110), b"cd", 0, false, at(2), &limits, &mut out.sink());
+        r.segment(SeqNumber(120), big.as_bytes(), 0, false, at(3), &limits, &mut out.sink());
+        assert!(r.buffered_bytes() <= 16);
+        assert_eq!(out.0, format!("[gap 5]ab[gap 3]cd[gap 8]{big}"));
+    }
+
+    #[test]
     fn syn_retransmission_does_not_move_the_start() {
         let (mut r, mut out) = (started(99), Out::default());
         r.syn(SeqNumber(99));
