@@ -3,7 +3,7 @@
 
 use crate::capture::{CaptureWarning, Frame, FrameSink, LinkType};
 use crate::decode::{self, Skip};
-use crate::smtp::{Dialogue, SmtpConfig, SmtpRecord};
+use crate::smtp::{AnomalyKind, Dialogue, SmtpConfig, SmtpRecord};
 use crate::tcp::conn::{ConnRecord, Endpoint};
 use crate::tcp::flow::{EndReason, Finished, FlowTable, StreamConsumer, TableStats, TcpConfig};
 use crate::tcp::{Direction, PacketRef};
@@ -79,11 +79,77 @@ pub struct Analyzer<F: FnMut(Session) -> ControlFlow<()>> {
     pub warnings: Vec<CaptureWarning>,
     unknown_links: HashSet<u32>,
     malformed_warned: u32,
+    caps_warned: CapsWarned,
     on_session: F,
     stop: bool,
 }
 
 const MALFORMED_WARNINGS: u32 = 5;
+
+/// Which caps have bitten already: each is named once per capture, with the flag that raises it.
+#[derive(Clone, Debug, Default)]
+struct CapsWarned {
+    flows: bool,
+    buffer: bool,
+    flow_buffer: bool,
+    events: bool,
+    line: bool,
+}
+
+impl CapsWarned {
+    /// After a packet: the flow table's caps.
+    fn table(&mut self, config: &TcpConfig, stats: &TableStats, number: u64, warnings: &mut Vec<CaptureWarning>) {
+        if stats.flows_evicted > 0 && !std::mem::replace(&mut self.flows, true) {
+            warnings.push(cap_warning(format!(
+                "packet {number}: more than {} connections open at once (--max-flows): the oldest idle ones are \
+                 closed early from here on, and counted in the totals",
+                config.max_flows
+            )));
+        }
+        if stats.global_cap_flushes > 0 && !std::mem::replace(&mut self.buffer, true) {
+            warnings.push(cap_warning(format!(
+                "packet {number}: more than {} out-of-order bytes buffered by all connections (--max-buffer): \
+                 connections stop waiting for missing segments and report them as gaps",
+                config.max_buffered_total
+            )));
+        }
+    }
+
+    /// A finished session: the per-connection caps.
+    fn session(&mut self, config: &AnalyzerConfig, s: &Session, warnings: &mut Vec<CaptureWarning>) {
+        let id = s.id();
+        if s.conn.dirs.iter().any(|d| d.stream.cap_flushes > 0) && !std::mem::replace(&mut self.flow_buffer, true) {
+            let l = &config.tcp.limits;
+            warnings.push(cap_warning(format!(
+                "session {id}: more than {} out-of-order bytes or {} segments waiting in one direction \
+                 (--max-flow-buffer): it stopped waiting for missing segments and reports them as gaps",
+                l.max_buffered_bytes, l.max_buffered_segments
+            )));
+        }
+        if s.conn.events_dropped > 0 && !std::mem::replace(&mut self.events, true) {
+            warnings.push(cap_warning(format!(
+                "session {id}: more than {} packets (--max-events): the events of later packets were not kept \
+                 for ladders and rules",
+                config.tcp.max_events
+            )));
+        }
+        let max_line = config.smtp.max_line_len as u64;
+        let maxima = &s.smtp.maxima;
+        let longest = [&maxima.command_line, &maxima.reply_line].into_iter().flatten().map(|e| e.value).max();
+        let cut = s.smtp.anomalies.iter().any(|a| a.kind == AnomalyKind::LineTooLong)
+            || longest.is_some_and(|v| v > max_line);
+        if cut && !std::mem::replace(&mut self.line, true) {
+            warnings.push(cap_warning(format!(
+                "session {id}: a line longer than {} bytes (--max-line) was cut; its full length is still reported",
+                config.smtp.max_line_len
+            )));
+        }
+    }
+}
+
+fn cap_warning(message: String) -> CaptureWarning {
+    CaptureWarning { offset: 0, message }
+}
 
 impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
     pub fn new(capture: &str, mut config: AnalyzerConfig, on_session: F) -> Self {
@@ -96,6 +162,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
             warnings: Vec::new(),
             unknown_links: HashSet::new(),
             malformed_warned: 0,
+            caps_warned: CapsWarned::default(),
             on_session,
             stop: false,
         }
@@ -116,14 +183,16 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
 
     /// End of input: every open connection becomes a session.
     pub fn finish(&mut self) {
-        let Self { table, capture, on_session, stop, .. } = self;
-        table.finish_all(&mut |f| emit(capture, on_session, stop, f));
+        let Self { table, capture, on_session, stop, config, caps_warned, warnings, .. } = self;
+        let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings };
+        table.finish_all(&mut |f| out.session(f));
     }
 
     /// Hand on connections idle since before `now` (live capture calls this on a timer).
     pub fn expire(&mut self, now: crate::capture::Timestamp) {
-        let Self { table, capture, on_session, stop, .. } = self;
-        table.expire(now, &mut |f| emit(capture, on_session, stop, f));
+        let Self { table, capture, on_session, stop, config, caps_warned, warnings, .. } = self;
+        let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings };
+        table.expire(now, &mut |f| out.session(f));
     }
 
     fn skipped(&mut self, skip: Skip, frame: &Frame<'_>) {
@@ -156,19 +225,27 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
     }
 }
 
-fn emit<F: FnMut(Session) -> ControlFlow<()>>(
-    capture: &Arc<str>,
-    on_session: &mut F,
-    stop: &mut bool,
-    f: Finished<SmtpApp>,
-) {
-    if *stop {
-        return;
-    }
-    let session =
-        Session { index: f.index, capture: capture.clone(), conn: f.conn, smtp: f.app.0.finish(), end: f.end };
-    if on_session(session).is_break() {
-        *stop = true;
+/// Hands finished connections on as sessions; the parts of the analyzer that takes.
+struct Emit<'a, F> {
+    capture: &'a Arc<str>,
+    config: &'a AnalyzerConfig,
+    on_session: &'a mut F,
+    stop: &'a mut bool,
+    caps_warned: &'a mut CapsWarned,
+    warnings: &'a mut Vec<CaptureWarning>,
+}
+
+impl<F: FnMut(Session) -> ControlFlow<()>> Emit<'_, F> {
+    fn session(&mut self, f: Finished<SmtpApp>) {
+        if *self.stop {
+            return;
+        }
+        let session =
+            Session { index: f.index, capture: self.capture.clone(), conn: f.conn, smtp: f.app.0.finish(), end: f.end };
+        self.caps_warned.session(self.config, &session, self.warnings);
+        if (self.on_session)(session).is_break() {
+            *self.stop = true;
+        }
     }
 }
 
@@ -177,10 +254,11 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for Analyzer<F> {
         self.decode_stats.frames += 1;
         match decode::decode(frame) {
             Ok(packet) => {
-                let smtp_config = &self.config.smtp;
-                let Self { table, capture, on_session, stop, .. } = self;
-                let mut make = |_: &Endpoint, _: &Endpoint| SmtpApp(Dialogue::new(smtp_config));
-                table.packet(&packet, &mut make, &mut |f| emit(capture, on_session, stop, f));
+                let Self { table, capture, on_session, stop, config, caps_warned, warnings, .. } = self;
+                let mut make = |_: &Endpoint, _: &Endpoint| SmtpApp(Dialogue::new(&config.smtp));
+                let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings };
+                table.packet(&packet, &mut make, &mut |f| out.session(f));
+                caps_warned.table(&config.tcp, &table.stats, frame.number, warnings);
             }
             Err(skip) => self.skipped(skip, frame),
         }

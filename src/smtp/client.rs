@@ -284,10 +284,15 @@ impl Dialogue {
         match command::bdat(&cmd.arg) {
             Bdat::Valid { size, last } => {
                 let chunk = BdatChunk { size, last, seen: 0, reply: None, first_packet: at, last_packet: None };
-                let index = tx.map(|t| {
+                let max = self.cfg.max_items;
+                let index = tx.and_then(|t| {
                     let chunks = &mut self.rec.transactions[t].bdat_chunks;
+                    if chunks.len() >= max {
+                        self.rec.items_dropped += 1;
+                        return None;
+                    }
                     chunks.push(chunk);
-                    chunks.len() - 1
+                    Some(chunks.len() - 1)
                 });
                 if self.message.is_none() {
                     self.message = Some((tx, Message::new(self.cfg.max_line_len)));
@@ -408,6 +413,10 @@ impl Dialogue {
         let verb = head.split(' ').next().unwrap_or("").to_string();
         let detail = format!("{} bytes without line end", l.len);
         self.log.anomaly(C2S, AnomalyKind::PartialLineAtEnd, detail, l.first);
+        if l.truncated() {
+            let detail = format!("{} bytes, {} kept", l.len, l.bytes.len());
+            self.log.anomaly(C2S, AnomalyKind::LineTooLong, detail, l.first);
+        }
         let max = self.cfg.max_items;
         Self::bounded(max, &mut self.rec.items_dropped, &mut self.rec.commands, verb);
     }

@@ -14,7 +14,7 @@ mod mime;
 pub mod record;
 mod reply;
 mod server;
-mod tls;
+pub mod tls;
 mod tls_info;
 mod txn;
 

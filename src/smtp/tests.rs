@@ -594,6 +594,22 @@ fn gap_inside_bdat_chunk_is_subtracted() {
     assert_eq!(rec.transactions[0].data_reply.as_ref().unwrap().code, 250);
 }
 
+#[test]
+fn bdat_chunks_and_tls_alerts_stay_within_their_caps() {
+    // Found by the smtp fuzz target: both lists grew with every chunk or alert sent.
+    let cfg = SmtpConfig { max_items: 5, ..Default::default() };
+    let many_bdat = "BDAT 0\r\n".repeat(50);
+    let rec = run_with(&cfg, &[(S, b"220 hi\r\n"), (C, b"MAIL FROM:<a@b>\r\n"), (C, many_bdat.as_bytes())]);
+    assert_eq!(rec.transactions[0].bdat_chunks.len(), 5);
+    assert!(rec.items_dropped >= 45, "{}", rec.items_dropped);
+    let alerts: Vec<u8> = [21u8, 3, 3, 0, 2, 2, 40].repeat(100);
+    let mut hello = tls::tests::client_hello_record("x.example");
+    hello.extend(&alerts);
+    let rec = run(&[(C, &hello), (S, &alerts)]);
+    let tls = rec.implicit_tls.expect("implicit TLS");
+    assert_eq!(tls.alerts.len(), 16);
+}
+
 mod robustness {
     //! Arbitrary bytes in any order never panic and stay within the configured bounds.
     use super::*;

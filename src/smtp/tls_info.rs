@@ -6,6 +6,10 @@ use super::record::{ClientHello, ServerHello, TlsAlert, TlsInfo};
 use super::tls::{APPLICATION_DATA, Finding};
 use crate::tcp::{Direction, PacketRef};
 
+/// Alerts kept per session: a handshake fails with one or two; a stream of them is noise that
+/// must not grow the record.
+const MAX_ALERTS: usize = 16;
+
 pub fn version_name(v: u16) -> String {
     match v {
         0x0300 => "SSL 3.0".into(),
@@ -115,7 +119,9 @@ fn alert(info: &mut TlsInfo, from: Direction, level: u8, description: u8, at: Pa
     };
     let description = alert_name(description);
     let detail = format!("{level} {description}");
-    info.alerts.push(TlsAlert { from: side(from).into(), level, description, packet: at });
+    if info.alerts.len() < MAX_ALERTS {
+        info.alerts.push(TlsAlert { from: side(from).into(), level, description, packet: at });
+    }
     ("alert", detail, 2)
 }
 

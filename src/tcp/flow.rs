@@ -114,7 +114,9 @@ struct Flow<A> {
 
 pub struct FlowTable<A> {
     config: TcpConfig,
-    flows: HashMap<FlowKey, Flow<A>>,
+    /// Boxed: a flow is kilobytes, and a map sized for the largest flood would otherwise hold
+    /// (and, while growing, copy) that much per slot whether the slot is used or not.
+    flows: HashMap<FlowKey, Box<Flow<A>>>,
     /// Earliest deadline first; entries may be stale (checked against the flow when popped).
     deadlines: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
     next_id: u64,
@@ -164,13 +166,18 @@ impl<A: StreamConsumer> FlowTable<A> {
             }
             let flow = self.new_flow(p, make_app);
             self.deadlines.push(Reverse((flow.deadline, flow.id, key)));
-            self.flows.insert(key, flow);
+            self.flows.insert(key, Box::new(flow));
             self.stats.flows += 1;
             self.stats.max_open_flows = self.stats.max_open_flows.max(self.flows.len() as u64);
         }
         let Some(flow) = self.flows.get_mut(&key) else { return };
-        let before = flow.buffered;
+        let (before, deadline) = (flow.buffered, flow.deadline);
         process(&self.config, flow, p);
+        if flow.deadline < deadline {
+            // The connection closed: its linger ends before the idle timeout its heap entry
+            // holds, and that entry alone would keep it open (and unreported) until then.
+            self.deadlines.push(Reverse((flow.deadline, flow.id, key)));
+        }
         self.buffered_total = self.buffered_total - before + flow.buffered;
         if self.buffered_total > self.config.max_buffered_total {
             self.stats.global_cap_flushes += 1;
@@ -189,7 +196,7 @@ impl<A: StreamConsumer> FlowTable<A> {
             None => false,
         };
         if let Some(flow) = reused.then(|| self.flows.remove(&key)).flatten() {
-            self.finish(flow, EndReason::Closed, done);
+            self.finish(*flow, EndReason::Closed, done);
         }
     }
 
@@ -246,7 +253,7 @@ impl<A: StreamConsumer> FlowTable<A> {
             }
             if let Some(flow) = self.flows.remove(&key) {
                 let end = if flow.tracker.is_closed() { EndReason::Closed } else { EndReason::Idle };
-                self.finish(flow, end, done);
+                self.finish(*flow, end, done);
             }
         }
     }
@@ -260,7 +267,7 @@ impl<A: StreamConsumer> FlowTable<A> {
             }
             if let Some(flow) = self.flows.remove(&key) {
                 self.stats.flows_evicted += 1;
-                self.finish(flow, EndReason::Evicted, done);
+                self.finish(*flow, EndReason::Evicted, done);
             }
             return;
         }
@@ -268,12 +275,12 @@ impl<A: StreamConsumer> FlowTable<A> {
 
     /// End of input: hand on every open connection, oldest first (deterministic order).
     pub fn finish_all(&mut self, done: &mut dyn FnMut(Finished<A>)) {
-        let mut flows: Vec<Flow<A>> = self.flows.drain().map(|(_, f)| f).collect();
+        let mut flows: Vec<Box<Flow<A>>> = self.flows.drain().map(|(_, f)| f).collect();
         flows.sort_by_key(|f| f.tracker.first.number);
         self.deadlines.clear();
         for flow in flows {
             let end = if flow.tracker.is_closed() { EndReason::Closed } else { EndReason::CaptureEnd };
-            self.finish(flow, end, done);
+            self.finish(*flow, end, done);
         }
     }
 

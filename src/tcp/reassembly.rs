@@ -390,13 +390,9 @@ impl Reassembler {
             let captured_stop = rel_stop.min(payload.len());
             let data = payload.get(rel_start..captured_stop).unwrap_or(&[]).to_vec();
             let piece_missing = (rel_stop - rel_start - data.len()) as u32;
-            if self.pending_bytes + data.len() > limits.max_buffered_bytes
-                || self.pending.len() >= limits.max_buffered_segments
-            {
-                self.force_progress(at, sink);
-            }
+            self.make_room(start, data.len(), at, limits, sink);
             if start <= self.next_offset {
-                // force_progress moved the stream up to (or past) this piece: deliver directly.
+                // make_room moved the stream up to (or past) this piece: deliver directly.
                 let skip = self.next_offset - start;
                 self.deliver(&data, piece_missing, skip, at, sink);
                 self.drain(sink);
@@ -407,13 +403,37 @@ impl Reassembler {
         }
     }
 
-    /// A cap was hit: give up waiting for the first hole.
-    fn force_progress(&mut self, at: PacketRef, sink: &mut dyn FnMut(Chunk<'_>, PacketRef)) {
+    /// Before buffering `len` bytes at `start`: while a cap would be exceeded, give up waiting
+    /// for the first hole; when nothing buffered lies before `start` and the piece still does
+    /// not fit (it alone is larger than the cap), give up waiting for the hole before it too.
+    fn make_room(
+        &mut self,
+        start: u64,
+        len: usize,
+        at: PacketRef,
+        limits: &ReassemblyLimits,
+        sink: &mut dyn FnMut(Chunk<'_>, PacketRef),
+    ) {
+        let full = |r: &Self| {
+            r.pending_bytes + len > limits.max_buffered_bytes || r.pending.len() >= limits.max_buffered_segments
+        };
+        if !full(self) {
+            return;
+        }
         self.stats.cap_flushes += 1;
-        if let Some(&first) = self.pending.keys().next() {
-            let hole = first - self.next_offset;
-            self.declare_gap(hole, at, sink);
-            self.drain(sink);
+        while full(self) {
+            match self.pending.keys().next() {
+                Some(&first) if first < start => {
+                    self.declare_gap(first - self.next_offset, at, sink);
+                    self.drain(sink);
+                }
+                _ => {
+                    if start > self.next_offset {
+                        self.declare_gap(start - self.next_offset, at, sink);
+                    }
+                    return;
+                }
+            }
         }
     }
 
@@ -654,6 +674,26 @@ mod tests {
         assert!(r.buffered_bytes() <= 4);
         assert_eq!(out.0, "[gap 10]abcdefgh");
         assert_eq!(r.stats.cap_flushes, 1);
+    }
+
+    #[test]
+    fn segment_larger_than_the_whole_cap_is_not_buffered() {
+        // Found by the reassembly fuzz target: with nothing buffered to give up on, a piece
+        // bigger than the cap used to be buffered anyway.
+        let (mut r, mut out) = (started(99), Out::default());
+        let limits = ReassemblyLimits { max_buffered_bytes: 16, max_buffered_segments: 100 };
+        let big = "y".repeat(100);
+        r.segment(SeqNumber(110), big.as_bytes(), 0, false, at(1), &limits, &mut out.sink());
+        assert_eq!(r.buffered_bytes(), 0);
+        assert_eq!(out.0, format!("[gap 10]{big}"));
+        assert_eq!((r.stats.cap_flushes, r.stats.gap_bytes), (1, 10));
+        // Two buffered pieces before it are given up on in turn, then the hole before it.
+        let (mut r, mut out) = (started(99), Out::default());
+        r.segment(SeqNumber(105), b"ab", 0, false, at(1), &limits, &mut out.sink());
+        r.segment(SeqNumber(110), b"cd", 0, false, at(2), &limits, &mut out.sink());
+        r.segment(SeqNumber(120), big.as_bytes(), 0, false, at(3), &limits, &mut out.sink());
+        assert!(r.buffered_bytes() <= 16);
+        assert_eq!(out.0, format!("[gap 5]ab[gap 3]cd[gap 8]{big}"));
     }
 
     #[test]

@@ -60,3 +60,4 @@ pub fn packets(v: &Value) -> Vec<u64> {
 pub fn strings(v: &Value) -> Vec<String> {
     v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
 }
+pub mod pcap;
