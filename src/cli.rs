@@ -86,9 +86,6 @@ pub struct ReadArgs {
     /// Draw a ladder diagram under each session line.
     #[arg(long)]
     pub ladder: bool,
-    /// Analysis threads (connections are sharded by address; output order stays stable).
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub threads: usize,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
     #[command(flatten)]
