@@ -196,7 +196,7 @@ exim_esa_start() {
 	chown -R Debian-exim:Debian-exim "$dir"
 	local -A v=(
 		[WORK]="$WORK" [BANNER]='$smtp_active_hostname ESMTP Exim $version_number $tod_full'
-		[TLS_ADV]='' [RECV_TIMEOUT]=30s [CONNECT_RULE]='' [RCPT_RULE]='' [DATA_RULE]='' [HELO_RULE]=''
+		[TLS_ADV]='' [CHUNKING_ADV]='' [RECV_TIMEOUT]=30s [CONNECT_RULE]='' [RCPT_RULE]='' [DATA_RULE]='' [HELO_RULE]=''
 		[TLS_CIPHERS]='NORMAL' [INTERFACES]="$SERVER_IP"
 	)
 	local kv

@@ -34,6 +34,7 @@ SCENARIOS=(
 	28-zero-window-slow-reader
 	29-slow-handshake-first-syn-lost
 	30-fw-any-interface-starttls-stripped
+	31-fw-ehlo-keywords-masked
 )
 
 # ---------------------------------------------------------------- plain sessions
@@ -200,6 +201,15 @@ scenario_30_fw_any_interface_starttls_stripped() {
 	exim_esa_start 'TLS_ADV=*'
 	fw_inspect_start
 	capture_start "$CAP_NAME" any
+	swaks_c --tls-optional
+	capture_stop
+}
+
+# Exim offers CHUNKING as well as STARTTLS: the fw masks both (marker letters A and B).
+scenario_31_fw_ehlo_keywords_masked() {
+	exim_esa_start 'TLS_ADV=*' 'CHUNKING_ADV=*'
+	fw_inspect_start
+	capture_start "$CAP_NAME"
 	swaks_c --tls-optional
 	capture_stop
 }
