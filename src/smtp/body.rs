@@ -1,7 +1,7 @@
 //! Message content statistics (DATA body or BDAT chunks): sizes, longest header and body lines,
 //! MIME attachment names. Fed line by line; holds a bounded amount of state.
 
-use super::line::{Ending, Line, LineBuf};
+use super::line::{Ending, LineBuf, LineRef};
 use super::mime;
 use super::record::{Attachment, BodyStats, Extreme};
 use crate::tcp::PacketRef;
@@ -45,7 +45,7 @@ impl Message {
     }
 
     /// One content line (after dot-unstuffing). `wire` is its size on the wire with ending.
-    pub fn on_line(&mut self, line: &Line, content: &[u8], wire: u64) {
+    pub fn on_line(&mut self, line: LineRef<'_>, content: &[u8], wire: u64) {
         let s = &mut self.stats;
         s.first_packet.get_or_insert(line.first);
         s.last_packet = Some(line.last);
@@ -66,14 +66,17 @@ impl Message {
 
     /// Raw content bytes (BDAT): split into lines here, CRLF inside chunks being ordinary data.
     pub fn feed_bytes(&mut self, mut data: &[u8], at: PacketRef) {
+        // The splitter is moved out while its line is lent to `on_line` (moving a Vec is free).
+        let mut lines = std::mem::replace(&mut self.raw_lines, LineBuf::new(0));
         while !data.is_empty() {
-            let (n, line) = self.raw_lines.feed(data, at);
-            data = &data[n..];
+            let (n, line) = lines.feed_ref(data, at);
             if let Some(l) = line {
                 let wire = l.len as u64 + if l.ending == Ending::CrLf { 2 } else { 1 };
-                self.on_line(&l, &l.bytes, wire);
+                self.on_line(l, l.bytes, wire);
             }
+            data = &data[n..];
         }
+        self.raw_lines = lines;
     }
 
     /// Content bytes are missing: the line in progress is unreliable.
@@ -83,7 +86,7 @@ impl Message {
 
     pub fn finish(mut self, terminated: bool, at: PacketRef) -> BodyStats {
         if let Some(l) = self.raw_lines.take_partial(at) {
-            self.on_line(&l, &l.bytes, l.len as u64);
+            self.on_line(l.as_ref(), &l.bytes, l.len as u64);
         }
         self.end_field();
         self.end_header_block();

@@ -5,7 +5,7 @@ use super::body::Message;
 use super::command::{self, Bdat};
 use super::dialogue::{ClientMode, Decision, Dialogue, Held, Kind, Pending};
 use super::event::{AnomalyKind, Event, clip};
-use super::line::{Ending, Line};
+use super::line::{Ending, Line, LineBuf, LineRef};
 use super::record::BdatChunk;
 use super::tls;
 use super::tls_info;
@@ -34,6 +34,16 @@ impl Dialogue {
                     return data.len();
                 }
                 ClientMode::Bdat { remaining } => pos += self.bdat_data(rest, remaining, at),
+                ClientMode::Body => {
+                    // The hot path: body lines are borrowed, never copied into a fresh Vec.
+                    let mut lines = std::mem::replace(&mut self.client_lines, LineBuf::new(0));
+                    let (n, line) = lines.feed_ref(rest, at);
+                    pos += n;
+                    if let Some(line) = line {
+                        self.body_line(line);
+                    }
+                    self.client_lines = lines;
+                }
                 ClientMode::Commands if self.client_tls_starts(rest) => {
                     self.client_turns_tls(rest, at);
                     return data.len();
@@ -171,7 +181,7 @@ impl Dialogue {
         match self.client_mode {
             ClientMode::Connect if line.len == 0 => self.client_mode = ClientMode::Commands,
             ClientMode::Connect => {}
-            ClientMode::Body => self.body_line(line),
+            ClientMode::Body => self.body_line(line.as_ref()),
             _ => self.command_line(line),
         }
     }
@@ -354,7 +364,7 @@ impl Dialogue {
 
     /// A line of the DATA body; "." alone ends it (RFC 5321 §4.1.1.4), a leading "." of any
     /// other line is dot-stuffing (§4.5.2).
-    fn body_line(&mut self, line: Line) {
+    fn body_line(&mut self, line: LineRef<'_>) {
         if !line.tainted && line.bytes == b"." {
             if line.ending != Ending::CrLf {
                 self.log.anomaly(C2S, AnomalyKind::BareLf, "end of data not CRLF.CRLF".into(), line.first);
@@ -373,7 +383,7 @@ impl Dialogue {
         let stuffed = line.bytes.first() == Some(&b'.');
         m.stats.dot_stuffed_lines += u64::from(stuffed);
         let first_bare_lf = line.ending == Ending::BareLf && m.stats.bare_lf_lines == 0;
-        m.on_line(&line, &line.bytes[usize::from(stuffed)..], wire);
+        m.on_line(line, &line.bytes[usize::from(stuffed)..], wire);
         if first_bare_lf {
             self.log.anomaly(C2S, AnomalyKind::BareLf, "bare LF in message body".into(), line.first);
         }
@@ -387,7 +397,7 @@ impl Dialogue {
             (ClientMode::Body, Some(l)) => {
                 let wire = l.len as u64;
                 if let Some((_, m)) = self.message.as_mut() {
-                    m.on_line(&l, &l.bytes, wire);
+                    m.on_line(l.as_ref(), &l.bytes, wire);
                 }
             }
             _ => {}

@@ -28,6 +28,29 @@ impl Line {
     pub fn truncated(&self) -> bool {
         self.bytes.len() < self.len
     }
+
+    pub fn as_ref(&self) -> LineRef<'_> {
+        LineRef {
+            bytes: &self.bytes,
+            len: self.len,
+            ending: self.ending,
+            first: self.first,
+            last: self.last,
+            tainted: self.tainted,
+        }
+    }
+}
+
+/// A line borrowed from the stream or from the splitter, for the per-line hot path (message
+/// bodies), where an owned `Line` would cost an allocation per line.
+#[derive(Clone, Copy, Debug)]
+pub struct LineRef<'a> {
+    pub bytes: &'a [u8],
+    pub len: usize,
+    pub ending: Ending,
+    pub first: PacketRef,
+    pub last: PacketRef,
+    pub tainted: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -38,17 +61,19 @@ pub struct LineBuf {
     first: Option<PacketRef>,
     tainted: bool,
     max: usize,
+    /// `buf` still holds the line last lent out by `feed_ref`.
+    pending_clear: bool,
 }
 
 impl LineBuf {
     pub fn new(max: usize) -> Self {
-        LineBuf { buf: Vec::new(), total: 0, last_cr: false, first: None, tainted: false, max }
+        LineBuf { buf: Vec::new(), total: 0, last_cr: false, first: None, tainted: false, max, pending_clear: false }
     }
 
     /// Consumes bytes up to and including the first LF; returns how many were consumed and the
     /// completed line, if any.
     pub fn feed(&mut self, data: &[u8], at: PacketRef) -> (usize, Option<Line>) {
-        match data.iter().position(|&b| b == b'\n') {
+        match memchr::memchr(b'\n', data) {
             Some(i) => {
                 self.append(&data[..i], at);
                 (i + 1, Some(self.complete(at)))
@@ -60,7 +85,51 @@ impl LineBuf {
         }
     }
 
+    /// Like [`LineBuf::feed`], but the completed line is borrowed: from `data` when the whole
+    /// line is in it (no copy), else from the splitter's buffer, which is reused.
+    pub fn feed_ref<'a>(&'a mut self, data: &'a [u8], at: PacketRef) -> (usize, Option<LineRef<'a>>) {
+        if self.pending_clear {
+            self.pending_clear = false;
+            self.buf.clear();
+        }
+        let Some(i) = memchr::memchr(b'\n', data) else {
+            self.append(data, at);
+            return (data.len(), None);
+        };
+        if self.first.is_none() {
+            // The whole line is in `data`: the same result as append + complete, without copying.
+            let part = &data[..i];
+            let crlf = i > 0 && part[i - 1] == b'\r';
+            let len = i - usize::from(crlf);
+            let kept = part.len().min(self.max).min(len);
+            let tainted = std::mem::take(&mut self.tainted);
+            let ending = if crlf { Ending::CrLf } else { Ending::BareLf };
+            let line = LineRef { bytes: &part[..kept], len, ending, first: at, last: at, tainted };
+            return (i + 1, Some(line));
+        }
+        self.append(&data[..i], at);
+        let crlf = self.last_cr && self.total > 0;
+        let len = if crlf { self.total - 1 } else { self.total };
+        let line = LineRef {
+            bytes: &self.buf[..self.buf.len().min(len)],
+            len,
+            ending: if crlf { Ending::CrLf } else { Ending::BareLf },
+            first: self.first.unwrap_or(at),
+            last: at,
+            tainted: self.tainted,
+        };
+        self.total = 0;
+        self.last_cr = false;
+        self.first = None;
+        self.tainted = false;
+        self.pending_clear = true;
+        (i + 1, Some(line))
+    }
+
     fn append(&mut self, part: &[u8], at: PacketRef) {
+        if std::mem::take(&mut self.pending_clear) {
+            self.buf.clear();
+        }
         if self.first.is_none() {
             self.first = Some(at);
         }
@@ -105,7 +174,7 @@ impl LineBuf {
 
     /// The kept bytes of the line begun so far.
     pub fn head(&self) -> &[u8] {
-        &self.buf
+        if self.pending_clear { &[] } else { &self.buf }
     }
 
     /// Hands out the unfinished line (end of capture, or a switch to TLS mid-line).
@@ -126,6 +195,7 @@ impl LineBuf {
         }
         let dropped = self.total;
         self.buf.clear();
+        self.pending_clear = false;
         self.total = 0;
         self.last_cr = false;
         self.first = None;

@@ -116,7 +116,9 @@ pub struct FlowTable<A> {
     config: TcpConfig,
     /// Boxed: a flow is kilobytes, and a map sized for the largest flood would otherwise hold
     /// (and, while growing, copy) that much per slot whether the slot is used or not.
-    flows: HashMap<FlowKey, Box<Flow<A>>>,
+    /// foldhash instead of SipHash: a lookup per packet, and its per-process random seed still
+    /// keeps crafted addresses from colliding on purpose (HashDoS).
+    flows: HashMap<FlowKey, Box<Flow<A>>, foldhash::fast::RandomState>,
     /// Earliest deadline first; entries may be stale (checked against the flow when popped).
     deadlines: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
     next_id: u64,
@@ -132,7 +134,7 @@ impl<A: StreamConsumer> FlowTable<A> {
     pub fn new(config: TcpConfig) -> Self {
         FlowTable {
             config,
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             deadlines: BinaryHeap::new(),
             next_id: 0,
             buffered_total: 0,

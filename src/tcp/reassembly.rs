@@ -490,15 +490,14 @@ impl Reassembler {
     }
 }
 
-/// Tells two copies of a segment apart, eight bytes at a time; not a security boundary.
+/// Enough to tell two copies of a segment apart.
+/// Every delivered segment is hashed, so this runs over every payload byte: foldhash reads
+/// them eight or more at a time. The seed is random per process, so a sender cannot craft a
+/// rewrite whose hash matches the original.
 fn hash_bytes(data: &[u8]) -> u64 {
-    let mut words = data.chunks_exact(8);
-    let mix = |h: u64, w: u64| (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
-    let h = words.by_ref().fold(0xcbf2_9ce4_8422_2325u64 ^ data.len() as u64, |h, w| {
-        mix(h, u64::from_le_bytes(w.try_into().expect("chunks of eight")))
-    });
-    let tail = words.remainder().iter().fold(0u64, |t, &b| (t << 8) | b as u64);
-    mix(h, tail)
+    use std::hash::BuildHasher;
+    static STATE: std::sync::OnceLock<foldhash::fast::RandomState> = std::sync::OnceLock::new();
+    STATE.get_or_init(foldhash::fast::RandomState::default).hash_one(data)
 }
 
 /// Up to 40 bytes of each copy, starting a little before the first byte that differs.
