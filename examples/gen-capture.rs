@@ -55,9 +55,15 @@ enum Step {
     HandshakeAck,
     Send(usize, Vec<u8>),
     /// Message body lines (client to server), `left` bytes, whole lines.
-    Body { left: usize, pos: usize },
+    Body {
+        left: usize,
+        pos: usize,
+    },
     /// TLS application-data records, `left` bytes in `dir`.
-    Tls { dir: usize, left: usize },
+    Tls {
+        dir: usize,
+        left: usize,
+    },
     Fin(usize),
     Rst(usize),
 }
@@ -294,7 +300,8 @@ impl Gen {
                     st.extend([send(C2S, &from), send(S2C, "250 2.1.0 ok\r\n"), send(C2S, &rcpt)]);
                     st.extend([send(S2C, "250 2.1.5 ok\r\n"), send(C2S, "DATA\r\n"), send(S2C, "354 go ahead\r\n")]);
                 }
-                let headers = format!("From: <s{id}@example.net>\r\nTo: <r{id}@example.com>\r\nSubject: test {id}\r\n\r\n");
+                let headers =
+                    format!("From: <s{id}@example.net>\r\nTo: <r{id}@example.com>\r\nSubject: test {id}\r\n\r\n");
                 st.push_back(Step::Send(C2S, headers.into_bytes()));
                 st.push_back(Step::Body { left: body, pos: self.rng.below(800) as usize * LINE });
                 st.push_back(send(C2S, ".\r\n"));
@@ -410,7 +417,14 @@ impl Gen {
     }
 
     /// Write one Ethernet/IPv4/TCP packet and advance the sender's sequence number.
-    fn packet(&mut self, s: &mut Session, dir: usize, flags: u8, payload: &[u8], takes_seq: bool) -> std::io::Result<()> {
+    fn packet(
+        &mut self,
+        s: &mut Session,
+        dir: usize,
+        flags: u8,
+        payload: &[u8],
+        takes_seq: bool,
+    ) -> std::io::Result<()> {
         let syn = flags & 0x02 != 0;
         let opt_len = if syn { 4 } else { 0 };
         let ip_len = 20 + 20 + opt_len + payload.len();
@@ -468,4 +482,3 @@ fn ip_checksum(h: &[u8]) -> u16 {
     }
     !(sum as u16)
 }
-

@@ -86,6 +86,9 @@ pub struct ReadArgs {
     /// Draw a ladder diagram under each session line.
     #[arg(long)]
     pub ladder: bool,
+    /// Analysis threads (connections are sharded by address; the output is the same as with one).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: u16,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
     #[command(flatten)]

@@ -2,10 +2,10 @@
 //! connection as soon as it ends.
 
 use crate::capture::{CaptureWarning, Frame, FrameSink, LinkType};
-use crate::decode::{self, Skip};
+use crate::decode::{self, Packet, Skip};
 use crate::smtp::{AnomalyKind, Dialogue, SmtpConfig, SmtpRecord};
 use crate::tcp::conn::{ConnRecord, Endpoint};
-use crate::tcp::flow::{EndReason, Finished, FlowTable, StreamConsumer, TableStats, TcpConfig};
+use crate::tcp::flow::{EndReason, FinishPhase, Finished, FlowTable, StreamConsumer, TableStats, TcpConfig};
 use crate::tcp::{Direction, PacketRef};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -22,6 +22,22 @@ pub struct Session {
     pub conn: ConnRecord,
     pub smtp: SmtpRecord,
     pub end: EndReason,
+    /// Where the session goes in the output; see [`OutputKey`].
+    pub key: OutputKey,
+}
+
+/// The output order of sessions, a function of the capture alone: sessions come out in the
+/// order their connections were handed on — by the packet whose handling ended them (`frame`;
+/// `u64::MAX` at end of input), then the phase (expired, port reused, evicted, end), then the
+/// expiry deadline, then the connection's first packet. One thread emits them in this order as
+/// it goes; `--threads N` sorts each batch's sessions from all shards by it, so both agree
+/// (except for evictions, which depend on how full each shard's table is).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OutputKey {
+    pub frame: u64,
+    pub phase: FinishPhase,
+    pub deadline: i64,
+    pub first_packet: u64,
 }
 
 impl Session {
@@ -82,6 +98,19 @@ pub struct Analyzer<F: FnMut(Session) -> ControlFlow<()>> {
     caps_warned: CapsWarned,
     on_session: F,
     stop: bool,
+    /// Number of the frame being handled (for [`OutputKey`]).
+    current: u64,
+    /// First packet numbers of the connections opened, when a shard reports them.
+    pub starts: Option<Vec<u64>>,
+}
+
+/// What a frame is to the analysis, for a dispatcher that shards connections.
+pub enum Route<'a> {
+    /// Counted and warned about; nothing to do.
+    Skipped,
+    /// TCP outside the mail ports: counted.
+    OtherPort,
+    Mail(Packet<'a>),
 }
 
 const MALFORMED_WARNINGS: u32 = 5;
@@ -165,7 +194,52 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
             caps_warned: CapsWarned::default(),
             on_session,
             stop: false,
+            current: 0,
+            starts: None,
         }
+    }
+
+    /// Decode a frame and say where it goes (the dispatcher's half of [`FrameSink::frame`]).
+    pub fn route<'a>(&mut self, frame: &Frame<'a>) -> Route<'a> {
+        self.decode_stats.frames += 1;
+        match decode::decode(frame) {
+            Ok(p) if self.table.on_mail_port(&p) => Route::Mail(p),
+            Ok(_) => {
+                self.table.stats.tcp_packets += 1;
+                self.table.stats.other_port_packets += 1;
+                Route::OtherPort
+            }
+            Err(skip) => {
+                self.skipped(skip, frame);
+                Route::Skipped
+            }
+        }
+    }
+
+    /// A mail-port packet of this shard (a worker's half of [`FrameSink::frame`]).
+    pub fn packet(&mut self, packet: &Packet<'_>) -> ControlFlow<()> {
+        self.current = packet.number;
+        let Self { table, capture, on_session, stop, starts, current, config, caps_warned, warnings, .. } = self;
+        let current = *current;
+        let mut make = |_: &Endpoint, _: &Endpoint| {
+            if let Some(starts) = starts.as_mut() {
+                starts.push(current);
+            }
+            SmtpApp(Dialogue::new(&config.smtp))
+        };
+        let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings, frame: current };
+        table.packet(packet, &mut make, &mut |f| out.session(f));
+        caps_warned.table(&config.tcp, &table.stats, packet.number, warnings);
+        if self.stop { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    }
+
+    /// A mail-port packet of another shard: its time still expires this shard's connections,
+    /// exactly as the packet would in a single table.
+    pub fn tick(&mut self, number: u64, ts: crate::capture::Timestamp) {
+        self.current = number;
+        let Self { table, capture, on_session, stop, config, caps_warned, warnings, .. } = self;
+        let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings, frame: number };
+        table.expire(ts, &mut |f| out.session(f));
     }
 
     pub fn table_stats(&self) -> &TableStats {
@@ -184,14 +258,14 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
     /// End of input: every open connection becomes a session.
     pub fn finish(&mut self) {
         let Self { table, capture, on_session, stop, config, caps_warned, warnings, .. } = self;
-        let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings };
+        let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings, frame: u64::MAX };
         table.finish_all(&mut |f| out.session(f));
     }
 
     /// Hand on connections idle since before `now` (live capture calls this on a timer).
     pub fn expire(&mut self, now: crate::capture::Timestamp) {
-        let Self { table, capture, on_session, stop, config, caps_warned, warnings, .. } = self;
-        let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings };
+        let Self { table, capture, on_session, stop, config, caps_warned, warnings, current, .. } = self;
+        let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings, frame: *current };
         table.expire(now, &mut |f| out.session(f));
     }
 
@@ -233,6 +307,8 @@ struct Emit<'a, F> {
     stop: &'a mut bool,
     caps_warned: &'a mut CapsWarned,
     warnings: &'a mut Vec<CaptureWarning>,
+    /// The frame whose handling ends the connections (for [`OutputKey`]).
+    frame: u64,
 }
 
 impl<F: FnMut(Session) -> ControlFlow<()>> Emit<'_, F> {
@@ -240,8 +316,9 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Emit<'_, F> {
         if *self.stop {
             return;
         }
-        let session =
-            Session { index: f.index, capture: self.capture.clone(), conn: f.conn, smtp: f.app.0.finish(), end: f.end };
+        let key = OutputKey { frame: self.frame, phase: f.phase, deadline: f.deadline, first_packet: f.conn.first.number };
+        let (capture, smtp) = (self.capture.clone(), f.app.0.finish());
+        let session = Session { index: f.index, capture, conn: f.conn, smtp, end: f.end, key };
         self.caps_warned.session(self.config, &session, self.warnings);
         if (self.on_session)(session).is_break() {
             *self.stop = true;
@@ -253,16 +330,12 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for Analyzer<F> {
     fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
         self.decode_stats.frames += 1;
         match decode::decode(frame) {
-            Ok(packet) => {
-                let Self { table, capture, on_session, stop, config, caps_warned, warnings, .. } = self;
-                let mut make = |_: &Endpoint, _: &Endpoint| SmtpApp(Dialogue::new(&config.smtp));
-                let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings };
-                table.packet(&packet, &mut make, &mut |f| out.session(f));
-                caps_warned.table(&config.tcp, &table.stats, frame.number, warnings);
+            Ok(packet) => self.packet(&packet),
+            Err(skip) => {
+                self.skipped(skip, frame);
+                ControlFlow::Continue(())
             }
-            Err(skip) => self.skipped(skip, frame),
         }
-        if self.stop { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     }
 
     fn warning(&mut self, warning: CaptureWarning) {

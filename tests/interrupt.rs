@@ -52,14 +52,20 @@ fn sigint_ends_the_run_cleanly_with_whole_lines() {
     assert!(first.ends_with('\n'));
     let status = Command::new("/bin/kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
+    // Drain the output meanwhile: the head's records alone can fill the pipe, and a tool
+    // blocked on writing them would never read the tail (nor this test write it).
+    let reader = std::thread::spawn(move || {
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        rest
+    });
     // The reader checks the flag between packets: give it some more.
     let mut more = Pcap { ts: p.ts, ..Pcap::default() };
     sessions(&mut more, 20, 2000);
     let tail = more.bytes();
     let _ = stdin.write_all(&tail[24..]);
     drop(stdin);
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
+    let rest = reader.join().unwrap();
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     let status = child.wait().unwrap();

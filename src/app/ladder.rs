@@ -42,7 +42,7 @@ pub fn run(args: LadderArgs) -> Result<i32> {
         shown: 0,
         error: None,
     };
-    let status = pipeline::analyze(&args.files, &args.analysis, &interrupt, &mut sink);
+    let status = pipeline::analyze(&args.files, &args.analysis, 1, &interrupt, &mut sink);
     sink.finish()?;
     if let Some(e) = sink.error {
         return Err(e);
@@ -145,10 +145,15 @@ struct LadderSink {
 }
 
 impl SessionSink for LadderSink {
-    fn session(&mut self, s: Session, verdicts: Vec<Verdict>) -> ControlFlow<()> {
-        if !self.select.matches(&s, &verdicts) {
-            return ControlFlow::Continue(());
-        }
+    /// Only the selected sessions are kept while waiting.
+    type Final = Option<(Session, Vec<Verdict>)>;
+
+    fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> Self::Final {
+        self.select.matches(&s, &verdicts).then_some((s, verdicts))
+    }
+
+    fn write(&mut self, f: Self::Final) -> ControlFlow<()> {
+        let Some((s, verdicts)) = f else { return ControlFlow::Continue(()) };
         let mut l = ladder::build(&s, &verdicts, self.text.opts);
         l.header.id = self.select.id(&s);
         drop(s);

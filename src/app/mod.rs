@@ -6,6 +6,7 @@ mod live;
 mod output;
 mod pipeline;
 mod read;
+mod shard;
 
 use anyhow::Result;
 use smtpdiag::cli::{Cli, Command, Generated};

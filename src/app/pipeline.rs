@@ -4,7 +4,8 @@
 use super::output::Interrupt;
 use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink};
 use smtpdiag::cli::AnalysisArgs;
-use smtpdiag::diagnose::{self, DiagnoseConfig, FailoverTracker, Verdict};
+use super::shard;
+use smtpdiag::diagnose::{self, DiagnoseConfig, FailoverTracker, Held, Verdict};
 use smtpdiag::session::{Analyzer, DecodeStats, Session};
 use smtpdiag::tcp::flow::TableStats;
 use std::ops::ControlFlow;
@@ -12,16 +13,32 @@ use std::path::PathBuf;
 
 /// Receives sessions in output order (failover notes already added).
 pub trait SessionSink {
+    /// What a finished session becomes while it waits behind one held for a failover note
+    /// (its rendered text, say): far smaller than the session.
+    type Final;
+    /// Turn a session no later one can change into what `write` takes.
+    fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> Self::Final;
     /// Returning `Break` stops the reading (closed output, enough sessions).
-    fn session(&mut self, s: Session, verdicts: Vec<Verdict>) -> ControlFlow<()>;
+    fn write(&mut self, f: Self::Final) -> ControlFlow<()>;
+    fn session(&mut self, s: Session, verdicts: Vec<Verdict>) -> ControlFlow<()> {
+        let f = self.finalize(s, verdicts);
+        self.write(f)
+    }
     /// Before each capture's sessions, when several captures are read.
     fn capture_start(&mut self, _name: &str) {}
     /// After each capture that could be read (even in part), with its counters.
     fn capture_done(&mut self, _decode: &DecodeStats, _table: &TableStats) {}
 }
 
-/// Reads every capture in turn; returns the exit status (2 when a capture could not be read).
-pub fn analyze(files: &[PathBuf], analysis: &AnalysisArgs, interrupt: &Interrupt, sink: &mut impl SessionSink) -> i32 {
+/// Reads every capture in turn with `threads` analysis threads; returns the exit status (2 when
+/// a capture could not be read).
+pub fn analyze(
+    files: &[PathBuf],
+    analysis: &AnalysisArgs,
+    threads: usize,
+    interrupt: &Interrupt,
+    sink: &mut impl SessionSink,
+) -> i32 {
     let analyzer_config = super::config::analyzer(analysis);
     let diagnose_config = super::config::diagnose(analysis);
     let mut status = 0;
@@ -31,14 +48,21 @@ pub fn analyze(files: &[PathBuf], analysis: &AnalysisArgs, interrupt: &Interrupt
             sink.capture_start(&name);
         }
         let mut stage = Stage::new(&diagnose_config, &mut *sink);
-        let mut analyzer = Analyzer::new(&name, analyzer_config.clone(), |s| stage.session(s));
-        let mut frames = Interruptible { inner: &mut analyzer, interrupt };
-        let result = capture::read_path(path, &mut frames);
-        // Whatever went wrong, the sessions read so far are still reported.
-        analyzer.finish();
-        report_warnings(&name, &analyzer.warnings);
-        let (decode_stats, table_stats) = (analyzer.decode_stats.clone(), analyzer.table_stats().clone());
-        drop(analyzer);
+        let (result, decode_stats, table_stats) = if threads > 1 {
+            let stop = || interrupt.raised();
+            let mut on_session = |s, v| stage.diagnosed(s, v);
+            let o = shard::read(path, threads, &analyzer_config, &diagnose_config, &stop, &mut on_session);
+            report_warnings(&name, &o.warnings);
+            (o.result.map(|_| ()), o.decode_stats, o.table_stats)
+        } else {
+            let mut analyzer = Analyzer::new(&name, analyzer_config.clone(), |s| stage.session(s));
+            let mut frames = Interruptible { inner: &mut analyzer, interrupt };
+            let result = capture::read_path(path, &mut frames);
+            // Whatever went wrong, the sessions read so far are still reported.
+            analyzer.finish();
+            report_warnings(&name, &analyzer.warnings);
+            (result.map(|_| ()), analyzer.decode_stats.clone(), analyzer.table_stats().clone())
+        };
         stage.finish();
         let stopped = stage.stopped;
         if result.is_ok() || decode_stats.frames > 0 {
@@ -68,7 +92,7 @@ pub fn report_warnings(name: &str, warnings: &[CaptureWarning]) {
 /// Diagnosis and failover between the analyzer and the sink.
 pub struct Stage<'a, K: SessionSink> {
     diagnose: &'a DiagnoseConfig,
-    failover: FailoverTracker,
+    failover: FailoverTracker<K::Final>,
     sink: &'a mut K,
     stopped: bool,
 }
@@ -80,7 +104,13 @@ impl<'a, K: SessionSink> Stage<'a, K> {
 
     pub fn session(&mut self, s: Session) -> ControlFlow<()> {
         let verdicts = diagnose::diagnose(&s, self.diagnose);
-        let ready = self.failover.push(s, verdicts);
+        self.diagnosed(s, verdicts)
+    }
+
+    /// A session diagnosed already (by a worker thread).
+    pub fn diagnosed(&mut self, s: Session, verdicts: Vec<Verdict>) -> ControlFlow<()> {
+        let sink = &mut *self.sink;
+        let ready = self.failover.push(s, verdicts, |s, v| sink.finalize(s, v));
         self.hand_on(ready)
     }
 
@@ -89,14 +119,18 @@ impl<'a, K: SessionSink> Stage<'a, K> {
         let _ = self.hand_on(ready);
     }
 
-    fn hand_on(&mut self, ready: Vec<(Session, Vec<Verdict>)>) -> ControlFlow<()> {
-        for (s, verdicts) in ready {
-            if self.stopped || self.sink.session(s, verdicts).is_break() {
-                self.stopped = true;
-                return ControlFlow::Break(());
+    fn hand_on(&mut self, ready: Vec<Held<K::Final>>) -> ControlFlow<()> {
+        for held in ready {
+            if self.stopped {
+                break;
             }
+            let flow = match held {
+                Held::Open(s, verdicts) => self.sink.session(s, verdicts),
+                Held::Final(f) => self.sink.write(f),
+            };
+            self.stopped = flow.is_break();
         }
-        ControlFlow::Continue(())
+        if self.stopped { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     }
 }
 

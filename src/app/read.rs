@@ -18,7 +18,7 @@ pub fn run(args: ReadArgs) -> Result<i32> {
     let style = TextStyle { color: stdout_color(), explain: args.explain };
     let ladder = args.ladder.then_some(&args.ladder_style);
     let mut printer = Printer::new(args.json, style, ladder, args.json);
-    let status = pipeline::analyze(&args.files, &args.analysis, &interrupt, &mut printer);
+    let status = pipeline::analyze(&args.files, &args.analysis, args.threads.into(), &interrupt, &mut printer);
     if !args.json {
         printer.out.lines(&text::totals(&printer.totals, style));
     }
@@ -50,7 +50,11 @@ impl Printer {
 }
 
 impl SessionSink for Printer {
-    fn session(&mut self, s: Session, verdicts: Vec<Verdict>) -> ControlFlow<()> {
+    type Final = String;
+
+    /// The session's output (an NDJSON line or its text block, with its ladder), counted in the
+    /// totals.
+    fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> String {
         self.totals.add_session(&s, &verdicts);
         let mut text = if self.json {
             let mut line = json::session_line(&s, &verdicts);
@@ -63,6 +67,10 @@ impl SessionSink for Printer {
             text.push_str(&ladder.render(&s, &verdicts));
             text.push('\n');
         }
+        text
+    }
+
+    fn write(&mut self, text: String) -> ControlFlow<()> {
         if self.out.lines(&text) { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
     }
 

@@ -20,9 +20,17 @@ pub const MAX_HELD: usize = 10_000;
 /// session stays constant however many sessions a client opens.
 const MAX_WAITING_PER_CLIENT: usize = 16;
 
-pub struct FailoverTracker {
+/// A session in the tracker, in finishing order: either one that a later session may still
+/// change (kept whole), or a final one already turned into its output by the caller (`T`), so a
+/// long failover window holds whole only the few sessions that can still change.
+pub enum Held<T> {
+    Open(Session, Vec<Verdict>),
+    Final(T),
+}
+
+pub struct FailoverTracker<T> {
     window_s: f64,
-    held: VecDeque<(Session, Vec<Verdict>)>,
+    held: VecDeque<Held<T>>,
     /// Position (counted since the start) of `held[0]`.
     first: u64,
     /// Positions of the held sessions still waiting for a failover, by client address.
@@ -33,7 +41,7 @@ pub struct FailoverTracker {
     pub released_early: u64,
 }
 
-impl FailoverTracker {
+impl<T> FailoverTracker<T> {
     pub fn new(window_s: f64) -> Self {
         FailoverTracker {
             window_s,
@@ -45,25 +53,31 @@ impl FailoverTracker {
         }
     }
 
-    /// Add a finished session; returns the sessions ready to be shown, in order.
-    pub fn push(&mut self, session: Session, verdicts: Vec<Verdict>) -> Vec<(Session, Vec<Verdict>)> {
+    /// Add a finished session; returns the sessions ready to be shown, in order. `finalize`
+    /// turns a session no later session can change into its output while it waits behind a
+    /// held one.
+    pub fn push(
+        &mut self,
+        session: Session,
+        verdicts: Vec<Verdict>,
+        finalize: impl FnOnce(Session, Vec<Verdict>) -> T,
+    ) -> Vec<Held<T>> {
         self.clock = self.clock.max(session.conn.last.ts.as_secs_f64());
         self.annotate(&session);
         let mut ready = self.release(false);
         let client = session.conn.client.ip;
-        let waits = waiting(&verdicts);
-        if waits || !self.held.is_empty() {
-            // Keep the output in finishing order behind the held ones.
-            self.held.push_back((session, verdicts));
-            if waits {
-                let list = self.waiting.entry(client).or_default();
-                list.push_back(self.first + self.held.len() as u64 - 1);
-                if list.len() > MAX_WAITING_PER_CLIENT {
-                    list.pop_front();
-                }
+        if waiting(&verdicts) {
+            self.held.push_back(Held::Open(session, verdicts));
+            let list = self.waiting.entry(client).or_default();
+            list.push_back(self.first + self.held.len() as u64 - 1);
+            if list.len() > MAX_WAITING_PER_CLIENT {
+                list.pop_front();
             }
+        } else if self.held.is_empty() {
+            ready.push(Held::Open(session, verdicts));
         } else {
-            ready.push((session, verdicts));
+            // Keep the output in finishing order behind the held ones.
+            self.held.push_back(Held::Final(finalize(session, verdicts)));
         }
         while self.held.len() > MAX_HELD {
             self.released_early += 1;
@@ -74,8 +88,13 @@ impl FailoverTracker {
     }
 
     /// End of input: everything still held.
-    pub fn finish(&mut self) -> Vec<(Session, Vec<Verdict>)> {
+    pub fn finish(&mut self) -> Vec<Held<T>> {
         self.release(true)
+    }
+
+    /// Sessions held now (whole or final).
+    pub fn held(&self) -> usize {
+        self.held.len()
     }
 
     /// Names `next` in the verdicts of the same client's held failures it is a failover of.
@@ -83,7 +102,8 @@ impl FailoverTracker {
         let Some(list) = self.waiting.get_mut(&next.conn.client.ip) else { return };
         let first = self.first;
         list.retain(|&pos| {
-            let Some((held, verdicts)) = pos.checked_sub(first).and_then(|i| self.held.get_mut(i as usize)) else {
+            let Some(Held::Open(held, verdicts)) = pos.checked_sub(first).and_then(|i| self.held.get_mut(i as usize))
+            else {
                 return false;
             };
             let Some(note) = failover_note(held, next, self.window_s) else { return true };
@@ -100,12 +120,14 @@ impl FailoverTracker {
         }
     }
 
-    fn release(&mut self, all: bool) -> Vec<(Session, Vec<Verdict>)> {
+    fn release(&mut self, all: bool) -> Vec<Held<T>> {
         let mut out = Vec::new();
-        while let Some((s, v)) = self.held.front() {
-            let expired = self.clock > s.conn.last.ts.as_secs_f64() + self.window_s;
-            if !all && waiting(v) && !expired {
-                break;
+        while let Some(front) = self.held.front() {
+            if let Held::Open(s, v) = front {
+                let expired = self.clock > s.conn.last.ts.as_secs_f64() + self.window_s;
+                if !all && waiting(v) && !expired {
+                    break;
+                }
             }
             out.extend(self.pop());
         }
@@ -113,17 +135,19 @@ impl FailoverTracker {
     }
 
     /// Takes the oldest held session out, and out of the waiting lists.
-    fn pop(&mut self) -> Option<(Session, Vec<Verdict>)> {
-        let (s, v) = self.held.pop_front()?;
-        let client = s.conn.client.ip;
-        if let Some(list) = self.waiting.get_mut(&client) {
-            list.retain(|&pos| pos != self.first);
-            if list.is_empty() {
-                self.waiting.remove(&client);
+    fn pop(&mut self) -> Option<Held<T>> {
+        let held = self.held.pop_front()?;
+        if let Held::Open(s, _) = &held {
+            let client = s.conn.client.ip;
+            if let Some(list) = self.waiting.get_mut(&client) {
+                list.retain(|&pos| pos != self.first);
+                if list.is_empty() {
+                    self.waiting.remove(&client);
+                }
             }
         }
         self.first += 1;
-        Some((s, v))
+        Some(held)
     }
 }
 

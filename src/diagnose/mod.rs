@@ -11,7 +11,7 @@ mod middlebox;
 mod transport;
 pub mod verdict;
 
-pub use failover::FailoverTracker;
+pub use failover::{FailoverTracker, Held};
 pub use verdict::{Severity, Verdict};
 
 use crate::session::Session;

@@ -35,12 +35,15 @@ impl Dialogue {
                 }
                 ClientMode::Bdat { remaining } => pos += self.bdat_data(rest, remaining, at),
                 ClientMode::Body => {
-                    // The hot path: body lines are borrowed, never copied into a fresh Vec.
+                    // The hot path: body lines are borrowed, never copied into a fresh Vec. The
+                    // splitter is moved out while its line is lent (moving a Vec is free).
                     let mut lines = std::mem::replace(&mut self.client_lines, LineBuf::new(0));
-                    let (n, line) = lines.feed_ref(rest, at);
-                    pos += n;
-                    if let Some(line) = line {
-                        self.body_line(line);
+                    while pos < data.len() && self.client_mode == ClientMode::Body {
+                        let (n, line) = lines.feed_ref(&data[pos..], at);
+                        pos += n;
+                        if let Some(line) = line {
+                            self.body_line(line);
+                        }
                     }
                     self.client_lines = lines;
                 }

@@ -465,6 +465,11 @@ impl ConnTracker {
     }
 
     /// The client's first SYN: a new SYN with another sequence number starts a new connection.
+    /// Number of the connection's first packet.
+    pub fn first_number(&self) -> u64 {
+        self.first.number
+    }
+
     pub fn client_isn(&self) -> Option<u32> {
         if self.syn.is_some() { self.isn[0] } else { None }
     }

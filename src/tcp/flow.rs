@@ -68,9 +68,24 @@ pub enum EndReason {
     CaptureEnd,
 }
 
+/// Why a connection was handed on while handling a packet, in the order the table does it:
+/// expired ones first, then one ended by a port reuse, then one evicted; `End` at end of input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FinishPhase {
+    #[default]
+    Expired,
+    Reused,
+    Evicted,
+    End,
+}
+
 pub struct Finished<A> {
     /// 1-based, in order of each connection's first packet (like tshark's tcp.stream + 1).
     pub index: u64,
+    pub phase: FinishPhase,
+    /// For `Expired`: the deadline the table's heap popped it with (it orders a batch of
+    /// connections expired by one packet, with the first packet number as tiebreak).
+    pub deadline: i64,
     pub conn: ConnRecord,
     pub app: A,
     pub end: EndReason,
@@ -89,17 +104,33 @@ pub struct TableStats {
     pub global_cap_flushes: u64,
 }
 
-/// Both directions of a connection map to the same key.
+/// Both directions of a connection map to the same key. Addresses are kept as 16 bytes
+/// (IPv4 in the low four, with a family flag) so that hashing and comparing a key, once per
+/// packet, is a plain byte compare instead of a walk through `IpAddr`'s enum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct FlowKey {
-    a: (IpAddr, u16),
-    b: (IpAddr, u16),
+    v6: bool,
+    a: ([u8; 16], u16),
+    b: ([u8; 16], u16),
+}
+
+fn addr_bytes(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut b = [0; 16];
+            b[12..].copy_from_slice(&v4.octets());
+            b
+        }
+        IpAddr::V6(v6) => v6.octets(),
+    }
 }
 
 impl FlowKey {
     fn of(p: &Packet<'_>) -> FlowKey {
-        let (s, d) = ((p.src, p.src_port), (p.dst, p.dst_port));
-        if s <= d { FlowKey { a: s, b: d } } else { FlowKey { a: d, b: s } }
+        // Same order as comparing (IpAddr, port): both ends are of one family.
+        let (s, d) = ((addr_bytes(p.src), p.src_port), (addr_bytes(p.dst), p.dst_port));
+        let v6 = p.src.is_ipv6();
+        if s <= d { FlowKey { v6, a: s, b: d } } else { FlowKey { v6, a: d, b: s } }
     }
 }
 
@@ -120,7 +151,9 @@ pub struct FlowTable<A> {
     /// keeps crafted addresses from colliding on purpose (HashDoS).
     flows: HashMap<FlowKey, Box<Flow<A>>, foldhash::fast::RandomState>,
     /// Earliest deadline first; entries may be stale (checked against the flow when popped).
-    deadlines: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
+    /// Entries are (deadline, first packet number, id, key): the first packet number, not the
+    /// table-local id, breaks ties, so the order is the same whatever shard a flow lands in.
+    deadlines: BinaryHeap<Reverse<(i64, u64, u64, FlowKey)>>,
     next_id: u64,
     buffered_total: usize,
     pub stats: TableStats,
@@ -146,6 +179,11 @@ impl<A: StreamConsumer> FlowTable<A> {
         self.flows.len()
     }
 
+    /// Is either port a mail port (the packets this table tracks)?
+    pub fn on_mail_port(&self, p: &Packet<'_>) -> bool {
+        self.config.ports.contains(&p.src_port) || self.config.ports.contains(&p.dst_port)
+    }
+
     /// Handle one TCP packet. `make_app` creates the consumer of a new connection; `done`
     /// receives every connection that ends.
     pub fn packet(
@@ -161,44 +199,36 @@ impl<A: StreamConsumer> FlowTable<A> {
         }
         self.expire(p.ts, done);
         let key = FlowKey::of(p);
+        // One lookup for the common case (a packet of a known, open connection).
+        if let Some(flow) = self.flows.get_mut(&key)
+            && !reuses_ports(flow, p)
+        {
+            let requeue = handle(&self.config, &mut self.buffered_total, &mut self.stats, flow, p);
+            self.deadlines.extend(requeue.map(|(deadline, first, id)| Reverse((deadline, first, id, key))));
+            return;
+        }
         self.end_if_reused(key, p, done);
         if !self.flows.contains_key(&key) {
             if self.flows.len() >= self.config.max_flows {
                 self.evict_oldest(done);
             }
             let flow = self.new_flow(p, make_app);
-            self.deadlines.push(Reverse((flow.deadline, flow.id, key)));
+            self.deadlines.push(Reverse((flow.deadline, p.number, flow.id, key)));
             self.flows.insert(key, Box::new(flow));
             self.stats.flows += 1;
             self.stats.max_open_flows = self.stats.max_open_flows.max(self.flows.len() as u64);
         }
-        let Some(flow) = self.flows.get_mut(&key) else { return };
-        let (before, deadline) = (flow.buffered, flow.deadline);
-        process(&self.config, flow, p);
-        if flow.deadline < deadline {
-            // The connection closed: its linger ends before the idle timeout its heap entry
-            // holds, and that entry alone would keep it open (and unreported) until then.
-            self.deadlines.push(Reverse((flow.deadline, flow.id, key)));
-        }
-        self.buffered_total = self.buffered_total - before + flow.buffered;
-        if self.buffered_total > self.config.max_buffered_total {
-            self.stats.global_cap_flushes += 1;
-            flush_pending(flow);
-            self.buffered_total -= before.max(flow.buffered).min(self.buffered_total);
-            flow.buffered = 0;
+        if let Some(flow) = self.flows.get_mut(&key) {
+            let requeue = handle(&self.config, &mut self.buffered_total, &mut self.stats, flow, p);
+            self.deadlines.extend(requeue.map(|(deadline, first, id)| Reverse((deadline, first, id, key))));
         }
     }
 
     /// A SYN with a new sequence number on a closed connection's ports opens a new connection.
     fn end_if_reused(&mut self, key: FlowKey, p: &Packet<'_>, done: &mut dyn FnMut(Finished<A>)) {
-        let reused = match self.flows.get(&key) {
-            Some(f) => {
-                p.flags.syn() && !p.flags.ack() && f.tracker.is_closed() && f.tracker.client_isn() != Some(p.seq)
-            }
-            None => false,
-        };
+        let reused = self.flows.get(&key).is_some_and(|f| reuses_ports(f, p));
         if let Some(flow) = reused.then(|| self.flows.remove(&key)).flatten() {
-            self.finish(*flow, EndReason::Closed, done);
+            self.finish(*flow, EndReason::Closed, (FinishPhase::Reused, 0), done);
         }
     }
 
@@ -243,33 +273,33 @@ impl<A: StreamConsumer> FlowTable<A> {
 
     /// Hand on every connection whose deadline has passed at capture time `now`.
     pub fn expire(&mut self, now: Timestamp, done: &mut dyn FnMut(Finished<A>)) {
-        while let Some(&Reverse((deadline, id, key))) = self.deadlines.peek() {
+        while let Some(&Reverse((deadline, first, id, key))) = self.deadlines.peek() {
             if deadline > now.0 {
                 break;
             }
             self.deadlines.pop();
             let Some(flow) = self.flows.get(&key).filter(|f| f.id == id) else { continue };
             if flow.deadline > now.0 {
-                self.deadlines.push(Reverse((flow.deadline, id, key)));
+                self.deadlines.push(Reverse((flow.deadline, first, id, key)));
                 continue;
             }
             if let Some(flow) = self.flows.remove(&key) {
                 let end = if flow.tracker.is_closed() { EndReason::Closed } else { EndReason::Idle };
-                self.finish(*flow, end, done);
+                self.finish(*flow, end, (FinishPhase::Expired, deadline), done);
             }
         }
     }
 
     fn evict_oldest(&mut self, done: &mut dyn FnMut(Finished<A>)) {
-        while let Some(Reverse((deadline, id, key))) = self.deadlines.pop() {
+        while let Some(Reverse((deadline, first, id, key))) = self.deadlines.pop() {
             let Some(flow) = self.flows.get(&key).filter(|f| f.id == id) else { continue };
             if flow.deadline > deadline {
-                self.deadlines.push(Reverse((flow.deadline, id, key)));
+                self.deadlines.push(Reverse((flow.deadline, first, id, key)));
                 continue;
             }
             if let Some(flow) = self.flows.remove(&key) {
                 self.stats.flows_evicted += 1;
-                self.finish(*flow, EndReason::Evicted, done);
+                self.finish(*flow, EndReason::Evicted, (FinishPhase::Evicted, 0), done);
             }
             return;
         }
@@ -282,11 +312,17 @@ impl<A: StreamConsumer> FlowTable<A> {
         self.deadlines.clear();
         for flow in flows {
             let end = if flow.tracker.is_closed() { EndReason::Closed } else { EndReason::CaptureEnd };
-            self.finish(*flow, end, done);
+            self.finish(*flow, end, (FinishPhase::End, 0), done);
         }
     }
 
-    fn finish(&mut self, mut flow: Flow<A>, end: EndReason, done: &mut dyn FnMut(Finished<A>)) {
+    fn finish(
+        &mut self,
+        mut flow: Flow<A>,
+        end: EndReason,
+        (phase, deadline): (FinishPhase, i64),
+        done: &mut dyn FnMut(Finished<A>),
+    ) {
         self.buffered_total = self.buffered_total.saturating_sub(flow.buffered);
         let at = flow.tracker.last;
         let Flow { reasm, app, tracker, .. } = &mut flow;
@@ -294,8 +330,37 @@ impl<A: StreamConsumer> FlowTable<A> {
             reasm[dir.index()].flush(at, &mut |c, at| deliver(app, tracker, dir, c, at));
         }
         let stats = [std::mem::take(&mut reasm[0].stats), std::mem::take(&mut reasm[1].stats)];
-        done(Finished { index: flow.id, conn: flow.tracker.into_record(stats), app: flow.app, end });
+        done(Finished { index: flow.id, phase, deadline, conn: flow.tracker.into_record(stats), app: flow.app, end });
     }
+}
+
+/// One packet of a tracked connection, then the global cap on buffered out-of-order bytes.
+/// Returns the deadline entry to queue when the packet closed the connection: its linger ends
+/// before the idle timeout its heap entry holds, and that entry alone would keep it open (and
+/// unreported) until then.
+fn handle<A: StreamConsumer>(
+    config: &TcpConfig,
+    buffered_total: &mut usize,
+    stats: &mut TableStats,
+    flow: &mut Flow<A>,
+    p: &Packet<'_>,
+) -> Option<(i64, u64, u64)> {
+    let (before, deadline) = (flow.buffered, flow.deadline);
+    process(config, flow, p);
+    let requeue = (flow.deadline < deadline).then(|| (flow.deadline, flow.tracker.first_number(), flow.id));
+    *buffered_total = *buffered_total - before + flow.buffered;
+    if *buffered_total > config.max_buffered_total {
+        stats.global_cap_flushes += 1;
+        flush_pending(flow);
+        *buffered_total -= before.max(flow.buffered).min(*buffered_total);
+        flow.buffered = 0;
+    }
+    requeue
+}
+
+/// A SYN with a new sequence number on a closed connection's ports opens a new connection.
+fn reuses_ports<A>(f: &Flow<A>, p: &Packet<'_>) -> bool {
+    p.flags.syn() && !p.flags.ack() && f.tracker.is_closed() && f.tracker.client_isn() != Some(p.seq)
 }
 
 fn deliver<A: StreamConsumer>(app: &mut A, tracker: &mut ConnTracker, dir: Direction, chunk: Chunk<'_>, at: PacketRef) {
