@@ -400,7 +400,7 @@ impl Gen {
             s.seq[dir] = s.seq[dir].wrapping_sub(payload.len() as u32);
             self.packet(s, dir, 0x18, payload, false)?;
         }
-        if last || roll % 2 == 0 {
+        if last || roll.is_multiple_of(2) {
             self.packet(s, 1 - dir, 0x10, &[], false)?;
         }
         Ok(())

@@ -10,7 +10,7 @@ use flate2::read::MultiGzDecoder;
 use super::detect::{self, Detected, Format};
 use super::emit::Emitter;
 use super::source::{SliceSource, Source, StreamSource};
-use super::{CaptureError, FrameSink, ReadStats, pcap, pcapng};
+use super::{CaptureError, CaptureWarning, FrameSink, ReadStats, pcap, pcapng};
 
 /// gzip inside gzip is unwrapped this many times at most: a gzip quine would never end.
 const MAX_GZIP_DEPTH: u32 = 3;
@@ -41,10 +41,41 @@ pub fn read_path(path: &Path, sink: &mut dyn FrameSink) -> Result<ReadStats, Cap
         if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
             #[cfg(unix)]
             let _ = map.advise(memmap2::Advice::Sequential);
-            return read_bytes(&name, &map, sink);
+            let mut sink = ReleaseBehind { inner: sink, map: &map, released: 0 };
+            return read_bytes(&name, &map, &mut sink);
         }
     }
     read_stream(&name, file, sink)
+}
+
+/// Mapped bytes given back at a time.
+const RELEASE_STEP: usize = 32 << 20;
+
+/// Gives the mapped pages behind the frame being read back to the page cache, so that reading
+/// a file of any size keeps a small resident set (mapped pages touched count in it).
+struct ReleaseBehind<'a> {
+    inner: &'a mut dyn FrameSink,
+    map: &'a memmap2::Mmap,
+    released: usize,
+}
+
+impl FrameSink for ReleaseBehind<'_> {
+    fn frame(&mut self, frame: &super::Frame<'_>) -> std::ops::ControlFlow<()> {
+        let flow = self.inner.frame(frame);
+        let at = (frame.data.as_ptr() as usize).wrapping_sub(self.map.as_ptr() as usize) & !4095;
+        if at <= self.map.len() && at >= self.released + RELEASE_STEP {
+            // SAFETY: the sink has returned, and no stage keeps references into frames (what
+            // reassembly buffers it copies); a page touched again is read from the page cache.
+            let _ = unsafe {
+                self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, at - self.released)
+            };
+            self.released = at;
+        }
+        flow
+    }
+    fn warning(&mut self, warning: CaptureWarning) {
+        self.inner.warning(warning);
+    }
 }
 
 /// Read a capture held in memory (used by fuzzing and tests); `name` is used in errors.

@@ -23,6 +23,8 @@ const MAX_WAITING_PER_CLIENT: usize = 16;
 /// A session in the tracker, in finishing order: either one that a later session may still
 /// change (kept whole), or a final one already turned into its output by the caller (`T`), so a
 /// long failover window holds whole only the few sessions that can still change.
+// Unboxed on purpose: most sessions pass through as `Open`, and a box would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 pub enum Held<T> {
     Open(Session, Vec<Verdict>),
     Final(T),

@@ -126,16 +126,29 @@ impl Message {
     }
 
     fn end_field(&mut self) {
+        // Only two header fields matter: the others are skipped without a copy, and the
+        // buffer is kept for the next field (a header-like body would otherwise allocate per line).
         let field = std::mem::take(&mut self.field);
-        let text = String::from_utf8_lossy(&field);
-        let Some((name, value)) = text.split_once(':') else {
+        self.parse_field(&field);
+        self.field = field;
+        self.field.clear();
+    }
+
+    fn parse_field(&mut self, field: &[u8]) {
+        let Some(colon) = memchr::memchr(b':', field) else {
             return;
         };
-        let name = name.trim().to_ascii_lowercase();
-        let (rank, key) = match name.as_str() {
-            "content-disposition" => (2, "filename"),
-            "content-type" => (1, "name"),
-            _ => return,
+        let name = field[..colon].trim_ascii();
+        let (rank, key) = if name.eq_ignore_ascii_case(b"content-disposition") {
+            (2, "filename")
+        } else if name.eq_ignore_ascii_case(b"content-type") {
+            (1, "name")
+        } else {
+            return;
+        };
+        let text = String::from_utf8_lossy(field);
+        let Some((_, value)) = text.split_once(':') else {
+            return;
         };
         let ps = mime::params(value);
         if rank == 1

@@ -81,18 +81,20 @@ impl Dialogue {
         if head.len() >= 3 || !self.client_lines.untainted() {
             return false;
         }
-        let probe: Vec<u8> = head.iter().chain(rest.iter()).take(3).copied().collect();
-        tls::starts_record(&probe)
+        tls::starts_record(&tls::probe(head, rest))
     }
 
     pub(super) fn tls_data(&mut self, from: Direction, data: &[u8], at: PacketRef) {
-        let mut found = Vec::new();
+        // The findings buffer is reused: nearly every encrypted segment yields one.
+        let mut found = std::mem::take(&mut self.tls_found);
         self.tls_readers[from.index()].feed(data, at, &mut found);
         let info = self.tls.get_or_insert_with(Default::default);
-        let events: Vec<Event> = found.into_iter().filter_map(|(f, p)| tls_info::apply(info, from, f, p)).collect();
-        for e in events {
-            self.log.push(e);
+        for (f, p) in found.drain(..) {
+            if let Some(e) = tls_info::apply(info, from, f, p) {
+                self.log.push(e);
+            }
         }
+        self.tls_found = found;
     }
 
     fn hold(&mut self, item: Held, len: usize, at: PacketRef) {

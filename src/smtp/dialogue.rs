@@ -104,6 +104,8 @@ pub struct Dialogue {
     pub(super) message: Option<(Option<usize>, Message)>,
     pub(super) bdat_chunk: Option<(usize, usize)>,
     pub(super) tls_readers: [tls::Reader; 2],
+    /// Reused buffer for what the TLS readers find in one segment.
+    pub(super) tls_found: Vec<(tls::Finding, PacketRef)>,
     pub(super) tls: Option<TlsInfo>,
     pub(super) implicit_tls: bool,
     pub(super) auth_ctx: bool,
@@ -135,6 +137,7 @@ impl Dialogue {
             message: None,
             bdat_chunk: None,
             tls_readers: Default::default(),
+            tls_found: Vec::new(),
             tls: None,
             implicit_tls: false,
             auth_ctx: false,

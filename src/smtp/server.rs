@@ -45,8 +45,7 @@ impl Dialogue {
         if head.len() >= 3 || !self.server_lines.untainted() {
             return false;
         }
-        let probe: Vec<u8> = head.iter().chain(rest.iter()).take(3).copied().collect();
-        tls::starts_record(&probe)
+        tls::starts_record(&tls::probe(head, rest))
     }
 
     pub(super) fn server_gap(&mut self, at: PacketRef) {

@@ -112,20 +112,45 @@ impl Reader {
         let ct = self.header[0];
         let len = usize::from(u16::from_be_bytes([self.header[3], self.header[4]]));
         self.header.clear();
-        let body = std::mem::take(&mut self.body);
-        let f = match ct {
+        let body = &self.body;
+        match ct {
             CHANGE_CIPHER_SPEC => {
                 self.encrypted = true;
-                Finding::ChangeCipherSpec
+                out.push((Finding::ChangeCipherSpec, at));
             }
             // A clear alert is exactly level + description; anything else is protected.
-            ALERT if !self.encrypted && len == 2 => Finding::Alert { level: body[0], description: body[1] },
-            HANDSHAKE if !self.encrypted => {
-                return out.extend(handshakes(&body).into_iter().map(|f| (f, at)));
+            ALERT if !self.encrypted && len == 2 => {
+                out.push((Finding::Alert { level: body[0], description: body[1] }, at));
             }
-            _ => Finding::Encrypted { content_type: ct, len },
-        };
-        out.push((f, at));
+            HANDSHAKE if !self.encrypted => out.extend(handshakes(body).into_iter().map(|f| (f, at))),
+            _ => out.push((Finding::Encrypted { content_type: ct, len }, at)),
+        }
+        // Cleared, not dropped: the buffer serves the next record (one per segment or so).
+        self.body.clear();
+    }
+}
+
+/// The first three bytes of a line begun (`head`) and continued (`rest`), without allocating.
+pub(super) fn probe(head: &[u8], rest: &[u8]) -> Vec3 {
+    let mut out = Vec3::default();
+    for &b in head.iter().chain(rest).take(3) {
+        out.bytes[out.len] = b;
+        out.len += 1;
+    }
+    out
+}
+
+/// Up to three bytes on the stack.
+#[derive(Default)]
+pub(super) struct Vec3 {
+    bytes: [u8; 3],
+    len: usize,
+}
+
+impl std::ops::Deref for Vec3 {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
