@@ -1,6 +1,8 @@
 //! Session stage: drives decode → TCP → SMTP for one capture and hands on one [`Session`] per
 //! connection as soon as it ends.
 
+#[cfg(test)]
+use crate::capture::Timestamp;
 use crate::capture::{CaptureWarning, Frame, FrameSink, LinkType};
 use crate::decode::{self, Packet, Skip};
 use crate::smtp::{AnomalyKind, Dialogue, SmtpConfig, SmtpRecord};
@@ -346,6 +348,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for Analyzer<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::Timestamp;
 
     #[test]
     fn reply_detection() {
@@ -355,5 +358,63 @@ mod tests {
         assert!(!looks_like_smtp_reply(b"EHLO x\r\n"));
         assert!(!looks_like_smtp_reply(b"2200"));
         assert!(!looks_like_smtp_reply(b"22"));
+    }
+
+    /// An Ethernet/IPv4/TCP frame between 10.0.0.1:40000 and 10.0.0.2:25.
+    fn tcp_frame(to_server: bool, syn: bool, ack: bool, fin: bool) -> Vec<u8> {
+        let (src, dst, sp, dp) = if to_server {
+            ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 25)
+        } else {
+            ([10, 0, 0, 2], [10, 0, 0, 1], 25, 40000)
+        };
+        let mut b = etherparse::PacketBuilder::ethernet2([0; 6], [0; 6]).ipv4(src, dst, 64).tcp(sp, dp, 0, 1000);
+        if syn {
+            b = b.syn();
+        }
+        if ack {
+            b = b.ack(1);
+        }
+        if fin {
+            b = b.fin();
+        }
+        let mut out = Vec::new();
+        b.write(&mut out, &[]).unwrap();
+        out
+    }
+
+    /// A closed connection is handed on once the linger passed, not after the idle timeout
+    /// counted from its first packet: otherwise every connection of a capture shorter than the
+    /// idle timeout would stay in memory until the end.
+    #[test]
+    fn closed_connection_leaves_after_the_linger() {
+        let mut ended = Vec::new();
+        let mut a = Analyzer::new("t", AnalyzerConfig::default(), |s| {
+            ended.push(s.index);
+            ControlFlow::Continue(())
+        });
+        let packets = [
+            (true, true, false, false),
+            (false, true, true, false),
+            (true, false, true, true),
+            (false, false, true, true),
+        ];
+        for (i, &(to_server, syn, ack, fin)) in packets.iter().enumerate() {
+            let data = tcp_frame(to_server, syn, ack, fin);
+            let frame = Frame {
+                number: i as u64 + 1,
+                ts: Timestamp(1_000_000_000),
+                link_type: LinkType::ETHERNET,
+                data: &data,
+                orig_len: 0,
+            };
+            let _ = FrameSink::frame(&mut a, &frame);
+        }
+        assert_eq!(a.open_flows(), 1);
+        // Ten seconds later (past the 5 s linger, far before the 600 s idle timeout), any
+        // mail-port packet expires it.
+        a.expire(Timestamp(11_000_000_000));
+        assert_eq!(a.open_flows(), 0);
+        drop(a);
+        assert_eq!(ended, [1]);
     }
 }
