@@ -1,8 +1,6 @@
 //! Session stage: drives decode → TCP → SMTP for one capture and hands on one [`Session`] per
 //! connection as soon as it ends.
 
-#[cfg(test)]
-use crate::capture::Timestamp;
 use crate::capture::{CaptureWarning, Frame, FrameSink, LinkType};
 use crate::decode::{self, Packet, Skip};
 use crate::smtp::{AnomalyKind, Dialogue, SmtpConfig, SmtpRecord};
