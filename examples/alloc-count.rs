@@ -65,7 +65,10 @@ fn main() {
     let config = DiagnoseConfig::default();
     let mut sessions = 0u64;
     let mut boundary_allocs = 0u64;
-    let analyzer = Analyzer::new(&path, AnalyzerConfig::default(), |s| {
+    let mut analyzer_config = AnalyzerConfig::default();
+    // As `read` runs without ladders: only the packet events the rules need.
+    analyzer_config.tcp.compact_events = true;
+    let analyzer = Analyzer::new(&path, analyzer_config, |s| {
         let before = ALLOCS.load(Ordering::Relaxed);
         let _ = diagnose::diagnose(&s, &config);
         drop(s);

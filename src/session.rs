@@ -316,7 +316,8 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Emit<'_, F> {
         if *self.stop {
             return;
         }
-        let key = OutputKey { frame: self.frame, phase: f.phase, deadline: f.deadline, first_packet: f.conn.first.number };
+        let key =
+            OutputKey { frame: self.frame, phase: f.phase, deadline: f.deadline, first_packet: f.conn.first.number };
         let (capture, smtp) = (self.capture.clone(), f.app.0.finish());
         let session = Session { index: f.index, capture, conn: f.conn, smtp, end: f.end, key };
         self.caps_warned.session(self.config, &session, self.warnings);

@@ -28,7 +28,9 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     }
     let interface = args.interface.as_deref().context("-i/--interface is required")?;
     let interrupt = Interrupt::install();
-    let analyzer_config = config::analyzer(&args.analysis);
+    let mut analyzer_config = config::analyzer(&args.analysis);
+    // Without ladders the rules need only some of each session's packets (memory stays flat).
+    analyzer_config.tcp.compact_events = !args.ladder;
     let diagnose_config = config::diagnose(&args.analysis);
     let mut live_config = LiveConfig::new(interface, args.filter.as_deref(), &analyzer_config.tcp.ports);
     live_config.promisc = !args.no_promisc;

@@ -2,9 +2,10 @@
 //! finished session handed to a sink with its verdicts.
 
 use super::output::Interrupt;
+use super::shard;
 use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink};
 use smtpdiag::cli::AnalysisArgs;
-use super::shard;
+use smtpdiag::diagnose::failover::HeldSize;
 use smtpdiag::diagnose::{self, DiagnoseConfig, FailoverTracker, Held, Verdict};
 use smtpdiag::session::{Analyzer, DecodeStats, Session};
 use smtpdiag::tcp::flow::TableStats;
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 pub trait SessionSink {
     /// What a finished session becomes while it waits behind one held for a failover note
     /// (its rendered text, say): far smaller than the session.
-    type Final;
+    type Final: HeldSize;
     /// Turn a session no later one can change into what `write` takes.
     fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> Self::Final;
     /// Returning `Break` stops the reading (closed output, enough sessions).
@@ -23,6 +24,11 @@ pub trait SessionSink {
     fn session(&mut self, s: Session, verdicts: Vec<Verdict>) -> ControlFlow<()> {
         let f = self.finalize(s, verdicts);
         self.write(f)
+    }
+    /// Whether the sink draws packets (ladders): then sessions keep every packet event, not
+    /// only those the rules read.
+    fn draws_packets(&self) -> bool {
+        true
     }
     /// Before each capture's sessions, when several captures are read.
     fn capture_start(&mut self, _name: &str) {}
@@ -39,7 +45,8 @@ pub fn analyze(
     interrupt: &Interrupt,
     sink: &mut impl SessionSink,
 ) -> i32 {
-    let analyzer_config = super::config::analyzer(analysis);
+    let mut analyzer_config = super::config::analyzer(analysis);
+    analyzer_config.tcp.compact_events = !sink.draws_packets();
     let diagnose_config = super::config::diagnose(analysis);
     let mut status = 0;
     for path in files {
@@ -125,7 +132,7 @@ impl<'a, K: SessionSink> Stage<'a, K> {
                 break;
             }
             let flow = match held {
-                Held::Open(s, verdicts) => self.sink.session(s, verdicts),
+                Held::Open(s, verdicts) => self.sink.session(*s, verdicts),
                 Held::Final(f) => self.sink.write(f),
             };
             self.stopped = flow.is_break();

@@ -67,7 +67,13 @@ impl SessionSink for Printer {
             text.push_str(&ladder.render(&s, &verdicts));
             text.push('\n');
         }
+        // It may wait behind a held session: keep no spare capacity.
+        text.shrink_to_fit();
         text
+    }
+
+    fn draws_packets(&self) -> bool {
+        self.ladder.is_some()
     }
 
     fn write(&mut self, text: String) -> ControlFlow<()> {

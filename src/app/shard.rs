@@ -30,7 +30,7 @@ const BATCH: usize = 4096;
 /// Batches a worker may have queued before the reader waits.
 const IN_FLIGHT: usize = 4;
 /// Mapped bytes released back to the page cache at a time, once every worker is past them.
-const RELEASE_STEP: usize = 32 << 20;
+const RELEASE_STEP: usize = 8 << 20;
 
 #[derive(Clone, Copy)]
 enum Loc {

@@ -15,6 +15,35 @@ const FAILOVER_AFTER: [&str; 4] = ["TEMPFAIL", "NO_ANSWER", "PORT_CLOSED", "TCPR
 /// million NO_ANSWER sessions inside one window; holding them all would grow without end.
 pub const MAX_HELD: usize = 10_000;
 
+/// Bytes held back at most (as [`HeldSize`] counts them), for the same reason: a busy gateway
+/// finishes thousands of sessions inside one failover window, all waiting behind its first
+/// tempfail. Past it the oldest is released unannotated.
+pub const MAX_HELD_BYTES: usize = 16 << 20;
+
+/// What a held output costs in memory, roughly.
+pub trait HeldSize {
+    fn held_size(&self) -> usize;
+}
+
+impl HeldSize for String {
+    fn held_size(&self) -> usize {
+        self.capacity() + std::mem::size_of::<String>()
+    }
+}
+
+impl HeldSize for Option<(Session, Vec<Verdict>)> {
+    fn held_size(&self) -> usize {
+        std::mem::size_of::<Self>() + self.as_ref().map_or(0, |(s, _)| session_size(s))
+    }
+}
+
+/// A whole session's approximate heap size: its packet events dominate.
+fn session_size(s: &Session) -> usize {
+    std::mem::size_of::<Session>()
+        + s.conn.events.capacity() * std::mem::size_of::<crate::tcp::conn::PacketEvent>()
+        + s.smtp.events.capacity() * 128
+}
+
 /// Failed sessions of one client that a later session can still annotate: a sender tries its
 /// next host right after a failure, so only its latest failures matter, and the work per
 /// session stays constant however many sessions a client opens.
@@ -23,10 +52,9 @@ const MAX_WAITING_PER_CLIENT: usize = 16;
 /// A session in the tracker, in finishing order: either one that a later session may still
 /// change (kept whole), or a final one already turned into its output by the caller (`T`), so a
 /// long failover window holds whole only the few sessions that can still change.
-// Unboxed on purpose: most sessions pass through as `Open`, and a box would cost an allocation each.
-#[allow(clippy::large_enum_variant)]
+/// (Boxed: a queue of thousands of final outputs would otherwise take a whole session's size each.)
 pub enum Held<T> {
-    Open(Session, Vec<Verdict>),
+    Open(Box<Session>, Vec<Verdict>),
     Final(T),
 }
 
@@ -39,11 +67,14 @@ pub struct FailoverTracker<T> {
     waiting: HashMap<IpAddr, VecDeque<u64>>,
     /// Latest capture time seen (seconds), the clock for releasing held sessions.
     clock: f64,
-    /// Sessions released before their window passed because `MAX_HELD` was reached.
+    /// Sessions released before their window passed because `MAX_HELD` or `MAX_HELD_BYTES`
+    /// was reached.
     pub released_early: u64,
+    /// What the held sessions take, as [`HeldSize`] counts it.
+    held_bytes: usize,
 }
 
-impl<T> FailoverTracker<T> {
+impl<T: HeldSize> FailoverTracker<T> {
     pub fn new(window_s: f64) -> Self {
         FailoverTracker {
             window_s,
@@ -52,6 +83,7 @@ impl<T> FailoverTracker<T> {
             waiting: HashMap::new(),
             clock: f64::MIN,
             released_early: 0,
+            held_bytes: 0,
         }
     }
 
@@ -69,19 +101,22 @@ impl<T> FailoverTracker<T> {
         let mut ready = self.release(false);
         let client = session.conn.client.ip;
         if waiting(&verdicts) {
-            self.held.push_back(Held::Open(session, verdicts));
+            self.held_bytes += session_size(&session);
+            self.held.push_back(Held::Open(Box::new(session), verdicts));
             let list = self.waiting.entry(client).or_default();
             list.push_back(self.first + self.held.len() as u64 - 1);
             if list.len() > MAX_WAITING_PER_CLIENT {
                 list.pop_front();
             }
         } else if self.held.is_empty() {
-            ready.push(Held::Open(session, verdicts));
+            ready.push(Held::Open(Box::new(session), verdicts));
         } else {
             // Keep the output in finishing order behind the held ones.
-            self.held.push_back(Held::Final(finalize(session, verdicts)));
+            let output = finalize(session, verdicts);
+            self.held_bytes += output.held_size();
+            self.held.push_back(Held::Final(output));
         }
-        while self.held.len() > MAX_HELD {
+        while self.held.len() > MAX_HELD || self.held_bytes > MAX_HELD_BYTES {
             self.released_early += 1;
             ready.extend(self.pop());
         }
@@ -139,6 +174,11 @@ impl<T> FailoverTracker<T> {
     /// Takes the oldest held session out, and out of the waiting lists.
     fn pop(&mut self) -> Option<Held<T>> {
         let held = self.held.pop_front()?;
+        self.held_bytes -= match &held {
+            Held::Open(s, _) => session_size(s),
+            Held::Final(output) => output.held_size(),
+        }
+        .min(self.held_bytes);
         if let Held::Open(s, _) = &held {
             let client = s.conn.client.ip;
             if let Some(list) = self.waiting.get_mut(&client) {

@@ -101,6 +101,7 @@ struct Tcp<'a> {
     rewrites: Vec<RewriteOut<'a>>,
     events_kept: usize,
     events_dropped: u64,
+    events_elided: u64,
 }
 
 /// The record, field for field in schema order; serialized straight to text (building a
@@ -175,6 +176,7 @@ fn record<'a>(s: &'a Session, verdicts: &'a [Verdict]) -> Record<'a> {
             rewrites,
             events_kept: c.events.len(),
             events_dropped: c.events_dropped,
+            events_elided: c.events_elided,
         },
         smtp: &s.smtp,
         verdicts,

@@ -64,6 +64,41 @@ impl Message {
         }
     }
 
+    /// The fast path for the bulk of a message: counts the ordinary CRLF-terminated body lines
+    /// at the start of `data` (all of them in this packet, `at`) at once, and returns the bytes
+    /// they take. It stops before anything the line-by-line path must see: a line starting
+    /// with "." (end of data, dot-stuffing) or "-" (a MIME boundary), a bare LF, the header
+    /// block, or the unfinished line at the end. Counting is the same as `on_line` per line.
+    pub fn plain_body_lines(&mut self, data: &[u8], at: PacketRef) -> usize {
+        if self.in_headers {
+            return 0;
+        }
+        let (mut start, mut lines, mut longest, mut over) = (0, 0u64, 0usize, 0u64);
+        for nl in memchr::memchr_iter(b'\n', data) {
+            let line = &data[start..nl];
+            match line {
+                [b'.' | b'-', ..] => break,
+                [.., b'\r'] => {}
+                _ => break,
+            }
+            let len = line.len() - 1;
+            longest = longest.max(len);
+            over += u64::from(len > LINE_LIMIT);
+            lines += 1;
+            start = nl + 1;
+        }
+        if lines > 0 {
+            let s = &mut self.stats;
+            s.first_packet.get_or_insert(at);
+            s.last_packet = Some(at);
+            s.lines += lines;
+            s.lines_over_998 += over;
+            s.bytes += start as u64;
+            Extreme::raise(&mut s.longest_body_line, longest as u64, at);
+        }
+        start
+    }
+
     /// Raw content bytes (BDAT): split into lines here, CRLF inside chunks being ordinary data.
     pub fn feed_bytes(&mut self, mut data: &[u8], at: PacketRef) {
         // The splitter is moved out while its line is lent to `on_line` (moving a Vec is free).

@@ -39,6 +39,14 @@ impl Dialogue {
                     // splitter is moved out while its line is lent (moving a Vec is free).
                     let mut lines = std::mem::replace(&mut self.client_lines, LineBuf::new(0));
                     while pos < data.len() && self.client_mode == ClientMode::Body {
+                        if lines.is_idle()
+                            && let Some((_, m)) = self.message.as_mut()
+                        {
+                            pos += m.plain_body_lines(&data[pos..], at);
+                            if pos == data.len() {
+                                break;
+                            }
+                        }
                         let (n, line) = lines.feed_ref(&data[pos..], at);
                         pos += n;
                         if let Some(line) = line {

@@ -70,6 +70,11 @@ impl LineBuf {
         LineBuf { buf: Vec::new(), total: 0, last_cr: false, first: None, tainted: false, max, pending_clear: false }
     }
 
+    /// No line is in progress: the next byte starts a fresh, untainted line.
+    pub fn is_idle(&self) -> bool {
+        self.first.is_none() && !self.tainted
+    }
+
     /// Consumes bytes up to and including the first LF; returns how many were consumed and the
     /// completed line, if any.
     pub fn feed(&mut self, data: &[u8], at: PacketRef) -> (usize, Option<Line>) {

@@ -2,6 +2,7 @@
 //! per-direction counters a diagnosis needs. Payload bytes are not kept here (reassembly hands
 //! them on); only per-packet facts are.
 
+use super::events::EventLog;
 use super::reassembly::{DirectionStats, Rewrite, SegmentClass};
 use super::zeek::ZeekConn;
 use super::{Direction, PacketRef};
@@ -211,8 +212,7 @@ pub struct ConnTracker {
     pub first: PacketRef,
     pub last: PacketRef,
     pub dirs: [DirFacts; 2],
-    pub events: Vec<PacketEvent>,
-    pub events_dropped: u64,
+    events: EventLog,
     pub closes: Vec<CloseEvent>,
     syn: Option<PacketRef>,
     syn_count: u32,
@@ -224,7 +224,6 @@ pub struct ConnTracker {
     isn: [Option<u32>; 2],
     fin_seen: [bool; 2],
     rst_seen: bool,
-    max_events: usize,
     /// Zeek's own view, fed the same packets, for conn.log-compatible state and history.
     zeek: ZeekConn,
     /// Sender of the connection's first captured packet (Zeek's frame of reference).
@@ -244,7 +243,7 @@ impl ConnTracker {
         role_basis: RoleBasis,
         first: PacketRef,
         first_sender: Endpoint,
-        max_events: usize,
+        events: EventLog,
     ) -> Self {
         let other = if first_sender == client { server } else { client };
         ConnTracker {
@@ -260,8 +259,7 @@ impl ConnTracker {
             first,
             last: first,
             dirs: Default::default(),
-            events: Vec::new(),
-            events_dropped: 0,
+            events,
             closes: Vec::new(),
             syn: None,
             syn_count: 0,
@@ -273,7 +271,6 @@ impl ConnTracker {
             isn: [None; 2],
             fin_seen: [false; 2],
             rst_seen: false,
-            max_events,
         }
     }
 
@@ -437,10 +434,6 @@ impl ConnTracker {
 
     /// Keep the packet for ladders and rules, up to the configured count.
     pub fn push_event(&mut self, p: &Packet<'_>, dir: Direction, class: SegmentClass, gap_bytes: u64) {
-        if self.events.len() >= self.max_events {
-            self.events_dropped += 1;
-            return;
-        }
         let rel = |v: u32, base: Option<u32>| base.map_or(0, |b| v.wrapping_sub(b));
         let rel_ack = if p.flags.ack() { rel(p.ack, self.isn[dir.reverse().index()]) } else { 0 };
         self.events.push(PacketEvent {
@@ -515,8 +508,9 @@ impl ConnTracker {
             last: self.last,
             closes: self.closes,
             dirs: self.dirs,
-            events: self.events,
-            events_dropped: self.events_dropped,
+            events_dropped: self.events.dropped,
+            events_elided: self.events.elided,
+            events: self.events.finish(),
             zeek_conn_state: self.zeek.conn_state(),
             zeek_history: self.zeek.history(),
         }
@@ -546,8 +540,12 @@ pub struct ConnRecord {
     pub closes: Vec<CloseEvent>,
     /// Indexed by `Direction::index()`: client→server first.
     pub dirs: [DirFacts; 2],
+    /// The packets kept for ladders and rules (see [`super::events`]).
     pub events: Vec<PacketEvent>,
+    /// Packets not kept because `--max-events` was reached.
     pub events_dropped: u64,
+    /// Ordinary mid-transfer packets left out in compact mode.
+    pub events_elided: u64,
     /// Zeek's conn.log view of the same connection.
     pub zeek_conn_state: &'static str,
     pub zeek_history: String,

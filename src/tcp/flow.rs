@@ -3,6 +3,7 @@
 //! evicted because the table is full — so a capture of any size streams in bounded memory.
 
 use super::conn::{ConnRecord, ConnTracker, Endpoint, RoleBasis};
+use super::events::EventLog;
 use super::reassembly::{Chunk, Reassembler, ReassemblyLimits, SegmentClass};
 use super::seq::SeqNumber;
 use super::{Direction, PacketRef};
@@ -33,6 +34,8 @@ pub struct TcpConfig {
     pub linger_s: f64,
     /// Packet events kept per connection for ladders and rules.
     pub max_events: usize,
+    /// Keep only the packets rules need, not every packet for a ladder (see `tcp::events`).
+    pub compact_events: bool,
     /// Recognises payload only a server sends (an SMTP reply), for captures that start mid-session.
     pub server_payload_hint: Option<fn(&[u8]) -> bool>,
 }
@@ -49,6 +52,7 @@ impl Default for TcpConfig {
             idle_timeout_s: 600.0,
             linger_s: 5.0,
             max_events: 20_000,
+            compact_events: false,
             server_payload_hint: None,
         }
     }
@@ -241,7 +245,14 @@ impl<A: StreamConsumer> FlowTable<A> {
         self.next_id += 1;
         Flow {
             id: self.next_id,
-            tracker: ConnTracker::new(client, server, basis, at, src, self.config.max_events),
+            tracker: ConnTracker::new(
+                client,
+                server,
+                basis,
+                at,
+                src,
+                EventLog::new(self.config.max_events, self.config.compact_events),
+            ),
             reasm: [Reassembler::new(), Reassembler::new()],
             app: make_app(&client, &server),
             deadline: p.ts.0.saturating_add(secs_to_nanos(self.config.idle_timeout_s)),

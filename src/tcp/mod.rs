@@ -33,6 +33,7 @@ pub struct PacketRef {
 }
 
 pub mod conn;
+pub mod events;
 pub mod flow;
 pub mod reassembly;
 pub mod seq;
