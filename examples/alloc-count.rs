@@ -43,6 +43,9 @@ struct Counter<S> {
     /// Packets whose handling allocated, and the allocations they made.
     allocating: u64,
     allocs: u64,
+    /// Full-size frames (over 1000 bytes: message bodies, TLS records), and those that allocated.
+    bulk: u64,
+    bulk_allocating: u64,
 }
 
 impl<S: FrameSink> FrameSink for Counter<S> {
@@ -53,6 +56,10 @@ impl<S: FrameSink> FrameSink for Counter<S> {
         self.packets += 1;
         self.allocs += n;
         self.allocating += u64::from(n > 0);
+        if frame.data.len() > 1000 {
+            self.bulk += 1;
+            self.bulk_allocating += u64::from(n > 0);
+        }
         flow
     }
     fn warning(&mut self, w: CaptureWarning) {
@@ -76,9 +83,9 @@ fn main() {
         sessions += 1;
         ControlFlow::Continue(())
     });
-    let mut counter = Counter { inner: analyzer, packets: 0, allocating: 0, allocs: 0 };
+    let mut counter = Counter { inner: analyzer, packets: 0, allocating: 0, allocs: 0, bulk: 0, bulk_allocating: 0 };
     capture::read_path(std::path::Path::new(&path), &mut counter).expect("read");
-    let Counter { inner, packets: p, allocating, allocs: a } = counter;
+    let Counter { inner, packets: p, allocating, allocs: a, bulk, bulk_allocating } = counter;
     let opened = inner.table_stats().flows;
     drop(inner);
     println!("packets                         {p}");
@@ -91,4 +98,8 @@ fn main() {
         100.0 * allocating as f64 / p as f64
     );
     println!("packets with no allocation      {} ({:.2}%)", p - allocating, 100.0 * (p - allocating) as f64 / p as f64);
+    println!(
+        "full-size packets (> 1000 B)    {bulk}, of which allocated {bulk_allocating} ({:.3}%)",
+        100.0 * bulk_allocating as f64 / bulk.max(1) as f64
+    );
 }
