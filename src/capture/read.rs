@@ -41,7 +41,7 @@ pub fn read_path(path: &Path, sink: &mut dyn FrameSink) -> Result<ReadStats, Cap
         if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
             #[cfg(unix)]
             let _ = map.advise(memmap2::Advice::Sequential);
-            let mut sink = ReleaseBehind { inner: sink, map: &map, released: 0 };
+            let mut sink = ReleaseBehind { inner: sink, map: &map, released: 0, populated: 0 };
             return read_bytes(&name, &map, &mut sink);
         }
     }
@@ -52,17 +52,35 @@ pub fn read_path(path: &Path, sink: &mut dyn FrameSink) -> Result<ReadStats, Cap
 const RELEASE_STEP: usize = 8 << 20;
 
 /// Gives the mapped pages behind the frame being read back to the page cache, so that reading
-/// a file of any size keeps a small resident set (mapped pages touched count in it).
+/// a file of any size keeps a small resident set (mapped pages touched count in it), and maps
+/// the pages ahead of it in one call per step (a page fault per 4 kB page costs a tenth of the
+/// time it takes to analyse it).
 struct ReleaseBehind<'a> {
     inner: &'a mut dyn FrameSink,
     map: &'a memmap2::Mmap,
     released: usize,
+    populated: usize,
+}
+
+/// Maps `map[*populated..]` up to a step beyond `at`, when `at` comes within half a step of it.
+pub fn populate_ahead(map: &memmap2::Mmap, at: usize, populated: &mut usize) {
+    if at + RELEASE_STEP / 2 < *populated || *populated >= map.len() {
+        return;
+    }
+    let start = (*populated).max(at & !4095);
+    let end = (at + RELEASE_STEP).min(map.len());
+    #[cfg(target_os = "linux")]
+    let _ = map.advise_range(memmap2::Advice::PopulateRead, start, end - start);
+    *populated = end;
 }
 
 impl FrameSink for ReleaseBehind<'_> {
     fn frame(&mut self, frame: &super::Frame<'_>) -> std::ops::ControlFlow<()> {
-        let flow = self.inner.frame(frame);
         let at = (frame.data.as_ptr() as usize).wrapping_sub(self.map.as_ptr() as usize) & !4095;
+        if at <= self.map.len() {
+            populate_ahead(self.map, at, &mut self.populated);
+        }
+        let flow = self.inner.frame(frame);
         if at <= self.map.len() && at >= self.released + RELEASE_STEP {
             // SAFETY: the sink has returned, and no stage keeps references into frames (what
             // reassembly buffers it copies); a page touched again is read from the page cache.
