@@ -71,6 +71,11 @@ impl Dialogue {
             self.rec.items_dropped += 1;
             return None;
         }
+        // Most sessions carry one message: grow one by one, not to four at once (thousands of
+        // open sessions hold these while they run).
+        if self.rec.transactions.capacity() == 0 {
+            self.rec.transactions.reserve_exact(1);
+        }
         self.rec.transactions.push(tx);
         self.cur_tx = Some(self.rec.transactions.len() - 1);
         self.cur_tx
