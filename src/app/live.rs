@@ -34,6 +34,7 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     let diagnose_config = config::diagnose(&args.analysis);
     let mut live_config = LiveConfig::new(interface, args.filter.as_deref(), &analyzer_config.tcp.ports);
     live_config.promisc = !args.no_promisc;
+    live_config.buffer_size = (args.buffer_mib << 20) as i32;
 
     let mut capture = LiveCapture::open(&lib, &live_config)?;
     let mut dumper = args.write.as_deref().map(|path| capture.dump_to(path)).transpose()?;

@@ -25,8 +25,9 @@ pub const SNAPLEN: i32 = super::MAX_CAPLEN as i32;
 /// dropped 29%/10%/0.5%; a 100 ms timeout with 8 MiB dropped none). 100 ms is nothing next to
 /// the seconds a session lingers after its close.
 pub const TIMEOUT_MS: i32 = 100;
-/// Kernel ring size: room for bursts while a session is being diagnosed and printed.
-pub const BUFFER_SIZE: i32 = 32 << 20;
+/// Kernel ring size by default (`live --buffer`): room for bursts while a session is being
+/// diagnosed and printed; 32 MiB is only 75 ms at 500,000 packets/s.
+pub const BUFFER_SIZE: i32 = 64 << 20;
 
 /// The capture filter on the mail ports. On Ethernet it also matches 802.1Q-tagged frames:
 /// the `vlan` keyword moves the offsets of what follows it, so the tagged alternative repeats
