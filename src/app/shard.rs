@@ -28,7 +28,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 /// few batches in flight stay a few megabytes.
 const BATCH: usize = 4096;
 /// Batches a worker may have queued before the reader waits.
-const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 16;
 /// Mapped bytes released back to the page cache at a time, once every worker is past them.
 const RELEASE_STEP: usize = 8 << 20;
 
