@@ -26,7 +26,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 
 /// Frames per batch: large enough that channel and wake-up costs vanish, small enough that a
 /// few batches in flight stay a few megabytes.
-const BATCH: usize = 4096;
+const BATCH: usize = 1024;
 /// Batches a worker may have queued before the reader waits.
 const IN_FLIGHT: usize = 16;
 /// Mapped bytes released back to the page cache at a time, once every worker is past them.
