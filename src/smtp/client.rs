@@ -40,7 +40,7 @@ impl Dialogue {
                     let mut lines = std::mem::replace(&mut self.client_lines, LineBuf::new(0));
                     while pos < data.len() && self.client_mode == ClientMode::Body {
                         if lines.is_idle()
-                            && let Some((_, m)) = self.message.as_mut()
+                            && let Some((_, m)) = self.message.as_deref_mut()
                         {
                             pos += m.plain_body_lines(&data[pos..], at);
                             if pos == data.len() {
@@ -122,7 +122,7 @@ impl Dialogue {
     pub(super) fn decide(&mut self, d: Decision, accepted: bool) {
         self.client_mode = match (d, accepted) {
             (Decision::Data, true) => {
-                self.message = Some((self.cur_tx, Message::new(self.cfg.max_line_len)));
+                self.message = Some(Box::new((self.cur_tx, Message::new(self.cfg.max_line_len))));
                 ClientMode::Body
             }
             (Decision::StartTls, true) => {
@@ -161,7 +161,7 @@ impl Dialogue {
             ClientMode::Tls => self.tls_readers[C2S.index()].gap(),
             ClientMode::Bdat { remaining } => {
                 let n = missing.min(remaining);
-                if let Some((_, m)) = self.message.as_mut() {
+                if let Some((_, m)) = self.message.as_deref_mut() {
                     m.gap();
                 }
                 self.client_mode = ClientMode::Bdat { remaining: remaining - n };
@@ -174,7 +174,7 @@ impl Dialogue {
             }
             ClientMode::Body => {
                 self.client_lines.gap();
-                if let Some((_, m)) = self.message.as_mut() {
+                if let Some((_, m)) = self.message.as_deref_mut() {
                     m.gap();
                 }
             }
@@ -318,7 +318,7 @@ impl Dialogue {
                     Some(chunks.len() - 1)
                 });
                 if self.message.is_none() {
-                    self.message = Some((tx, Message::new(self.cfg.max_line_len)));
+                    self.message = Some(Box::new((tx, Message::new(self.cfg.max_line_len))));
                 }
                 self.bdat_chunk = tx.zip(index);
                 self.client_mode = ClientMode::Bdat { remaining: size };
@@ -341,7 +341,7 @@ impl Dialogue {
     /// Consumes BDAT content (RFC 3030 §2: exactly the announced octets, CRLF included).
     fn bdat_data(&mut self, rest: &[u8], remaining: u64, at: PacketRef) -> usize {
         let n = (remaining.min(rest.len() as u64)) as usize;
-        if let Some((_, m)) = self.message.as_mut() {
+        if let Some((_, m)) = self.message.as_deref_mut() {
             m.feed_bytes(&rest[..n], at);
         }
         if let Some((t, c)) = self.bdat_chunk {
@@ -390,7 +390,7 @@ impl Dialogue {
             return;
         }
         let wire = line.len as u64 + if line.ending == Ending::CrLf { 2 } else { 1 };
-        let Some((_, m)) = self.message.as_mut() else {
+        let Some((_, m)) = self.message.as_deref_mut() else {
             return;
         };
         let stuffed = line.bytes.first() == Some(&b'.');
@@ -409,7 +409,7 @@ impl Dialogue {
             (ClientMode::Commands, Some(l)) if !l.tainted => self.partial_command(&l),
             (ClientMode::Body, Some(l)) => {
                 let wire = l.len as u64;
-                if let Some((_, m)) = self.message.as_mut() {
+                if let Some((_, m)) = self.message.as_deref_mut() {
                     m.on_line(l.as_ref(), &l.bytes, wire);
                 }
             }

@@ -101,7 +101,9 @@ pub struct Dialogue {
     pub(super) server_mode: ServerMode,
     pub(super) replies: reply::Assembler,
     pub(super) cur_tx: Option<usize>,
-    pub(super) message: Option<(Option<usize>, Message)>,
+    /// The message being received, with its transaction. Boxed: it exists only during DATA or
+    /// BDAT, and thousands of open sessions would otherwise each carry its size.
+    pub(super) message: Option<Box<(Option<usize>, Message)>>,
     pub(super) bdat_chunk: Option<(usize, usize)>,
     pub(super) tls_readers: [tls::Reader; 2],
     /// Reused buffer for what the TLS readers find in one segment.

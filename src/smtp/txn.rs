@@ -104,9 +104,10 @@ impl Dialogue {
 
     /// Files the statistics of the message being received into its transaction.
     pub(super) fn end_message(&mut self, terminated: bool, at: PacketRef) {
-        let Some((tx, m)) = self.message.take() else {
+        let Some(message) = self.message.take() else {
             return;
         };
+        let (tx, m) = *message;
         let stats = m.finish(terminated, at);
         self.log.push(Event::Body {
             bytes: stats.bytes,
