@@ -49,7 +49,7 @@ pub fn read_path(path: &Path, sink: &mut dyn FrameSink) -> Result<ReadStats, Cap
 }
 
 /// Mapped bytes given back at a time.
-const RELEASE_STEP: usize = 4 << 20;
+const RELEASE_STEP: usize = 1 << 20;
 
 /// Gives the mapped pages behind the frame being read back to the page cache, so that reading
 /// a file of any size keeps a small resident set (mapped pages touched count in it), and maps

@@ -18,7 +18,7 @@ pub const FULL_SIZE_MIN: u32 = 1000;
 /// Ordinary packets kept per direction in compact mode: the latest ones, which the rules read
 /// when a reset or a stall follows. Kept inline (a ring in the flow itself): a separate buffer
 /// per connection would be one more cache miss per packet with thousands of sessions open.
-const RECENT: usize = 4;
+const RECENT: usize = 3;
 
 /// The last `RECENT` ordinary packets of one direction, oldest first from `start`.
 #[derive(Default)]

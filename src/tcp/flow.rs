@@ -359,6 +359,10 @@ fn handle<A: StreamConsumer>(
     let (before, deadline) = (flow.buffered, flow.deadline);
     process(config, flow, p);
     let requeue = (flow.deadline < deadline).then(|| (flow.deadline, flow.tracker.first_number(), flow.id));
+    if requeue.is_some() && flow.tracker.is_closed() {
+        // Lingering for late packets only: its segment history is not worth its memory.
+        flow.reasm.iter_mut().for_each(Reassembler::release_history);
+    }
     *buffered_total = *buffered_total - before + flow.buffered;
     if *buffered_total > config.max_buffered_total {
         stats.global_cap_flushes += 1;

@@ -124,7 +124,10 @@ pub struct Reassembler {
     fin: Option<SeqNumber>,
     pending: BTreeMap<u64, Pending>,
     pending_bytes: usize,
-    recent: [Recent; RECENT_SEGMENTS],
+    /// The last delivered segments, for comparing retransmitted copies. Allocated with the first
+    /// payload and given back when the connection has closed: thousands of connections open or
+    /// lingering would otherwise each hold it inline.
+    recent: Option<Box<[Recent; RECENT_SEGMENTS]>>,
     recent_pos: usize,
     /// The last thing handed on was a gap: more missing bytes extend the same hole.
     in_gap: bool,
@@ -147,7 +150,7 @@ impl Reassembler {
             fin: None,
             pending: BTreeMap::new(),
             pending_bytes: 0,
-            recent: [Recent::default(); RECENT_SEGMENTS],
+            recent: None,
             recent_pos: 0,
             in_gap: false,
             duplicate_next: false,
@@ -461,12 +464,18 @@ impl Reassembler {
     }
 
     fn remember(&mut self, offset: u64, data: &[u8], at: PacketRef) {
-        let mut head = [0; RECENT_HEAD];
+        let slots = self.recent.get_or_insert_with(|| Box::new([Recent::default(); RECENT_SEGMENTS]));
+        let r = &mut slots[self.recent_pos];
         let n = data.len().min(RECENT_HEAD);
-        head[..n].copy_from_slice(&data[..n]);
-        self.recent[self.recent_pos] =
-            Recent { offset, len: data.len() as u32, hash: hash_bytes(data), packet: at.number, head };
+        r.head[..n].copy_from_slice(&data[..n]);
+        (r.offset, r.len, r.hash, r.packet) = (offset, data.len() as u32, hash_bytes(data), at.number);
         self.recent_pos = (self.recent_pos + 1) % RECENT_SEGMENTS;
+    }
+
+    /// The connection has closed: retransmitted data is no longer compared with what was
+    /// delivered, and the segment history is given back.
+    pub fn release_history(&mut self) {
+        self.recent = None;
     }
 
     /// A full retransmission of one of the last delivered segments must carry the same bytes.
@@ -475,7 +484,8 @@ impl Reassembler {
             return;
         }
         let len = payload.len() as u32;
-        let found = self.recent.iter().find(|r| r.len == len && r.offset == offset && r.packet != 0).copied();
+        let Some(slots) = &self.recent else { return };
+        let found = slots.iter().find(|r| r.len == len && r.offset == offset && r.packet != 0).copied();
         if let Some(r) = found.filter(|r| r.hash != hash_bytes(payload)) {
             let kept = &r.head[..(r.len as usize).min(RECENT_HEAD)];
             let (original, changed) = excerpts(kept, payload);
