@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use std::path::PathBuf;
 use std::process::Command;
 
 fn json(args: &[&str]) -> String {
@@ -27,14 +26,6 @@ fn two_threads_match_one_on_every_lab_capture() {
         }
     }
     assert!(checked > 20);
-}
-
-/// The example binary cargo builds beside the tests.
-fn generator() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?.parent()?.join("examples");
-    let bin = dir.join(format!("gen-capture{}", std::env::consts::EXE_SUFFIX));
-    bin.exists().then_some(bin)
 }
 
 #[test]

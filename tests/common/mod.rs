@@ -61,3 +61,11 @@ pub fn strings(v: &Value) -> Vec<String> {
     v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
 }
 pub mod pcap;
+
+/// The example binary cargo builds beside the tests.
+pub fn generator() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.parent()?.join("examples");
+    let bin = dir.join(format!("gen-capture{}", std::env::consts::EXE_SUFFIX));
+    bin.exists().then_some(bin)
+}
