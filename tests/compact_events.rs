@@ -10,7 +10,6 @@ use smtpdiag::diagnose::{self, DiagnoseConfig};
 use smtpdiag::session::{Analyzer, AnalyzerConfig};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Session index, verdict code, summary and packets.
 type Found = (u64, String, String, Vec<u64>);
@@ -76,15 +75,10 @@ fn public_corpus_gets_the_same_verdicts_when_present() {
 
 #[test]
 fn a_generated_capture_gets_the_same_verdicts_from_far_fewer_events() {
-    let Some(gen_bin) = generator() else {
+    let Some((_dir, file)) = generated_capture("8M", 11) else {
         eprintln!("gen-capture example not built; skipped");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("gen.pcap");
-    let status =
-        Command::new(gen_bin).args(["--size", "8M", "--seed", "11", "-o", file.to_str().unwrap()]).status().unwrap();
-    assert!(status.success());
     let (all, kept) = same_verdicts(&file);
     assert!(kept * 3 < all, "compact mode kept {kept} of {all} events");
 }

@@ -30,15 +30,10 @@ fn two_threads_match_one_on_every_lab_capture() {
 
 #[test]
 fn two_threads_match_one_on_a_generated_capture() {
-    let Some(gen_bin) = generator() else {
+    let Some((_dir, file)) = generated_capture("6M", 7) else {
         eprintln!("gen-capture example not built; skipped");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("gen.pcap");
-    let status =
-        Command::new(gen_bin).args(["--size", "6M", "--seed", "7", "-o", file.to_str().unwrap()]).status().unwrap();
-    assert!(status.success());
     let p = file.to_str().unwrap();
     let one = json(&["read", "--json", p]);
     assert!(one.lines().count() > 30);

@@ -133,14 +133,7 @@ fn open_map(path: &Path) -> Option<memmap2::Mmap> {
         return None;
     }
     let file = std::fs::File::open(path).ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() == 0 {
-        return None;
-    }
-    // SAFETY: read-only map, as in capture::read_path (a file truncated under us could fault).
-    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-    let _ = map.advise(memmap2::Advice::Sequential);
-    Some(map)
+    capture::map_regular(&file, &file.metadata().ok()?)
 }
 
 fn add_table_stats(total: &mut TableStats, t: &TableStats) {

@@ -33,19 +33,27 @@ pub fn read_path(path: &Path, sink: &mut dyn FrameSink) -> Result<ReadStats, Cap
     let io_err = |source| CaptureError::Io { path: name.clone(), source };
     let file = File::open(path).map_err(io_err)?;
     let meta = file.metadata().map_err(io_err)?;
-    // A size of 0 is what /proc files and empty files report: stream them, the map would be empty.
-    if meta.is_file() && meta.len() > 0 {
-        // SAFETY: the map is only read. Another process appending to the file (a running
-        // tcpdump) is harmless; one truncating it under us could fault the read, a risk every
-        // mmap-based reader takes for the speed of not copying.
-        if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
-            #[cfg(unix)]
-            let _ = map.advise(memmap2::Advice::Sequential);
-            let mut sink = ReleaseBehind { inner: sink, map: &map, released: 0, populated: 0 };
-            return read_bytes(&name, &map, &mut sink);
-        }
+    if let Some(map) = map_regular(&file, &meta) {
+        let mut sink = ReleaseBehind { inner: sink, map: &map, released: 0, populated: 0 };
+        return read_bytes(&name, &map, &mut sink);
     }
     read_stream(&name, file, sink)
+}
+
+/// The file memory-mapped for sequential reading, when it is a regular, non-empty file that
+/// can be mapped; `None` means it is to be streamed.
+pub fn map_regular(file: &File, meta: &std::fs::Metadata) -> Option<memmap2::Mmap> {
+    // A size of 0 is what /proc files and empty files report: stream them, the map would be empty.
+    if !meta.is_file() || meta.len() == 0 {
+        return None;
+    }
+    // SAFETY: the map is only read. Another process appending to the file (a running tcpdump)
+    // is harmless; one truncating it under us could fault the read, a risk every mmap-based
+    // reader takes for the speed of not copying.
+    let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Some(map)
 }
 
 /// Mapped bytes given back at a time.

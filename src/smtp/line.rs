@@ -115,19 +115,11 @@ impl LineBuf {
         self.append(&data[..i], at);
         let crlf = self.last_cr && self.total > 0;
         let len = if crlf { self.total - 1 } else { self.total };
-        let line = LineRef {
-            bytes: &self.buf[..self.buf.len().min(len)],
-            len,
-            ending: if crlf { Ending::CrLf } else { Ending::BareLf },
-            first: self.first.unwrap_or(at),
-            last: at,
-            tainted: self.tainted,
-        };
-        self.total = 0;
-        self.last_cr = false;
-        self.first = None;
-        self.tainted = false;
+        let (first, tainted) = (self.first.unwrap_or(at), self.tainted);
+        self.start_next_line();
         self.pending_clear = true;
+        let ending = if crlf { Ending::CrLf } else { Ending::BareLf };
+        let line = LineRef { bytes: &self.buf[..self.buf.len().min(len)], len, ending, first, last: at, tainted };
         (i + 1, Some(line))
     }
 
@@ -165,11 +157,16 @@ impl LineBuf {
             last: at,
             tainted: self.tainted,
         };
+        self.start_next_line();
+        line
+    }
+
+    /// The line in progress was handed out: the next byte starts a fresh one.
+    fn start_next_line(&mut self) {
         self.total = 0;
         self.last_cr = false;
         self.first = None;
         self.tainted = false;
-        line
     }
 
     /// False while resynchronising after a gap (the line in progress misses bytes).

@@ -69,3 +69,15 @@ pub fn generator() -> Option<PathBuf> {
     let bin = dir.join(format!("gen-capture{}", std::env::consts::EXE_SUFFIX));
     bin.exists().then_some(bin)
 }
+
+/// A capture written by gen-capture (`size` as it takes it, e.g. "6M") in a temporary folder
+/// that lives as long as the returned guard; `None` when the example was not built.
+pub fn generated_capture(size: &str, seed: u64) -> Option<(tempfile::TempDir, PathBuf)> {
+    let gen_bin = generator()?;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gen.pcap");
+    let seed = seed.to_string();
+    let status = Command::new(gen_bin).args(["--size", size, "--seed", &seed, "-o", file.to_str().unwrap()]).status();
+    assert!(status.unwrap().success(), "gen-capture failed");
+    Some((dir, file))
+}
