@@ -407,7 +407,7 @@ pub fn tls(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let smtp = &f.s.smtp;
     let (tls, start_packet) = match (&smtp.starttls, &smtp.implicit_tls) {
         (Some(st), _) if st.reply == Some(220) => (st.tls.as_ref(), st.packet.number),
-        (_, Some(tls)) => (Some(tls), f.s.conn.first.number),
+        (_, Some(tls)) => (Some(&**tls), f.s.conn.first.number),
         _ => return None,
     };
     let alert = tls.and_then(|t| t.alerts.first());

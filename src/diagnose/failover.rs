@@ -18,7 +18,7 @@ pub const MAX_HELD: usize = 10_000;
 /// Bytes held back at most (as [`HeldSize`] counts them), for the same reason: a busy gateway
 /// finishes thousands of sessions inside one failover window, all waiting behind its first
 /// tempfail. Past it the oldest is released unannotated.
-pub const MAX_HELD_BYTES: usize = 8 << 20;
+pub const MAX_HELD_BYTES: usize = 4 << 20;
 
 /// What a held output costs in memory, roughly.
 pub trait HeldSize {

@@ -95,7 +95,7 @@ impl Dialogue {
     pub(super) fn tls_data(&mut self, from: Direction, data: &[u8], at: PacketRef) {
         // The findings buffer is reused: nearly every encrypted segment yields one.
         let mut found = std::mem::take(&mut self.tls_found);
-        self.tls_readers[from.index()].feed(data, at, &mut found);
+        self.tls_readers.get_or_insert_with(Default::default)[from.index()].feed(data, at, &mut found);
         let info = self.tls.get_or_insert_with(Default::default);
         for (f, p) in found.drain(..) {
             if let Some(e) = tls_info::apply(info, from, f, p) {
@@ -158,7 +158,7 @@ impl Dialogue {
     pub(super) fn client_gap(&mut self, missing: u64, at: PacketRef) {
         match self.client_mode {
             ClientMode::Undecided(_) => self.hold(Held::Gap(missing, at), 0, at),
-            ClientMode::Tls => self.tls_readers[C2S.index()].gap(),
+            ClientMode::Tls => self.tls_readers.get_or_insert_with(Default::default)[C2S.index()].gap(),
             ClientMode::Bdat { remaining } => {
                 let n = missing.min(remaining);
                 if let Some((_, m)) = self.message.as_deref_mut() {
@@ -283,11 +283,8 @@ impl Dialogue {
             }
             "BDAT" => self.bdat(cmd, at),
             "STARTTLS" => {
-                self.rec.starttls.get_or_insert(super::record::StartTls {
-                    requested: true,
-                    reply: None,
-                    packet: at,
-                    tls: None,
+                self.rec.starttls.get_or_insert_with(|| {
+                    Box::new(super::record::StartTls { requested: true, reply: None, packet: at, tls: None })
                 });
                 self.client_mode = ClientMode::Undecided(Decision::StartTls);
                 (Kind::StartTls, None)

@@ -105,10 +105,12 @@ pub struct Dialogue {
     /// BDAT, and thousands of open sessions would otherwise each carry its size.
     pub(super) message: Option<Box<(Option<usize>, Message)>>,
     pub(super) bdat_chunk: Option<(usize, usize)>,
-    pub(super) tls_readers: [tls::Reader; 2],
+    /// Created when TLS starts. Boxed, as `tls`: thousands of open sessions without TLS would
+    /// otherwise each carry their size.
+    pub(super) tls_readers: Option<Box<[tls::Reader; 2]>>,
     /// Reused buffer for what the TLS readers find in one segment.
     pub(super) tls_found: Vec<(tls::Finding, PacketRef)>,
-    pub(super) tls: Option<TlsInfo>,
+    pub(super) tls: Option<Box<TlsInfo>>,
     pub(super) implicit_tls: bool,
     pub(super) auth_ctx: bool,
     pub(super) auth_seq: u64,
@@ -138,7 +140,7 @@ impl Dialogue {
             cur_tx: None,
             message: None,
             bdat_chunk: None,
-            tls_readers: Default::default(),
+            tls_readers: None,
             tls_found: Vec::new(),
             tls: None,
             implicit_tls: false,
@@ -193,7 +195,7 @@ impl Dialogue {
             Direction::ClientToServer if tls::starts_record(data) => {
                 self.implicit_tls = true;
                 self.client_mode = ClientMode::Tls;
-                self.tls.get_or_insert_with(TlsInfo::default);
+                self.tls.get_or_insert_with(Default::default);
             }
             Direction::ServerToClient if data.starts_with(b"HTTP/1.") && self.tunnel => {
                 self.server_mode = ServerMode::HttpHeader;
@@ -216,7 +218,7 @@ impl Dialogue {
         self.unanswered();
         if let Some(tls) = self.tls.take() {
             match self.rec.starttls.as_mut() {
-                Some(st) if !self.implicit_tls => st.tls = Some(tls),
+                Some(st) if !self.implicit_tls => st.tls = Some(*tls),
                 _ => self.rec.implicit_tls = Some(tls),
             }
         }

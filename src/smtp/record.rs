@@ -31,9 +31,10 @@ pub struct SmtpRecord {
     pub mail_from: Vec<String>,
     pub rcpt_to: Vec<String>,
     pub transactions: Vec<Transaction>,
-    pub starttls: Option<StartTls>,
+    /// Boxed, as the TLS facts below: most sessions have none, and every open one carries the field.
+    pub starttls: Option<Box<StartTls>>,
     /// TLS from the first client byte (port 465, RFC 8314) rather than after STARTTLS.
-    pub implicit_tls: Option<TlsInfo>,
+    pub implicit_tls: Option<Box<TlsInfo>>,
     /// Command verbs in order (alphabetic verbs upper-cased, anything else verbatim).
     pub commands: Vec<String>,
     /// Codes of every complete reply in server order, greeting first, multi-line replies once.

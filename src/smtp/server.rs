@@ -50,7 +50,7 @@ impl Dialogue {
 
     pub(super) fn server_gap(&mut self, at: PacketRef) {
         match self.server_mode {
-            ServerMode::Tls => self.tls_readers[S2C.index()].gap(),
+            ServerMode::Tls => self.tls_readers.get_or_insert_with(Default::default)[S2C.index()].gap(),
             _ => {
                 self.server_lines.gap();
                 if let Some(r) = self.replies.abandon() {
