@@ -34,7 +34,13 @@ pub struct Printer {
     ladder: Option<TextLadder>,
     pub out: Out,
     pub totals: Totals,
+    /// Texts already written, kept for the next sessions: a session's text is kilobytes, and
+    /// allocating that much per session takes the allocator's slow path on a fragmented heap.
+    spare: Vec<String>,
 }
+
+/// Spare output buffers kept: one is enough unless sessions wait behind a held one.
+const SPARE_BUFFERS: usize = 4;
 
 impl Printer {
     /// `line_flush`: write each record out at once (NDJSON streams, live capture).
@@ -45,6 +51,7 @@ impl Printer {
             ladder: ladder.filter(|_| !json).map(|l| TextLadder::new(l, style.color)),
             out: Out::new(line_flush),
             totals: Totals::default(),
+            spare: Vec::new(),
         }
     }
 }
@@ -57,9 +64,12 @@ impl SessionSink for Printer {
     fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> String {
         self.totals.add_session(&s, &verdicts);
         let mut text = if self.json {
-            let mut line = json::session_line(&s, &verdicts);
-            line.push('\n');
-            line
+            let mut line = self.spare.pop().unwrap_or_default().into_bytes();
+            line.clear();
+            json::write_session_line(&mut line, &s, &verdicts);
+            line.push(b'\n');
+            // serde_json writes UTF-8 only; the check costs a pass over a few kilobytes.
+            String::from_utf8(line).unwrap_or_default()
         } else {
             text::session(&s, &verdicts, self.style)
         };
@@ -67,8 +77,6 @@ impl SessionSink for Printer {
             text.push_str(&ladder.render(&s, &verdicts));
             text.push('\n');
         }
-        // It may wait behind a held session: keep no spare capacity.
-        text.shrink_to_fit();
         text
     }
 
@@ -77,7 +85,11 @@ impl SessionSink for Printer {
     }
 
     fn write(&mut self, text: String) -> ControlFlow<()> {
-        if self.out.lines(&text) { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
+        let written = self.out.lines(&text);
+        if self.spare.len() < SPARE_BUFFERS {
+            self.spare.push(text);
+        }
+        if written { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
     }
 
     fn capture_start(&mut self, name: &str) {

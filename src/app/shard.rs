@@ -143,6 +143,7 @@ fn add_table_stats(total: &mut TableStats, t: &TableStats) {
     total.flows_evicted += t.flows_evicted;
     total.max_open_flows = total.max_open_flows.max(t.max_open_flows);
     total.global_cap_flushes += t.global_cap_flushes;
+    total.late_packets += t.late_packets;
 }
 
 fn new_batch(seq: u64) -> Batch {

@@ -190,8 +190,13 @@ pub fn session_value(s: &Session, verdicts: &[Verdict]) -> Value {
 
 /// One NDJSON line (no trailing newline).
 pub fn session_line(s: &Session, verdicts: &[Verdict]) -> String {
-    let mut out = Vec::with_capacity(4096);
-    // Serializing plain structs, strings and numbers into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut out, &record(s, verdicts));
+    let mut out = Vec::new();
+    write_session_line(&mut out, s, verdicts);
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends one NDJSON line (no trailing newline) to `out`, so a caller can reuse its buffer.
+pub fn write_session_line(out: &mut Vec<u8>, s: &Session, verdicts: &[Verdict]) {
+    // Serializing plain structs, strings and numbers into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, &record(s, verdicts));
 }

@@ -121,6 +121,7 @@ pub struct Totals {
     pub tcp_packets: u64,
     pub sessions: u64,
     pub flows_evicted: u64,
+    pub late_packets: u64,
     pub verdicts: BTreeMap<&'static str, (Severity, u64)>,
 }
 
@@ -130,6 +131,7 @@ impl Totals {
         self.frames += decode.frames;
         self.tcp_packets += table.tcp_packets;
         self.flows_evicted += table.flows_evicted;
+        self.late_packets += table.late_packets;
     }
 
     pub fn add_session(&mut self, _s: &Session, verdicts: &[Verdict]) {
@@ -162,6 +164,13 @@ pub fn totals(t: &Totals, style: TextStyle) -> String {
             out,
             "  {} connections were closed early because the flow table was full (--max-flows)",
             t.flows_evicted
+        );
+    }
+    if t.late_packets > 0 {
+        let _ = writeln!(
+            out,
+            "  {} late packets came after their connection had closed cleanly and was reported; they are not in it",
+            t.late_packets
         );
     }
     out

@@ -457,6 +457,10 @@ impl ConnTracker {
         self.rst_seen || (self.fin_seen[0] && self.fin_seen[1])
     }
 
+    pub fn reset_seen(&self) -> bool {
+        self.rst_seen
+    }
+
     /// The client's first SYN: a new SYN with another sequence number starts a new connection.
     /// Number of the connection's first packet.
     pub fn first_number(&self) -> u64 {

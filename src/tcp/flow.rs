@@ -11,7 +11,7 @@ use crate::capture::Timestamp;
 use crate::decode::Packet;
 use serde::Serialize;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::IpAddr;
 
 /// Receives a connection's reassembled bytes, both directions interleaved in capture order.
@@ -32,6 +32,10 @@ pub struct TcpConfig {
     pub idle_timeout_s: f64,
     /// Seconds a closed connection waits for late packets (retransmitted FIN, final ACK, RST).
     pub linger_s: f64,
+    /// Seconds a connection whose FINs were both acknowledged (nothing more is owed either way)
+    /// waits before it is handed on; for the rest of `linger_s` a tombstone absorbs late
+    /// packets. Lingering whole, thousands of finished sessions held a third of the memory.
+    pub close_grace_s: f64,
     /// Packet events kept per connection for ladders and rules.
     pub max_events: usize,
     /// Keep only the packets rules need, not every packet for a ladder (see `tcp::events`).
@@ -51,6 +55,7 @@ impl Default for TcpConfig {
             max_flows: 200_000,
             idle_timeout_s: 600.0,
             linger_s: 5.0,
+            close_grace_s: 1.0,
             max_events: 20_000,
             compact_events: false,
             server_payload_hint: None,
@@ -106,6 +111,8 @@ pub struct TableStats {
     pub max_open_flows: u64,
     /// Times the global buffer cap forced a flow past its holes.
     pub global_cap_flushes: u64,
+    /// Packets of a connection already handed on after a clean close (within its linger).
+    pub late_packets: u64,
 }
 
 /// Both directions of a connection map to the same key. Addresses are kept as 16 bytes
@@ -160,6 +167,11 @@ pub struct FlowTable<A> {
     deadlines: BinaryHeap<Reverse<(i64, u64, u64, FlowKey)>>,
     next_id: u64,
     buffered_total: usize,
+    /// Connections handed on after a clean close, until their linger ends: the time it ends
+    /// and the client's ISN (a SYN with another one opens a new connection).
+    closed: HashMap<FlowKey, (i64, Option<u32>), foldhash::fast::RandomState>,
+    /// The same, in the order they end (all wait the same time, so insertion order is it).
+    closed_order: VecDeque<(i64, FlowKey)>,
     pub stats: TableStats,
 }
 
@@ -175,6 +187,8 @@ impl<A: StreamConsumer> FlowTable<A> {
             deadlines: BinaryHeap::new(),
             next_id: 0,
             buffered_total: 0,
+            closed: HashMap::default(),
+            closed_order: VecDeque::new(),
             stats: TableStats::default(),
         }
     }
@@ -212,6 +226,10 @@ impl<A: StreamConsumer> FlowTable<A> {
             return;
         }
         self.end_if_reused(key, p, done);
+        if self.is_late(key, p) {
+            self.stats.late_packets += 1;
+            return;
+        }
         if !self.flows.contains_key(&key) {
             if self.flows.len() >= self.config.max_flows {
                 self.evict_oldest(done);
@@ -226,6 +244,17 @@ impl<A: StreamConsumer> FlowTable<A> {
             let requeue = handle(&self.config, &mut self.buffered_total, &mut self.stats, flow, p);
             self.deadlines.extend(requeue.map(|(deadline, first, id)| Reverse((deadline, first, id, key))));
         }
+    }
+
+    /// A packet of a connection handed on after a clean close, within its linger. A SYN with a
+    /// new sequence number opens a new connection instead.
+    fn is_late(&mut self, key: FlowKey, p: &Packet<'_>) -> bool {
+        let Some(&(_, isn)) = self.closed.get(&key) else { return false };
+        if p.flags.syn() && !p.flags.ack() && isn != Some(p.seq) {
+            self.closed.remove(&key);
+            return false;
+        }
+        true
     }
 
     /// A SYN with a new sequence number on a closed connection's ports opens a new connection.
@@ -284,6 +313,12 @@ impl<A: StreamConsumer> FlowTable<A> {
 
     /// Hand on every connection whose deadline has passed at capture time `now`.
     pub fn expire(&mut self, now: Timestamp, done: &mut dyn FnMut(Finished<A>)) {
+        while let Some(&(until, key)) = self.closed_order.front().filter(|(until, _)| *until <= now.0) {
+            self.closed_order.pop_front();
+            if self.closed.get(&key).is_some_and(|(u, _)| *u == until) {
+                self.closed.remove(&key);
+            }
+        }
         while let Some(&Reverse((deadline, first, id, key))) = self.deadlines.peek() {
             if deadline > now.0 {
                 break;
@@ -296,6 +331,11 @@ impl<A: StreamConsumer> FlowTable<A> {
             }
             if let Some(flow) = self.flows.remove(&key) {
                 let end = if flow.tracker.is_closed() { EndReason::Closed } else { EndReason::Idle };
+                let until = flow.tracker.last.ts.0.saturating_add(secs_to_nanos(self.config.linger_s));
+                if end == EndReason::Closed && until > now.0 {
+                    self.closed.insert(key, (until, flow.tracker.client_isn()));
+                    self.closed_order.push_back((until, key));
+                }
                 self.finish(*flow, end, (FinishPhase::Expired, deadline), done);
             }
         }
@@ -321,6 +361,8 @@ impl<A: StreamConsumer> FlowTable<A> {
         let mut flows: Vec<Box<Flow<A>>> = self.flows.drain().map(|(_, f)| f).collect();
         flows.sort_by_key(|f| f.tracker.first.number);
         self.deadlines.clear();
+        self.closed.clear();
+        self.closed_order.clear();
         for flow in flows {
             let end = if flow.tracker.is_closed() { EndReason::Closed } else { EndReason::CaptureEnd };
             self.finish(*flow, end, (FinishPhase::End, 0), done);
@@ -436,7 +478,13 @@ fn process<A: StreamConsumer>(config: &TcpConfig, flow: &mut Flow<A>, p: &Packet
     let class = if duplicate { SegmentClass::Duplicate } else { class };
     tracker.push_event(p, dir, class, gap_bytes);
     tracker.after_reassembly(p, dir);
-    let wait = if tracker.is_closed() { config.linger_s } else { config.idle_timeout_s };
+    let wait = if !tracker.is_closed() {
+        config.idle_timeout_s
+    } else if !tracker.reset_seen() && reasm.iter().all(Reassembler::fin_acked) {
+        config.close_grace_s.min(config.linger_s)
+    } else {
+        config.linger_s
+    };
     flow.deadline = p.ts.0.saturating_add(secs_to_nanos(wait));
     flow.buffered = flow.reasm[0].buffered_bytes() + flow.reasm[1].buffered_bytes();
 }
@@ -495,6 +543,50 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].smtp.banner.as_ref().unwrap().text, "one");
         assert_eq!(s[1].smtp.banner.as_ref().unwrap().text, "two");
+    }
+
+    /// Runs `b` and returns its sessions, with the flow table's late-packet count.
+    fn analyze_counting_late(b: &SessionBuilder) -> (Vec<crate::session::Session>, u64) {
+        let mut sessions = Vec::new();
+        let config = crate::session::AnalyzerConfig::default();
+        let mut analyzer = crate::session::Analyzer::new("synthetic", config, |s| {
+            sessions.push(s);
+            std::ops::ControlFlow::Continue(())
+        });
+        let _ = crate::capture::read_bytes("synthetic", &b.pcap(), &mut analyzer as &mut dyn crate::capture::FrameSink);
+        analyzer.finish();
+        let late = analyzer.table_stats().late_packets;
+        drop(analyzer);
+        (sessions, late)
+    }
+
+    #[test]
+    fn a_clean_close_is_handed_on_after_the_grace_and_late_packets_do_not_start_a_session() {
+        let mut b = SessionBuilder::lab();
+        b.handshake().server("220 hi\r\n").client("QUIT\r\n").server("221 bye\r\n").close();
+        // Within the grace: still part of the session (a second copy of the last ACK, say).
+        b.wait(0.5).ack(CLIENT);
+        // After the grace, inside the linger: a late retransmitted FIN is absorbed, not a session.
+        let (fin_seq, ack) = (b.next_seq(SERVER) - 1, b.next_seq(CLIENT));
+        b.wait(2.0).raw(SERVER, 0x11, fin_seq, ack, b"", 63);
+        // A packet after the whole linger is a new (midstream) connection again.
+        b.wait(10.0).ack(CLIENT);
+        let (s, late) = analyze_counting_late(&b);
+        assert_eq!(late, 1);
+        assert_eq!(s.len(), 2, "the session, then the packet after the linger");
+        assert_eq!(s[0].end, EndReason::Closed);
+        // Handshake 3, dialogue 3, close 4, and the copy within the grace.
+        assert_eq!(s[0].conn.dirs[0].packets + s[0].conn.dirs[1].packets, 11);
+        assert_eq!(s[1].conn.handshake, Handshake::Midstream);
+    }
+
+    #[test]
+    fn a_reset_close_lingers_whole() {
+        let mut b = SessionBuilder::lab();
+        b.handshake().server("220 hi\r\n").rst(SERVER).wait(3.0).rst(CLIENT);
+        let (s, late) = analyze_counting_late(&b);
+        assert_eq!((s.len(), late), (1, 0));
+        assert_eq!(s[0].conn.dirs[0].packets, 3, "SYN, ACK and the reset 3 s later");
     }
 
     #[test]

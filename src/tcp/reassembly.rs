@@ -122,6 +122,8 @@ pub struct Reassembler {
     next: Option<SeqNumber>,
     next_offset: u64,
     fin: Option<SeqNumber>,
+    /// The peer acknowledged the FIN.
+    fin_acked: bool,
     pending: BTreeMap<u64, Pending>,
     pending_bytes: usize,
     /// The last delivered segments, for comparing retransmitted copies. Allocated with the first
@@ -148,6 +150,7 @@ impl Reassembler {
             next: None,
             next_offset: 0,
             fin: None,
+            fin_acked: false,
             pending: BTreeMap::new(),
             pending_bytes: 0,
             recent: None,
@@ -190,6 +193,11 @@ impl Reassembler {
 
     pub fn fin_seen(&self) -> bool {
         self.fin.is_some()
+    }
+
+    /// The peer acknowledged this direction's FIN: nothing more is owed in this direction.
+    pub fn fin_acked(&self) -> bool {
+        self.fin_acked
     }
 
     /// One segment of this direction. `seq` is the sequence number of the first payload byte
@@ -246,6 +254,11 @@ impl Reassembler {
     /// were lost by the capture, not by the network.
     pub fn acked(&mut self, ack: SeqNumber, at: PacketRef, sink: &mut dyn FnMut(Chunk<'_>, PacketRef)) {
         let Some(next) = self.next else { return };
+        if let Some(f) = self.fin
+            && ack.since(f) > 0
+        {
+            self.fin_acked = true;
+        }
         // The FIN itself takes a sequence number but carries no byte.
         let end = match self.fin {
             Some(f) if ack.since(f) > 0 => f,
