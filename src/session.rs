@@ -26,6 +26,36 @@ pub struct Session {
     pub key: OutputKey,
 }
 
+/// What a failover note needs of a session (the tracker sees every session, most of them only
+/// as this when `read --threads` rendered them in their shard).
+#[derive(Clone, Debug)]
+pub struct Brief {
+    pub index: u64,
+    pub capture: Arc<str>,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub first: PacketRef,
+    pub last: PacketRef,
+}
+
+impl Brief {
+    pub fn of(s: &Session) -> Brief {
+        let c = &s.conn;
+        Brief {
+            index: s.index,
+            capture: s.capture.clone(),
+            client: c.client,
+            server: c.server,
+            first: c.first,
+            last: c.last,
+        }
+    }
+
+    pub fn id(&self) -> String {
+        self.index.to_string()
+    }
+}
+
 /// The output order of sessions, a function of the capture alone: sessions come out in the
 /// order their connections were handed on — by the packet whose handling ended them (`frame`;
 /// `u64::MAX` at end of input), then the phase (expired, port reused, evicted, end), then the

@@ -81,7 +81,7 @@ fn closed_output_pipe_ends_the_run_quietly() {
     let mut p = Pcap::default();
     sessions(&mut p, 0, 5000);
     std::fs::write(&path, p.bytes()).unwrap();
-    for mode in [&["read", "--json"][..], &["read"][..]] {
+    for mode in [&["read", "--json"][..], &["read"][..], &["read", "--json", "--threads", "2"][..]] {
         let mut child = Command::new(bin())
             .args(mode)
             .arg(&path)

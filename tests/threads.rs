@@ -22,6 +22,9 @@ fn two_threads_match_one_on_every_lab_capture() {
             let one = json(&["read", "--json", p]);
             assert!(one == json(&["read", "--json", "--threads", "2", p]), "{p}: 2 threads differ");
             assert!(one == json(&["read", "--json", "--threads", "3", p]), "{p}: 3 threads differ");
+            // Text is rendered in the shard threads too, its session number patched in later.
+            let text = json(&["read", p]);
+            assert!(text == json(&["read", "--threads", "2", p]), "{p}: text with 2 threads differs");
             checked += 1;
         }
     }
@@ -38,16 +41,41 @@ fn two_threads_match_one_on_a_generated_capture() {
     let one = json(&["read", "--json", p]);
     assert!(one.lines().count() > 30);
     assert!(one == json(&["read", "--json", "--threads", "2", p]), "2 threads differ");
-    // A stream (stdin) is copied into batches instead of shared as map offsets.
+    let text = json(&["read", p]);
+    assert!(text == json(&["read", "--threads", "2", p]), "text with 2 threads differs");
+    assert!(text == json(&["read", "--threads", "4", p]), "text with 4 threads differs");
+    // A stream (stdin) cannot be shared by several readers: one thread reads it, and says so.
     let piped = |threads: &str| {
         let out = Command::new(bin())
             .args(["read", "--json", "--threads", threads, "-"])
             .stdin(std::fs::File::open(&file).unwrap())
             .output()
             .unwrap();
-        String::from_utf8(out.stdout).unwrap()
+        (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
     };
-    let piped_one = piped("1");
-    assert!(!piped_one.is_empty());
-    assert!(piped_one == piped("2"), "stdin: --threads 2 differs from one thread");
+    let (piped_one, quiet) = piped("1");
+    assert!(!piped_one.is_empty() && quiet.is_empty(), "{quiet}");
+    let (piped_two, note) = piped("2");
+    assert!(piped_one == piped_two, "stdin: --threads 2 differs from one thread");
+    assert!(note.contains("--threads needs a regular file"), "{note}");
+}
+
+#[test]
+fn a_truncated_capture_gives_the_same_sessions_and_warnings_with_threads() {
+    let Some((dir, file)) = generated_capture("2M", 11) else {
+        eprintln!("gen-capture example not built; skipped");
+        return;
+    };
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3 + 7]).unwrap();
+    let p = cut.to_str().unwrap();
+    let one = run(&["read", "--json", p]);
+    let two = run(&["read", "--json", "--threads", "2", p]);
+    assert!(!one.stdout.is_empty());
+    assert_eq!(one.stdout, two.stdout);
+    assert_eq!(one.status.code(), two.status.code());
+    let (e1, e2) = (String::from_utf8_lossy(&one.stderr), String::from_utf8_lossy(&two.stderr));
+    assert!(e1.contains("capture ends in the middle"), "{e1}");
+    assert_eq!(e1, e2);
 }

@@ -4,6 +4,7 @@
 
 use super::output::{Interrupt, Out, stdout_color, terminal_width};
 use super::pipeline::{self, SessionSink};
+use super::read::Rendered;
 use anyhow::{Context, Result};
 use smtpdiag::cli::{LadderArgs, LadderFormat, LadderStyle, Selection, TimeMode};
 use smtpdiag::diagnose::Verdict;
@@ -150,6 +151,11 @@ impl SessionSink for LadderSink {
 
     fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> Self::Final {
         self.select.matches(&s, &verdicts).then_some((s, verdicts))
+    }
+
+    /// Ladders need whole sessions: there is no renderer, so nothing rendered comes here.
+    fn rendered(&mut self, _r: Rendered, _index: u64) -> Self::Final {
+        None
     }
 
     fn write(&mut self, f: Self::Final) -> ControlFlow<()> {

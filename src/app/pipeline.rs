@@ -2,12 +2,13 @@
 //! finished session handed to a sink with its verdicts.
 
 use super::output::Interrupt;
-use super::shard;
+use super::read::{Rendered, Renderer};
+use super::shard::{self, Done};
 use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink};
 use smtpdiag::cli::AnalysisArgs;
 use smtpdiag::diagnose::failover::HeldSize;
 use smtpdiag::diagnose::{self, DiagnoseConfig, FailoverTracker, Held, Verdict};
-use smtpdiag::session::{Analyzer, DecodeStats, Session};
+use smtpdiag::session::{Analyzer, Brief, DecodeStats, Session};
 use smtpdiag::tcp::flow::TableStats;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -25,6 +26,13 @@ pub trait SessionSink {
         let f = self.finalize(s, verdicts);
         self.write(f)
     }
+    /// For `read --threads`: renders, in the shard threads, the sessions no failover note can
+    /// change, so rendering runs in parallel too. None: every session comes to `finalize`.
+    fn renderer(&self) -> Option<Renderer> {
+        None
+    }
+    /// A session rendered in a shard thread by `renderer`, its number now known.
+    fn rendered(&mut self, r: Rendered, index: u64) -> Self::Final;
     /// Whether the sink draws packets (ladders): then sessions keep every packet event, not
     /// only those the rules read.
     fn draws_packets(&self) -> bool {
@@ -54,11 +62,28 @@ pub fn analyze(
         if files.len() > 1 {
             sink.capture_start(&name);
         }
+        let renderer = sink.renderer();
         let mut stage = Stage::new(&diagnose_config, &mut *sink);
-        let (result, decode_stats, table_stats) = if threads > 1 {
+        // Only a mapped file can be read by several threads at once.
+        let map = (threads > 1).then(|| shard::open_map(path)).flatten();
+        if threads > 1 && map.is_none() {
+            eprintln!("smtpdiag: {name}: --threads needs a regular file; reading it with one thread");
+        }
+        let (result, decode_stats, table_stats) = if let Some(map) = &map {
             let stop = || interrupt.raised();
-            let mut on_session = |s, v| stage.diagnosed(s, v);
-            let o = shard::read(path, threads, &analyzer_config, &diagnose_config, &stop, &mut on_session);
+            let mut on_done = |d: Done| match d {
+                Done::Whole(s, v) => stage.diagnosed(*s, v),
+                Done::Rendered(brief, r) => stage.rendered(&brief, r),
+            };
+            let job = shard::Job {
+                name: &name,
+                map,
+                threads,
+                config: &analyzer_config,
+                diagnose: &diagnose_config,
+                renderer: renderer.as_ref(),
+            };
+            let o = shard::read(job, &stop, &mut on_done);
             report_warnings(&name, &o.warnings);
             (o.result.map(|_| ()), o.decode_stats, o.table_stats)
         } else {
@@ -118,6 +143,13 @@ impl<'a, K: SessionSink> Stage<'a, K> {
     pub fn diagnosed(&mut self, s: Session, verdicts: Vec<Verdict>) -> ControlFlow<()> {
         let sink = &mut *self.sink;
         let ready = self.failover.push(s, verdicts, |s, v| sink.finalize(s, v));
+        self.hand_on(ready)
+    }
+
+    /// A session a shard thread rendered.
+    pub fn rendered(&mut self, brief: &Brief, r: Rendered) -> ControlFlow<()> {
+        let output = self.sink.rendered(r, brief.index);
+        let ready = self.failover.push_final(brief, output);
         self.hand_on(ready)
     }
 

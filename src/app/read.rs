@@ -6,11 +6,12 @@ use super::output::{Interrupt, Out, stdout_color};
 use super::pipeline::{self, SessionSink};
 use anyhow::Result;
 use smtpdiag::cli::{LadderStyle, ReadArgs};
-use smtpdiag::diagnose::Verdict;
+use smtpdiag::diagnose::{Severity, Verdict};
 use smtpdiag::render::json;
 use smtpdiag::render::text::{self, TextStyle, Totals};
 use smtpdiag::session::{DecodeStats, Session};
 use smtpdiag::tcp::flow::TableStats;
+use std::fmt::Write as _;
 use std::ops::ControlFlow;
 
 pub fn run(args: ReadArgs) -> Result<i32> {
@@ -56,6 +57,65 @@ impl Printer {
     }
 }
 
+/// Renders sessions the way a `Printer` without ladders does, in a worker thread
+/// (`read --threads`), before their number is known: it is written as 0 and patched in by the
+/// printer. Ladders stay with the printer.
+#[derive(Clone, Copy)]
+pub struct Renderer {
+    json: bool,
+    style: TextStyle,
+}
+
+/// A session's text with the place of its number.
+pub struct Rendered {
+    text: String,
+    /// The number's placeholder (`0`, padded to `id_width` in text) starts here.
+    id_at: usize,
+    id_width: usize,
+    verdicts: Vec<(&'static str, Severity)>,
+}
+
+/// How an NDJSON record begins, up to its id (`render::json` writes the fields in this order).
+const JSON_ID_PREFIX: &str = r#"{"schema":"smtpdiag.session.v1","id":""#;
+/// A text block begins with "#" and the number padded to four columns.
+const TEXT_ID_WIDTH: usize = 4;
+
+impl Renderer {
+    /// `s` has number 0 (not known yet). None when the number's place is not where it is
+    /// expected: then the session goes to the printer whole.
+    pub fn render(&self, s: &Session, verdicts: &[Verdict]) -> Option<Rendered> {
+        if s.index != 0 {
+            return None;
+        }
+        let (text, prefix, id_width) = if self.json {
+            let mut line = Vec::new();
+            json::write_session_line(&mut line, s, verdicts);
+            line.push(b'\n');
+            (String::from_utf8(line).ok()?, JSON_ID_PREFIX, 0)
+        } else {
+            (text::session(s, verdicts, self.style), "#", TEXT_ID_WIDTH)
+        };
+        let id_at = prefix.len();
+        let placeholder = format!("{:<id_width$}", 0);
+        let in_place = text.starts_with(prefix) && text[id_at..].starts_with(&placeholder);
+        let verdicts = verdicts.iter().map(|v| (v.code, v.severity)).collect();
+        in_place.then_some(Rendered { text, id_at, id_width, verdicts })
+    }
+}
+
+impl Rendered {
+    /// The text with its number written in.
+    fn into_text(self, index: u64) -> String {
+        let width = self.id_width;
+        let after = self.id_at + width.max(1);
+        let mut out = String::with_capacity(self.text.len() + 8);
+        out.push_str(&self.text[..self.id_at]);
+        let _ = write!(out, "{index:<width$}");
+        out.push_str(&self.text[after..]);
+        out
+    }
+}
+
 impl SessionSink for Printer {
     type Final = String;
 
@@ -82,6 +142,15 @@ impl SessionSink for Printer {
 
     fn draws_packets(&self) -> bool {
         self.ladder.is_some()
+    }
+
+    fn renderer(&self) -> Option<Renderer> {
+        self.ladder.is_none().then_some(Renderer { json: self.json, style: self.style })
+    }
+
+    fn rendered(&mut self, r: Rendered, index: u64) -> String {
+        self.totals.add_verdicts(r.verdicts.iter().copied());
+        r.into_text(index)
     }
 
     fn write(&mut self, text: String) -> ControlFlow<()> {

@@ -1,70 +1,63 @@
-//! `read --threads N`: connections sharded over N worker threads by a hash of their normalised
-//! address pair, each worker with its own flow table and analyzer.
+//! `read --threads N`: connections sharded over N threads by a hash of their normalised address
+//! pair, each thread with its own flow table and analyzer.
 //!
-//! The calling thread reads the capture, decodes each frame once to route it, and broadcasts
-//! batches of frame references to every worker: a worker analyses the packets of its shard and
-//! uses the others only as clock ticks, so connections expire exactly when they would in one
-//! table. Frames of a memory-mapped file are passed as offsets into the shared map (no copy);
-//! frames of a stream (stdin, gzip) are copied into the batch. Each worker reports, per batch,
-//! the connections it opened (first packet numbers) and the sessions that ended, diagnosed.
-//! The calling thread waits for every worker's report of a batch, numbers the sessions in order
-//! of first packet across shards, sorts them by `OutputKey` and prints them: the output is the
-//! same as with one thread.
+//! Every thread reads the whole memory-mapped capture itself: it decodes each frame, analyses
+//! the packets of its shard and uses the others only as clock ticks, so connections expire
+//! exactly when they would in one table. No thread hands frames to another: a dispatcher
+//! thread cost as much as the analysis it saved (it waited on memory for every record header,
+//! then the workers decoded each frame again). Each thread diagnoses its sessions and, when
+//! the sink gives a [`Renderer`], renders those no failover note can change, so mostly text
+//! crosses threads. Every `BATCH` frames a thread reports the connections it opened (first
+//! packet numbers) and the sessions that ended. The calling thread is shard 0 and the merger:
+//! once every shard reported a batch, it numbers the sessions in order of first packet across
+//! shards, sorts them by `OutputKey` and hands them on, so the output is the same as with one
+//! thread.
+//!
+//! Only a regular file can be shared this way; other input (stdin, gzip) is read by one thread.
 
-use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink, LinkType, ReadStats, Timestamp};
-use smtpdiag::diagnose::{self, DiagnoseConfig, Verdict};
-use smtpdiag::session::{Analyzer, AnalyzerConfig, DecodeStats, Route, Session};
+use super::read::{Rendered, Renderer};
+use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink, ReadStats};
+use smtpdiag::diagnose::{self, DiagnoseConfig, Verdict, failover};
+use smtpdiag::session::{Analyzer, AnalyzerConfig, Brief, DecodeStats, OutputKey, Route, Session};
 use smtpdiag::tcp::flow::TableStats;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver};
 
-/// Frames per batch: large enough that channel and wake-up costs vanish, small enough that a
-/// few batches in flight stay a few megabytes.
-const BATCH: usize = 1024;
-/// Batches a worker may have queued before the reader waits.
-const IN_FLIGHT: usize = 16;
-/// Mapped bytes released back to the page cache at a time, once every worker is past them.
-const RELEASE_STEP: usize = 8 << 20;
+/// Frames per report: large enough that channel costs vanish, small enough that the sessions
+/// of a few reports in flight stay small.
+const BATCH: u64 = 1024;
+/// Reports a shard may run ahead of the slowest one before it waits.
+const IN_FLIGHT: usize = 8;
+/// Mapped bytes released back to the page cache at a time, once every shard is past them.
+const RELEASE_STEP: usize = 2 << 20;
 
-#[derive(Clone, Copy)]
-enum Loc {
-    /// Offset and length in the memory-mapped file.
-    Map(usize, usize),
-    /// Offset and length in the batch's own buffer.
-    Buf(usize, usize),
+/// A finished session on its way to the output.
+pub enum Done {
+    /// Diagnosed, whole: a failover note may still change it, or the sink renders it itself.
+    Whole(Box<Session>, Vec<Verdict>),
+    /// Rendered by its shard; what the failover tracker needs of it rides along.
+    Rendered(Brief, Rendered),
 }
 
-struct Item {
-    number: u64,
-    ts: Timestamp,
-    link_type: LinkType,
-    orig_len: u32,
-    shard: usize,
-    loc: Loc,
-}
-
-struct Batch {
-    seq: u64,
-    items: Vec<Item>,
-    buf: Vec<u8>,
-}
-
-/// What a worker found in one batch (`seq` u64::MAX: at end of input).
+/// What one shard found in one batch of frames (`seq` u64::MAX: at end of input).
 struct Report {
+    shard: usize,
     seq: u64,
+    /// End of the batch in the file (for giving mapped pages back).
+    offset: usize,
     starts: Vec<u64>,
-    sessions: Vec<(Session, Vec<Verdict>)>,
-    /// Final counters, with the last report only.
+    sessions: Vec<(OutputKey, Done)>,
+    /// Final counters and warnings, with the last report only.
     end: Option<(TableStats, Vec<CaptureWarning>)>,
 }
 
-/// What the read of one file produced, besides the sessions handed to `on_session`.
+/// What the read of one file produced, besides the sessions handed to `on_done`.
 pub struct Outcome {
     pub result: Result<ReadStats, CaptureError>,
     pub decode_stats: DecodeStats,
@@ -72,68 +65,195 @@ pub struct Outcome {
     pub warnings: Vec<CaptureWarning>,
 }
 
-/// Read one capture with `threads` workers; `on_session` gets the sessions in output order.
-pub fn read(
-    path: &Path,
-    threads: usize,
-    config: &AnalyzerConfig,
-    diagnose_config: &DiagnoseConfig,
-    stop_reading: &dyn Fn() -> bool,
-    on_session: &mut dyn FnMut(Session, Vec<Verdict>) -> ControlFlow<()>,
-) -> Outcome {
-    let name = path.display().to_string();
-    let map = open_map(path);
-    let base: &[u8] = map.as_deref().unwrap_or(&[]);
-    let hasher = foldhash::fast::RandomState::default();
-    std::thread::scope(|scope| {
-        let (report_tx, report_rx) = mpsc::channel::<Report>();
-        let mut senders = Vec::new();
-        for shard in 0..threads {
-            let (tx, rx) = mpsc::sync_channel::<Arc<Batch>>(IN_FLIGHT);
-            senders.push(tx);
-            let report_tx = report_tx.clone();
-            let (name, config) = (name.as_str(), config.clone());
-            scope.spawn(move || worker(shard, name, config, diagnose_config, base, rx, report_tx));
-        }
-        drop(report_tx);
-        let mut d = Dispatcher {
-            router: Analyzer::new(&name, config.clone(), |_| ControlFlow::Continue(())),
-            hasher,
-            threads,
-            base,
-            map: map.as_ref(),
-            released: 0,
-            batch: new_batch(0),
-            map_end: Vec::new(),
-            senders,
-            merger: Merger::new(threads, report_rx, on_session),
-            stop_reading,
-        };
-        let result = match &map {
-            Some(m) => capture::read_bytes(&name, m, &mut d),
-            None => capture::read_path(path, &mut d),
-        };
-        d.send();
-        let Dispatcher { router, senders, mut merger, .. } = d;
-        drop(senders);
-        merger.drain_all();
-        let mut table_stats = router.table_stats().clone();
-        let mut warnings = router.warnings.clone();
-        for (t, w) in merger.ends.drain(..) {
-            add_table_stats(&mut table_stats, &t);
-            warnings.extend(w);
-        }
-        Outcome { result, decode_stats: router.decode_stats.clone(), table_stats, warnings }
-    })
-}
-
-/// A regular, non-empty file is mapped (as `capture::read_path` does); anything else streams.
-fn open_map(path: &Path) -> Option<memmap2::Mmap> {
+/// A regular, non-empty file is mapped (as `capture::read_path` does); anything else is None.
+pub fn open_map(path: &Path) -> Option<memmap2::Mmap> {
     if path.as_os_str() == "-" {
         return None;
     }
     let file = std::fs::File::open(path).ok()?;
     capture::map_regular(&file, &file.metadata().ok()?)
+}
+
+/// What to read, with how many shards, and how to analyse and render.
+pub struct Job<'a> {
+    pub name: &'a str,
+    pub map: &'a memmap2::Mmap,
+    pub threads: usize,
+    pub config: &'a AnalyzerConfig,
+    pub diagnose: &'a DiagnoseConfig,
+    pub renderer: Option<&'a Renderer>,
+}
+
+/// What every shard thread shares.
+struct Shared<'a> {
+    name: &'a str,
+    map: &'a memmap2::Mmap,
+    threads: usize,
+    hasher: foldhash::fast::RandomState,
+    config: &'a AnalyzerConfig,
+    diagnose: &'a DiagnoseConfig,
+    renderer: Option<&'a Renderer>,
+    /// Set on an interrupt: every shard stops reading, then hands on what it has open.
+    stop_reading: AtomicBool,
+    /// Set when the output is gone: every shard stops at once.
+    closed: AtomicBool,
+}
+
+/// Read one mapped capture with `job.threads` shards; `on_done` gets the sessions in output
+/// order.
+pub fn read(
+    job: Job<'_>,
+    stop_reading: &dyn Fn() -> bool,
+    on_done: &mut dyn FnMut(Done) -> ControlFlow<()>,
+) -> Outcome {
+    let Job { name, map, threads, config, diagnose, renderer } = job;
+    let shared = Shared {
+        name,
+        map,
+        threads,
+        hasher: foldhash::fast::RandomState::default(),
+        config,
+        diagnose,
+        renderer,
+        stop_reading: AtomicBool::new(false),
+        closed: AtomicBool::new(false),
+    };
+    std::thread::scope(|scope| {
+        let mut rxs = Vec::new();
+        for shard in 1..threads {
+            let (tx, rx) = mpsc::sync_channel::<Report>(IN_FLIGHT);
+            rxs.push(rx);
+            let shared = &shared;
+            scope.spawn(move || {
+                let _ = run_shard(shared, shard, &mut |r| tx.send(r).map_err(drop));
+            });
+        }
+        let mut merger = Merger::new(&shared, rxs, on_done);
+        let (result, decode_stats, warnings) = run_shard(&shared, 0, &mut |r| {
+            merger.own(r, stop_reading);
+            Ok(())
+        });
+        merger.drain_all();
+        let mut table_stats = TableStats::default();
+        let mut warnings = warnings;
+        // In shard order, so that the warnings come out alike every time.
+        merger.ends.sort_by_key(|(shard, ..)| *shard);
+        for (_, t, w) in merger.ends.drain(..) {
+            add_table_stats(&mut table_stats, &t);
+            for w in w {
+                if !warnings.contains(&w) {
+                    warnings.push(w);
+                }
+            }
+        }
+        Outcome { result, decode_stats, table_stats, warnings }
+    })
+}
+
+/// One shard: reads the whole capture, analyses its own connections, reports every batch.
+/// Returns what only shard 0's numbers are kept of: the read's result, decode counters and the
+/// reader's warnings (every shard sees the same frames).
+fn run_shard(
+    shared: &Shared<'_>,
+    shard: usize,
+    report: &mut dyn FnMut(Report) -> Result<(), ()>,
+) -> (Result<ReadStats, CaptureError>, DecodeStats, Vec<CaptureWarning>) {
+    // Diagnosis (and rendering) runs here, in parallel; failover notes need the global order.
+    let found: RefCell<Vec<(OutputKey, Done)>> = RefCell::new(Vec::new());
+    let mut analyzer = Analyzer::new(shared.name, shared.config.clone(), |s| {
+        found.borrow_mut().push((s.key, done(shared, s)));
+        ControlFlow::Continue(())
+    });
+    analyzer.starts = Some(Vec::new());
+    let mut reader = ShardReader { shared, shard, analyzer: &mut analyzer, found: &found, report, seq: 0, gone: false };
+    let result = capture::read_bytes(shared.name, shared.map, &mut reader);
+    if reader.gone || shared.closed.load(Ordering::Relaxed) {
+        // The output is gone: the rest would not be shown.
+        return (result, analyzer.decode_stats.clone(), Vec::new());
+    }
+    analyzer.finish();
+    let starts = analyzer.starts.as_mut().map(std::mem::take).unwrap_or_default();
+    let sessions = std::mem::take(&mut *found.borrow_mut());
+    let mut table_stats = analyzer.table_stats().clone();
+    if shard != 0 {
+        // Every shard counts the packets on other ports it decodes; shard 0 reports them.
+        table_stats.tcp_packets -= table_stats.other_port_packets.min(table_stats.tcp_packets);
+        table_stats.other_port_packets = 0;
+    }
+    // The analyzer's warnings are the flow table's caps (per shard) and the decoder's (alike
+    // in every shard); the merger drops repeats.
+    let end = Some((table_stats, analyzer.warnings.clone()));
+    let _ = report(Report { shard, seq: u64::MAX, offset: shared.map.len(), starts, sessions, end });
+    (result, analyzer.decode_stats.clone(), Vec::new())
+}
+
+/// Diagnoses a finished session and, unless a failover note may still change it, renders it.
+fn done(shared: &Shared<'_>, mut s: Session) -> Done {
+    // The number is the rank among all shards' connections, known when merged.
+    s.index = 0;
+    let verdicts = diagnose::diagnose(&s, shared.diagnose);
+    if failover::may_fail_over(&verdicts) {
+        return Done::Whole(Box::new(s), verdicts);
+    }
+    match shared.renderer.and_then(|r| r.render(&s, &verdicts)) {
+        Some(rendered) => Done::Rendered(Brief::of(&s), rendered),
+        None => Done::Whole(Box::new(s), verdicts),
+    }
+}
+
+/// The shard of a connection: both directions hash alike.
+fn shard_of(hasher: &foldhash::fast::RandomState, a: (IpAddr, u16), b: (IpAddr, u16), n: usize) -> usize {
+    let key = if a <= b { (a, b) } else { (b, a) };
+    let mut h = hasher.build_hasher();
+    key.hash(&mut h);
+    (std::hash::Hasher::finish(&h) % n as u64) as usize
+}
+
+struct ShardReader<'s, 'a, 'r, F: FnMut(Session) -> ControlFlow<()>> {
+    shared: &'s Shared<'a>,
+    shard: usize,
+    analyzer: &'r mut Analyzer<F>,
+    found: &'r RefCell<Vec<(OutputKey, Done)>>,
+    report: &'r mut dyn FnMut(Report) -> Result<(), ()>,
+    seq: u64,
+    /// The merger is gone (it stopped): nothing more is reported.
+    gone: bool,
+}
+
+impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_, F> {
+    fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
+        let s = self.shared;
+        if self.gone || s.closed.load(Ordering::Relaxed) || s.stop_reading.load(Ordering::Relaxed) {
+            return ControlFlow::Break(());
+        }
+        if let Route::Mail(p) = self.analyzer.route(frame) {
+            if shard_of(&s.hasher, (p.src, p.src_port), (p.dst, p.dst_port), s.threads) == self.shard {
+                let _ = self.analyzer.packet(&p);
+            } else {
+                self.analyzer.tick(frame.number, frame.ts);
+            }
+        }
+        if frame.number.is_multiple_of(BATCH) {
+            let base = self.shared.map.as_ptr() as usize;
+            let offset = (frame.data.as_ptr() as usize).saturating_sub(base) + frame.data.len();
+            let starts = self.analyzer.starts.as_mut().map(std::mem::take).unwrap_or_default();
+            let sessions = std::mem::take(&mut *self.found.borrow_mut());
+            let report = Report { shard: self.shard, seq: self.seq, offset, starts, sessions, end: None };
+            self.seq += 1;
+            if (self.report)(report).is_err() {
+                self.gone = true;
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn warning(&mut self, warning: CaptureWarning) {
+        // Reader warnings are the same in every shard: shard 0 keeps them.
+        if self.shard == 0 {
+            self.analyzer.warning(warning);
+        }
+    }
 }
 
 fn add_table_stats(total: &mut TableStats, t: &TableStats) {
@@ -146,241 +266,173 @@ fn add_table_stats(total: &mut TableStats, t: &TableStats) {
     total.late_packets += t.late_packets;
 }
 
-fn new_batch(seq: u64) -> Batch {
-    Batch { seq, items: Vec::with_capacity(BATCH), buf: Vec::new() }
-}
-
-/// The shard of a connection: both directions hash alike.
-fn shard_of(hasher: &foldhash::fast::RandomState, a: (IpAddr, u16), b: (IpAddr, u16), n: usize) -> usize {
-    let key = if a <= b { (a, b) } else { (b, a) };
-    let mut h = hasher.build_hasher();
-    key.hash(&mut h);
-    (std::hash::Hasher::finish(&h) % n as u64) as usize
-}
-
-struct Dispatcher<'m, 'o, F: FnMut(Session) -> ControlFlow<()>> {
-    router: Analyzer<F>,
-    hasher: foldhash::fast::RandomState,
-    threads: usize,
-    base: &'m [u8],
-    map: Option<&'m memmap2::Mmap>,
-    /// Mapped bytes before this offset were given back to the page cache.
-    released: usize,
-    batch: Batch,
-    /// Per batch sent and not yet reported by every worker: the end of its mapped frames.
-    map_end: Vec<(u64, usize)>,
-    senders: Vec<SyncSender<Arc<Batch>>>,
-    merger: Merger<'o>,
-    stop_reading: &'o dyn Fn() -> bool,
-}
-
-impl<F: FnMut(Session) -> ControlFlow<()>> Dispatcher<'_, '_, F> {
-    fn send(&mut self) {
-        if self.batch.items.is_empty() {
-            return;
-        }
-        let seq = self.batch.seq;
-        let batch = Arc::new(std::mem::replace(&mut self.batch, new_batch(seq + 1)));
-        let end = batch.items.iter().rev().find_map(|i| if let Loc::Map(o, l) = i.loc { Some(o + l) } else { None });
-        self.map_end.push((seq, end.unwrap_or(0)));
-        for tx in &self.senders {
-            // A worker gone means it panicked; the scope reports that when it ends.
-            let _ = tx.send(batch.clone());
-        }
-        self.merger.drain_ready(false);
-        self.release();
-    }
-
-    /// Give mapped pages every worker is done with back to the page cache, so the resident
-    /// size stays small however large the file.
-    fn release(&mut self) {
-        let done = self.merger.next_seq;
-        let upto = self.map_end.iter().take_while(|(seq, _)| *seq < done).map(|(_, end)| *end).max().unwrap_or(0);
-        self.map_end.retain(|(seq, _)| *seq >= done);
-        let Some(map) = self.map else { return };
-        let upto = upto & !4095;
-        if upto >= self.released + RELEASE_STEP {
-            // SAFETY: no frame before `upto` is referenced any more (every worker reported the
-            // batches holding them, and reassembly copies what it keeps); the pages of this
-            // read-only file map are read again from the page cache if ever touched.
-            let _ = unsafe {
-                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, upto - self.released)
-            };
-            self.released = upto;
-        }
-    }
-}
-
-impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for Dispatcher<'_, '_, F> {
-    fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
-        if (self.stop_reading)() || self.merger.stopped {
-            return ControlFlow::Break(());
-        }
-        let Route::Mail(p) = self.router.route(frame) else { return ControlFlow::Continue(()) };
-        let shard = shard_of(&self.hasher, (p.src, p.src_port), (p.dst, p.dst_port), self.threads);
-        let (ptr, len) = (frame.data.as_ptr() as usize, frame.data.len());
-        let base = self.base.as_ptr() as usize;
-        let loc = if ptr >= base && ptr + len <= base + self.base.len() {
-            Loc::Map(ptr - base, len)
-        } else {
-            let at = self.batch.buf.len();
-            self.batch.buf.extend_from_slice(frame.data);
-            Loc::Buf(at, len)
-        };
-        let (number, ts, link_type, orig_len) = (frame.number, frame.ts, frame.link_type, frame.orig_len);
-        self.batch.items.push(Item { number, ts, link_type, orig_len, shard, loc });
-        if self.batch.items.len() >= BATCH {
-            self.send();
-        }
-        ControlFlow::Continue(())
-    }
-
-    fn warning(&mut self, warning: CaptureWarning) {
-        self.router.warning(warning);
-    }
-}
-
-fn worker(
-    shard: usize,
-    name: &str,
-    config: AnalyzerConfig,
-    diagnose_config: &DiagnoseConfig,
-    base: &[u8],
-    rx: Receiver<Arc<Batch>>,
-    tx: mpsc::Sender<Report>,
-) {
-    // Diagnosis runs here, in parallel; failover notes and rendering need the global order.
-    let found: RefCell<Vec<(Session, Vec<Verdict>)>> = RefCell::new(Vec::new());
-    let mut analyzer = Analyzer::new(name, config, |s| {
-        let verdicts = diagnose::diagnose(&s, diagnose_config);
-        found.borrow_mut().push((s, verdicts));
-        ControlFlow::Continue(())
-    });
-    analyzer.starts = Some(Vec::new());
-    for batch in rx {
-        for item in &batch.items {
-            if item.shard != shard {
-                analyzer.tick(item.number, item.ts);
-                continue;
-            }
-            let data = match item.loc {
-                Loc::Map(o, l) => &base[o..o + l],
-                Loc::Buf(o, l) => &batch.buf[o..o + l],
-            };
-            let frame =
-                Frame { number: item.number, ts: item.ts, link_type: item.link_type, data, orig_len: item.orig_len };
-            // The router decoded this frame already: it is a mail-port TCP packet.
-            if let Route::Mail(p) = analyzer.route(&frame) {
-                let _ = analyzer.packet(&p);
-            }
-        }
-        let starts = analyzer.starts.as_mut().map(std::mem::take).unwrap_or_default();
-        let sessions = std::mem::take(&mut *found.borrow_mut());
-        if tx.send(Report { seq: batch.seq, starts, sessions, end: None }).is_err() {
-            return;
-        }
-    }
-    analyzer.finish();
-    let end = Some((analyzer.table_stats().clone(), Vec::new()));
-    let sessions = std::mem::take(&mut *found.borrow_mut());
-    let _ = tx.send(Report { seq: u64::MAX, starts: Vec::new(), sessions, end });
-}
-
-/// Puts the workers' sessions back in one order.
-struct Merger<'o> {
-    threads: usize,
-    rx: Receiver<Report>,
-    on_session: &'o mut dyn FnMut(Session, Vec<Verdict>) -> ControlFlow<()>,
-    /// Reports per batch until every worker's is in.
-    pending: BTreeMap<u64, Vec<Report>>,
-    /// Next batch to merge.
-    next_seq: u64,
+/// Puts the shards' sessions back in one order; runs on shard 0's thread.
+struct Merger<'s, 'a, 'o> {
+    shared: &'s Shared<'a>,
+    /// Reports of shards 1.., each on its own bounded channel: a shard that runs ahead waits.
+    rxs: Vec<Receiver<Report>>,
+    on_done: &'o mut dyn FnMut(Done) -> ControlFlow<()>,
+    /// Reports received and not merged yet, per shard (shard 0 first), in batch order.
+    queues: Vec<VecDeque<Report>>,
+    /// Shards whose channel closed (they sent their last report, or died).
+    closed: Vec<bool>,
     /// First packet numbers of all connections, sorted: a session's index is its rank here.
     starts: Vec<u64>,
-    ends: Vec<(TableStats, Vec<CaptureWarning>)>,
+    /// Per shard, its final counters and warnings.
+    ends: Vec<(usize, TableStats, Vec<CaptureWarning>)>,
+    /// Mapped bytes before this offset were given back to the page cache.
+    released: usize,
     stopped: bool,
 }
 
-impl<'o> Merger<'o> {
+impl<'s, 'a, 'o> Merger<'s, 'a, 'o> {
     fn new(
-        threads: usize,
-        rx: Receiver<Report>,
-        on_session: &'o mut dyn FnMut(Session, Vec<Verdict>) -> ControlFlow<()>,
+        shared: &'s Shared<'a>,
+        rxs: Vec<Receiver<Report>>,
+        on_done: &'o mut dyn FnMut(Done) -> ControlFlow<()>,
     ) -> Self {
+        let n = shared.threads;
         Merger {
-            threads,
-            rx,
-            on_session,
-            pending: BTreeMap::new(),
-            next_seq: 0,
+            shared,
+            rxs,
+            on_done,
+            queues: (0..n).map(|_| VecDeque::new()).collect(),
+            closed: vec![false; n],
             starts: Vec::new(),
             ends: Vec::new(),
+            released: 0,
             stopped: false,
         }
     }
 
-    /// Merge every batch all workers have reported; with `block`, wait for the workers to end.
-    fn drain_ready(&mut self, block: bool) {
+    /// Shard 0's own report of a batch: merge what is complete, and wait for the other shards
+    /// while shard 0 is more than `IN_FLIGHT` batches ahead of them.
+    fn own(&mut self, report: Report, stop_reading: &dyn Fn() -> bool) {
+        self.queues[0].push_back(report);
         loop {
-            let report = if block {
-                match self.rx.recv() {
-                    Ok(r) => r,
-                    Err(_) => break,
-                }
-            } else {
-                match self.rx.try_recv() {
-                    Ok(r) => r,
-                    Err(_) => break,
-                }
-            };
-            self.pending.entry(report.seq).or_default().push(report);
-            self.merge_complete();
+            self.poll();
+            while self.merge_next(false) {}
+            if self.queues[0].len() <= IN_FLIGHT || self.stopped {
+                break;
+            }
+            let lagging = (1..self.queues.len()).find(|&i| self.queues[i].is_empty() && !self.closed[i]);
+            let Some(i) = lagging else { break };
+            match self.rxs[i - 1].recv() {
+                Ok(r) => self.queues[i].push_back(r),
+                Err(_) => self.closed[i] = true,
+            }
         }
-        if block {
-            self.merge_complete();
+        if stop_reading() {
+            self.shared.stop_reading.store(true, Ordering::Relaxed);
         }
     }
 
+    /// Takes the reports that are in, up to `IN_FLIGHT` per shard (the rest wait in its channel,
+    /// and a shard whose channel is full waits too).
+    fn poll(&mut self) {
+        for (i, rx) in self.rxs.iter().enumerate() {
+            let shard = i + 1;
+            while self.queues[shard].len() < IN_FLIGHT {
+                match rx.try_recv() {
+                    Ok(r) => self.queues[shard].push_back(r),
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        self.closed[shard] = true;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Wait for every shard to end, merging as reports come; then merge what is left, batches
+    /// some shard never reported included (an interrupt stops the shards at different frames).
     fn drain_all(&mut self) {
-        self.drain_ready(true);
+        for i in 1..self.queues.len() {
+            while let Ok(r) = self.rxs[i - 1].recv() {
+                self.queues[i].push_back(r);
+                while self.merge_next(false) {}
+            }
+            self.closed[i] = true;
+        }
+        while self.merge_next(true) {}
     }
 
-    fn merge_complete(&mut self) {
-        while let Some(mut entry) = self.pending.first_entry() {
-            if entry.get().len() < self.threads {
-                return;
+    fn stop(&mut self) {
+        self.stopped = true;
+        self.shared.closed.store(true, Ordering::Relaxed);
+    }
+
+    /// Merges the oldest batch once every shard reported it (or reported its end instead, or,
+    /// with `all`, is gone); the end reports (`seq` u64::MAX) once all are in. False when
+    /// nothing could be merged.
+    fn merge_next(&mut self, all: bool) -> bool {
+        let mut oldest = u64::MAX;
+        for (i, q) in self.queues.iter().enumerate() {
+            match q.front() {
+                None if !all && !self.closed[i] => return false,
+                None => {}
+                Some(r) => oldest = oldest.min(r.seq),
             }
-            // Batches are numbered without holes; the end reports (u64::MAX) come last.
-            if *entry.key() != self.next_seq && *entry.key() != u64::MAX {
-                return;
-            }
-            let reports = std::mem::take(entry.get_mut());
-            entry.remove();
-            self.next_seq += 1;
-            self.merge(reports);
         }
+        if self.queues.iter().all(VecDeque::is_empty) {
+            return false;
+        }
+        let reports: Vec<Report> = self
+            .queues
+            .iter_mut()
+            .filter_map(|q| if q.front().is_some_and(|r| r.seq == oldest) { q.pop_front() } else { None })
+            .collect();
+        self.merge(reports);
+        true
     }
 
     fn merge(&mut self, reports: Vec<Report>) {
         let mut sessions = Vec::new();
         let mut starts = Vec::new();
+        let mut offset = 0;
         for r in reports {
             starts.extend(r.starts);
             sessions.extend(r.sessions);
-            self.ends.extend(r.end);
+            self.ends.extend(r.end.map(|(t, w)| (r.shard, t, w)));
+            offset = offset.max(r.offset);
         }
         // Every batch's connections open after the previous batch's: appending keeps it sorted.
         starts.sort_unstable();
         self.starts.extend(starts);
-        sessions.sort_by_key(|(s, _): &(Session, Vec<Verdict>)| s.key);
-        for (mut s, verdicts) in sessions {
-            s.index = self.starts.partition_point(|&n| n < s.key.first_packet) as u64 + 1;
+        sessions.sort_by_key(|(key, _)| *key);
+        for (key, mut done) in sessions {
             if self.stopped {
-                continue;
+                break;
             }
-            if (self.on_session)(s, verdicts).is_break() {
-                self.stopped = true;
+            let index = self.starts.partition_point(|&n| n < key.first_packet) as u64 + 1;
+            match &mut done {
+                Done::Whole(s, _) => s.index = index,
+                Done::Rendered(brief, _) => brief.index = index,
             }
+            if (self.on_done)(done).is_break() {
+                self.stop();
+            }
+        }
+        self.release(offset);
+    }
+
+    /// Give mapped pages every shard is done with back to the page cache, so the resident size
+    /// stays small however large the file.
+    fn release(&mut self, upto: usize) {
+        let upto = upto.min(self.shared.map.len()) & !4095;
+        if upto >= self.released + RELEASE_STEP {
+            // SAFETY: every shard has reported the batches holding the frames before `upto`, so
+            // none reads them again (reassembly copies what it keeps); the pages of this
+            // read-only file map are read again from the page cache if ever touched.
+            let _ = unsafe {
+                self.shared.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    self.released,
+                    upto - self.released,
+                )
+            };
+            self.released = upto;
         }
     }
 }

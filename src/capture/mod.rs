@@ -132,3 +132,27 @@ pub enum CaptureError {
     #[error("{path}: offset {offset}: {message}")]
     Corrupt { path: String, offset: u64, message: String },
 }
+
+/// How far ahead of the record being read the next bytes are requested from memory.
+const PREFETCH_DISTANCE: usize = 4096;
+
+/// Asks the CPU to start loading the bytes `PREFETCH_DISTANCE` ahead of the record that
+/// starts `rest`, as many as the record is long, so that every byte of the file is requested
+/// once, a few records before it is read. Records lie hundreds of bytes apart, a stride the
+/// hardware prefetcher does not follow: without this the sharded reader, which touches little
+/// of each frame, spent a third of its time waiting for record headers.
+#[inline]
+fn prefetch_ahead(rest: &[u8], record_len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let ahead = rest.get(PREFETCH_DISTANCE..).unwrap_or(&[]);
+        for byte in ahead.iter().take(record_len).step_by(64) {
+            // SAFETY: a prefetch is only a hint: it reads nothing into the program and
+            // cannot fault; the address is inside a live slice anyway.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(byte).cast::<i8>()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (rest, record_len);
+}

@@ -112,6 +112,7 @@ fn read_records<S: Source>(src: &mut S, out: &mut Emitter<'_>, hdr: &FileHeader)
         let frac = hdr.endian.u32(buf, 4) as i64;
         let frac_nanos = if hdr.nanos { frac } else { frac * 1000 };
         let ts = Timestamp(secs * 1_000_000_000 + frac_nanos);
+        super::prefetch_ahead(buf, total);
         let flow = out.deliver(ts, hdr.link_type, &buf[rh..total], orig_len);
         src.consume(total);
         if flow.is_break() {

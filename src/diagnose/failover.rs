@@ -4,7 +4,7 @@
 //! passes (in capture time), then released with the failover named in their verdict.
 
 use super::Verdict;
-use crate::session::Session;
+use crate::session::{Brief, Session};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
@@ -96,11 +96,9 @@ impl<T: HeldSize> FailoverTracker<T> {
         verdicts: Vec<Verdict>,
         finalize: impl FnOnce(Session, Vec<Verdict>) -> T,
     ) -> Vec<Held<T>> {
-        self.clock = self.clock.max(session.conn.last.ts.as_secs_f64());
-        self.annotate(&session);
-        let mut ready = self.release(false);
+        let mut ready = self.admit(&Brief::of(&session));
         let client = session.conn.client.ip;
-        if waiting(&verdicts) {
+        if may_fail_over(&verdicts) {
             self.held_bytes += session_size(&session);
             self.held.push_back(Held::Open(Box::new(session), verdicts));
             let list = self.waiting.entry(client).or_default();
@@ -116,12 +114,39 @@ impl<T: HeldSize> FailoverTracker<T> {
             self.held_bytes += output.held_size();
             self.held.push_back(Held::Final(output));
         }
+        self.settle(&mut ready);
+        ready
+    }
+
+    /// Add a session already turned into its output (rendered by a worker thread: no failover
+    /// note can change it), with what a held failure's note needs of it.
+    pub fn push_final(&mut self, brief: &Brief, output: T) -> Vec<Held<T>> {
+        let mut ready = self.admit(brief);
+        if self.held.is_empty() {
+            ready.push(Held::Final(output));
+        } else {
+            self.held_bytes += output.held_size();
+            self.held.push_back(Held::Final(output));
+        }
+        self.settle(&mut ready);
+        ready
+    }
+
+    /// A new session: the clock moves, its client's held failures may name it, and those whose
+    /// window passed are released.
+    fn admit(&mut self, next: &Brief) -> Vec<Held<T>> {
+        self.clock = self.clock.max(next.last.ts.as_secs_f64());
+        self.annotate(next);
+        self.release(false)
+    }
+
+    /// Releases past the caps, then whatever is releasable.
+    fn settle(&mut self, ready: &mut Vec<Held<T>>) {
         while self.held.len() > MAX_HELD || self.held_bytes > MAX_HELD_BYTES {
             self.released_early += 1;
             ready.extend(self.pop());
         }
         ready.extend(self.release(false));
-        ready
     }
 
     /// End of input: everything still held.
@@ -135,8 +160,8 @@ impl<T: HeldSize> FailoverTracker<T> {
     }
 
     /// Names `next` in the verdicts of the same client's held failures it is a failover of.
-    fn annotate(&mut self, next: &Session) {
-        let Some(list) = self.waiting.get_mut(&next.conn.client.ip) else { return };
+    fn annotate(&mut self, next: &Brief) {
+        let Some(list) = self.waiting.get_mut(&next.client.ip) else { return };
         let first = self.first;
         list.retain(|&pos| {
             let Some(Held::Open(held, verdicts)) = pos.checked_sub(first).and_then(|i| self.held.get_mut(i as usize))
@@ -146,14 +171,14 @@ impl<T: HeldSize> FailoverTracker<T> {
             let Some(note) = failover_note(held, next, self.window_s) else { return true };
             for v in verdicts.iter_mut().filter(|v| FAILOVER_AFTER.contains(&v.code)) {
                 v.summary.push_str(&note);
-                v.packets.push(next.conn.first.number);
+                v.packets.push(next.first.number);
                 v.packets.sort_unstable();
                 v.packets.dedup();
             }
             false
         });
         if list.is_empty() {
-            self.waiting.remove(&next.conn.client.ip);
+            self.waiting.remove(&next.client.ip);
         }
     }
 
@@ -162,7 +187,7 @@ impl<T: HeldSize> FailoverTracker<T> {
         while let Some(front) = self.held.front() {
             if let Held::Open(s, v) = front {
                 let expired = self.clock > s.conn.last.ts.as_secs_f64() + self.window_s;
-                if !all && waiting(v) && !expired {
+                if !all && may_fail_over(v) && !expired {
                     break;
                 }
             }
@@ -193,14 +218,15 @@ impl<T: HeldSize> FailoverTracker<T> {
     }
 }
 
-/// A failure after which the client may still fail over (not yet seen doing so).
-fn waiting(verdicts: &[Verdict]) -> bool {
+/// A failure after which the client may still fail over (not yet seen doing so): such a
+/// session waits in the tracker, and a later one may add a note to it.
+pub fn may_fail_over(verdicts: &[Verdict]) -> bool {
     verdicts.iter().any(|v| FAILOVER_AFTER.contains(&v.code) && !v.summary.contains("failed over"))
 }
 
 /// "; the client failed over to 198.51.100.26:25 (session 7) 0.4 s later"
-fn failover_note(failed: &Session, next: &Session, window_s: f64) -> Option<String> {
-    let (a, b) = (&failed.conn, &next.conn);
+fn failover_note(failed: &Session, next: &Brief, window_s: f64) -> Option<String> {
+    let (a, b) = (&failed.conn, next);
     let same_client = a.client.ip == b.client.ip;
     let other_server = a.server.ip != b.server.ip;
     let delay = b.first.ts.secs_since(a.first.ts);

@@ -135,9 +135,14 @@ impl Totals {
     }
 
     pub fn add_session(&mut self, _s: &Session, verdicts: &[Verdict]) {
+        self.add_verdicts(verdicts.iter().map(|v| (v.code, v.severity)));
+    }
+
+    /// A session known by its verdicts only (rendered by a worker thread).
+    pub fn add_verdicts(&mut self, verdicts: impl IntoIterator<Item = (&'static str, Severity)>) {
         self.sessions += 1;
-        for v in verdicts {
-            self.verdicts.entry(v.code).or_insert((v.severity, 0)).1 += 1;
+        for (code, severity) in verdicts {
+            self.verdicts.entry(code).or_insert((severity, 0)).1 += 1;
         }
     }
 }
