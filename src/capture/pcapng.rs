@@ -214,6 +214,10 @@ impl Reader {
                 }
             }
             _ => {
+                if let Ok(rest) = src.peek(len) {
+                    super::prefetch_ahead(rest, len);
+                }
+                let b = whole_block(src, at, len, endian, what)?;
                 let flow = self.packet(b, block_type, at, out)?;
                 src.consume(len);
                 return Ok(flow);
