@@ -10,7 +10,20 @@ use smtpdiag::cli::Cli;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (its index in `mi_option_t`, which the crate does not
+/// export: mimalloc 3.3, pinned by Cargo.lock).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Memory freed stays a second before it goes back to the system (mimalloc waits 10 ms): freed
+/// connection state is reused at once, and giving it back and faulting it in again (zeroed
+/// by the kernel) took 5–8 % of a read.
+fn tune_allocator() {
+    // SAFETY: sets one integer option; valid at any time, from any thread.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) };
+}
+
 fn main() {
+    tune_allocator();
     let cli = Cli::parse();
     let code = match app::run(cli) {
         Ok(code) => code,

@@ -33,9 +33,9 @@ use std::sync::mpsc::{self, Receiver};
 /// of a few reports in flight stay small.
 const BATCH: u64 = 1024;
 /// Reports a shard may run ahead of the slowest one before it waits.
-const IN_FLIGHT: usize = 8;
+const IN_FLIGHT: usize = 4;
 /// Mapped bytes released back to the page cache at a time, once every shard is past them.
-const RELEASE_STEP: usize = 2 << 20;
+const RELEASE_STEP: usize = 1 << 20;
 
 /// A finished session on its way to the output.
 pub enum Done {
