@@ -86,7 +86,8 @@ pub struct ReadArgs {
     /// Draw a ladder diagram under each session line.
     #[arg(long)]
     pub ladder: bool,
-    /// Analysis threads (connections are sharded by address; the output is the same as with one).
+    /// Analysis threads, each reading the file (connections are sharded by address; the output is
+    /// the same as with one). Input that cannot be mapped (stdin, gzip) is read with one.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub threads: u16,
     #[command(flatten)]

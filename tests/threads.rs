@@ -57,7 +57,7 @@ fn two_threads_match_one_on_a_generated_capture() {
     assert!(!piped_one.is_empty() && quiet.is_empty(), "{quiet}");
     let (piped_two, note) = piped("2");
     assert!(piped_one == piped_two, "stdin: --threads 2 differs from one thread");
-    assert!(note.contains("--threads needs a regular file"), "{note}");
+    assert!(note.contains("--threads needs an uncompressed capture file"), "{note}");
 }
 
 #[test]
@@ -78,4 +78,21 @@ fn a_truncated_capture_gives_the_same_sessions_and_warnings_with_threads() {
     let (e1, e2) = (String::from_utf8_lossy(&one.stderr), String::from_utf8_lossy(&two.stderr));
     assert!(e1.contains("capture ends in the middle"), "{e1}");
     assert_eq!(e1, e2);
+}
+
+#[test]
+fn a_gzip_capture_is_read_with_one_thread_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("c.pcap.gz");
+    let raw = std::fs::read(capture("07-tempfail-452-rcpt-failover.pcap")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, &raw).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let p = gz.to_str().unwrap();
+    let one = run(&["read", "--json", p]);
+    let two = run(&["read", "--json", "--threads", "2", p]);
+    assert!(!one.stdout.is_empty());
+    assert_eq!(one.stdout, two.stdout);
+    let note = String::from_utf8_lossy(&two.stderr);
+    assert!(note.contains("not stdin or gzip; reading it with one thread"), "{note}");
 }

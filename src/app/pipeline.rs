@@ -67,7 +67,9 @@ pub fn analyze(
         // Only a mapped file can be read by several threads at once.
         let map = (threads > 1).then(|| shard::open_map(path)).flatten();
         if threads > 1 && map.is_none() {
-            eprintln!("smtpdiag: {name}: --threads needs a regular file; reading it with one thread");
+            eprintln!(
+                "smtpdiag: {name}: --threads needs an uncompressed capture file, not stdin or gzip; reading it with one thread"
+            );
         }
         let (result, decode_stats, table_stats) = if let Some(map) = &map {
             let stop = || interrupt.raised();

@@ -65,13 +65,15 @@ pub struct Outcome {
     pub warnings: Vec<CaptureWarning>,
 }
 
-/// A regular, non-empty file is mapped (as `capture::read_path` does); anything else is None.
+/// A regular, non-empty, uncompressed file is mapped (as `capture::read_path` does); anything
+/// else is None: every shard would have to decompress a gzip file again.
 pub fn open_map(path: &Path) -> Option<memmap2::Mmap> {
     if path.as_os_str() == "-" {
         return None;
     }
     let file = std::fs::File::open(path).ok()?;
-    capture::map_regular(&file, &file.metadata().ok()?)
+    let map = capture::map_regular(&file, &file.metadata().ok()?)?;
+    (!map.starts_with(&[0x1f, 0x8b])).then_some(map)
 }
 
 /// What to read, with how many shards, and how to analyse and render.
