@@ -131,13 +131,13 @@ pub fn read(
             });
         }
         let mut merger = Merger::new(&shared, rxs, on_done);
-        let (result, decode_stats, warnings) = run_shard(&shared, 0, &mut |r| {
+        let (result, decode_stats) = run_shard(&shared, 0, &mut |r| {
             merger.own(r, stop_reading);
             Ok(())
         });
         merger.drain_all();
         let mut table_stats = TableStats::default();
-        let mut warnings = warnings;
+        let mut warnings = Vec::new();
         // In shard order, so that the warnings come out alike every time.
         merger.ends.sort_by_key(|(shard, ..)| *shard);
         for (_, t, w) in merger.ends.drain(..) {
@@ -152,14 +152,14 @@ pub fn read(
     })
 }
 
-/// One shard: reads the whole capture, analyses its own connections, reports every batch.
-/// Returns what only shard 0's numbers are kept of: the read's result, decode counters and the
-/// reader's warnings (every shard sees the same frames).
+/// One shard: reads the whole capture, analyses its own connections, reports every batch and
+/// at the end its counters and warnings. Returns the read's result and the decode counters,
+/// which are the same in every shard (each decodes every frame); shard 0's are kept.
 fn run_shard(
     shared: &Shared<'_>,
     shard: usize,
     report: &mut dyn FnMut(Report) -> Result<(), ()>,
-) -> (Result<ReadStats, CaptureError>, DecodeStats, Vec<CaptureWarning>) {
+) -> (Result<ReadStats, CaptureError>, DecodeStats) {
     // Diagnosis (and rendering) runs here, in parallel; failover notes need the global order.
     let found: RefCell<Vec<(OutputKey, Done)>> = RefCell::new(Vec::new());
     let mut analyzer = Analyzer::new(shared.name, shared.config.clone(), |s| {
@@ -171,7 +171,7 @@ fn run_shard(
     let result = capture::read_bytes(shared.name, shared.map, &mut reader);
     if reader.gone || shared.closed.load(Ordering::Relaxed) {
         // The output is gone: the rest would not be shown.
-        return (result, analyzer.decode_stats.clone(), Vec::new());
+        return (result, analyzer.decode_stats.clone());
     }
     analyzer.finish();
     let starts = analyzer.starts.as_mut().map(std::mem::take).unwrap_or_default();
@@ -186,7 +186,7 @@ fn run_shard(
     // in every shard); the merger drops repeats.
     let end = Some((table_stats, analyzer.warnings.clone()));
     let _ = report(Report { shard, seq: u64::MAX, offset: shared.map.len(), starts, sessions, end });
-    (result, analyzer.decode_stats.clone(), Vec::new())
+    (result, analyzer.decode_stats.clone())
 }
 
 /// Diagnoses a finished session and, unless a failover note may still change it, renders it.
