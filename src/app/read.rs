@@ -171,3 +171,43 @@ impl SessionSink for Printer {
         self.totals.add_capture(decode, table);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smtpdiag::diagnose::{self, DiagnoseConfig};
+    use smtpdiag::synth::SessionBuilder;
+
+    /// A session rendered before its number is known, then numbered, reads exactly as the
+    /// printer renders it with the number: in JSON, and in text where the number is padded.
+    #[test]
+    fn a_rendered_session_numbered_later_matches_the_printer() {
+        let mut b = SessionBuilder::lab();
+        b.handshake().server("220 mx\r\n").client("QUIT\r\n").server("221 bye\r\n").close();
+        let session = b.analyze().remove(0);
+        let verdicts = diagnose::diagnose(&session, &DiagnoseConfig::default());
+        let style = TextStyle { color: false, explain: true };
+        for json in [true, false] {
+            for index in [1, 7, 1234, 98765] {
+                let mut printer = Printer::new(json, style, None, false);
+                let mut s = session.clone();
+                s.index = index;
+                let expected = printer.finalize(s, verdicts.clone());
+                let mut unnumbered = session.clone();
+                unnumbered.index = 0;
+                let renderer = printer.renderer().expect("no ladder: a renderer");
+                let rendered = renderer.render(&unnumbered, &verdicts).expect("placeholder in place");
+                assert_eq!(printer.rendered(rendered, index), expected, "json {json}, number {index}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_numbered_session_is_not_rendered_early() {
+        let mut b = SessionBuilder::lab();
+        b.handshake().server("220 mx\r\n").close();
+        let session = b.analyze().remove(0);
+        let renderer = Renderer { json: true, style: TextStyle { color: false, explain: false } };
+        assert!(renderer.render(&session, &[]).is_none(), "index {} is not the placeholder", session.index);
+    }
+}
