@@ -134,7 +134,7 @@ pub struct Analyzer<F: FnMut(Session) -> ControlFlow<()>> {
     pub starts: Option<Vec<u64>>,
 }
 
-/// What a frame is to the analysis, for a dispatcher that shards connections.
+/// What a frame is to the analysis, for a reader that shards connections (`read --threads`).
 pub enum Route<'a> {
     /// Counted and warned about; nothing to do.
     Skipped,
@@ -229,7 +229,8 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
         }
     }
 
-    /// Decode a frame and say where it goes (the dispatcher's half of [`FrameSink::frame`]).
+    /// Decode a frame and say where it goes (the first half of [`FrameSink::frame`]; a shard
+    /// then hands its own packets to `packet` and the others' times to `tick`).
     pub fn route<'a>(&mut self, frame: &Frame<'a>) -> Route<'a> {
         self.decode_stats.frames += 1;
         match decode::decode(frame) {
@@ -246,7 +247,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
         }
     }
 
-    /// A mail-port packet of this shard (a worker's half of [`FrameSink::frame`]).
+    /// A mail-port packet of this shard (the second half of [`FrameSink::frame`]).
     pub fn packet(&mut self, packet: &Packet<'_>) -> ControlFlow<()> {
         self.current = packet.number;
         let Self { table, capture, on_session, stop, starts, current, config, caps_warned, warnings, .. } = self;
