@@ -281,6 +281,11 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
         self.table.open_flows()
     }
 
+    /// See [`FlowTable::tombstones`].
+    pub fn tombstones(&self) -> usize {
+        self.table.tombstones()
+    }
+
     /// The analyzer was asked to stop by `on_session`.
     pub fn stopped(&self) -> bool {
         self.stop

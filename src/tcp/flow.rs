@@ -197,6 +197,11 @@ impl<A: StreamConsumer> FlowTable<A> {
         self.flows.len()
     }
 
+    /// Connections handed on after a clean close whose linger has not ended.
+    pub fn tombstones(&self) -> usize {
+        self.closed.len()
+    }
+
     /// Is either port a mail port (the packets this table tracks)?
     pub fn on_mail_port(&self, p: &Packet<'_>) -> bool {
         self.config.ports.contains(&p.src_port) || self.config.ports.contains(&p.dst_port)
@@ -255,6 +260,21 @@ impl<A: StreamConsumer> FlowTable<A> {
             return false;
         }
         true
+    }
+
+    /// Leaves a tombstone for a connection handed on after a clean close. As many as
+    /// `max_flows` are kept: a flood of short connections must not grow them without end (the
+    /// oldest go first; a late packet of one gone becomes a session of its own).
+    fn bury(&mut self, key: FlowKey, until: i64, client_isn: Option<u32>) {
+        // The order queue also holds entries outdated by a later burial: it is capped too.
+        while self.closed.len() >= self.config.max_flows || self.closed_order.len() >= 2 * self.config.max_flows {
+            let Some((oldest_until, oldest)) = self.closed_order.pop_front() else { break };
+            if self.closed.get(&oldest).is_some_and(|(u, _)| *u == oldest_until) {
+                self.closed.remove(&oldest);
+            }
+        }
+        self.closed.insert(key, (until, client_isn));
+        self.closed_order.push_back((until, key));
     }
 
     /// A SYN with a new sequence number on a closed connection's ports opens a new connection.
@@ -333,8 +353,7 @@ impl<A: StreamConsumer> FlowTable<A> {
                 let end = if flow.tracker.is_closed() { EndReason::Closed } else { EndReason::Idle };
                 let until = flow.tracker.last.ts.0.saturating_add(secs_to_nanos(self.config.linger_s));
                 if end == EndReason::Closed && until > now.0 {
-                    self.closed.insert(key, (until, flow.tracker.client_isn()));
-                    self.closed_order.push_back((until, key));
+                    self.bury(key, until, flow.tracker.client_isn());
                 }
                 self.finish(*flow, end, (FinishPhase::Expired, deadline), done);
             }
@@ -578,6 +597,40 @@ mod tests {
         // Handshake 3, dialogue 3, close 4, and the copy within the grace.
         assert_eq!(s[0].conn.dirs[0].packets + s[0].conn.dirs[1].packets, 11);
         assert_eq!(s[1].conn.handshake, Handshake::Midstream);
+    }
+
+    #[test]
+    fn tombstones_are_capped_like_flows() {
+        let mut b = SessionBuilder::lab();
+        for i in 0..10u16 {
+            let mut one = SessionBuilder::new(([10, 0, 0, 1], 40000 + i), ([10, 0, 0, 2], 25));
+            one.handshake().server("220 hi\r\n").close();
+            // Ten connections 0.6 s apart: at most two in their 1 s grace at once, but up to
+            // nine in their 5 s linger.
+            let shift = i64::from(i) * 600_000_000;
+            b.frames.extend(one.frames.into_iter().map(|(ts, f)| (crate::capture::Timestamp(ts.0 + shift), f)));
+        }
+        let mut config = crate::session::AnalyzerConfig::default();
+        config.tcp.max_flows = 3;
+        let mut most = 0;
+        let mut analyzer = crate::session::Analyzer::new("synthetic", config, |_| std::ops::ControlFlow::Continue(()));
+        let pcap = b.pcap();
+        struct Watch<'a, F: FnMut(crate::session::Session) -> std::ops::ControlFlow<()>>(
+            &'a mut crate::session::Analyzer<F>,
+            &'a mut usize,
+        );
+        impl<F: FnMut(crate::session::Session) -> std::ops::ControlFlow<()>> crate::capture::FrameSink for Watch<'_, F> {
+            fn frame(&mut self, frame: &crate::capture::Frame<'_>) -> std::ops::ControlFlow<()> {
+                let flow = self.0.frame(frame);
+                *self.1 = (*self.1).max(self.0.tombstones());
+                flow
+            }
+            fn warning(&mut self, w: crate::capture::CaptureWarning) {
+                self.0.warning(w);
+            }
+        }
+        let _ = crate::capture::read_bytes("synthetic", &pcap, &mut Watch(&mut analyzer, &mut most));
+        assert_eq!(most, 3, "at most --max-flows tombstones, and the cap was reached");
     }
 
     #[test]
