@@ -195,6 +195,11 @@ impl Reader {
             return Err(Problem::Corrupt(at, msg));
         }
         let len = len as usize;
+        if !matches!(block_type, SHB | IDB)
+            && let Ok(rest) = src.peek(len)
+        {
+            super::prefetch_ahead(rest, len);
+        }
         let b = whole_block(src, at, len, endian, what)?;
         match block_type {
             SHB => {
@@ -214,10 +219,6 @@ impl Reader {
                 }
             }
             _ => {
-                if let Ok(rest) = src.peek(len) {
-                    super::prefetch_ahead(rest, len);
-                }
-                let b = whole_block(src, at, len, endian, what)?;
                 let flow = self.packet(b, block_type, at, out)?;
                 src.consume(len);
                 return Ok(flow);

@@ -268,13 +268,22 @@ impl<A: StreamConsumer> FlowTable<A> {
     fn bury(&mut self, key: FlowKey, until: i64, client_isn: Option<u32>) {
         // The order queue also holds entries outdated by a later burial: it is capped too.
         while self.closed.len() >= self.config.max_flows || self.closed_order.len() >= 2 * self.config.max_flows {
-            let Some((oldest_until, oldest)) = self.closed_order.pop_front() else { break };
-            if self.closed.get(&oldest).is_some_and(|(u, _)| *u == oldest_until) {
-                self.closed.remove(&oldest);
+            if !self.unbury_oldest() {
+                break;
             }
         }
         self.closed.insert(key, (until, client_isn));
         self.closed_order.push_back((until, key));
+    }
+
+    /// Drops the oldest entry of the order queue, and its tombstone unless a later burial of
+    /// the same connection replaced it. False when there was none.
+    fn unbury_oldest(&mut self) -> bool {
+        let Some((until, key)) = self.closed_order.pop_front() else { return false };
+        if self.closed.get(&key).is_some_and(|(u, _)| *u == until) {
+            self.closed.remove(&key);
+        }
+        true
     }
 
     /// A SYN with a new sequence number on a closed connection's ports opens a new connection.
@@ -333,11 +342,8 @@ impl<A: StreamConsumer> FlowTable<A> {
 
     /// Hand on every connection whose deadline has passed at capture time `now`.
     pub fn expire(&mut self, now: Timestamp, done: &mut dyn FnMut(Finished<A>)) {
-        while let Some(&(until, key)) = self.closed_order.front().filter(|(until, _)| *until <= now.0) {
-            self.closed_order.pop_front();
-            if self.closed.get(&key).is_some_and(|(u, _)| *u == until) {
-                self.closed.remove(&key);
-            }
+        while self.closed_order.front().is_some_and(|(until, _)| *until <= now.0) {
+            self.unbury_oldest();
         }
         while let Some(&Reverse((deadline, first, id, key))) = self.deadlines.peek() {
             if deadline > now.0 {
