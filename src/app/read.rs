@@ -30,8 +30,8 @@ pub fn run(args: ReadArgs) -> Result<i32> {
 /// Prints each session (text with an optional ladder, or one NDJSON line) and keeps the totals;
 /// `live` uses it too.
 pub struct Printer {
-    json: bool,
-    style: TextStyle,
+    /// Output format (JSON or text, and its style).
+    render: Renderer,
     ladder: Option<TextLadder>,
     pub out: Out,
     pub totals: Totals,
@@ -47,8 +47,7 @@ impl Printer {
     /// `line_flush`: write each record out at once (NDJSON streams, live capture).
     pub fn new(json: bool, style: TextStyle, ladder: Option<&LadderStyle>, line_flush: bool) -> Self {
         Printer {
-            json,
-            style,
+            render: Renderer { json, style },
             ladder: ladder.filter(|_| !json).map(|l| TextLadder::new(l, style.color)),
             out: Out::new(line_flush),
             totals: Totals::default(),
@@ -81,20 +80,27 @@ const JSON_ID_PREFIX: &str = r#"{"schema":"smtpdiag.session.v1","id":""#;
 const TEXT_ID_WIDTH: usize = 4;
 
 impl Renderer {
+    /// The session's NDJSON line or text block, written into `buf` (a reused buffer).
+    fn text(&self, buf: String, s: &Session, verdicts: &[Verdict]) -> String {
+        if !self.json {
+            return text::session(s, verdicts, self.style);
+        }
+        let mut line = buf.into_bytes();
+        line.clear();
+        json::write_session_line(&mut line, s, verdicts);
+        line.push(b'\n');
+        // serde_json writes UTF-8 only; the check costs a pass over a few kilobytes.
+        String::from_utf8(line).unwrap_or_default()
+    }
+
     /// `s` has number 0 (not known yet). None when the number's place is not where it is
     /// expected: then the session goes to the printer whole.
     pub fn render(&self, s: &Session, verdicts: &[Verdict]) -> Option<Rendered> {
         if s.index != 0 {
             return None;
         }
-        let (text, prefix, id_width) = if self.json {
-            let mut line = Vec::new();
-            json::write_session_line(&mut line, s, verdicts);
-            line.push(b'\n');
-            (String::from_utf8(line).ok()?, JSON_ID_PREFIX, 0)
-        } else {
-            (text::session(s, verdicts, self.style), "#", TEXT_ID_WIDTH)
-        };
+        let text = self.text(String::new(), s, verdicts);
+        let (prefix, id_width) = if self.json { (JSON_ID_PREFIX, 0) } else { ("#", TEXT_ID_WIDTH) };
         let id_at = prefix.len();
         let placeholder = format!("{:<id_width$}", 0);
         let in_place = text.starts_with(prefix) && text[id_at..].starts_with(&placeholder);
@@ -104,11 +110,11 @@ impl Renderer {
 }
 
 impl Rendered {
-    /// The text with its number written in.
-    fn into_text(self, index: u64) -> String {
+    /// The text with its number written in, into `out` (a reused buffer).
+    fn into_text(self, index: u64, mut out: String) -> String {
         let width = self.id_width;
         let after = self.id_at + width.max(1);
-        let mut out = String::with_capacity(self.text.len() + 8);
+        out.clear();
         out.push_str(&self.text[..self.id_at]);
         let _ = write!(out, "{index:<width$}");
         out.push_str(&self.text[after..]);
@@ -123,16 +129,7 @@ impl SessionSink for Printer {
     /// totals.
     fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> String {
         self.totals.add_session(&s, &verdicts);
-        let mut text = if self.json {
-            let mut line = self.spare.pop().unwrap_or_default().into_bytes();
-            line.clear();
-            json::write_session_line(&mut line, &s, &verdicts);
-            line.push(b'\n');
-            // serde_json writes UTF-8 only; the check costs a pass over a few kilobytes.
-            String::from_utf8(line).unwrap_or_default()
-        } else {
-            text::session(&s, &verdicts, self.style)
-        };
+        let mut text = self.render.text(self.spare.pop().unwrap_or_default(), &s, &verdicts);
         if let Some(ladder) = &self.ladder {
             text.push_str(&ladder.render(&s, &verdicts));
             text.push('\n');
@@ -145,12 +142,12 @@ impl SessionSink for Printer {
     }
 
     fn renderer(&self) -> Option<Renderer> {
-        self.ladder.is_none().then_some(Renderer { json: self.json, style: self.style })
+        self.ladder.is_none().then_some(self.render)
     }
 
     fn rendered(&mut self, r: Rendered, index: u64) -> String {
         self.totals.add_verdicts(r.verdicts.iter().copied());
-        r.into_text(index)
+        r.into_text(index, self.spare.pop().unwrap_or_default())
     }
 
     fn write(&mut self, text: String) -> ControlFlow<()> {
@@ -162,8 +159,8 @@ impl SessionSink for Printer {
     }
 
     fn capture_start(&mut self, name: &str) {
-        if !self.json {
-            self.out.lines(&text::capture_header(name, self.style));
+        if !self.render.json {
+            self.out.lines(&text::capture_header(name, self.render.style));
         }
     }
 
