@@ -211,7 +211,9 @@ fn shard_of(hasher: &foldhash::fast::RandomState, a: (IpAddr, u16), b: (IpAddr, 
     let key = if a <= b { (a, b) } else { (b, a) };
     let mut h = hasher.build_hasher();
     key.hash(&mut h);
-    (std::hash::Hasher::finish(&h) % n as u64) as usize
+    // Scaled to 0..n by a multiply and shift (Lemire): every shard hashes every packet, and a
+    // 64-bit division per packet showed in the profile of the packets a shard does not own.
+    ((u128::from(std::hash::Hasher::finish(&h)) * n as u128) >> 64) as usize
 }
 
 struct ShardReader<'s, 'a, 'r, F: FnMut(Session) -> ControlFlow<()>> {
