@@ -14,6 +14,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc's `mi_option_purge_delay` (its index in `mi_option_t`, which the crate does not
 /// export: mimalloc 2.3, pinned by Cargo.lock).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+// It sits between two options the crate does export; a version that renumbers them fails here.
+const _: () = assert!(
+    libmimalloc_sys::mi_option_eager_commit_delay + 1 == MI_OPTION_PURGE_DELAY
+        && MI_OPTION_PURGE_DELAY + 1 == libmimalloc_sys::mi_option_use_numa_nodes
+);
 
 /// Memory freed stays a second before it goes back to the system (mimalloc 2 waits 10 ms): freed
 /// connection state is reused at once instead of being given back and faulted in again, zeroed
