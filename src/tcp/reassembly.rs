@@ -254,14 +254,12 @@ impl Reassembler {
     /// were lost by the capture, not by the network.
     pub fn acked(&mut self, ack: SeqNumber, at: PacketRef, sink: &mut dyn FnMut(Chunk<'_>, PacketRef)) {
         let Some(next) = self.next else { return };
-        if let Some(f) = self.fin
-            && ack.since(f) > 0
-        {
-            self.fin_acked = true;
-        }
         // The FIN itself takes a sequence number but carries no byte.
         let end = match self.fin {
-            Some(f) if ack.since(f) > 0 => f,
+            Some(f) if ack.since(f) > 0 => {
+                self.fin_acked = true;
+                f
+            }
             _ => ack,
         };
         let rel = end.since(next);
