@@ -35,7 +35,8 @@ fn main() {
     let code = match app::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("smtpdiag: {e:#}");
+            // Errors name files and quote captures: nothing in them may drive the terminal.
+            eprintln!("smtpdiag: {}", smtpdiag::render::sanitize::sanitize_lines(&format!("{e:#}")));
             2
         }
     };

@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use smtpdiag::capture::live::{self, Dumper, Libpcap, LiveCapture, LiveConfig, LiveStats, Next};
 use smtpdiag::capture::{FrameSink, Timestamp};
 use smtpdiag::cli::LiveArgs;
+use smtpdiag::render::sanitize::sanitize;
 use smtpdiag::render::text::{self, TextStyle};
 use smtpdiag::session::{Analyzer, Session};
 use std::ops::ControlFlow;
@@ -40,7 +41,8 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     let mut dumper = args.write.as_deref().map(|path| capture.dump_to(path)).transpose()?;
     let identity = leave_root(&args, dumper.as_ref())?;
     eprintln!(
-        "smtpdiag: listening on {interface}, link-type {}, snapshot length {} bytes, filter \"{}\"{identity}",
+        "smtpdiag: listening on {}, link-type {}, snapshot length {} bytes, filter \"{}\"{identity}",
+        sanitize(interface),
         capture.link_type().0,
         live_config.snaplen,
         capture.filter(),
@@ -70,12 +72,12 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     if let Some(d) = dumper.as_mut()
         && let Err(e) = d.flush()
     {
-        eprintln!("smtpdiag: {e}");
+        eprintln!("smtpdiag: {}", sanitize(&e.to_string()));
         status = 1;
     }
     drop(dumper);
     if let Err(e) = result {
-        eprintln!("smtpdiag: {e}");
+        eprintln!("smtpdiag: {}", sanitize(&e.to_string()));
         status = 1;
     }
     eprint!("{}", text::totals(totals, TextStyle::default()));

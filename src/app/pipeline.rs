@@ -8,6 +8,7 @@ use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink};
 use smtpdiag::cli::AnalysisArgs;
 use smtpdiag::diagnose::failover::HeldSize;
 use smtpdiag::diagnose::{self, DiagnoseConfig, FailoverTracker, Held, Verdict};
+use smtpdiag::render::sanitize::sanitize;
 use smtpdiag::session::{Analyzer, Brief, DecodeStats, Session};
 use smtpdiag::tcp::flow::TableStats;
 use std::ops::ControlFlow;
@@ -68,7 +69,8 @@ pub fn analyze(
         let map = (threads > 1).then(|| shard::open_map(path)).flatten();
         if threads > 1 && map.is_none() {
             eprintln!(
-                "smtpdiag: {name}: --threads needs an uncompressed capture file, not stdin or gzip; reading it with one thread"
+                "smtpdiag: {}: --threads needs an uncompressed capture file, not stdin or gzip; reading it with one thread",
+                sanitize(&name)
             );
         }
         let (result, decode_stats, table_stats) = if let Some(map) = &map {
@@ -114,12 +116,13 @@ pub fn analyze(
 }
 
 fn describe(e: &CaptureError) -> String {
-    e.to_string()
+    sanitize(&e.to_string()).into_owned()
 }
 
+/// Warnings name the file and may quote it: shown through the sanitizer.
 pub fn report_warnings(name: &str, warnings: &[CaptureWarning]) {
     for w in warnings {
-        eprintln!("smtpdiag: warning: {name}: {w}");
+        eprintln!("smtpdiag: warning: {}: {}", sanitize(name), sanitize(&w.to_string()));
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod json;
 pub mod ladder;
+pub mod sanitize;
 pub mod text;
 
 /// At most `max` characters, ending with `mark` (e.g. "…") when shortened.

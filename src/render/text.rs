@@ -1,5 +1,6 @@
 //! The human summary of `read`: one line per session, its verdicts under it, totals at the end.
 
+use super::sanitize::sanitize;
 use super::wrap;
 use crate::diagnose::{Severity, Verdict};
 use crate::session::{DecodeStats, Session};
@@ -51,7 +52,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Heads the sessions of one capture when several are read.
 pub fn capture_header(name: &str, style: TextStyle) -> String {
-    let line = format!("== {name}");
+    let line = format!("== {}", super::sanitize::sanitize(name));
     if style.color { format!("{}\n", line.bold()) } else { format!("{line}\n") }
 }
 
@@ -85,9 +86,10 @@ pub fn session(s: &Session, verdicts: &[Verdict], style: TextStyle) -> String {
         let packets =
             if v.packets.is_empty() { String::new() } else { format!("  (packets {})", packet_list(&v.packets)) };
         let code = paint(&format!("{:<22}", v.code), v.severity, style.color);
-        let _ = writeln!(out, "      {code} {}{packets}", v.summary);
+        // Summaries and explanations quote the wire (banners, replies, commands).
+        let _ = writeln!(out, "      {code} {}{packets}", sanitize(&v.summary));
         if style.explain && !v.explanation.is_empty() {
-            for line in wrap(&v.explanation, 90) {
+            for line in wrap(&sanitize(&v.explanation), 90) {
                 let _ = writeln!(out, "        {line}");
             }
         }

@@ -77,14 +77,15 @@ impl Assembler {
 }
 
 /// The queue id a server gives on accepting a message, e.g. Postfix "2.0.0 Ok: queued as
-/// 4F3B21C", Exim "OK id=1abc-000123-AB", Cisco ESA "ok: Message 12345 accepted".
+/// 4F3B21C", Exim "OK id=1abc-000123-AB", Cisco ESA "ok: Message 12345 accepted". Queue ids
+/// are printable ASCII: a control byte (an ESC from a hostile server) ends the id.
 pub fn queue_id(text: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     let token = |from: usize| {
         let t: String = text[from..]
             .trim_start()
             .chars()
-            .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ';' | ')' | ']'))
+            .take_while(|c| c.is_ascii_graphic() && !matches!(c, ',' | ';' | ')' | ']'))
             .collect();
         let t = t.trim_end_matches(['.', ':']).to_string();
         (!t.is_empty()).then_some(t)
@@ -99,7 +100,11 @@ pub fn queue_id(text: &str) -> Option<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
     words
         .windows(3)
-        .find(|w| w[0].eq_ignore_ascii_case("message") && w[2].eq_ignore_ascii_case("accepted"))
+        .find(|w| {
+            w[0].eq_ignore_ascii_case("message")
+                && w[2].eq_ignore_ascii_case("accepted")
+                && w[1].chars().all(|c| c.is_ascii_graphic())
+        })
         .map(|w| w[1].to_string())
 }
 
@@ -140,6 +145,9 @@ mod tests {
         assert_eq!(queue_id("OK id=1abc-000123-AB").as_deref(), Some("1abc-000123-AB"));
         assert_eq!(queue_id("ok:  Message 12345 accepted").as_deref(), Some("12345"));
         assert_eq!(queue_id("ok dirdel"), None);
+        assert_eq!(queue_id("Ok: queued as \u{1b}]0;x\u{7}"), None);
+        assert_eq!(queue_id("queued as AB12\u{1b}[2J").as_deref(), Some("AB12"));
+        assert_eq!(queue_id("Message \u{1b}[2J accepted"), None);
     }
 
     #[test]

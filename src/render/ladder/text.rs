@@ -64,7 +64,7 @@ pub fn render(l: &Ladder, o: TextOptions) -> String {
     let g = if o.ascii { &ASCII } else { &UNICODE };
     let lay = layout(l, o);
     let mut out = String::new();
-    let _ = writeln!(out, "{}", shorten(&title(l, g), o.width.max(MIN_WIDTH), g.cut));
+    let _ = writeln!(out, "{}", shorten(&clean(&title(l, g), o.ascii), o.width.max(MIN_WIDTH), g.cut));
     out.push_str(&heading(l, &lay, o, g));
     for r in &l.rows {
         out.push_str(&row(r, &lay, o, g));
@@ -185,8 +185,12 @@ fn note_text(n: &Note, with_code: bool, g: &Glyphs) -> String {
 }
 
 fn note(n: &Note, width: usize, color: bool, g: &Glyphs) -> String {
-    let full = note_text(n, true, g);
-    let text = if full.chars().count() <= width { full } else { shorten(&note_text(n, false, g), width, g.cut) };
+    let full = clean(&note_text(n, true, g), false);
+    let text = if full.chars().count() <= width {
+        full
+    } else {
+        shorten(&clean(&note_text(n, false, g), false), width, g.cut)
+    };
     paint(&text, n.severity, color)
 }
 
@@ -243,7 +247,7 @@ fn paint_row(text: &str, r: &Row, color: bool) -> String {
 fn clean(text: &str, ascii: bool) -> String {
     text.chars()
         .map(|c| match c {
-            c if c.is_control() => '.',
+            c if crate::render::sanitize::is_unsafe(c) => '.',
             c if ascii && !c.is_ascii() => '?',
             c => c,
         })
@@ -274,5 +278,6 @@ mod tests {
     fn control_characters_never_reach_the_terminal() {
         assert_eq!(clean("a\x1b[31mb", false), "a.[31mb");
         assert_eq!(clean("é", true), "?");
+        assert_eq!(clean("a\u{202e}b", false), "a.b");
     }
 }
