@@ -370,7 +370,9 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for Analyzer<F> {
             Ok(packet) => self.packet(&packet),
             Err(skip) => {
                 self.skipped(skip, frame);
-                ControlFlow::Continue(())
+                // Every packet's time moves the capture's clock.
+                self.tick(frame.number, frame.ts);
+                if self.stop { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
             }
         }
     }

@@ -233,12 +233,14 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_,
         if self.gone || s.closed.load(Ordering::Relaxed) || s.stop_reading.load(Ordering::Relaxed) {
             return ControlFlow::Break(());
         }
-        if let Route::Mail(p) = self.analyzer.route(frame) {
-            if shard_of(&s.hasher, (p.src, p.src_port), (p.dst, p.dst_port), s.threads) == self.shard {
+        match self.analyzer.route(frame) {
+            Route::Mail(p)
+                if shard_of(&s.hasher, (p.src, p.src_port), (p.dst, p.dst_port), s.threads) == self.shard =>
+            {
                 let _ = self.analyzer.packet(&p);
-            } else {
-                self.analyzer.tick(frame.number, frame.ts);
             }
+            // Every packet's time moves the capture's clock, as in a single table.
+            _ => self.analyzer.tick(frame.number, frame.ts),
         }
         if frame.number.is_multiple_of(BATCH) {
             let base = self.shared.map.as_ptr() as usize;

@@ -172,6 +172,10 @@ pub struct FlowTable<A> {
     closed: HashMap<FlowKey, (i64, Option<u32>), foldhash::fast::RandomState>,
     /// The same, in the order they end (all wait the same time, so insertion order is it).
     closed_order: VecDeque<(i64, FlowKey)>,
+    /// Connections on a mail port whose responder is not on one, until when (see
+    /// `remember_not_mail`), and the same in insertion order.
+    not_mail: HashMap<FlowKey, i64, foldhash::fast::RandomState>,
+    not_mail_order: VecDeque<(i64, FlowKey)>,
     pub stats: TableStats,
 }
 
@@ -189,6 +193,8 @@ impl<A: StreamConsumer> FlowTable<A> {
             buffered_total: 0,
             closed: HashMap::default(),
             closed_order: VecDeque::new(),
+            not_mail: HashMap::default(),
+            not_mail_order: VecDeque::new(),
             stats: TableStats::default(),
         }
     }
@@ -216,11 +222,12 @@ impl<A: StreamConsumer> FlowTable<A> {
         done: &mut dyn FnMut(Finished<A>),
     ) {
         self.stats.tcp_packets += 1;
+        // The capture's clock is every packet's time, not only the mail ports' (issue 15).
+        self.expire(p.ts, done);
         if !self.config.ports.contains(&p.src_port) && !self.config.ports.contains(&p.dst_port) {
             self.stats.other_port_packets += 1;
             return;
         }
-        self.expire(p.ts, done);
         let key = FlowKey::of(p);
         // One lookup for the common case (a packet of a known, open connection).
         if let Some(flow) = self.flows.get_mut(&key)
@@ -236,6 +243,11 @@ impl<A: StreamConsumer> FlowTable<A> {
             return;
         }
         if !self.flows.contains_key(&key) {
+            if !self.server_on_mail_port(p) || self.not_mail.contains_key(&key) {
+                self.stats.other_port_packets += 1;
+                self.remember_not_mail(key, p);
+                return;
+            }
             if self.flows.len() >= self.config.max_flows {
                 self.evict_oldest(done);
             }
@@ -318,6 +330,35 @@ impl<A: StreamConsumer> FlowTable<A> {
         }
     }
 
+    /// A connection whose responder is not on a mail port stays out of the table, however its
+    /// later packets look (an ACK alone would make the initiator's mail port the server's).
+    /// Remembered for the idle timeout, at most `max_flows` of them.
+    fn remember_not_mail(&mut self, key: FlowKey, p: &Packet<'_>) {
+        if self.not_mail.get(&key).is_some_and(|t| *t > p.ts.0) {
+            return;
+        }
+        let until = p.ts.0.saturating_add(secs_to_nanos(self.config.idle_timeout_s));
+        while self.not_mail_order.front().is_some_and(|(t, _)| *t <= p.ts.0)
+            || self.not_mail_order.len() >= self.config.max_flows.max(1)
+        {
+            if let Some((t, k)) = self.not_mail_order.pop_front()
+                && self.not_mail.get(&k) == Some(&t)
+            {
+                self.not_mail.remove(&k);
+            }
+        }
+        self.not_mail.insert(key, until);
+        self.not_mail_order.push_back((until, key));
+    }
+
+    /// The mail side is the responder (the SYN's destination), or without a SYN the side that
+    /// speaks SMTP replies: a mail port on the initiator's side alone (an FTP client on port
+    /// 2525, a scan from port 25) does not make a mail session.
+    fn server_on_mail_port(&self, p: &Packet<'_>) -> bool {
+        let server_port = if self.roles(p).0 { p.dst_port } else { p.src_port };
+        self.config.ports.contains(&server_port)
+    }
+
     /// Is the sender of the connection's first packet the client?
     fn roles(&self, p: &Packet<'_>) -> (bool, RoleBasis) {
         let f = p.flags;
@@ -327,6 +368,7 @@ impl<A: StreamConsumer> FlowTable<A> {
         if f.syn() && f.ack() {
             return (false, RoleBasis::Synack);
         }
+
         if let Some(hint) = self.config.server_payload_hint.filter(|_| !p.payload.is_empty()) {
             return (!hint(p.payload), RoleBasis::Reply);
         }
@@ -675,5 +717,30 @@ mod tests {
         let s = b.analyze();
         assert_eq!(s[0].end, EndReason::Idle);
         assert_eq!(s[1].end, EndReason::CaptureEnd);
+    }
+
+    #[test]
+    fn packets_on_other_ports_move_the_idle_clock_too() {
+        let mut b = SessionBuilder::lab();
+        b.handshake().server("220 hi\r\n").wait(700.0);
+        let mut web = SessionBuilder::new(([203, 0, 113, 9], 40000), ([198, 51, 100, 80], 80));
+        web.now = b.now;
+        web.handshake();
+        b.frames.extend(web.frames);
+        let s = b.analyze();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].end, EndReason::Idle);
+    }
+
+    #[test]
+    fn a_mail_port_on_the_initiator_side_alone_is_no_mail_session() {
+        // An FTP control connection from client port 2525, and a scan's SYN from port 25 to 113
+        // answered by a reset.
+        let mut ftp = SessionBuilder::new(([203, 0, 113, 5], 2525), ([198, 51, 100, 21], 21));
+        ftp.handshake().server("220 FTP ready\r\n").client("USER a\r\n").server("331 pass\r\n").close();
+        assert!(ftp.analyze().is_empty());
+        let mut scan = SessionBuilder::new(([203, 0, 113, 5], 25), ([198, 51, 100, 21], 113));
+        scan.syn().rst(SERVER);
+        assert!(scan.analyze().is_empty());
     }
 }
