@@ -192,9 +192,13 @@ pub struct LiveArgs {
     /// (at 500,000 packets/s of 900 bytes, 64 MiB is about 150 ms).
     #[arg(long = "buffer", value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=2047))]
     pub buffer_mib: u32,
-    /// Also write every captured packet to this pcap file.
+    /// Also write every captured packet to this pcap file (created new: an existing file or
+    /// symlink is refused unless --force).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
+    /// Replace an existing -w file.
+    #[arg(long, requires = "write")]
+    pub force: bool,
     /// Stop after this many packets.
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,

@@ -2,7 +2,7 @@
 //! JSON (NDJSON: one `smtpdiag.ladder.v1` object per session and line). Only the ladders of
 //! selected sessions are kept, and only as long as an SVG file still needs them.
 
-use super::output::{Interrupt, Out, stdout_color, terminal_width};
+use super::output::{AtomicFile, Interrupt, Out, stdout_color, terminal_width};
 use super::pipeline::{self, SessionSink};
 use super::read::Rendered;
 use anyhow::{Context, Result};
@@ -26,27 +26,35 @@ pub fn run(args: LadderArgs) -> Result<i32> {
     if to_file && args.style.width.is_none() {
         text.text.width = 100;
     }
-    let dest = match (&args.output, args.format) {
+    // `-o DIR` (an existing directory): the files go inside it.
+    let into_dir = args.output.as_deref().is_some_and(Path::is_dir);
+    let output =
+        args.output.as_deref().map(|p| if into_dir { p.join(dir_file_name(args.format)) } else { p.to_path_buf() });
+    let dest = match (&output, args.format) {
         // SVG files are written whole, one per session or one for all.
         (Some(_), LadderFormat::Svg) | (None, _) => Dest::Stdout(Out::new(args.format == LadderFormat::Json)),
-        (Some(path), _) => Dest::File(open(path)?, path.clone()),
+        (Some(path), _) => Dest::File(Some(open(path)?)),
     };
     let mut sink = LadderSink {
         select: Selector { sel: args.select.clone(), several_captures: args.files.len() > 1 },
         format: args.format,
         text,
-        output: args.output.clone(),
+        output,
         single_file: args.single_file,
         dest,
         svg_pending: Vec::new(),
-        svg_split: false,
+        // In a directory of their own, SVG ladders get a file each from the first one on.
+        svg_split: into_dir && !args.single_file,
         shown: 0,
         error: None,
     };
     let status = pipeline::analyze(&args.files, &args.analysis, 1, &interrupt, &mut sink);
-    sink.finish()?;
-    if let Some(e) = sink.error {
+    if let Some(e) = sink.error.take() {
         return Err(e);
+    }
+    sink.finish()?;
+    if matches!(&sink.dest, Dest::Stdout(out) if out.failed) {
+        return Ok(2);
     }
     if sink.shown == 0 {
         eprintln!("smtpdiag: no session matched the selection");
@@ -122,12 +130,22 @@ fn address_is(want: &str, e: &smtpdiag::tcp::conn::Endpoint) -> bool {
 
 enum Dest {
     Stdout(Out),
-    File(std::io::BufWriter<std::fs::File>, PathBuf),
+    /// Renamed into place once complete (see `finish`); `None` after that.
+    File(Option<AtomicFile>),
 }
 
-fn open(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
-    let f = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    Ok(std::io::BufWriter::new(f))
+fn open(path: &Path) -> Result<AtomicFile> {
+    AtomicFile::create(path).with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// The file `ladder -o DIR` writes inside the directory (SVG: per session, see `per_session`).
+fn dir_file_name(format: LadderFormat) -> &'static str {
+    match format {
+        LadderFormat::Text => "ladders.txt",
+        LadderFormat::Mermaid => "ladders.mmd",
+        LadderFormat::Json => "ladders.ndjson",
+        LadderFormat::Svg => "ladders.svg",
+    }
 }
 
 struct LadderSink {
@@ -207,8 +225,9 @@ impl LadderSink {
     fn write(&mut self, text: &str) -> Result<bool> {
         match &mut self.dest {
             Dest::Stdout(out) => Ok(out.lines(text)),
-            Dest::File(f, path) => {
-                f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+            Dest::File(f) => {
+                let f = f.as_mut().context("the output file was already closed")?;
+                f.write_all(text.as_bytes()).with_context(|| format!("writing {}", f.path().display()))?;
                 Ok(true)
             }
         }
@@ -229,14 +248,23 @@ impl LadderSink {
         }
         match &mut self.dest {
             Dest::Stdout(out) => out.flush(),
-            Dest::File(f, path) => f.flush().with_context(|| format!("writing {}", path.display()))?,
+            Dest::File(f) => {
+                if let Some(f) = f.take() {
+                    let path = f.path().display().to_string();
+                    f.commit().with_context(|| format!("writing {path}"))?;
+                }
+            }
         }
         Ok(())
     }
 }
 
 fn write_svg(path: &Path, ladders: &[&Ladder], clock: Clock) -> Result<()> {
-    std::fs::write(path, svg::document(ladders, clock)).with_context(|| format!("writing {}", path.display()))
+    let written = AtomicFile::create(path).and_then(|mut f| {
+        f.write_all(svg::document(ladders, clock).as_bytes())?;
+        f.commit()
+    });
+    written.with_context(|| format!("writing {}", path.display()))
 }
 
 /// "out.svg" + session "3" → "out-3.svg"; characters unfit for file names become "_".

@@ -9,7 +9,7 @@ use super::output::{Interrupt, stdout_color};
 use super::pipeline::{SessionSink, Stage, report_warnings};
 use super::read::Printer;
 use anyhow::{Context, Result};
-use smtpdiag::capture::live::{self, Dumper, Libpcap, LiveCapture, LiveConfig, LiveStats, Next};
+use smtpdiag::capture::live::{self, Dumper, Libpcap, LiveCapture, LiveConfig, LiveStats, Next, Owner, privdrop};
 use smtpdiag::capture::{FrameSink, Timestamp};
 use smtpdiag::cli::LiveArgs;
 use smtpdiag::render::sanitize::sanitize;
@@ -37,9 +37,16 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     live_config.promisc = !args.no_promisc;
     live_config.buffer_size = (args.buffer_mib << 20) as i32;
 
+    // Who to become is settled before any file is touched: a bad --user changes nothing.
+    let account = account(&args)?;
     let mut capture = LiveCapture::open(&lib, &live_config)?;
-    let mut dumper = args.write.as_deref().map(|path| capture.dump_to(path)).transpose()?;
-    let identity = leave_root(&args, dumper.as_ref())?;
+    let owner = account.as_ref().map(|a| Owner { uid: a.uid, gid: a.gid });
+    let mut dumper = args
+        .write
+        .as_deref()
+        .map(|path| Dumper::create(path, capture.link_type(), live_config.snaplen.max(0) as u32, args.force, owner))
+        .transpose()?;
+    let identity = leave_root(&args, account.as_ref())?;
     eprintln!(
         "smtpdiag: listening on {}, link-type {}, snapshot length {} bytes, filter \"{}\"{identity}",
         sanitize(interface),
@@ -68,17 +75,18 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     printer.out.flush();
     let totals = &printer.totals;
 
-    let mut status = 0;
+    // A capture that failed is 1; output that could not be written (stdout, -w) is 2.
+    let mut status = if printer.out.failed { 2 } else { 0 };
     if let Some(d) = dumper.as_mut()
         && let Err(e) = d.flush()
     {
         eprintln!("smtpdiag: {}", sanitize(&e.to_string()));
-        status = 1;
+        status = 2;
     }
     drop(dumper);
     if let Err(e) = result {
         eprintln!("smtpdiag: {}", sanitize(&e.to_string()));
-        status = 1;
+        status = status.max(if matches!(e, live::LiveError::Write { .. }) { 2 } else { 1 });
     }
     eprint!("{}", text::totals(totals, TextStyle::default()));
     match capture.stats() {
@@ -114,7 +122,7 @@ fn capture_loop<F: FnMut(Session) -> ControlFlow<()>>(
             Next::Packet(packet) => {
                 packets += 1;
                 if let Some(d) = dumper.as_deref_mut() {
-                    d.dump(&packet);
+                    d.dump(&packet)?;
                 }
                 // A Break here means the output is gone; `stopped()` ends the loop above.
                 let _ = analyzer.frame(&packet.frame);
@@ -146,32 +154,39 @@ fn stats_line(captured: u64, s: LiveStats) -> String {
     )
 }
 
-/// Switches to the unprivileged account; returns how to mention it on the "listening" line.
+/// The account to switch to after opening the capture: None when not root or with --keep-root.
 #[cfg(unix)]
-fn leave_root(args: &LiveArgs, dumper: Option<&Dumper>) -> Result<String> {
-    use smtpdiag::capture::live::privdrop;
+fn account(args: &LiveArgs) -> Result<Option<privdrop::Account>> {
+    if !privdrop::is_root() || args.keep_root {
+        return Ok(None);
+    }
+    Ok(Some(privdrop::target(args.user.as_deref())?))
+}
+
+/// Switches to the unprivileged account (the `-w` file was given to it when created); returns
+/// how to mention it on the "listening" line.
+#[cfg(unix)]
+fn leave_root(args: &LiveArgs, account: Option<&privdrop::Account>) -> Result<String> {
     if !privdrop::is_root() {
         if let Some(user) = &args.user {
-            eprintln!("smtpdiag: warning: --user {user} ignored: not running as root");
+            eprintln!("smtpdiag: warning: --user {} ignored: not running as root", sanitize(user));
         }
         return Ok(String::new());
     }
-    if args.keep_root {
+    let Some(account) = account else {
         return Ok(", staying root (--keep-root)".into());
-    }
-    let account = privdrop::target(args.user.as_deref())?;
-    // The file was created as root; give it to the account so the caller owns their capture.
-    if let Some(d) = dumper.filter(|d| d.path() != "-")
-        && let Err(e) = std::os::unix::fs::chown(d.path(), Some(account.uid), Some(account.gid))
-    {
-        eprintln!("smtpdiag: warning: {}: could not give the file to {}: {e}", d.path(), account.name);
-    }
-    privdrop::drop_to(&account)?;
-    Ok(format!(", running as {} (uid {})", account.name, account.uid))
+    };
+    privdrop::drop_to(account)?;
+    Ok(format!(", running as {} (uid {})", sanitize(&account.name), account.uid))
 }
 
 #[cfg(not(unix))]
-fn leave_root(_args: &LiveArgs, _dumper: Option<&Dumper>) -> Result<String> {
+fn account(_args: &LiveArgs) -> Result<Option<privdrop::Account>> {
+    Ok(None)
+}
+
+#[cfg(not(unix))]
+fn leave_root(_args: &LiveArgs, _account: Option<&privdrop::Account>) -> Result<String> {
     Ok(String::new())
 }
 

@@ -2,6 +2,7 @@
 //! only on a terminal without NO_COLOR, and an interrupt flag set by SIGINT/SIGTERM.
 
 use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -40,13 +41,16 @@ impl Interrupt {
 pub struct Out {
     inner: io::BufWriter<io::Stdout>,
     pub closed: bool,
+    /// A write failed for another reason than a reader gone away (a full disk, /dev/full): the
+    /// output is incomplete, and the exit status says so (2).
+    pub failed: bool,
     /// Flush after every record (NDJSON streaming, live capture).
     pub line_flush: bool,
 }
 
 impl Out {
     pub fn new(line_flush: bool) -> Out {
-        Out { inner: io::BufWriter::with_capacity(64 * 1024, io::stdout()), closed: false, line_flush }
+        Out { inner: io::BufWriter::with_capacity(64 * 1024, io::stdout()), closed: false, failed: false, line_flush }
     }
 
     /// Write a block of complete lines; returns false once the reader has gone away.
@@ -73,7 +77,8 @@ impl Out {
     fn fail(&mut self, e: io::Error) {
         self.closed = true;
         if e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("smtpdiag: writing output: {e}");
+            self.failed = true;
+            eprintln!("smtpdiag: standard output: {e}");
         }
     }
 }
@@ -89,4 +94,87 @@ pub fn terminal_width() -> usize {
         return usize::from(w);
     }
     std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok()).unwrap_or(NOT_A_TERMINAL)
+}
+
+/// A file written whole or not at all (`ladder -o`): the bytes go to a new temporary file beside
+/// it, which `commit` renames over the name; dropped without a commit (an error, an interrupt),
+/// the temporary is removed and an older file of that name is left as it was.
+pub struct AtomicFile {
+    file: io::BufWriter<std::fs::File>,
+    tmp: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        use std::sync::atomic::AtomicU32;
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let tmp = dir.join(format!(".{name}.{}-{n}.tmp", std::process::id()));
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
+                Ok(f) => {
+                    let file = io::BufWriter::with_capacity(64 * 1024, f);
+                    return Ok(AtomicFile { file, tmp, path: path.to_path_buf(), committed: false });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Everything written reaches the disk, then the file takes its name.
+    pub fn commit(mut self) -> io::Result<()> {
+        self.file.flush()?;
+        self.file.get_ref().sync_all()?;
+        std::fs::rename(&self.tmp, &self.path)?;
+        self.committed = true;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_atomic_file_appears_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        std::fs::write(&path, "old").unwrap();
+        let mut f = AtomicFile::create(&path).unwrap();
+        f.write_all(b"new").unwrap();
+        drop(f);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the temporary is gone");
+        let mut f = AtomicFile::create(&path).unwrap();
+        f.write_all(b"new").unwrap();
+        f.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }

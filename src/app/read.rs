@@ -28,6 +28,9 @@ pub fn run(args: ReadArgs) -> Result<i32> {
         printer.out.lines(&text::totals(&printer.totals, style));
     }
     printer.out.flush();
+    if printer.out.failed {
+        return Ok(2);
+    }
     Ok(if interrupt.raised() { 130 } else { status })
 }
 

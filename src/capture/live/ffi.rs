@@ -27,12 +27,6 @@ pub struct PcapT {
     _private: [u8; 0],
 }
 
-/// Opaque `pcap_dumper_t`.
-#[repr(C)]
-pub struct PcapDumperT {
-    _private: [u8; 0],
-}
-
 /// `struct pcap_pkthdr`: a `struct timeval`, then the captured and the wire length.
 #[repr(C)]
 pub struct PktHdr {
@@ -138,10 +132,6 @@ pcap_api! {
     pcap_close: fn(*mut PcapT);
     pcap_findalldevs: fn(*mut *mut PcapIf, *mut c_char) -> c_int;
     pcap_freealldevs: fn(*mut PcapIf);
-    pcap_dump_open: fn(*mut PcapT, *const c_char) -> *mut PcapDumperT;
-    pcap_dump: fn(*mut c_uchar, *const PktHdr, *const c_uchar);
-    pcap_dump_flush: fn(*mut PcapDumperT) -> c_int;
-    pcap_dump_close: fn(*mut PcapDumperT);
 }
 
 /// Why libpcap could not be loaded.

@@ -4,13 +4,15 @@
 //!
 //! Every `unsafe` block of smtpdiag is in this folder.
 
+mod dumpfile;
 mod ffi;
 #[cfg(unix)]
 pub mod privdrop;
 
+pub use dumpfile::{Dumper, Owner, create_new};
+
 use super::{Frame, LinkType, Timestamp};
 use std::ffi::{CStr, CString, c_char, c_int};
-use std::path::Path;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
@@ -217,7 +219,6 @@ pub enum Next<'a> {
 /// A captured packet, valid until the next read.
 pub struct LivePacket<'a> {
     pub frame: Frame<'a>,
-    header: &'a ffi::PktHdr,
 }
 
 impl LiveCapture {
@@ -376,7 +377,7 @@ impl LiveCapture {
             data,
             orig_len: header.len,
         };
-        Ok(Next::Packet(LivePacket { frame, header }))
+        Ok(Next::Packet(LivePacket { frame }))
     }
 
     /// Counters so far (cumulative since activation).
@@ -388,20 +389,6 @@ impl LiveCapture {
             return Err(LiveError::Capture { interface: self.interface.clone(), detail: self.last_error() });
         }
         Ok(LiveStats { received: st.ps_recv.into(), dropped: st.ps_drop.into(), if_dropped: st.ps_ifdrop.into() })
-    }
-
-    /// Opens `path` for writing every packet in pcap format, with this handle's link type and
-    /// snaplen. The file is created now, with the current (still privileged) identity.
-    pub fn dump_to(&self, path: &Path) -> Result<Dumper, LiveError> {
-        let shown = path.display().to_string();
-        let name = CString::new(path.as_os_str().as_encoded_bytes())
-            .map_err(|_| LiveError::Write { path: shown.clone(), detail: "the name contains a NUL byte".into() })?;
-        // SAFETY: activated handle, NUL-terminated file name.
-        let raw = unsafe { (self.lib.0.pcap_dump_open)(self.handle.as_ptr(), name.as_ptr()) };
-        match NonNull::new(raw) {
-            Some(dumper) => Ok(Dumper { lib: self.lib.clone(), dumper, path: shown }),
-            None => Err(LiveError::Write { path: shown, detail: self.last_error() }),
-        }
     }
 }
 
@@ -435,47 +422,6 @@ fn link_type_of(dlt: c_int) -> LinkType {
     match dlt {
         12 | 14 => LinkType::RAW,
         n => LinkType(n as u32),
-    }
-}
-
-/// A pcap file receiving the captured packets (pcap_dump).
-pub struct Dumper {
-    lib: Libpcap,
-    dumper: NonNull<ffi::PcapDumperT>,
-    path: String,
-}
-
-impl Dumper {
-    pub fn dump(&mut self, packet: &LivePacket<'_>) {
-        // SAFETY: pcap_dump takes the dumper as its `user` argument; header and data are the
-        // ones pcap_next_ex returned for this packet and are still valid (`packet` borrows the
-        // capture).
-        unsafe { (self.lib.0.pcap_dump)(self.dumper.as_ptr().cast(), packet.header, packet.frame.data.as_ptr()) };
-    }
-
-    /// Pushes buffered packets to the file.
-    pub fn flush(&mut self) -> Result<(), LiveError> {
-        // SAFETY: the dumper is open (closed only in Drop).
-        let rc = unsafe { (self.lib.0.pcap_dump_flush)(self.dumper.as_ptr()) };
-        if rc != 0 {
-            return Err(LiveError::Write {
-                path: self.path.clone(),
-                detail: std::io::Error::last_os_error().to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-}
-
-impl Drop for Dumper {
-    fn drop(&mut self) {
-        // SAFETY: the dumper came from pcap_dump_open and is closed exactly once, here
-        // (pcap_dump_close flushes).
-        unsafe { (self.lib.0.pcap_dump_close)(self.dumper.as_ptr()) };
     }
 }
 

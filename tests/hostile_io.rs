@@ -1,0 +1,128 @@
+//! Hostile paths and a tired operator: output that cannot be written is exit status 2 naming
+//! where, `ladder -o` files appear whole or not at all, `live -w` never follows a planted
+//! symlink nor truncates a file it was not told to replace.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn full() -> Option<std::fs::File> {
+    std::fs::OpenOptions::new().write(true).open("/dev/full").ok()
+}
+
+#[test]
+fn output_to_a_full_disk_is_exit_status_2() {
+    let Some(_) = full() else {
+        eprintln!("skipped: no /dev/full");
+        return;
+    };
+    let capture = capture("01-delivered.pcap");
+    let capture = capture.to_str().unwrap();
+    for args in [&["read", "--json", capture][..], &["read", capture], &["ladder", capture]] {
+        let out = Command::new(bin()).args(args).stdout(full().unwrap()).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("standard output: No space left on device"), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_closed_pipe_is_still_a_quiet_success() {
+    let mut child = Command::new(bin())
+        .args(["read", "--json", capture("01-delivered.pcap").to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn ladder_into_an_existing_directory_writes_inside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let into = dir.path().join("ladders");
+    std::fs::create_dir(&into).unwrap();
+    let capture = capture("01-delivered.pcap");
+    let out = run(&["ladder", capture.to_str().unwrap(), "-o", into.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::read_to_string(into.join("ladders.txt")).unwrap().contains("client"));
+    let out = run(&["ladder", "--format", "svg", capture.to_str().unwrap(), "-o", into.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut inside: Vec<String> =
+        std::fs::read_dir(&into).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    inside.sort();
+    assert_eq!(inside, ["ladders-1.svg", "ladders.txt"]);
+    let beside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(beside.len(), 1, "nothing written beside the directory");
+}
+
+#[test]
+fn ladder_output_that_cannot_be_written_names_the_path_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing-dir").join("out.txt");
+    let capture = capture("01-delivered.pcap");
+    let out = run(&["ladder", capture.to_str().unwrap(), "-o", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("out.txt"), "{}", stderr(&out));
+    // An existing file is replaced whole: the old one stays until the new one is complete.
+    let path = dir.path().join("kept.txt");
+    std::fs::write(&path, "old").unwrap();
+    let out = run(&["ladder", capture.to_str().unwrap(), "-o", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(std::fs::read_to_string(&path).unwrap().contains("client"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary left behind");
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// `live -w` as root, on the loopback interface (no packets needed).
+fn live_w(args: &[&str]) -> std::process::Output {
+    let mut all = vec!["live", "-i", "lo", "--duration", "0.5"];
+    all.extend_from_slice(args);
+    run(&all)
+}
+
+#[test]
+#[ignore = "needs root and libpcap; run by .ci/run"]
+fn live_w_never_follows_a_symlink_nor_truncates_before_the_user_is_known() {
+    assert!(is_root(), "run as root");
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("etc-somefile");
+    std::fs::write(&target, "system file").unwrap();
+    let link = dir.path().join("x.pcap");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let link_s = link.to_str().unwrap();
+
+    let out = live_w(&["-w", link_s, "--user", "nobody"]);
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "system file");
+
+    let keep = dir.path().join("keep.pcap");
+    std::fs::write(&keep, "an older capture").unwrap();
+    let out = live_w(&["-w", keep.to_str().unwrap(), "--user", "nosuchuser", "--force"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nosuchuser"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&keep).unwrap(), "an older capture");
+
+    // Forced, the symlink itself is replaced by a new file owned by the user; the target stays.
+    let out = live_w(&["-w", link_s, "--user", "nobody", "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "system file");
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(meta.file_type().is_file());
+    assert_eq!(meta.uid(), smtpdiag::capture::live::privdrop::lookup_user("nobody").unwrap().uid);
+    assert_eq!(meta.mode() & 0o777, 0o600);
+    assert!(Path::new(&link).metadata().unwrap().len() >= 24, "a pcap header at least");
+}
