@@ -1,6 +1,10 @@
-//! Command-line definition. It depends on clap alone because build.rs includes this file to
-//! generate the man page and shell completions.
+//! Command-line definition. It depends on clap and two std-only files (the verdict codes and
+//! the selection syntax) because build.rs includes them all to generate the man pages and shell
+//! completions.
 
+use crate::diagnose::codes::ALL_CODES;
+use crate::select::spec::{AddrFilter, TimeBound};
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -70,6 +74,10 @@ pub struct AnalysisArgs {
     /// Seconds of silence that count as an idle timeout in the diagnosis.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     pub idle_threshold: f64,
+    /// Also record each message's Subject, From and To headers (personal data; Message-ID and
+    /// the Received: path are always recorded).
+    #[arg(long)]
+    pub headers: bool,
 }
 
 #[derive(Args, Debug)]
@@ -90,6 +98,8 @@ pub struct ReadArgs {
     /// the same as with one). Input that cannot be mapped (stdin, gzip) is read with one.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub threads: u16,
+    #[command(flatten)]
+    pub select: Selection,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
     #[command(flatten)]
@@ -119,21 +129,36 @@ pub struct LadderArgs {
     pub style: LadderStyle,
 }
 
-/// Which sessions to show.
+/// Which sessions to show: every condition given must hold; an option given several times
+/// matches any of its values.
 #[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Selection")]
 pub struct Selection {
     /// Session id (as printed by `read`; "FILE:ID" when several captures are read).
     #[arg(long = "session", value_name = "ID")]
     pub sessions: Vec<String>,
-    /// Only sessions from this client address.
-    #[arg(long, value_name = "IP")]
-    pub client: Option<String>,
-    /// Only sessions to this server address.
-    #[arg(long, value_name = "IP")]
-    pub server: Option<String>,
-    /// Only sessions with this verdict code (e.g. TCPREFUSE).
-    #[arg(long, value_name = "CODE")]
-    pub verdict: Option<String>,
+    /// Only sessions from this client: an address, a network (203.0.113.0/24) or IP:PORT.
+    #[arg(long, value_name = "IP[/PREFIX]")]
+    pub client: Vec<AddrFilter>,
+    /// Only sessions to this server: an address, a network or IP:PORT.
+    #[arg(long, value_name = "IP[/PREFIX]")]
+    pub server: Vec<AddrFilter>,
+    /// Only sessions with this verdict code (e.g. TCPREFUSE; any letter case).
+    #[arg(long, value_name = "CODE", ignore_case = true, value_parser = PossibleValuesParser::new(ALL_CODES))]
+    pub verdict: Vec<String>,
+    /// Only sessions with a packet at or after this time: UTC ("2026-11-23 08:57:10"), @EPOCH,
+    /// or an offset from the capture's first packet (+90s, +5m, +1h30m).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<TimeBound>,
+    /// Only sessions with a packet at or before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<TimeBound>,
+    /// Only sessions that carried the message with this Message-ID (angle brackets optional).
+    #[arg(long, value_name = "ID")]
+    pub message_id: Vec<String>,
+    /// Only sessions in which the server queued a message under this id (from its 250 reply).
+    #[arg(long, value_name = "ID")]
+    pub queue_id: Vec<String>,
     /// At most this many sessions.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -220,6 +245,8 @@ pub struct LiveArgs {
     /// Keep running as root after opening the capture.
     #[arg(long)]
     pub keep_root: bool,
+    #[command(flatten)]
+    pub select: Selection,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
     #[command(flatten)]

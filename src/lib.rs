@@ -10,6 +10,7 @@ pub mod cli;
 pub mod decode;
 pub mod diagnose;
 pub mod render;
+pub mod select;
 pub mod session;
 pub mod smtp;
 #[doc(hidden)]

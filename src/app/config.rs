@@ -19,7 +19,11 @@ pub fn analyzer(args: &AnalysisArgs) -> AnalyzerConfig {
             max_events: args.max_events,
             ..TcpConfig::default()
         },
-        smtp: SmtpConfig { max_line_len: args.max_line.max(64), ..SmtpConfig::default() },
+        smtp: SmtpConfig {
+            max_line_len: args.max_line.max(64),
+            personal_headers: args.headers,
+            ..SmtpConfig::default()
+        },
     }
 }
 

@@ -6,10 +6,11 @@ use super::output::{AtomicFile, Interrupt, Out, stdout_color, terminal_width};
 use super::pipeline::{self, SessionSink};
 use super::read::Rendered;
 use anyhow::{Context, Result};
-use smtpdiag::cli::{LadderArgs, LadderFormat, LadderStyle, Selection, TimeMode};
+use smtpdiag::cli::{LadderArgs, LadderFormat, LadderStyle, TimeMode};
 use smtpdiag::diagnose::Verdict;
 use smtpdiag::render::ladder::text::TextOptions;
 use smtpdiag::render::ladder::{self, Clock, Ladder, Options, mermaid, svg};
+use smtpdiag::select::Selector;
 use smtpdiag::session::Session;
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -36,7 +37,8 @@ pub fn run(args: LadderArgs) -> Result<i32> {
         (Some(path), _) => Dest::File(Some(open(path)?)),
     };
     let mut sink = LadderSink {
-        select: Selector { sel: args.select.clone(), several_captures: args.files.len() > 1 },
+        select: super::select::selector(&args.select, &args.files)?,
+        several_captures: args.files.len() > 1,
         format: args.format,
         text,
         output,
@@ -95,37 +97,9 @@ fn clock(t: TimeMode) -> Clock {
     }
 }
 
-/// `--session`, `--client`, `--server`, `--verdict`: all given conditions must hold.
-struct Selector {
-    sel: Selection,
-    several_captures: bool,
-}
-
-impl Selector {
-    fn id(&self, s: &Session) -> String {
-        if self.several_captures { format!("{}:{}", s.capture, s.id()) } else { s.id() }
-    }
-
-    fn matches(&self, s: &Session, verdicts: &[Verdict]) -> bool {
-        let sel = &self.sel;
-        let ids = [s.id(), format!("{}:{}", s.capture, s.id()), format!("{}:{}", file_name(&s.capture), s.id())];
-        (sel.sessions.is_empty() || sel.sessions.iter().any(|want| ids.contains(want)))
-            && sel.client.as_deref().is_none_or(|want| address_is(want, &s.conn.client))
-            && sel.server.as_deref().is_none_or(|want| address_is(want, &s.conn.server))
-            && sel.verdict.as_deref().is_none_or(|want| verdicts.iter().any(|v| v.code.eq_ignore_ascii_case(want)))
-    }
-}
-
-fn file_name(capture: &str) -> String {
-    Path::new(capture).file_name().map_or_else(|| capture.to_string(), |n| n.to_string_lossy().into_owned())
-}
-
-/// "203.0.113.5" matches the address, "203.0.113.5:49152" the endpoint.
-fn address_is(want: &str, e: &smtpdiag::tcp::conn::Endpoint) -> bool {
-    match want.parse::<std::net::IpAddr>() {
-        Ok(ip) => e.ip == ip,
-        Err(_) => e.to_string() == want,
-    }
+/// The ladder's id: "FILE:ID" when several captures are read.
+fn ladder_id(s: &Session, several_captures: bool) -> String {
+    if several_captures { format!("{}:{}", s.capture, s.id()) } else { s.id() }
 }
 
 enum Dest {
@@ -150,6 +124,7 @@ fn dir_file_name(format: LadderFormat) -> &'static str {
 
 struct LadderSink {
     select: Selector,
+    several_captures: bool,
     format: LadderFormat,
     text: TextLadder,
     output: Option<PathBuf>,
@@ -179,7 +154,7 @@ impl SessionSink for LadderSink {
     fn write(&mut self, f: Self::Final) -> ControlFlow<()> {
         let Some((s, verdicts)) = f else { return ControlFlow::Continue(()) };
         let mut l = ladder::build(&s, &verdicts, self.text.opts);
-        l.header.id = self.select.id(&s);
+        l.header.id = ladder_id(&s, self.several_captures);
         drop(s);
         self.shown += 1;
         let more = match self.show(l) {
@@ -189,7 +164,7 @@ impl SessionSink for LadderSink {
                 false
             }
         };
-        let enough = self.select.sel.limit.is_some_and(|n| self.shown >= n);
+        let enough = self.select.limit().is_some_and(|n| self.shown >= n);
         if more && !enough { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
     }
 }

@@ -57,7 +57,10 @@ pub fn run(args: LiveArgs) -> Result<i32> {
 
     let style = TextStyle { color: stdout_color(), explain: args.explain };
     // Sessions appear one by one, minutes apart: each is written out at once.
-    let mut printer = Printer::new(args.json, style, args.ladder.then_some(&args.ladder_style), true);
+    let mut selector = smtpdiag::select::Selector::new(&args.select);
+    // Offsets count from the start of the capture.
+    selector.set_origin(interface, wall_clock());
+    let mut printer = Printer::new(args.json, style, args.ladder.then_some(&args.ladder_style), true).select(selector);
     let mut stage = Stage::new(&diagnose_config, &mut printer);
     let mut analyzer = Analyzer::new(interface, analyzer_config, |s| stage.session(s));
     let limits = Limits {

@@ -6,6 +6,7 @@ mod live;
 mod output;
 mod pipeline;
 mod read;
+mod select;
 mod shard;
 
 use anyhow::Result;

@@ -9,6 +9,7 @@ use smtpdiag::cli::{LadderStyle, ReadArgs};
 use smtpdiag::diagnose::{Severity, Verdict};
 use smtpdiag::render::json;
 use smtpdiag::render::text::{self, TextStyle, Totals};
+use smtpdiag::select::Selector;
 use smtpdiag::session::{DecodeStats, Session};
 use smtpdiag::tcp::flow::TableStats;
 use std::fmt::Write as _;
@@ -22,7 +23,8 @@ pub fn run(args: ReadArgs) -> Result<i32> {
     // session as it ends. From files, 64 kB at a time: a write per session was 1–2 % of a
     // two-thread read, all of it on the thread that merges.
     let streams = args.files.iter().any(|f| f.as_os_str() == "-" || !std::fs::metadata(f).is_ok_and(|m| m.is_file()));
-    let mut printer = Printer::new(args.json, style, ladder, args.json && streams);
+    let mut printer = Printer::new(args.json, style, ladder, args.json && streams)
+        .select(super::select::selector(&args.select, &args.files)?);
     let status = pipeline::analyze(&args.files, &args.analysis, args.threads.into(), &interrupt, &mut printer);
     if !args.json {
         printer.out.lines(&text::totals(&printer.totals, style));
@@ -45,6 +47,12 @@ pub struct Printer {
     /// Texts already written, kept for the next sessions: a session's text is kilobytes, and
     /// allocating that much per session takes the allocator's slow path on a fragmented heap.
     spare: Vec<String>,
+    /// Which sessions to print (None: all).
+    select: Option<Selector>,
+    /// Sessions printed, for `--limit`.
+    shown: usize,
+    /// With a selection, a capture's heading waits for its first selected session.
+    heading: Option<String>,
 }
 
 /// Spare output buffers kept: one is enough unless sessions wait behind a held one.
@@ -59,7 +67,16 @@ impl Printer {
             out: Out::new(line_flush),
             totals: Totals::default(),
             spare: Vec::new(),
+            select: None,
+            shown: 0,
+            heading: None,
         }
+    }
+
+    /// Prints only the sessions `selector` matches (when it has a condition or a limit).
+    pub fn select(mut self, selector: Selector) -> Self {
+        self.select = (selector.is_active() || selector.limit().is_some()).then_some(selector);
+        self
     }
 }
 
@@ -135,6 +152,9 @@ impl SessionSink for Printer {
     /// The session's output (an NDJSON line or its text block, with its ladder), counted in the
     /// totals.
     fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> String {
+        if self.select.as_ref().is_some_and(|sel| !sel.matches(&s, &verdicts)) {
+            return String::new();
+        }
         self.totals.add_session(&s, &verdicts);
         let mut text = self.render.text(self.spare.pop().unwrap_or_default(), &s, &verdicts);
         if let Some(ladder) = &self.ladder {
@@ -148,8 +168,9 @@ impl SessionSink for Printer {
         self.ladder.is_some()
     }
 
+    /// None with a selection: a session must be seen whole to be selected.
     fn renderer(&self) -> Option<Renderer> {
-        self.ladder.is_none().then_some(self.render)
+        (self.ladder.is_none() && self.select.is_none()).then_some(self.render)
     }
 
     fn rendered(&mut self, r: Rendered, index: u64) -> String {
@@ -158,16 +179,30 @@ impl SessionSink for Printer {
     }
 
     fn write(&mut self, text: String) -> ControlFlow<()> {
+        if text.is_empty() {
+            // Not selected.
+            return ControlFlow::Continue(());
+        }
+        if let Some(heading) = self.heading.take() {
+            self.out.lines(&heading);
+        }
         let written = self.out.lines(&text);
         if self.spare.len() < SPARE_BUFFERS {
             self.spare.push(text);
         }
-        if written { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
+        self.shown += 1;
+        let enough = self.select.as_ref().and_then(Selector::limit).is_some_and(|n| self.shown >= n);
+        if written && !enough { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
     }
 
     fn capture_start(&mut self, name: &str) {
         if !self.render.json {
-            self.out.lines(&text::capture_header(name, self.render.style));
+            let heading = text::capture_header(name, self.render.style);
+            if self.select.is_some() {
+                self.heading = Some(heading);
+            } else {
+                self.out.lines(&heading);
+            }
         }
     }
 

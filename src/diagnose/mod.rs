@@ -4,6 +4,7 @@
 //! (`ending`), traces of middleboxes (`middlebox`), transport faults (`transport`). Verdicts that
 //! need to see several sessions (failover after a tempfail) are added by `failover`.
 
+pub mod codes;
 mod ending;
 mod facts;
 pub mod failover;

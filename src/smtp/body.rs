@@ -27,10 +27,14 @@ pub struct Message {
     part_start: u64,
     /// Line splitter for BDAT content, which arrives as raw bytes.
     raw_lines: LineBuf,
+    /// Still in the message's own header block (not a MIME part's): its identity is read there.
+    top_headers: bool,
+    personal_headers: bool,
 }
 
 impl Message {
-    pub fn new(max_line_len: usize) -> Self {
+    /// `personal_headers`: keep Subject, From and To in the message's identity.
+    pub fn new(max_line_len: usize, personal_headers: bool) -> Self {
         Message {
             stats: BodyStats::default(),
             in_headers: true,
@@ -41,6 +45,8 @@ impl Message {
             open_part: None,
             part_start: 0,
             raw_lines: LineBuf::new(max_line_len),
+            top_headers: true,
+            personal_headers,
         }
     }
 
@@ -134,6 +140,7 @@ impl Message {
             self.end_field();
             self.end_header_block();
             self.in_headers = false;
+            self.top_headers = false;
             return;
         }
         if !matches!(content[0], b' ' | b'\t') {
@@ -161,7 +168,7 @@ impl Message {
     }
 
     fn end_field(&mut self) {
-        // Only two header fields matter: the others are skipped without a copy, and the
+        // Only a few header fields matter: the others are skipped without a copy, and the
         // buffer is kept for the next field (a header-like body would otherwise allocate per line).
         let field = std::mem::take(&mut self.field);
         self.parse_field(&field);
@@ -170,6 +177,9 @@ impl Message {
     }
 
     fn parse_field(&mut self, field: &[u8]) {
+        if self.top_headers {
+            self.stats.identity.field(field, self.personal_headers);
+        }
         let Some(colon) = memchr::memchr(b':', field) else {
             return;
         };

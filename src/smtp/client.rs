@@ -122,7 +122,8 @@ impl Dialogue {
     pub(super) fn decide(&mut self, d: Decision, accepted: bool) {
         self.client_mode = match (d, accepted) {
             (Decision::Data, true) => {
-                self.message = Some(Box::new((self.cur_tx, Message::new(self.cfg.max_line_len))));
+                self.message =
+                    Some(Box::new((self.cur_tx, Message::new(self.cfg.max_line_len, self.cfg.personal_headers))));
                 ClientMode::Body
             }
             (Decision::StartTls, true) => {
@@ -315,7 +316,7 @@ impl Dialogue {
                     Some(chunks.len() - 1)
                 });
                 if self.message.is_none() {
-                    self.message = Some(Box::new((tx, Message::new(self.cfg.max_line_len))));
+                    self.message = Some(Box::new((tx, Message::new(self.cfg.max_line_len, self.cfg.personal_headers))));
                 }
                 self.bdat_chunk = tx.zip(index);
                 self.client_mode = ClientMode::Bdat { remaining: size };

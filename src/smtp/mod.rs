@@ -9,6 +9,7 @@ mod client;
 mod command;
 mod dialogue;
 pub mod event;
+pub mod headers;
 mod line;
 mod mime;
 pub mod record;
@@ -37,6 +38,8 @@ pub struct SmtpConfig {
     pub max_undecided_bytes: usize,
     /// Entries of `commands`, `replies`, address lists and transactions.
     pub max_items: usize,
+    /// Keep Subject, From and To of each message (personal data: only with `--headers`).
+    pub personal_headers: bool,
 }
 
 impl Default for SmtpConfig {
@@ -47,6 +50,7 @@ impl Default for SmtpConfig {
             max_pending: 4096,
             max_undecided_bytes: 1 << 20,
             max_items: 100_000,
+            personal_headers: false,
         }
     }
 }

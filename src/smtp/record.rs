@@ -158,6 +158,9 @@ pub struct BodyStats {
     pub lines_over_998: u64,
     pub attachments: Vec<Attachment>,
     pub attachments_dropped: u64,
+    /// Message-ID and Received: path (Subject, From, To with `--headers`).
+    #[serde(flatten)]
+    pub identity: super::headers::Identity,
     #[serde(serialize_with = "opt_pkt")]
     pub first_packet: Option<PacketRef>,
     #[serde(serialize_with = "opt_pkt")]

@@ -634,7 +634,7 @@ mod robustness {
         #![proptest_config(ProptestConfig::with_cases(300))]
         #[test]
         fn never_panics(steps in proptest::collection::vec((any::<bool>(), any::<u8>(), piece()), 0..40)) {
-            let cfg = SmtpConfig { max_line_len: 32, max_events: 50, max_pending: 8, max_undecided_bytes: 100, max_items: 20 };
+            let cfg = SmtpConfig { max_line_len: 32, max_events: 50, max_pending: 8, max_undecided_bytes: 100, max_items: 20, personal_headers: false };
             let mut d = Dialogue::new(&cfg);
             for (i, (client, gap, bytes)) in steps.iter().enumerate() {
                 let dir = if *client { C } else { S };

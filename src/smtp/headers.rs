@@ -1,0 +1,115 @@
+//! The message's identity, from its top-level header block: Message-ID, the Received: path, and
+//! (only when asked, as they are personal data) Subject, From and To.
+
+use serde::Serialize;
+
+/// Received: fields recorded; a mail loop can add hundreds.
+const MAX_PATH: usize = 32;
+/// Longest header value kept (a Subject can be folded over many lines).
+const MAX_VALUE: usize = 998;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    pub message_id: Option<String>,
+    /// One hop per Received: field, newest first as in the header: the address the relay saw the
+    /// message come from ("[192.0.2.1]" in its from clause), else the name it gave; like Zeek's
+    /// smtp.log `path`.
+    pub received_path: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+impl Identity {
+    /// One unfolded header field ("Name: value"); `personal`: keep Subject, From and To too.
+    pub fn field(&mut self, field: &[u8], personal: bool) {
+        let Some(colon) = memchr::memchr(b':', field) else { return };
+        let name = field[..colon].trim_ascii();
+        let value = || {
+            let v = String::from_utf8_lossy(field[colon + 1..].trim_ascii());
+            // Folding left CR/LF inside; a value is one line.
+            let v: String = v.split_whitespace().collect::<Vec<_>>().join(" ");
+            v.chars().take(MAX_VALUE).collect::<String>()
+        };
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        if is("message-id") {
+            self.message_id.get_or_insert_with(value);
+        } else if is("received") {
+            if self.received_path.len() < MAX_PATH
+                && let Some(hop) = received_from(&value())
+            {
+                self.received_path.push(hop);
+            }
+        } else if personal && is("subject") {
+            self.subject.get_or_insert_with(value);
+        } else if personal && is("from") {
+            self.from.get_or_insert_with(value);
+        } else if personal && is("to") {
+            self.to.get_or_insert_with(value);
+        }
+    }
+}
+
+/// The hop of one Received: value: "from mx.example.org (mx.example.org [192.0.2.1]) by …" →
+/// "192.0.2.1"; without an address, "mx.example.org".
+fn received_from(value: &str) -> Option<String> {
+    let lower = value.to_ascii_lowercase();
+    // RFC 5321 §4.4: the from clause comes first; a relay that gives none is not a hop.
+    let start = if lower.starts_with("from ") { 5 } else { return None };
+    let clause = &value[start..];
+    // The from clause ends where "by" begins (RFC 5321 §4.4).
+    let end = clause.to_ascii_lowercase().find(" by ").unwrap_or(clause.len());
+    let clause = &clause[..end];
+    let address = clause.split(['[', ']']).skip(1).step_by(2).find_map(|inside| {
+        let inside = inside.trim();
+        let inside = inside.strip_prefix("IPv6:").or_else(|| inside.strip_prefix("ipv6:")).unwrap_or(inside);
+        inside.parse::<std::net::IpAddr>().ok()
+    });
+    match address {
+        Some(ip) => Some(ip.to_string()),
+        None => clause.split_whitespace().next().map(str::to_string),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(lines: &[&str], personal: bool) -> Identity {
+        let mut id = Identity::default();
+        for l in lines {
+            id.field(l.as_bytes(), personal);
+        }
+        id
+    }
+
+    #[test]
+    fn message_id_and_received_path() {
+        let id = fields(
+            &[
+                "Received: from mx.example.org (mx.example.org [192.0.2.1])\r\n\tby esa.example.com with ESMTP id 1",
+                "Received: from client ([IPv6:2001:db8::5]) by mx.example.org",
+                "Received: from localhost by client.example.org",
+                "Received: by host.example without from clause",
+                "Message-ID: <abc.123@example.org>",
+                "Message-ID: <second@example.org>",
+                "Subject: hello",
+            ],
+            false,
+        );
+        assert_eq!(id.message_id.as_deref(), Some("<abc.123@example.org>"));
+        assert_eq!(id.received_path, ["192.0.2.1", "2001:db8::5", "localhost"]);
+        assert_eq!(id.subject, None, "personal headers only when asked");
+    }
+
+    #[test]
+    fn personal_headers_when_asked() {
+        let id = fields(&["subject: Quarterly\r\n report", "From: A <a@example.org>", "To: b@example.com"], true);
+        assert_eq!(id.subject.as_deref(), Some("Quarterly report"));
+        assert_eq!(id.from.as_deref(), Some("A <a@example.org>"));
+        assert_eq!(id.to.as_deref(), Some("b@example.com"));
+    }
+}
