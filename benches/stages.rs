@@ -31,7 +31,8 @@ fn body(len: usize) -> Vec<u8> {
 
 fn decode_bench(c: &mut Criterion) {
     let data = frame_bytes(&body(1460));
-    let frame = Frame { number: 1, ts: Timestamp(0), link_type: LinkType::ETHERNET, data: &data, orig_len: 0 };
+    let frame =
+        Frame { number: 1, ts: Timestamp(0), link_type: LinkType::ETHERNET, data: &data, orig_len: 0, offset: 0 };
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Elements(1));
     g.bench_function("ethernet_ipv4_tcp_1460", |b| b.iter(|| black_box(decode::decode(black_box(&frame)))));

@@ -54,7 +54,7 @@ pub struct AnalysisArgs {
     #[arg(long = "port", value_name = "PORT")]
     pub ports: Vec<u16>,
     /// Seconds without a packet after which an open session is considered over.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0, value_parser = positive_seconds)]
     pub idle: f64,
     /// Most connections tracked at once; the oldest idle one is closed when full.
     #[arg(long, value_name = "N", default_value_t = 200_000)]
@@ -72,7 +72,7 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "N", default_value_t = 20_000)]
     pub max_events: usize,
     /// Seconds of silence that count as an idle timeout in the diagnosis.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = positive_seconds)]
     pub idle_threshold: f64,
     /// Also record each message's Subject, From and To headers (personal data; Message-ID and
     /// the Received: path are always recorded).
@@ -228,7 +228,7 @@ pub struct LiveArgs {
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
     /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
     pub duration: Option<f64>,
     /// Stream one JSON object per finished session (NDJSON).
     #[arg(long)]
@@ -251,4 +251,28 @@ pub struct LiveArgs {
     pub analysis: AnalysisArgs,
     #[command(flatten)]
     pub ladder_style: LadderStyle,
+}
+
+/// A number of seconds: finite and above zero. `--idle nan` or `--idle=-1` would make every
+/// packet a session of its own; they are usage errors instead.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    let value: f64 = text.trim().parse().map_err(|_| format!("\"{text}\" is not a number of seconds"))?;
+    if !value.is_finite() || value <= 0.0 {
+        return Err(format!("{text}: the number of seconds must be finite and above 0"));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod seconds_tests {
+    use super::positive_seconds;
+
+    #[test]
+    fn durations_are_finite_and_positive() {
+        assert_eq!(positive_seconds("600"), Ok(600.0));
+        assert_eq!(positive_seconds("0.5"), Ok(0.5));
+        for bad in ["nan", "NaN", "inf", "-inf", "-1", "0", "-0", "", "1e999", "ten"] {
+            assert!(positive_seconds(bad).is_err(), "{bad}");
+        }
+    }
 }

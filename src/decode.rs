@@ -192,8 +192,13 @@ fn fast_mss(mut options: &[u8]) -> Option<Option<u16>> {
 fn slice_link(link: LinkType, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
     let malformed = |e: &dyn std::fmt::Display| Skip::Malformed(e.to_string());
     match link {
-        LinkType::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|e| malformed(&e)),
-        LinkType::RAW | LinkType::IPV4 | LinkType::IPV6 => LaxSlicedPacket::from_ip(data).map_err(|e| malformed(&e)),
+        LinkType::ETHERNET => match pppoe_in_ethernet(data) {
+            Some(session) => pppoe_session(session),
+            None => LaxSlicedPacket::from_ethernet(data).map_err(|e| malformed(&e)),
+        },
+        LinkType::RAW | LinkType::IPV4 | LinkType::IPV6 | LinkType::RAW_12 | LinkType::RAW_14 => {
+            LaxSlicedPacket::from_ip(data).map_err(|e| malformed(&e))
+        }
         LinkType::NULL | LinkType::LOOP => {
             let header = data.get(..4).ok_or_else(|| Skip::Malformed("loopback header cut short".into()))?;
             let ether_type = null_family(link, header.try_into().unwrap_or_default())?;
@@ -202,16 +207,80 @@ fn slice_link(link: LinkType, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> 
         LinkType::LINUX_SLL => {
             // 16-byte cooked header; protocol (an EtherType) in the last two bytes.
             let header = data.get(..16).ok_or_else(|| Skip::Malformed("Linux cooked header cut short".into()))?;
-            let ether_type = EtherType(u16::from_be_bytes([header[14], header[15]]));
-            Ok(LaxSlicedPacket::from_ether_type(ether_type, &data[16..]))
+            cooked(u16::from_be_bytes([header[14], header[15]]), &data[16..])
         }
         LinkType::LINUX_SLL2 => {
             // 20-byte cooked v2 header; protocol (an EtherType) in the first two bytes.
             let header = data.get(..20).ok_or_else(|| Skip::Malformed("Linux cooked v2 header cut short".into()))?;
-            let ether_type = EtherType(u16::from_be_bytes([header[0], header[1]]));
-            Ok(LaxSlicedPacket::from_ether_type(ether_type, &data[20..]))
+            cooked(u16::from_be_bytes([header[0], header[1]]), &data[20..])
         }
+        LinkType::PPP | LinkType::PPP_HDLC => ppp(data),
+        LinkType::PPP_ETHER => pppoe_session(data),
         other => Err(Skip::UnknownLinkType(other)),
+    }
+}
+
+/// PPPoE session stage (RFC 2516 §4), as an EtherType.
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+/// Linux cooked capture's protocol for a PPP frame with HDLC framing (libpcap's
+/// LINUX_SLL_P_PPPHDLC).
+const SLL_PPP_HDLC: u16 = 0x0007;
+
+/// The payload of a Linux cooked header, by its protocol field.
+fn cooked(protocol: u16, payload: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    match protocol {
+        ETHERTYPE_PPPOE_SESSION => pppoe_session(payload),
+        SLL_PPP_HDLC => ppp(payload),
+        _ => Ok(LaxSlicedPacket::from_ether_type(EtherType(protocol), payload)),
+    }
+}
+
+/// An Ethernet frame (perhaps VLAN-tagged) carrying a PPPoE session frame: the bytes after the
+/// EtherType. etherparse does not know PPPoE.
+fn pppoe_in_ethernet(data: &[u8]) -> Option<&[u8]> {
+    let mut at = 12;
+    loop {
+        let ether_type = be16(data.get(at..at + 2)?, 0);
+        match ether_type {
+            0x8100 | 0x88a8 | 0x9100 => at += 4,
+            ETHERTYPE_PPPOE_SESSION => return data.get(at + 2..),
+            _ => return None,
+        }
+    }
+}
+
+/// A PPPoE session header (version/type 0x11, code 0, session id, length), then PPP.
+fn pppoe_session(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let header = data.get(..6).ok_or_else(|| Skip::Malformed("PPPoE header cut short".into()))?;
+    if header[0] != 0x11 || header[1] != 0 {
+        return Err(Skip::Malformed(format!(
+            "PPPoE session header with version/type {:#04x}, code {:#04x}",
+            header[0], header[1]
+        )));
+    }
+    // The length covers the PPP frame; padding after it (short Ethernet frames) is not PPP.
+    let len = usize::from(be16(header, 4));
+    let body = &data[6..];
+    ppp_protocol(&body[..len.min(body.len())])
+}
+
+/// A PPP frame (RFC 1661), with or without the HDLC address and control bytes (0xff 0x03).
+fn ppp(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let frame = data.strip_prefix(&[0xff, 0x03]).unwrap_or(data);
+    ppp_protocol(frame)
+}
+
+/// The PPP protocol field (one byte when compressed, RFC 1661 §6.5: an odd first byte) and the
+/// IP packet it announces; anything else (LCP, IPCP, CHAP …) is not TCP.
+fn ppp_protocol(frame: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let (protocol, payload) = match frame {
+        [p, rest @ ..] if p & 1 == 1 => (u16::from(*p), rest),
+        [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), rest),
+        _ => return Err(Skip::Malformed("PPP header cut short".into())),
+    };
+    match protocol {
+        0x0021 | 0x0057 => LaxSlicedPacket::from_ip(payload).map_err(|e| Skip::Malformed(e.to_string())),
+        _ => Err(Skip::NotTcp),
     }
 }
 
@@ -377,7 +446,7 @@ mod tests {
     }
 
     fn frame(link: LinkType, data: &[u8]) -> Frame<'_> {
-        Frame { number: 7, ts: Timestamp(1_000), link_type: link, data, orig_len: data.len() as u32 }
+        Frame { number: 7, ts: Timestamp(1_000), link_type: link, data, orig_len: data.len() as u32, offset: 0 }
     }
 
     fn ethernet_tcp(payload: &[u8]) -> Vec<u8> {
@@ -458,6 +527,75 @@ mod tests {
     }
 
     #[test]
+    fn raw_ip_under_dlt_numbers_12_and_14() {
+        let eth = ethernet_tcp(b"x");
+        for link in [LinkType::RAW_12, LinkType::RAW_14, LinkType::IPV4] {
+            assert_eq!(decode(&frame(link, &eth[14..])).unwrap().payload, b"x", "{link:?}");
+        }
+    }
+
+    /// A PPPoE session frame carrying `ppp` (protocol field and packet).
+    fn pppoe(ppp: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x11, 0x00, 0x12, 0x34];
+        v.extend((ppp.len() as u16).to_be_bytes());
+        v.extend(ppp);
+        v
+    }
+
+    #[test]
+    fn ppp_with_and_without_hdlc_bytes_and_compressed_protocol() {
+        let eth = ethernet_tcp(b"EHLO x\r\n");
+        let ip = &eth[14..];
+        for prefix in [&[0xff, 0x03, 0x00, 0x21][..], &[0x00, 0x21], &[0x21], &[0xff, 0x03, 0x21]] {
+            let data = [prefix, ip].concat();
+            for link in [LinkType::PPP, LinkType::PPP_HDLC] {
+                assert_eq!(decode(&frame(link, &data)).unwrap().payload, b"EHLO x\r\n", "{prefix:02x?}");
+            }
+        }
+        // LCP is PPP's own business, not TCP; a frame too short for a protocol is damage.
+        assert_eq!(decode(&frame(LinkType::PPP, &[0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4])).unwrap_err(), Skip::NotTcp);
+        assert!(matches!(decode(&frame(LinkType::PPP, &[0xff, 0x03])), Err(Skip::Malformed(_))));
+    }
+
+    #[test]
+    fn pppoe_session_frames_in_ethernet_vlan_cooked_and_bare() {
+        let eth = ethernet_tcp(b"QUIT\r\n");
+        let mut ppp = vec![0x00, 0x21];
+        ppp.extend(&eth[14..]);
+        let session = pppoe(&ppp);
+        let mut plain = eth[..12].to_vec();
+        plain.extend([0x88, 0x64]);
+        plain.extend(&session);
+        plain.extend([0; 8]); // Ethernet padding after the PPPoE length
+        let mut tagged = eth[..12].to_vec();
+        tagged.extend([0x81, 0x00, 0x00, 0x07, 0x88, 0x64]);
+        tagged.extend(&session);
+        let mut sll = vec![0u8; 14];
+        sll.extend([0x88, 0x64]);
+        sll.extend(&session);
+        let mut sll2 = vec![0x88, 0x64];
+        sll2.extend([0u8; 18]);
+        sll2.extend(&session);
+        let mut sll_ppp = vec![0u8; 14];
+        sll_ppp.extend([0x00, 0x07, 0xff, 0x03]);
+        sll_ppp.extend(&ppp);
+        for (link, data) in [
+            (LinkType::ETHERNET, &plain),
+            (LinkType::ETHERNET, &tagged),
+            (LinkType::LINUX_SLL, &sll),
+            (LinkType::LINUX_SLL2, &sll2),
+            (LinkType::LINUX_SLL, &sll_ppp),
+            (LinkType::PPP_ETHER, &session),
+        ] {
+            let p = decode(&frame(link, data)).unwrap_or_else(|e| panic!("{link:?}: {e:?}"));
+            assert_eq!((p.payload, p.dst_port), (&b"QUIT\r\n"[..], 25), "{link:?}");
+        }
+        let mut bad = session.clone();
+        bad[0] = 0x22;
+        assert!(matches!(decode(&frame(LinkType::PPP_ETHER, &bad)), Err(Skip::Malformed(_))));
+    }
+
+    #[test]
     fn ipv6_tcp_decodes() {
         let builder = PacketBuilder::ipv6(
             [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
@@ -478,7 +616,15 @@ mod tests {
         assert_eq!(decode(&frame(LinkType(147), b"abc")).unwrap_err(), Skip::UnknownLinkType(LinkType(147)));
         for len in 0..64 {
             let junk: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
-            for link in [LinkType::ETHERNET, LinkType::RAW, LinkType::NULL, LinkType::LINUX_SLL, LinkType::LINUX_SLL2] {
+            for link in [
+                LinkType::ETHERNET,
+                LinkType::RAW,
+                LinkType::NULL,
+                LinkType::LINUX_SLL,
+                LinkType::LINUX_SLL2,
+                LinkType::PPP,
+                LinkType::PPP_ETHER,
+            ] {
                 let _ = decode(&frame(link, &junk));
             }
         }

@@ -148,6 +148,8 @@ const MALFORMED_WARNINGS: u32 = 5;
 /// Which caps have bitten already: each is named once per capture, with the flag that raises it.
 #[derive(Clone, Debug, Default)]
 struct CapsWarned {
+    /// Byte offset of the frame being handled: where a cap was found to bite.
+    offset: u64,
     flows: bool,
     buffer: bool,
     flow_buffer: bool,
@@ -159,18 +161,24 @@ impl CapsWarned {
     /// After a packet: the flow table's caps.
     fn table(&mut self, config: &TcpConfig, stats: &TableStats, number: u64, warnings: &mut Vec<CaptureWarning>) {
         if stats.flows_evicted > 0 && !std::mem::replace(&mut self.flows, true) {
-            warnings.push(cap_warning(format!(
-                "packet {number}: more than {} connections open at once (--max-flows): the oldest idle ones are \
+            warnings.push(cap_warning(
+                self.offset,
+                format!(
+                    "packet {number}: more than {} connections open at once (--max-flows): the oldest idle ones are \
                  closed early from here on, and counted in the totals",
-                config.max_flows
-            )));
+                    config.max_flows
+                ),
+            ));
         }
         if stats.global_cap_flushes > 0 && !std::mem::replace(&mut self.buffer, true) {
-            warnings.push(cap_warning(format!(
-                "packet {number}: more than {} out-of-order bytes buffered by all connections (--max-buffer): \
+            warnings.push(cap_warning(
+                self.offset,
+                format!(
+                    "packet {number}: more than {} out-of-order bytes buffered by all connections (--max-buffer): \
                  connections stop waiting for missing segments and report them as gaps",
-                config.max_buffered_total
-            )));
+                    config.max_buffered_total
+                ),
+            ));
         }
     }
 
@@ -179,18 +187,24 @@ impl CapsWarned {
         let id = s.id();
         if s.conn.dirs.iter().any(|d| d.stream.cap_flushes > 0) && !std::mem::replace(&mut self.flow_buffer, true) {
             let l = &config.tcp.limits;
-            warnings.push(cap_warning(format!(
-                "session {id}: more than {} out-of-order bytes or {} segments waiting in one direction \
+            warnings.push(cap_warning(
+                self.offset,
+                format!(
+                    "session {id}: more than {} out-of-order bytes or {} segments waiting in one direction \
                  (--max-flow-buffer): it stopped waiting for missing segments and reports them as gaps",
-                l.max_buffered_bytes, l.max_buffered_segments
-            )));
+                    l.max_buffered_bytes, l.max_buffered_segments
+                ),
+            ));
         }
         if s.conn.events_dropped > 0 && !std::mem::replace(&mut self.events, true) {
-            warnings.push(cap_warning(format!(
-                "session {id}: more than {} packets (--max-events): the events of later packets were not kept \
+            warnings.push(cap_warning(
+                self.offset,
+                format!(
+                    "session {id}: more than {} packets (--max-events): the events of later packets were not kept \
                  for ladders and rules",
-                config.tcp.max_events
-            )));
+                    config.tcp.max_events
+                ),
+            ));
         }
         let max_line = config.smtp.max_line_len as u64;
         let maxima = &s.smtp.maxima;
@@ -198,16 +212,19 @@ impl CapsWarned {
         let cut = s.smtp.anomalies.iter().any(|a| a.kind == AnomalyKind::LineTooLong)
             || longest.is_some_and(|v| v > max_line);
         if cut && !std::mem::replace(&mut self.line, true) {
-            warnings.push(cap_warning(format!(
-                "session {id}: a line longer than {} bytes (--max-line) was cut; its full length is still reported",
-                config.smtp.max_line_len
-            )));
+            warnings.push(cap_warning(
+                self.offset,
+                format!(
+                    "session {id}: a line longer than {} bytes (--max-line) was cut; its full length is still reported",
+                    config.smtp.max_line_len
+                ),
+            ));
         }
     }
 }
 
-fn cap_warning(message: String) -> CaptureWarning {
-    CaptureWarning { offset: 0, message }
+fn cap_warning(offset: u64, message: String) -> CaptureWarning {
+    CaptureWarning { offset, message }
 }
 
 impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
@@ -233,6 +250,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
     /// then hands its own packets to `packet` and the others' times to `tick`).
     pub fn route<'a>(&mut self, frame: &Frame<'a>) -> Route<'a> {
         self.decode_stats.frames += 1;
+        self.caps_warned.offset = frame.offset;
         match decode::decode(frame) {
             Ok(p) if self.table.on_mail_port(&p) => Route::Mail(p),
             Ok(_) => {
@@ -293,6 +311,12 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
 
     /// End of input: every open connection becomes a session.
     pub fn finish(&mut self) {
+        let unshown = self.decode_stats.malformed.saturating_sub(u64::from(self.malformed_warned));
+        if unshown > 0 {
+            let offset = self.caps_warned.offset;
+            let message = format!("{unshown} more packets with malformed headers were skipped (not shown)");
+            self.warnings.push(CaptureWarning { offset, message });
+        }
         let Self { table, capture, on_session, stop, config, caps_warned, warnings, .. } = self;
         let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings, frame: u64::MAX };
         table.finish_all(&mut |f| out.session(f));
@@ -313,10 +337,14 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
                 self.decode_stats.unknown_link_type += 1;
                 if self.unknown_links.insert(lt) {
                     self.warnings.push(CaptureWarning {
-                        offset: 0,
+                        offset: frame.offset,
                         message: format!(
-                            "packet {}: link type {lt} is not supported; its packets are skipped",
-                            frame.number
+                            "packet {}: link type {lt}{} is not supported; its packets are skipped",
+                            frame.number,
+                            Some(LinkType(lt).name())
+                                .filter(|n| !n.is_empty())
+                                .map(|n| format!(" ({n})"))
+                                .unwrap_or_default()
                         ),
                     });
                 }
@@ -326,7 +354,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
                 if self.malformed_warned < MALFORMED_WARNINGS {
                     self.malformed_warned += 1;
                     self.warnings.push(CaptureWarning {
-                        offset: 0,
+                        offset: frame.offset,
                         message: format!("packet {}: malformed headers ({why}); skipped", frame.number),
                     });
                 }
@@ -366,6 +394,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Emit<'_, F> {
 impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for Analyzer<F> {
     fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
         self.decode_stats.frames += 1;
+        self.caps_warned.offset = frame.offset;
         match decode::decode(frame) {
             Ok(packet) => self.packet(&packet),
             Err(skip) => {
@@ -443,6 +472,7 @@ mod tests {
                 link_type: LinkType::ETHERNET,
                 data: &data,
                 orig_len: 0,
+                offset: 0,
             };
             let _ = FrameSink::frame(&mut a, &frame);
         }

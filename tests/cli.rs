@@ -177,7 +177,7 @@ fn an_unknown_link_type_is_warned_about_once_and_skipped() {
     let out = run(&["read", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     let err = stderr(&out);
-    assert_eq!(err.matches("link type 147 is not supported").count(), 1, "{err}");
+    assert_eq!(err.matches("link type 147 (USER) is not supported").count(), 1, "{err}");
     assert!(err.contains("user0.pcap"));
 }
 

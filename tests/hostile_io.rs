@@ -126,3 +126,19 @@ fn live_w_never_follows_a_symlink_nor_truncates_before_the_user_is_known() {
     assert_eq!(meta.mode() & 0o777, 0o600);
     assert!(Path::new(&link).metadata().unwrap().len() >= 24, "a pcap header at least");
 }
+
+#[test]
+fn non_finite_or_negative_durations_are_usage_errors() {
+    let capture = capture("01-delivered.pcap");
+    let file = capture.to_str().unwrap();
+    for bad in
+        [&["--idle", "nan"][..], &["--idle=-1"], &["--idle", "inf"], &["--idle", "0"], &["--idle-threshold", "NaN"]]
+    {
+        let mut args = vec!["read", file];
+        args.extend_from_slice(bad);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(stderr(&out).contains("seconds"), "{bad:?}: {}", stderr(&out));
+    }
+    assert!(run(&["read", file, "--idle", "0.5"]).status.success());
+}

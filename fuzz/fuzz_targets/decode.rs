@@ -20,7 +20,7 @@ const LINKS: [LinkType; 9] = [
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, data)) = data.split_first() else { return };
     let link_type = LINKS[pick as usize % LINKS.len()];
-    let frame = Frame { number: 1, ts: Timestamp(0), link_type, data, orig_len: data.len() as u32 };
+    let frame = Frame { number: 1, ts: Timestamp(0), link_type, data, orig_len: data.len() as u32, offset: 0 };
     if let Ok(p) = decode::decode(&frame) {
         assert!(p.payload.len() <= data.len());
         let _ = p.flags.label();

@@ -41,10 +41,11 @@ impl<'s> Emitter<'s> {
         link_type: LinkType,
         data: &[u8],
         orig_len: u32,
+        offset: u64,
     ) -> ControlFlow<()> {
         let number = self.take_number();
         self.stats.frames += 1;
-        let flow = self.sink.frame(&Frame { number, ts, link_type, data, orig_len });
+        let flow = self.sink.frame(&Frame { number, ts, link_type, data, orig_len, offset });
         if flow.is_break() {
             self.stats.stopped = true;
         }
@@ -107,9 +108,9 @@ mod tests {
     fn numbers_count_skipped_records_too() {
         let mut sink = Collect::default();
         let mut out = Emitter::new("t", &mut sink);
-        let _ = out.deliver(Timestamp(1), LinkType::ETHERNET, b"a", 1);
+        let _ = out.deliver(Timestamp(1), LinkType::ETHERNET, b"a", 1, 0);
         assert_eq!(out.take_number(), 2);
-        let _ = out.deliver(Timestamp(2), LinkType::ETHERNET, b"b", 1);
+        let _ = out.deliver(Timestamp(2), LinkType::ETHERNET, b"b", 1, 0);
         let stats = out.finish(9);
         assert_eq!(stats.frames, 2);
         assert_eq!(stats.bytes, 9);

@@ -65,6 +65,43 @@ impl LinkType {
     pub const IPV4: LinkType = LinkType(228);
     pub const IPV6: LinkType = LinkType(229);
     pub const LINUX_SLL2: LinkType = LinkType(276);
+    pub const PPP: LinkType = LinkType(9);
+    /// Raw IP under the DLT numbers some systems wrote into files (12 on most, 14 on OpenBSD).
+    pub const RAW_12: LinkType = LinkType(12);
+    pub const RAW_14: LinkType = LinkType(14);
+    pub const PPP_HDLC: LinkType = LinkType(50);
+    /// PPPoE session frames without the Ethernet header.
+    pub const PPP_ETHER: LinkType = LinkType(51);
+
+    /// The registry's name, for the link types a capture is likely to carry ("" if unknown).
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            0 => "NULL",
+            1 => "ETHERNET",
+            6 => "IEEE802_5",
+            9 => "PPP",
+            10 => "FDDI",
+            12 | 14 | 101 => "RAW",
+            50 => "PPP_HDLC",
+            51 => "PPP_ETHER",
+            104 => "C_HDLC",
+            105 => "IEEE802_11",
+            107 => "FRELAY",
+            108 => "LOOP",
+            113 => "LINUX_SLL",
+            119 => "PRISM_HEADER",
+            127 => "IEEE802_11_RADIOTAP",
+            147..=162 => "USER",
+            192 => "PPI",
+            195 => "IEEE802_15_4_WITHFCS",
+            220 => "USB_LINUX_MMAPPED",
+            228 => "IPV4",
+            229 => "IPV6",
+            253 => "NETLINK",
+            276 => "LINUX_SLL2",
+            _ => "",
+        }
+    }
 }
 
 /// One captured packet, borrowed from the reader's buffer.
@@ -78,6 +115,9 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// Length of the packet on the wire; larger than `data.len()` when snaplen-truncated.
     pub orig_len: u32,
+    /// Byte offset of the packet's record in the (decompressed) capture, for warnings; 0 in a
+    /// live capture.
+    pub offset: u64,
 }
 
 /// Something wrong inside a capture that does not stop the reading (or stops it after

@@ -305,7 +305,7 @@ impl Reader {
         let ts = units.map_or(self.last_ts, |u| iface.timestamp(u));
         self.last_ts = ts;
         let data = &b[data_at..data_at + caplen as usize];
-        Ok(out.deliver(ts, iface.link_type, data, orig_len))
+        Ok(out.deliver(ts, iface.link_type, data, orig_len, at))
     }
 }
 

@@ -132,6 +132,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Feeder<F> {
             link_type: LinkType::ETHERNET,
             data,
             orig_len: data.len() as u32,
+            offset: 0,
         };
         let _ = self.analyzer.frame(&frame);
     }

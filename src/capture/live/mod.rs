@@ -376,6 +376,7 @@ impl LiveCapture {
             link_type: self.link_type,
             data,
             orig_len: header.len,
+            offset: 0,
         };
         Ok(Next::Packet(LivePacket { frame }))
     }
