@@ -142,3 +142,54 @@ fn non_finite_or_negative_durations_are_usage_errors() {
     }
     assert!(run(&["read", file, "--idle", "0.5"]).status.success());
 }
+
+/// `read FIFO` with nobody writing waits, but SIGINT and SIGTERM end it (130) within a moment;
+/// `--threads` does not open it either.
+#[test]
+fn a_fifo_without_a_writer_yields_to_sigint_and_sigterm() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.pcap");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for (signal, threads) in [(libc::SIGINT, "1"), (libc::SIGTERM, "2")] {
+        let mut child = Command::new(bin())
+            .args(["read", "--threads", threads, fifo.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(child.try_wait().unwrap().is_none(), "it waits for a writer");
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > Duration::from_secs(5) {
+                let _ = child.kill();
+                panic!("signal {signal} ignored while waiting for the FIFO's writer");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(status.code(), Some(130), "{}", stderr(&out));
+        assert!(stderr(&out).contains("waiting for a writer"), "{}", stderr(&out));
+    }
+    // With a writer, the FIFO is read as a stream.
+    let capture = std::fs::read(capture("01-delivered.pcap")).unwrap();
+    let child = Command::new(bin())
+        .args(["read", fifo.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(&fifo, capture).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("DELIVERED"));
+}

@@ -93,7 +93,7 @@ pub fn analyze(
         } else {
             let mut analyzer = Analyzer::new(&name, analyzer_config.clone(), |s| stage.session(s));
             let mut frames = Interruptible { inner: &mut analyzer, interrupt };
-            let result = capture::read_path(path, &mut frames);
+            let result = capture::read_path_until(path, &mut frames, &|| interrupt.raised());
             // Whatever went wrong, the sessions read so far are still reported.
             analyzer.finish();
             report_warnings(&name, &analyzer.warnings);

@@ -71,7 +71,8 @@ pub struct Outcome {
 /// A regular, non-empty, uncompressed file is mapped (as `capture::read_path` does); anything
 /// else is None: every shard would have to decompress a gzip file again.
 pub fn open_map(path: &Path) -> Option<memmap2::Mmap> {
-    if path.as_os_str() == "-" {
+    // Only regular files are opened: opening a FIFO would wait for its writer.
+    if path.as_os_str() == "-" || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         return None;
     }
     let file = std::fs::File::open(path).ok()?;

@@ -26,18 +26,70 @@ const STDIN_NAME: &str = "standard input";
 /// Regular files are memory-mapped and frames borrow from the map; pipes, terminals, `/proc`
 /// files and anything that cannot be mapped are streamed through a bounded buffer.
 pub fn read_path(path: &Path, sink: &mut dyn FrameSink) -> Result<ReadStats, CaptureError> {
+    read_path_until(path, sink, &|| false)
+}
+
+/// [`read_path`], giving up while waiting for a FIFO's writer once `stop` says so (SIGINT).
+pub fn read_path_until(
+    path: &Path,
+    sink: &mut dyn FrameSink,
+    stop: &dyn Fn() -> bool,
+) -> Result<ReadStats, CaptureError> {
     if path.as_os_str() == "-" {
         return read_stream(STDIN_NAME, io::stdin().lock(), sink);
     }
     let name = path.display().to_string();
     let io_err = |source| CaptureError::Io { path: name.clone(), source };
-    let file = File::open(path).map_err(io_err)?;
+    let file = open_input(path, stop).map_err(io_err)?;
     let meta = file.metadata().map_err(io_err)?;
     if let Some(map) = map_regular(&file, &meta) {
         let mut sink = ReleaseBehind { inner: sink, map: &map, released: 0, populated: 0 };
         return read_bytes(&name, &map, &mut sink);
     }
     read_stream(&name, file, sink)
+}
+
+/// How often a wait for a FIFO's writer looks at `stop`.
+const WRITER_POLL_MS: i32 = 100;
+
+/// Opens a capture for reading without blocking: `open(2)` of a FIFO waits for a writer and,
+/// restarted after every signal, would ignore SIGINT and SIGTERM. The FIFO is opened
+/// non-blocking and waited on with `poll` until it has data (or its writer came and went), the
+/// wait ending early when `stop` says so; then it is read like any stream.
+fn open_input(path: &Path, stop: &dyn Fn() -> bool) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+        if file.metadata()?.file_type().is_fifo() {
+            let fd = file.as_raw_fd();
+            loop {
+                if stop() {
+                    return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted while waiting for a writer"));
+                }
+                let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+                // SAFETY: one live pollfd, count 1. EINTR (a signal) just goes round the loop.
+                if unsafe { libc::poll(&mut pfd, 1, WRITER_POLL_MS) } > 0 {
+                    break;
+                }
+            }
+        }
+        // SAFETY: F_GETFL/F_SETFL on a descriptor `file` owns.
+        let cleared = unsafe {
+            let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+            flags >= 0 && libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
+        };
+        if !cleared {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = stop;
+        File::open(path)
+    }
 }
 
 /// The file memory-mapped for sequential reading, when it is a regular, non-empty file that
