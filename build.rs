@@ -1,6 +1,7 @@
-//! Generates the man page and shell completions from the clap definition in src/cli.rs, so
-//! they can never disagree with the binary. Output: $OUT_DIR/man/smtpdiag.1 and
-//! $OUT_DIR/completions/*; `cargo build` prints nothing about them.
+//! Generates the man pages and shell completions from the clap definition in src/cli.rs, so
+//! they can never disagree with the binary. Output: $OUT_DIR/man/smtpdiag.1, one
+//! smtpdiag-COMMAND.1 per subcommand, $OUT_DIR/man/pages.rs (the table `smtpdiag generate man
+//! [COMMAND]` prints from) and $OUT_DIR/completions/*; `cargo build` prints nothing about them.
 
 use clap::CommandFactory;
 use clap_complete::Shell;
@@ -32,16 +33,27 @@ fn main() -> std::io::Result<()> {
 
     let man_dir = out.join("man");
     std::fs::create_dir_all(&man_dir)?;
-    let mut page = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
-    std::fs::write(man_dir.join("smtpdiag.1"), page)?;
+    // The page lists a smtpdiag-COMMAND(1) for each subcommand: all of them are written below,
+    // and clap's `help` subcommand (which has no page) is left out.
+    let top = cmd.clone().disable_help_subcommand(true);
+    let mut pages = vec![("smtpdiag".to_string(), man_page(clap_mangen::Man::new(top))?)];
     for sub in cmd.get_subcommands() {
-        let name = format!("smtpdiag-{}", sub.get_name());
-        let mut page = Vec::new();
-        let leaked: &'static str = Box::leak(name.clone().into_boxed_str());
-        clap_mangen::Man::new(sub.clone().name(leaked)).render(&mut page)?;
-        std::fs::write(man_dir.join(format!("{name}.1")), page)?;
+        // Named smtpdiag-COMMAND (the page), run as "smtpdiag COMMAND" (the synopsis).
+        let sub = sub
+            .clone()
+            .display_name(format!("smtpdiag-{}", sub.get_name()))
+            .bin_name(format!("smtpdiag {}", sub.get_name()))
+            .version(env!("CARGO_PKG_VERSION"));
+        pages.push((sub.get_name().to_string(), man_page(clap_mangen::Man::new(sub))?));
     }
+    let mut table = String::from("/// (subcommand or \"smtpdiag\", man page)\npub const PAGES: &[(&str, &str)] = &[\n");
+    for (name, page) in &pages {
+        let file = if name == "smtpdiag" { "smtpdiag.1".to_string() } else { format!("smtpdiag-{name}.1") };
+        std::fs::write(man_dir.join(&file), page)?;
+        table.push_str(&format!("    ({name:?}, include_str!(concat!(env!(\"OUT_DIR\"), \"/man/{file}\"))),\n"));
+    }
+    table.push_str("];\n");
+    std::fs::write(man_dir.join("pages.rs"), table)?;
 
     let comp_dir = out.join("completions");
     std::fs::create_dir_all(&comp_dir)?;
@@ -49,4 +61,13 @@ fn main() -> std::io::Result<()> {
         clap_complete::generate_to(shell, &mut cmd, "smtpdiag", &comp_dir)?;
     }
     Ok(())
+}
+
+/// The page as roff, with characters outside ASCII written as groff escapes (`\[u2014]`):
+/// groff reads its input as Latin-1 and warns about the bytes of UTF-8 text.
+fn man_page(man: clap_mangen::Man) -> std::io::Result<String> {
+    let mut page = Vec::new();
+    man.render(&mut page)?;
+    let page = String::from_utf8(page).map_err(std::io::Error::other)?;
+    Ok(page.chars().map(|c| if c.is_ascii() { c.to_string() } else { format!("\\[u{:04X}]", c as u32) }).collect())
 }

@@ -5,7 +5,7 @@
 use crate::diagnose::codes::ALL_CODES;
 use crate::select::spec::{AddrFilter, TimeBound};
 use clap::builder::PossibleValuesParser;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -17,7 +17,9 @@ use std::path::PathBuf;
                   SMTP session on the mail ports and says how each one ended and why: REJECT vs TCPREFUSE, \
                   tempfails, aborted transfers, firewall ESMTP inspection artifacts, transport faults — with \
                   the packet numbers that prove it.",
-    after_help = "Exit status: 0 success, 1 a capture could not be read, 2 usage or input error."
+    after_help = "Exit status: 0 success (also when no session matched the selection); 1 a live capture \
+                  failed while running; 2 usage error, a capture that could not be read, or output that could \
+                  not be written; 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -32,10 +34,17 @@ pub enum Command {
     Ladder(LadderArgs),
     /// Sniff an interface and diagnose sessions as they end (needs root or cap_net_raw).
     Live(LiveArgs),
-    /// Print the man page or a shell completion script (generated at build time).
+    /// Print a man page or a shell completion script (generated at build time).
     Generate {
         #[arg(value_enum)]
         what: Generated,
+        /// With `man`: the page of this subcommand (smtpdiag-COMMAND(1)) instead of smtpdiag(1).
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+        /// With `man`: write every page (smtpdiag.1, smtpdiag-COMMAND.1) into this directory,
+        /// e.g. ~/.cargo/share/man/man1, where man finds them for ~/.cargo/bin.
+        #[arg(long, value_name = "DIR", conflicts_with = "command", value_hint = ValueHint::DirPath)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -83,7 +92,7 @@ pub struct AnalysisArgs {
 #[derive(Args, Debug)]
 pub struct ReadArgs {
     /// Capture files (pcap, pcapng, optionally gzip-compressed); "-" reads standard input.
-    #[arg(value_name = "FILE", required = true)]
+    #[arg(value_name = "FILE", required = true, value_hint = ValueHint::FilePath)]
     pub files: Vec<PathBuf>,
     /// One JSON object per session per line (NDJSON), then nothing else on stdout.
     #[arg(long)]
@@ -109,7 +118,7 @@ pub struct ReadArgs {
 #[derive(Args, Debug)]
 pub struct LadderArgs {
     /// Capture files (pcap, pcapng, optionally gzip-compressed); "-" reads standard input.
-    #[arg(value_name = "FILE", required = true)]
+    #[arg(value_name = "FILE", required = true, value_hint = ValueHint::FilePath)]
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub select: Selection,
@@ -118,7 +127,7 @@ pub struct LadderArgs {
     pub format: LadderFormat,
     /// Write to this file instead of stdout (for svg: with several sessions, one file each
     /// unless --single-file; the session id is added before the extension).
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub output: Option<PathBuf>,
     /// With --format svg and several sessions: put them all in one file.
     #[arg(long)]
@@ -219,7 +228,7 @@ pub struct LiveArgs {
     pub buffer_mib: u32,
     /// Also write every captured packet to this pcap file (created new: an existing file or
     /// symlink is refused unless --force).
-    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    #[arg(short = 'w', long = "write", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub write: Option<PathBuf>,
     /// Replace an existing -w file.
     #[arg(long, requires = "write")]
@@ -240,7 +249,7 @@ pub struct LiveArgs {
     #[arg(long)]
     pub explain: bool,
     /// User to switch to after opening the capture (default: the sudo caller, else nobody).
-    #[arg(long, value_name = "USER")]
+    #[arg(long, value_name = "USER", value_hint = ValueHint::Username)]
     pub user: Option<String>,
     /// Keep running as root after opening the capture.
     #[arg(long)]

@@ -32,7 +32,17 @@ fn missing_and_empty_files_are_input_errors() {
         let out = run(&["read", path]);
         assert_eq!(out.status.code(), Some(2), "{path}");
         assert!(stderr(&out).contains(text), "{}", stderr(&out));
+        // Nothing was read: no totals of nothing on stdout.
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{path}");
     }
+}
+
+/// --help states the statuses the program returns (2 for a capture it cannot read).
+#[test]
+fn help_documents_the_exit_statuses_the_program_returns() {
+    let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    assert!(help.contains("2 usage error, a capture that could not be read"), "{help}");
+    assert!(!help.contains("1 a capture could not be read"), "{help}");
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod read;
 mod select;
 mod shard;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use smtpdiag::cli::{Cli, Command, Generated};
 
 /// Runs a command and returns the process exit status.
@@ -18,17 +18,46 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Read(args) => read::run(args),
         Command::Ladder(args) => ladder::run(args),
         Command::Live(args) => live::run(args),
-        Command::Generate { what } => generate(what),
+        Command::Generate { what, command, dir } => generate(what, command.as_deref(), dir.as_deref()),
     }
 }
 
-fn generate(what: Generated) -> Result<i32> {
+/// Each man page build.rs wrote: `PAGES`, (subcommand or "smtpdiag", page).
+mod man {
+    include!(concat!(env!("OUT_DIR"), "/man/pages.rs"));
+}
+
+fn generate(what: Generated, command: Option<&str>, dir: Option<&std::path::Path>) -> Result<i32> {
+    if what != Generated::Man && (command.is_some() || dir.is_some()) {
+        anyhow::bail!("a COMMAND and --dir go with `generate man` only");
+    }
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (name, page) in man::PAGES {
+            let path = dir.join(page_file(name));
+            std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("smtpdiag: wrote {}", path.display());
+        }
+        return Ok(0);
+    }
     let text: &str = match what {
-        Generated::Man => include_str!(concat!(env!("OUT_DIR"), "/man/smtpdiag.1")),
+        Generated::Man => {
+            let name = command.unwrap_or("smtpdiag");
+            let Some((_, page)) = man::PAGES.iter().find(|(n, _)| *n == name) else {
+                let names: Vec<&str> = man::PAGES.iter().map(|(n, _)| *n).filter(|n| *n != "smtpdiag").collect();
+                anyhow::bail!("no man page for \"{name}\"; the commands are {}", names.join(", "));
+            };
+            page
+        }
         Generated::Bash => include_str!(concat!(env!("OUT_DIR"), "/completions/smtpdiag.bash")),
         Generated::Zsh => include_str!(concat!(env!("OUT_DIR"), "/completions/_smtpdiag")),
         Generated::Fish => include_str!(concat!(env!("OUT_DIR"), "/completions/smtpdiag.fish")),
     };
     output::write_stdout(text.as_bytes())?;
     Ok(0)
+}
+
+/// "smtpdiag" → smtpdiag.1, "read" → smtpdiag-read.1.
+fn page_file(name: &str) -> String {
+    if name == "smtpdiag" { "smtpdiag.1".into() } else { format!("smtpdiag-{name}.1") }
 }

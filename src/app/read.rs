@@ -26,7 +26,8 @@ pub fn run(args: ReadArgs) -> Result<i32> {
     let mut printer = Printer::new(args.json, style, ladder, args.json && streams)
         .select(super::select::selector(&args.select, &args.files)?);
     let status = pipeline::analyze(&args.files, &args.analysis, args.threads.into(), &interrupt, &mut printer);
-    if !args.json {
+    // Totals of nothing ("0 sessions in 0 captures") would only hide the error above them.
+    if !args.json && printer.totals.captures > 0 {
         printer.out.lines(&text::totals(&printer.totals, style));
     }
     printer.out.flush();
