@@ -87,6 +87,9 @@ pub struct AnalysisArgs {
     /// the Received: path are always recorded).
     #[arg(long)]
     pub headers: bool,
+    /// Seconds of silence, when it was its turn, that count as CLIENT_STALLED or SERVER_SILENT.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = positive_seconds)]
+    pub stall: f64,
 }
 
 #[derive(Args, Debug)]

@@ -84,7 +84,8 @@ impl SessionBuilder {
         self
     }
 
-    fn send(&mut self, side: usize, flags: u8, payload: &[u8]) -> &mut Self {
+    /// One segment of `side` with these flags and payload, in sequence.
+    pub fn send(&mut self, side: usize, flags: u8, payload: &[u8]) -> &mut Self {
         let (seq, ack) = (self.seq[side], self.seq[1 - side]);
         let ttl = self.ttl[side];
         self.raw(side, flags, seq, ack, payload, ttl);

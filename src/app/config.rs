@@ -28,5 +28,5 @@ pub fn analyzer(args: &AnalysisArgs) -> AnalyzerConfig {
 }
 
 pub fn diagnose(args: &AnalysisArgs) -> DiagnoseConfig {
-    DiagnoseConfig { idle_timeout_s: args.idle_threshold, ..DiagnoseConfig::default() }
+    DiagnoseConfig { idle_timeout_s: args.idle_threshold, client_stall_s: args.stall, ..DiagnoseConfig::default() }
 }

@@ -22,6 +22,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// keep coming (without packets, each read timeout is a tick anyway).
 const TICK: Duration = Duration::from_millis(200);
 
+/// Live, a session held for the failover check waits this long on the wall clock at most
+/// (reading a file, the window is 120 s of capture time): a person is watching.
+const LIVE_FAILOVER_WAIT_S: f64 = 3.0;
+
 pub fn run(args: LiveArgs) -> Result<i32> {
     let lib = Libpcap::load()?;
     if args.list_interfaces {
@@ -32,7 +36,8 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     let mut analyzer_config = config::analyzer(&args.analysis);
     // Without ladders the rules need only some of each session's packets (memory stays flat).
     analyzer_config.tcp.compact_events = !args.ladder;
-    let diagnose_config = config::diagnose(&args.analysis);
+    let mut diagnose_config = config::diagnose(&args.analysis);
+    diagnose_config.failover_window_s = diagnose_config.failover_window_s.min(LIVE_FAILOVER_WAIT_S);
     let mut live_config = LiveConfig::new(interface, args.filter.as_deref(), &analyzer_config.tcp.ports);
     live_config.promisc = !args.no_promisc;
     live_config.buffer_size = (args.buffer_mib << 20) as i32;
@@ -61,19 +66,21 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     // Offsets count from the start of the capture.
     selector.set_origin(interface, wall_clock());
     let mut printer = Printer::new(args.json, style, args.ladder.then_some(&args.ladder_style), true).select(selector);
-    let mut stage = Stage::new(&diagnose_config, &mut printer);
-    let mut analyzer = Analyzer::new(interface, analyzer_config, |s| stage.session(s));
+    // Shared by the analyzer's callback and the timer that releases held sessions.
+    let stage = std::cell::RefCell::new(Stage::new(&diagnose_config, &mut printer));
+    let mut analyzer = Analyzer::new(interface, analyzer_config, |s| stage.borrow_mut().session(s));
     let limits = Limits {
         count: args.count,
         until: args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d.max(0.0))),
     };
-    let result = capture_loop(&mut capture, dumper.as_mut(), &mut analyzer, &interrupt, &limits);
+    let tick = |now: Timestamp| stage.borrow_mut().tick(now.as_secs_f64());
+    let result = capture_loop(&mut capture, dumper.as_mut(), &mut analyzer, &interrupt, &limits, &tick);
     // However the capture ended, the sessions still open are reported (as capture_end).
     analyzer.finish();
     report_warnings(interface, &analyzer.warnings);
     let (decode_stats, table_stats) = (analyzer.decode_stats.clone(), analyzer.table_stats().clone());
     drop(analyzer);
-    stage.finish();
+    stage.into_inner().finish();
     printer.capture_done(&decode_stats, &table_stats);
     printer.out.flush();
     let totals = &printer.totals;
@@ -111,6 +118,7 @@ fn capture_loop<F: FnMut(Session) -> ControlFlow<()>>(
     analyzer: &mut Analyzer<F>,
     interrupt: &Interrupt,
     limits: &Limits,
+    tick: &dyn Fn(Timestamp),
 ) -> Result<(), live::LiveError> {
     let mut packets = 0u64;
     let mut last_tick = Instant::now();
@@ -136,7 +144,9 @@ fn capture_loop<F: FnMut(Session) -> ControlFlow<()>>(
         if last_tick.elapsed() >= TICK {
             last_tick = Instant::now();
             // Capture timestamps come from the same wall clock, so "idle since" compares.
-            analyzer.expire(wall_clock());
+            let now = wall_clock();
+            analyzer.expire(now);
+            tick(now);
             if let Some(d) = dumper.as_deref_mut() {
                 d.flush()?;
             }

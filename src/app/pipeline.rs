@@ -163,6 +163,13 @@ impl<'a, K: SessionSink> Stage<'a, K> {
         let _ = self.hand_on(ready);
     }
 
+    /// The clock moved without a new session (live capture's timer): held sessions whose
+    /// failover window passed are handed on.
+    pub fn tick(&mut self, now_s: f64) {
+        let ready = self.failover.tick(now_s);
+        let _ = self.hand_on(ready);
+    }
+
     fn hand_on(&mut self, ready: Vec<Held<K::Final>>) -> ControlFlow<()> {
         for held in ready {
             if self.stopped {

@@ -105,7 +105,12 @@ pub fn reject(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         Some(g) if (500..600).contains(&g.code) => g,
         Some(g) if (200..300).contains(&g.code) => {
             // 5xx to the very first command, then the server closes (some gateways reject at EHLO).
+            // A 5xx to an informational command (VRFY, EXPN, NOOP, HELP) refuses that command,
+            // not the connection.
             let first_reply = f.replies.iter().find(|r| r.answers.is_some_and(|a| a != "<greeting>"))?;
+            if first_reply.answers.is_some_and(|a| INFORMATIONAL.iter().any(|i| a.eq_ignore_ascii_case(i))) {
+                return None;
+            }
             let server_closed =
                 f.first_fin_by(Role::Server).is_some() || f.first_rst().is_some_and(|r| r.by == Role::Server);
             let only_command = f.commands.iter().filter(|c| !c.verb.eq_ignore_ascii_case("QUIT")).count() <= 1;
@@ -140,6 +145,9 @@ pub fn reject(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         packets,
     ))
 }
+
+/// Commands that ask the server something and change no state (RFC 5321 §4.1.1.6–10).
+const INFORMATIONAL: [&str; 5] = ["VRFY", "EXPN", "NOOP", "HELP", "RSET"];
 
 fn is_timeout_reply(code: u16, text: &str) -> bool {
     let t = text.to_ascii_lowercase();
@@ -405,6 +413,12 @@ pub fn idle_timeout(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
 /// STARTTLS accepted (or implicit TLS), and whether the handshake got through.
 pub fn tls(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let smtp = &f.s.smtp;
+    if let Some(v) = plaintext_after_starttls(f) {
+        return Some(v);
+    }
+    if let Some(v) = implicit_tls_answered_in_clear(f) {
+        return Some(v);
+    }
     let (tls, start_packet) = match (&smtp.starttls, &smtp.implicit_tls) {
         (Some(st), _) if st.reply == Some(220) => (st.tls.as_ref(), st.packet.number),
         (_, Some(tls)) => (Some(&**tls), f.s.conn.first.number),
@@ -450,6 +464,57 @@ pub fn tls(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
          TCP facts only."
             .to_string(),
         vec![start_packet],
+    ))
+}
+
+/// STARTTLS got its 220, and the dialogue went on in plain text: the rest is SMTP to read.
+fn plaintext_after_starttls(f: &Facts) -> Option<Verdict> {
+    let st = f.s.smtp.starttls.as_ref().filter(|st| st.reply == Some(220))?;
+    let plain: Vec<_> = f.s.smtp.anomalies.iter().filter(|a| a.kind == AnomalyKind::PlaintextAfterStartTls).collect();
+    let first = plain.first()?;
+    let sides = if plain.len() > 1 { "both sides" } else { who(Role::of(first.from)) };
+    Some(verdict(
+        "PLAINTEXT_AFTER_STARTTLS",
+        Severity::Warning,
+        format!(
+            "STARTTLS was accepted (220) but {sides} went on in plain text (\"{}\"); the dialogue is read as SMTP",
+            first.detail
+        ),
+        "After \"220\" to STARTTLS both sides must start the TLS handshake (RFC 3207 §4.2). Here the next \
+         bytes were SMTP in clear: the capture was exported decrypted (or taken behind a TLS-terminating \
+         proxy), or the client ignored the 220 and carried on unencrypted. If this is a raw capture of the \
+         wire, the mail travelled in clear although TLS was agreed: check the client's TLS settings."
+            .to_string(),
+        vec![st.packet.number, first.first_packet.number],
+    ))
+}
+
+/// The client opened with a TLS ClientHello (implicit TLS, RFC 8314) and the server answered
+/// with a plain-text SMTP reply: the port speaks plain SMTP, not implicit TLS.
+fn implicit_tls_answered_in_clear(f: &Facts) -> Option<Verdict> {
+    let tls = f.s.smtp.implicit_tls.as_ref()?;
+    if tls.server_hello.is_some() || tls.encrypted {
+        return None;
+    }
+    let plain = f.s.smtp.anomalies.iter().find(|a| a.kind == AnomalyKind::PlaintextReplyToTls)?;
+    let reply = f.replies.first()?;
+    let hello = tls.client_hello.as_ref().map(|h| h.packet.number);
+    Some(verdict(
+        "TLS_FAILED",
+        Severity::Error,
+        format!(
+            "the client opened with TLS (implicit TLS on port {}) but the server answered in plain text: \"{} {}\"",
+            f.s.conn.server.port,
+            reply.code,
+            reply.first_line()
+        ),
+        "The client expected implicit TLS (RFC 8314, \"SMTPS\" on port 465) and sent a TLS ClientHello at \
+         once, but the server speaks plain SMTP on this port and sent its greeting in clear, so no TLS \
+         session could start and nothing was delivered. Either configure the server for TLS on connect \
+         on this port (Exim: tls_on_connect_ports = 465; Postfix: smtpd_tls_wrappermode = yes), or point \
+         the client at port 25/587 with STARTTLS."
+            .to_string(),
+        [hello, Some(plain.first_packet.number), Some(reply.packet)].into_iter().flatten().collect(),
     ))
 }
 

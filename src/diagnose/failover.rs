@@ -154,6 +154,13 @@ impl<T: HeldSize> FailoverTracker<T> {
         self.release(true)
     }
 
+    /// The clock moved without a new session (live capture's timer): releases the held
+    /// sessions whose window passed.
+    pub fn tick(&mut self, now_s: f64) -> Vec<Held<T>> {
+        self.clock = self.clock.max(now_s);
+        self.release(false)
+    }
+
     /// Sessions held now (whole or final).
     pub fn held(&self) -> usize {
         self.held.len()
@@ -168,7 +175,7 @@ impl<T: HeldSize> FailoverTracker<T> {
             else {
                 return false;
             };
-            let Some(note) = failover_note(held, next, self.window_s) else { return true };
+            let Some(note) = failover_note(held, verdicts, next, self.window_s) else { return true };
             for v in verdicts.iter_mut().filter(|v| FAILOVER_AFTER.contains(&v.code)) {
                 v.summary.push_str(&note);
                 v.packets.push(next.first.number);
@@ -224,15 +231,26 @@ pub fn may_fail_over(verdicts: &[Verdict]) -> bool {
     verdicts.iter().any(|v| FAILOVER_AFTER.contains(&v.code) && !v.summary.contains("failed over"))
 }
 
-/// "; the client failed over to 198.51.100.26:25 (session 7) 0.4 s later"
-fn failover_note(failed: &Session, next: &Brief, window_s: f64) -> Option<String> {
+/// "; the client failed over to 198.51.100.26:25 (session 7) 0.4 s later". A failover is the
+/// same client going to another server on the same service port, soon after the failure was
+/// known: a session to another port, or one opened before the failure (a scan's parallel
+/// probes), is not one.
+fn failover_note(failed: &Session, verdicts: &[Verdict], next: &Brief, window_s: f64) -> Option<String> {
     let (a, b) = (&failed.conn, next);
     let same_client = a.client.ip == b.client.ip;
     let other_server = a.server.ip != b.server.ip;
+    let same_service = a.server.port == b.server.port;
+    let failure_seen = verdicts
+        .iter()
+        .filter(|v| FAILOVER_AFTER.contains(&v.code))
+        .flat_map(|v| v.packets.iter().copied())
+        .filter(|&p| p <= a.last.number)
+        .max()
+        .unwrap_or(a.first.number);
     let delay = b.first.ts.secs_since(a.first.ts);
-    let after_failure = b.first.number > a.first.number && delay >= 0.0 && b.first.ts.secs_since(a.last.ts) <= window_s;
+    let after_failure = b.first.number > failure_seen && delay >= 0.0 && b.first.ts.secs_since(a.last.ts) <= window_s;
     let already = failed.capture != next.capture;
-    (same_client && other_server && after_failure && !already).then(|| {
+    (same_client && other_server && same_service && after_failure && !already).then(|| {
         format!(
             "; the client failed over to {} (session {}) {:.1} s later",
             b.server,
@@ -240,4 +258,38 @@ fn failover_note(failed: &Session, next: &Brief, window_s: f64) -> Option<String
             b.first.ts.secs_since(a.last.ts).max(0.0)
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::{DiagnoseConfig, diagnose};
+    use crate::synth::{SERVER, SessionBuilder};
+
+    /// A refused session to 198.51.100.25:25, then one from the same client to `next`; the
+    /// first session's TCPREFUSE summary after both went through the tracker.
+    fn first_summary(next: ([u8; 4], u16), gap_s: f64) -> String {
+        let mut a = SessionBuilder::lab();
+        a.handshake().rst(SERVER).wait(gap_s);
+        let mut b = SessionBuilder::new(([203, 0, 113, 5], 41000), next);
+        b.now = a.now;
+        b.handshake().server("220 mx\r\n").close();
+        a.frames.extend(b.frames);
+        let mut tracker: FailoverTracker<String> = FailoverTracker::new(120.0);
+        let mut out = Vec::new();
+        for s in a.analyze() {
+            let v = diagnose(&s, &DiagnoseConfig::default());
+            out.extend(tracker.push(s, v, |_, _| String::new()));
+        }
+        out.extend(tracker.finish());
+        let Some(Held::Open(_, v)) = out.into_iter().next() else { panic!("first session held whole") };
+        v.iter().find(|v| v.code == "TCPREFUSE").map(|v| v.summary.clone()).unwrap_or_default()
+    }
+
+    #[test]
+    fn failover_is_to_another_server_on_the_same_port() {
+        assert!(first_summary(([198, 51, 100, 26], 25), 0.5).contains("failed over to 198.51.100.26:25"));
+        assert!(!first_summary(([198, 51, 100, 26], 587), 0.5).contains("failed over"));
+        assert!(!first_summary(([198, 51, 100, 26], 25), 200.0).contains("failed over"));
+    }
 }

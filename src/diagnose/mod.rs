@@ -8,11 +8,15 @@ pub mod codes;
 mod ending;
 mod facts;
 pub mod failover;
+pub mod headline;
 mod middlebox;
+mod outcome;
 mod transport;
+mod turns;
 pub mod verdict;
 
 pub use failover::{FailoverTracker, Held};
+pub use headline::headline;
 pub use verdict::{Severity, Verdict};
 
 use crate::session::Session;
@@ -25,6 +29,9 @@ pub struct DiagnoseConfig {
     pub idle_timeout_s: f64,
     /// Seconds within which a client's next session to another server counts as failover.
     pub failover_window_s: f64,
+    /// Silence (seconds) of the side whose turn it was that counts as CLIENT_STALLED or
+    /// SERVER_SILENT.
+    pub client_stall_s: f64,
     /// RETRANSMISSIONS needs at least this many retransmitted segments in one direction…
     pub retransmission_min_count: u64,
     /// …and at least this share of that direction's bytes.
@@ -36,6 +43,7 @@ impl Default for DiagnoseConfig {
         DiagnoseConfig {
             idle_timeout_s: 30.0,
             failover_window_s: 120.0,
+            client_stall_s: 5.0,
             retransmission_min_count: 3,
             retransmission_share: 0.03,
         }
@@ -59,6 +67,9 @@ const RULES: &[Rule] = &[
     ending::receiving_aborted,
     ending::idle_timeout,
     ending::tls,
+    outcome::not_smtp,
+    turns::client_stalled,
+    turns::server_silent,
     middlebox::masked_banner,
     middlebox::banner_never_completed,
     middlebox::command_masked,
@@ -75,12 +86,21 @@ const RULES: &[Rule] = &[
 
 const MULTI_RULES: &[MultiRule] = &[middlebox::ehlo_keywords_masked];
 
+/// Rules that read the verdicts found before them.
+type AfterRule = fn(&Facts, &DiagnoseConfig, &[Verdict]) -> Option<Verdict>;
+const AFTER_RULES: &[AfterRule] = &[outcome::no_message];
+
 /// Every verdict that applies to a finished session.
 pub fn diagnose(session: &Session, config: &DiagnoseConfig) -> Vec<Verdict> {
     let facts = Facts::new(session);
     let mut out: Vec<Verdict> = RULES.iter().filter_map(|rule| rule(&facts, config)).collect();
     for rule in MULTI_RULES {
         out.extend(rule(&facts, config));
+    }
+    for rule in AFTER_RULES {
+        if let Some(v) = rule(&facts, config, &out) {
+            out.push(v);
+        }
     }
     out
 }

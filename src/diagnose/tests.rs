@@ -35,10 +35,81 @@ fn a_clean_delivery_gets_delivered_and_nothing_else() {
 }
 
 #[test]
-fn a_greeting_then_quit_gets_no_verdict() {
+fn a_greeting_then_quit_is_no_message() {
     let mut b = SessionBuilder::lab();
     b.handshake().server("220 mx\r\n").client("QUIT\r\n").server("221 bye\r\n").close();
-    assert!(codes(&b).is_empty());
+    assert_eq!(codes(&b), ["NO_MESSAGE"]);
+}
+
+#[test]
+fn a_refused_vrfy_then_quit_is_no_message_not_reject() {
+    let mut b = SessionBuilder::lab();
+    b.handshake().server("220 mx\r\n").client("VRFY postmaster\r\n").server("550 5.1.1 no\r\n");
+    b.client("QUIT\r\n").server("221 bye\r\n").close();
+    assert_eq!(codes(&b), ["NO_MESSAGE"]);
+}
+
+#[test]
+fn a_sender_callout_is_no_message() {
+    let mut b = SessionBuilder::lab();
+    b.handshake().server("220 mx\r\n").client("EHLO a\r\n").server("250 ok\r\n");
+    b.client("MAIL FROM:<>\r\n").server("250 ok\r\n").client("RCPT TO:<x@y>\r\n").server("250 ok\r\n");
+    b.client("RSET\r\n").server("250 reset\r\n").client("QUIT\r\n").server("221 bye\r\n").close();
+    let sessions = b.analyze();
+    let v = diagnose(&sessions[0], &DiagnoseConfig::default());
+    assert_eq!(v.iter().map(|v| v.code).collect::<Vec<_>>(), ["NO_MESSAGE"]);
+    assert!(v[0].summary.contains("callout"), "{}", v[0].summary);
+}
+
+#[test]
+fn a_server_that_never_greets_is_server_silent() {
+    let mut b = SessionBuilder::lab();
+    b.handshake().wait(10.0).close();
+    assert_eq!(codes(&b), ["SERVER_SILENT"]);
+    // Closed at once: a port probe, not a silent server.
+    let mut b = SessionBuilder::lab();
+    b.handshake().wait(0.01).close();
+    assert_eq!(codes(&b), ["NO_MESSAGE"]);
+}
+
+#[test]
+fn a_command_never_answered_is_server_silent() {
+    let mut b = SessionBuilder::lab();
+    b.handshake().server("220 mx\r\n").client("EHLO a\r\n").wait(20.0).close();
+    assert_eq!(codes(&b), ["SERVER_SILENT"]);
+}
+
+#[test]
+fn a_client_silent_after_a_complete_greeting_stalled() {
+    let mut b = SessionBuilder::lab();
+    b.handshake().server("220-mx\r\n220-more\r\n220 mx\r\n").wait(10.0);
+    b.client("QUIT\r\n").server("221 bye\r\n").close();
+    let sessions = b.analyze();
+    let v = diagnose(&sessions[0], &DiagnoseConfig::default());
+    assert_eq!(v.iter().map(|v| v.code).collect::<Vec<_>>(), ["CLIENT_STALLED"]);
+    assert!(v[0].summary.contains("10.0 s after the greeting, then sent QUIT"), "{}", v[0].summary);
+    assert!(v[0].summary.contains("device in the path"), "{}", v[0].summary);
+}
+
+#[test]
+fn plain_text_after_starttls_is_read_on_and_delivered() {
+    let mut b = SessionBuilder::lab();
+    b.handshake().server("220 mx\r\n").client("EHLO a\r\n").server("250-mx\r\n250 STARTTLS\r\n");
+    b.client("STARTTLS\r\n").server("220 go ahead\r\n").client("EHLO a\r\n").server("250 mx\r\n");
+    b.client("MAIL FROM:<a@b>\r\n").server("250 ok\r\n").client("RCPT TO:<c@d>\r\n").server("250 ok\r\n");
+    b.client("DATA\r\n").server("354 go\r\n").client("Subject: x\r\n\r\nhi\r\n.\r\n").server("250 ok id=1\r\n");
+    b.client("QUIT\r\n").server("221 bye\r\n").close();
+    assert_eq!(codes(&b), ["DELIVERED", "PLAINTEXT_AFTER_STARTTLS"]);
+}
+
+#[test]
+fn not_smtp_on_a_mail_port_is_said_so() {
+    let mut b = SessionBuilder::lab();
+    b.handshake();
+    b.send(CLIENT, crate::decode::TcpFlags::PSH | crate::decode::TcpFlags::ACK, &[0, 14, 0x38, 1, 2, 3, 0, 0, 0, 0, 0]);
+    b.send(SERVER, crate::decode::TcpFlags::PSH | crate::decode::TcpFlags::ACK, &[0, 26, 0x40, 9, 8, 7, 0, 1]);
+    b.close();
+    assert_eq!(codes(&b), ["NOT_SMTP"]);
 }
 
 #[test]
@@ -88,7 +159,7 @@ fn quit_after_mail_is_aborted_by_sender_but_not_after_a_refused_rcpt() {
 fn long_silence_before_the_close_is_an_idle_timeout() {
     let mut b = SessionBuilder::lab();
     b.handshake().server("220 mx\r\n").client("EHLO a\r\n").server("250 ok\r\n").wait(45.0).close();
-    assert_eq!(codes(&b), ["IDLE_TIMEOUT"]);
+    assert_eq!(codes(&b), ["IDLE_TIMEOUT", "CLIENT_STALLED"]);
 }
 
 #[test]

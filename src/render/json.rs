@@ -120,6 +120,8 @@ struct Record<'a> {
     end: EndReason,
     tcp: Tcp<'a>,
     smtp: &'a SmtpRecord,
+    /// The code on the text session line (`diagnose::headline`), null without verdicts.
+    headline: Option<&'static str>,
     verdicts: &'a [Verdict],
 }
 
@@ -179,6 +181,7 @@ fn record<'a>(s: &'a Session, verdicts: &'a [Verdict]) -> Record<'a> {
             events_elided: c.events_elided,
         },
         smtp: &s.smtp,
+        headline: crate::diagnose::headline(verdicts).map(|v| v.code),
         verdicts,
     }
 }

@@ -56,9 +56,9 @@ pub fn capture_header(name: &str, style: TextStyle) -> String {
     if style.color { format!("{}\n", line.bold()) } else { format!("{line}\n") }
 }
 
-/// The most severe verdict, which names the session's outcome on its line.
+/// The verdict that names the session's outcome on its line (see `diagnose::headline`).
 pub fn headline(verdicts: &[Verdict]) -> Option<&Verdict> {
-    verdicts.iter().max_by_key(|v| v.severity)
+    crate::diagnose::headline(verdicts)
 }
 
 /// The session line and one line per verdict (plus explanations with `explain`).

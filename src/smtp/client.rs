@@ -29,6 +29,11 @@ impl Dialogue {
             let rest = &data[pos..];
             match self.client_mode {
                 ClientMode::Undecided(_) => return pos,
+                ClientMode::Opaque => return data.len(),
+                ClientMode::Tls if self.plaintext_after_starttls(C2S, rest) => {
+                    self.note_plaintext_after_starttls(C2S, rest, at);
+                    self.client_mode = ClientMode::Commands;
+                }
                 ClientMode::Tls => {
                     self.tls_data(C2S, rest, at);
                     return data.len();
@@ -160,6 +165,7 @@ impl Dialogue {
         match self.client_mode {
             ClientMode::Undecided(_) => self.hold(Held::Gap(missing, at), 0, at),
             ClientMode::Tls => self.tls_readers.get_or_insert_with(Default::default)[C2S.index()].gap(),
+            ClientMode::Opaque => {}
             ClientMode::Bdat { remaining } => {
                 let n = missing.min(remaining);
                 if let Some((_, m)) = self.message.as_deref_mut() {

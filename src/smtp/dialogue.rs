@@ -26,6 +26,8 @@ pub(super) enum ClientMode {
         remaining: u64,
     },
     Tls,
+    /// Neither SMTP nor TLS: counted, not parsed.
+    Opaque,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,8 +202,44 @@ impl Dialogue {
             Direction::ServerToClient if data.starts_with(b"HTTP/1.") && self.tunnel => {
                 self.server_mode = ServerMode::HttpHeader;
             }
+            Direction::ClientToServer
+                if tls::starts_binary(data) && !data[..data.len().min(2)].iter().all(u8::is_ascii_alphabetic) =>
+            {
+                self.client_mode = ClientMode::Opaque;
+                self.not_smtp(dir, data, at);
+            }
+            Direction::ServerToClient
+                if tls::starts_binary(data) && !tls::starts_record(data) && !data[0].is_ascii_digit() =>
+            {
+                self.server_mode = ServerMode::Opaque;
+                self.not_smtp(dir, data, at);
+            }
             _ => {}
         }
+    }
+
+    /// Notes a stream that is not SMTP, with its first bytes in hex (a protocol's signature).
+    fn not_smtp(&mut self, dir: Direction, data: &[u8], at: PacketRef) {
+        let head: Vec<String> = data.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        self.log.anomaly(dir, AnomalyKind::NotSmtp, format!("first bytes {}", head.join(" ")), at);
+    }
+
+    /// After a 220 to STARTTLS, a side whose first bytes are plain SMTP instead of a TLS record
+    /// (a capture decrypted by a proxy, or a client that ignored the reply) is parsed on as SMTP.
+    pub(super) fn plaintext_after_starttls(&self, dir: Direction, rest: &[u8]) -> bool {
+        let accepted = !self.implicit_tls && self.rec.starttls.as_ref().is_some_and(|s| s.reply == Some(220));
+        let fresh = self.tls_readers.as_ref().is_none_or(|r| r[dir.index()].is_fresh());
+        let plain = match dir {
+            Direction::ClientToServer => tls::starts_command(rest),
+            Direction::ServerToClient => tls::starts_reply(rest),
+        };
+        accepted && fresh && plain && !tls::starts_record(rest)
+    }
+
+    pub(super) fn note_plaintext_after_starttls(&mut self, dir: Direction, rest: &[u8], at: PacketRef) {
+        let detail =
+            String::from_utf8_lossy(&rest[..rest.iter().position(|&b| b == b'\r').unwrap_or(rest.len()).min(40)]);
+        self.log.anomaly(dir, AnomalyKind::PlaintextAfterStartTls, detail.into_owned(), at);
     }
 
     /// The connection ended: flush partial lines, close what is open.

@@ -111,6 +111,12 @@ pub enum AnomalyKind {
     TlsBytes,
     PlaintextReplyToTls,
     NotTls,
+    /// STARTTLS got its 220, then this side went on in plain text (a decrypted capture, or a
+    /// client that ignored the reply): the dialogue is parsed on as SMTP.
+    PlaintextAfterStartTls,
+    /// A stream that opens with bytes that are neither SMTP nor TLS (a VPN on port 465): the
+    /// rest of it is counted, not parsed.
+    NotSmtp,
     HttpConnectTunnel,
     UndecidedOverflow,
     PendingOverflow,

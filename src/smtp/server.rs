@@ -22,6 +22,10 @@ impl Dialogue {
             let rest = &data[pos..];
             match self.server_mode {
                 ServerMode::Opaque => return,
+                ServerMode::Tls if self.plaintext_after_starttls(S2C, rest) => {
+                    self.note_plaintext_after_starttls(S2C, rest, at);
+                    self.server_mode = ServerMode::Replies;
+                }
                 ServerMode::Tls => return self.tls_data(S2C, rest, at),
                 ServerMode::Replies if self.server_tls_starts(rest) => {
                     let mut bytes = self.server_lines.take_partial(at).map(|l| l.bytes).unwrap_or_default();

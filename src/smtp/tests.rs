@@ -745,3 +745,51 @@ mod split {
         }
     }
 }
+
+#[test]
+fn plain_text_after_starttls_is_parsed_on_as_smtp() {
+    // A capture exported decrypted (or a client that ignored the 220): both sides go on in clear.
+    let rec = run(&[
+        (S, b"220 hi\r\n"),
+        (C, b"EHLO c\r\n"),
+        (S, b"250-hi\r\n250 STARTTLS\r\n"),
+        (C, b"STARTTLS\r\n"),
+        (S, b"220 go ahead\r\n"),
+        (C, b"EHLO c\r\n"),
+        (S, b"250 hi\r\n"),
+        (C, b"MAIL FROM:<a@b>\r\n"),
+        (S, b"250 ok\r\n"),
+        (C, b"QUIT\r\n"),
+        (S, b"221 bye\r\n"),
+    ]);
+    assert_eq!(rec.commands, ["EHLO", "STARTTLS", "EHLO", "MAIL", "QUIT"]);
+    assert_eq!(rec.replies, [220, 250, 220, 250, 250, 221]);
+    assert!(has(&rec, AnomalyKind::PlaintextAfterStartTls));
+    let tls = rec.starttls.as_ref().unwrap().tls.as_ref();
+    assert!(tls.is_none_or(|t| t.client_hello.is_none() && !t.encrypted));
+}
+
+#[test]
+fn a_tls_handshake_after_starttls_is_not_plain_text() {
+    let rec = run(&[
+        (S, b"220 hi\r\n"),
+        (C, b"STARTTLS\r\n"),
+        (S, b"220 go ahead\r\n"),
+        (C, &tls::tests::client_hello_record("a.b")),
+    ]);
+    assert!(!has(&rec, AnomalyKind::PlaintextAfterStartTls));
+    assert!(rec.starttls.unwrap().tls.unwrap().client_hello.is_some());
+}
+
+#[test]
+fn binary_bytes_on_a_mail_port_are_not_parsed_as_commands() {
+    // OpenVPN over TCP on port 465: a length-prefixed P_CONTROL_HARD_RESET_CLIENT_V2 and its answer.
+    let mut hello =
+        vec![0x00, 0x0e, 0x38, 0x5d, 0x9a, 0x01, 0xc2, 0x7f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
+    hello.extend(std::iter::repeat_n(b'\n', 3).chain((0..200u8).map(|i| i.wrapping_mul(37))));
+    let rec = run(&[(C, &hello), (S, &[0x00, 0x1a, 0x40, 0x11, 0x22, 0x01, 0x02]), (C, &hello)]);
+    assert!(rec.commands.is_empty(), "{:?}", rec.commands);
+    assert!(rec.replies.is_empty());
+    assert!(has(&rec, AnomalyKind::NotSmtp));
+    assert!(rec.events.len() <= 4, "{}", rec.events.len());
+}

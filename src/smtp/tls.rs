@@ -12,6 +12,25 @@ const ALERT: u8 = 21;
 const HANDSHAKE: u8 = 22;
 pub const APPLICATION_DATA: u8 = 23;
 
+/// Bytes that open an SMTP command line ("EHLO", "MAIL", "QUIT"): letters, up to four.
+pub fn starts_command(b: &[u8]) -> bool {
+    let head = &b[..b.len().min(4)];
+    !head.is_empty() && head.iter().all(u8::is_ascii_alphabetic)
+}
+
+/// Bytes that open an SMTP reply line: three digits.
+pub fn starts_reply(b: &[u8]) -> bool {
+    b.len() >= 3 && b[..3].iter().all(u8::is_ascii_digit)
+}
+
+/// The first bytes of a stream hold control bytes, or 8-bit bytes where a verb or reply code
+/// must be: neither SMTP nor the text of another line protocol (TLS records are told apart
+/// before this is asked). 8-bit text later in a greeting (an IDN host name) is still SMTP.
+pub fn starts_binary(b: &[u8]) -> bool {
+    let control = |c: &u8| c.is_ascii_control() && !matches!(c, b'\r' | b'\n' | b'\t');
+    b[..b.len().min(16)].iter().any(control) || b[..b.len().min(4)].iter().any(|&c| c >= 0x80)
+}
+
 /// Whether bytes begin a TLS record: content type 20–23, major version 3, minor ≤ 4.
 pub fn starts_record(b: &[u8]) -> bool {
     b.len() >= 3 && (20..=23).contains(&b[0]) && b[1] == 3 && b[2] <= 4
@@ -48,6 +67,8 @@ pub enum Finding {
 /// Reads the records of one direction.
 #[derive(Clone, Debug, Default)]
 pub struct Reader {
+    /// Bytes were fed: the stream is past its first record header.
+    fed: bool,
     header: Vec<u8>,
     body: Vec<u8>,
     remaining: usize,
@@ -57,6 +78,7 @@ pub struct Reader {
 
 impl Reader {
     pub fn feed(&mut self, mut data: &[u8], at: PacketRef, out: &mut Vec<(Finding, PacketRef)>) {
+        self.fed |= !data.is_empty();
         while !data.is_empty() {
             if self.opaque {
                 out.push((Finding::NotTls { len: data.len() }, at));
@@ -87,7 +109,13 @@ impl Reader {
 
     /// Bytes are missing: record boundaries are lost, the rest of this direction is opaque.
     pub fn gap(&mut self) {
+        self.fed = true;
         self.opaque = true;
+    }
+
+    /// Nothing of this direction went through the reader yet.
+    pub fn is_fresh(&self) -> bool {
+        !self.fed
     }
 
     fn start_record(&mut self) -> bool {

@@ -1,0 +1,222 @@
+//! Whose turn it was when the session died: a client that stayed silent after the server had
+//! answered (CLIENT_STALLED), a server that never greeted or answered (SERVER_SILENT).
+//!
+//! SMTP is strictly turn-based (RFC 5321 §4.3): after the greeting, after each reply and after
+//! 354 the client must speak; after connecting and after each command the server must. Which
+//! side let the silence run tells the admin whose log to read.
+
+use super::facts::{Facts, ReplyLine};
+use super::{DiagnoseConfig, Severity, Verdict, verdict};
+use crate::tcp::Direction;
+use crate::tcp::conn::{CloseKind, Handshake, Role};
+use crate::tcp::flow::EndReason;
+
+/// How the silence ended, for sentences: "then sent QUIT", "until the capture ended".
+struct Ending {
+    ts: f64,
+    packet: u64,
+    how: String,
+    /// The packet is the client's own (QUIT or its close), not part of the silence.
+    by_client: bool,
+}
+
+/// The client's turn ends with its QUIT or close, the server giving up (421, close), or
+/// whatever ended the session, whichever came first.
+fn after_client_turn(f: &Facts, from_packet: u64) -> Ending {
+    let closed = |kind: CloseKind| if kind == CloseKind::Rst { "reset" } else { "closed" };
+    let quit = f
+        .commands
+        .iter()
+        .find(|c| c.packet > from_packet && c.verb.eq_ignore_ascii_case("QUIT"))
+        .map(|q| Ending { ts: q.ts, packet: q.packet, how: "then sent QUIT".into(), by_client: true });
+    let client_close = f.closes().iter().find(|c| c.by == Role::Client && c.packet > from_packet).map(|c| Ending {
+        ts: c.ts,
+        packet: c.packet,
+        how: format!("then {} the connection ({})", closed(c.kind), c.flags),
+        by_client: true,
+    });
+    let gave_up = f.replies.iter().find(|r| r.packet > from_packet && r.code == 421).map(|r| Ending {
+        ts: r.ts,
+        packet: r.packet,
+        how: format!("until the server gave up (\"{} {}\")", r.code, r.first_line()),
+        by_client: false,
+    });
+    let server_close = f.closes().iter().find(|c| c.by == Role::Server && c.packet > from_packet).map(|c| Ending {
+        ts: c.ts,
+        packet: c.packet,
+        how: format!("until the server {} the connection ({})", closed(c.kind), c.flags),
+        by_client: false,
+    });
+    [quit, client_close, gave_up, server_close]
+        .into_iter()
+        .flatten()
+        .min_by_key(|e| e.packet)
+        .unwrap_or_else(|| session_end(f))
+}
+
+/// The end of a session no side ended: it went idle, or the capture ended.
+fn session_end(f: &Facts) -> Ending {
+    let last = &f.s.conn.last;
+    let how = match f.s.end {
+        EndReason::Idle => "until the session went idle (no close in the capture)",
+        EndReason::Evicted => "until the session was dropped from the flow table",
+        _ => "until the capture ended",
+    };
+    Ending { ts: last.ts.as_secs_f64(), packet: last.number, how: how.into(), by_client: false }
+}
+
+/// A reply that a strict client never sees complete (BANNER_NEVER_COMPLETED's evidence): the
+/// client waited for the server, not the other way round.
+fn broken_replies(f: &Facts) -> bool {
+    use crate::smtp::AnomalyKind::{NotSmtp, ReplyWithoutSeparator, UnterminatedMultilineReply};
+    f.s.smtp.anomalies.iter().any(|a| {
+        matches!(a.kind, ReplyWithoutSeparator | UnterminatedMultilineReply | NotSmtp)
+            && a.from == Direction::ServerToClient
+            || a.kind == NotSmtp
+    })
+}
+
+/// TLS took over the stream: turns are no longer visible.
+fn encrypted(f: &Facts) -> bool {
+    let smtp = &f.s.smtp;
+    smtp.implicit_tls.is_some()
+        || smtp.starttls.as_ref().is_some_and(|s| {
+            s.reply == Some(220) && s.tls.as_ref().is_some_and(|t| t.client_hello.is_some() || t.encrypted)
+        })
+}
+
+/// The reply after which it was the client's turn for good: the last one that is not the
+/// server's goodbye, with no command of the client left unanswered before it.
+fn client_turn_reply<'a>(f: &'a Facts) -> Option<&'a ReplyLine<'a>> {
+    let r = f.replies.iter().rev().find(|r| r.code != 421 && r.answers != Some("QUIT"))?;
+    let pending_before = f.commands.iter().any(|c| c.packet <= r.packet && c.reply.is_none());
+    let continued = f.commands.iter().any(|c| c.packet > r.packet && !c.verb.eq_ignore_ascii_case("QUIT"));
+    let final_reply = matches!(r.code / 100, 4 | 5) && r.answers == Some("<greeting>");
+    (!pending_before && !continued && !final_reply).then_some(r)
+}
+
+fn turn_name(r: &ReplyLine, body_sent: bool) -> String {
+    match r.answers {
+        Some("<greeting>") => "after the greeting".to_string(),
+        Some(v) if v.eq_ignore_ascii_case("DATA") && r.code == 354 && body_sent => {
+            "in the middle of the message data (after 354 and part of the message)".to_string()
+        }
+        Some(v) if v.eq_ignore_ascii_case("DATA") && r.code == 354 => "after 354 (the message was due)".to_string(),
+        Some("<data-end>") => format!("after the reply to the message ({})", r.code),
+        Some(v) => format!("after the reply to {v} ({})", r.code),
+        None => format!("after the server's {}", r.code),
+    }
+}
+
+/// The client was silent for at least `client_stall_s` when it was its turn, then quit,
+/// closed or was timed out.
+pub fn client_stalled(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
+    let greeting = f.greeting()?;
+    if !(200..300).contains(&greeting.code) || encrypted(f) || broken_replies(f) {
+        return None;
+    }
+    let r = client_turn_reply(f)?;
+    let end = after_client_turn(f, r.packet);
+    // Message data the client sent after 354 moves the start of its silence.
+    let last_client_payload = f.s.conn.events.iter().rfind(|e| {
+        e.dir == Direction::ClientToServer
+            && e.len > 0
+            && e.number > r.packet
+            && (e.number < end.packet || (e.number == end.packet && !end.by_client))
+    });
+    let start = last_client_payload.map_or(r.ts, |e| e.ts.as_secs_f64().max(r.ts));
+    let silence = end.ts - start;
+    if silence < c.client_stall_s {
+        return None;
+    }
+    let turn = turn_name(r, last_client_payload.is_some());
+    let mut summary = format!("the client was silent for {silence:.1} s {turn}, {}", end.how);
+    let mut explanation = "It was the client's turn to speak (SMTP is turn-based: after the greeting, \
+        after each reply and after 354 the server waits for the client), and the client said nothing. \
+        The client was busy or stuck (a slow DNS or content check before its next command, a lost \
+        packet it waited for), or it did not consider the server's last reply complete."
+        .to_string();
+    if r.answers == Some("<greeting>") {
+        let lines = f.s.smtp.banner.as_ref().map_or(1, |b| b.text.lines().count().max(1));
+        summary.push_str(&format!(
+            "; the greeting here was complete ({} line{}), so a device in the path may have changed it on the client's side",
+            lines,
+            if lines == 1 { "" } else { "s" }
+        ));
+        explanation.push_str(
+            " A client that waits after a complete greeting usually never saw it complete: a firewall with \
+             ESMTP inspection (Cisco ASA `mask-banner`) masks a multi-line banner so that its final \"220 \" \
+             line is lost. A capture on the client's side of the firewall will show it (see \
+             BANNER_NEVER_COMPLETED there).",
+        );
+    }
+    Some(verdict("CLIENT_STALLED", Severity::Warning, summary, explanation, vec![r.packet, end.packet]))
+}
+
+/// No greeting after the handshake, or no reply to a command, for at least `client_stall_s`.
+pub fn server_silent(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
+    let conn = &f.s.conn;
+    let handshake_done = matches!(conn.handshake, Handshake::Complete | Handshake::SynSynack);
+    if f.server_bytes() == 0 && handshake_done {
+        if f.first_close().is_some_and(|x| x.by == Role::Server && x.kind == CloseKind::Rst) {
+            return None; // TCPREFUSE
+        }
+        let from = conn.ack_packet.or(conn.synack_packet)?;
+        let from_ts = conn.events.iter().find(|e| e.number == from)?.ts.as_secs_f64();
+        let end = after_client_turn(f, from);
+        let silence = end.ts - from_ts;
+        if silence < c.client_stall_s {
+            return None;
+        }
+        let end_how = end.how.replace("then sent QUIT", "then the client sent QUIT");
+        let end_how = end_how.replacen("then ", "then the client ", usize::from(!end_how.contains("client")));
+        return Some(verdict(
+            "SERVER_SILENT",
+            Severity::Error,
+            format!("the server accepted the connection but sent no greeting in {silence:.1} s, {end_how}"),
+            "The TCP handshake completed but the SMTP server never sent its 220 greeting. The MTA's process \
+             is hung or overloaded (all its SMTP slots busy, a slow reverse-DNS or ident lookup before the \
+             banner), a gateway delays the banner on purpose (tarpitting a suspicious sender), or a proxy \
+             or load balancer accepts connections for a backend that is down. Check the server's process \
+             and connection limits, and whether the handshake is answered by the MTA itself."
+                .to_string(),
+            vec![from, end.packet],
+        ));
+    }
+    // A command (or the end of the message) the server never answered.
+    let pending = f.commands.iter().rev().find(|c| c.reply.is_none() && !c.verb.eq_ignore_ascii_case("QUIT"));
+    let data_end = f.s.smtp.transactions.last().filter(|t| {
+        t.data_reply.is_none() && t.body.as_ref().is_some_and(|b| b.terminated) && t.bdat_chunks.is_empty()
+    });
+    let (what, packet, ts) = match (pending, data_end) {
+        (Some(p), _) if f.replies.iter().all(|r| r.packet < p.packet) => (p.verb.to_string(), p.packet, p.ts),
+        (_, Some(t)) => {
+            let b = t.body.as_ref()?;
+            let last = b.last_packet?;
+            if f.replies.iter().any(|r| r.packet > last.number) {
+                return None;
+            }
+            ("the end of the message".to_string(), last.number, last.ts.as_secs_f64())
+        }
+        _ => return None,
+    };
+    let end = after_client_turn(f, packet);
+    let silence = end.ts - ts;
+    if silence < c.client_stall_s {
+        return None;
+    }
+    Some(verdict(
+        "SERVER_SILENT",
+        Severity::Error,
+        format!(
+            "the server did not answer {what} in {silence:.1} s; the client {}",
+            end.how.trim_start_matches("then ")
+        ),
+        "It was the server's turn: the client had sent its command (or its whole message) and waited, and \
+         no reply came. The server is stuck (a slow content scan, DNS or database lookup, a full disk), or \
+         the command never reached it (a device in the path dropped or held it; compare with a capture \
+         on the server's side)."
+            .to_string(),
+        vec![packet, end.packet],
+    ))
+}
