@@ -172,7 +172,7 @@ fn run_shard(
     });
     analyzer.starts = Some(Vec::new());
     let mut reader = ShardReader { shared, shard, analyzer: &mut analyzer, found: &found, report, seq: 0, gone: false };
-    let result = capture::read_bytes(shared.name, shared.map, &mut reader);
+    let result = capture::read_map(shared.name, shared.map, &mut reader);
     if reader.gone || shared.closed.load(Ordering::Relaxed) {
         // The output is gone: the rest would not be shown.
         return (result, analyzer.decode_stats.clone());

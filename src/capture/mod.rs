@@ -16,12 +16,13 @@ pub mod live;
 mod pcap;
 mod pcapng;
 mod read;
+mod shrink;
 mod source;
 #[cfg(test)]
 mod testutil;
 mod writer;
 
-pub use read::{map_regular, read_bytes, read_path, read_path_until, read_stream};
+pub use read::{map_regular, read_bytes, read_map, read_path, read_path_until, read_stream};
 pub use writer::PcapWriter;
 
 /// Largest captured length accepted for one packet. It is libpcap's and Wireshark's limit

@@ -9,6 +9,7 @@ use flate2::read::MultiGzDecoder;
 
 use super::detect::{self, Detected, Format};
 use super::emit::Emitter;
+use super::shrink::{MapSource, Watch};
 use super::source::{SliceSource, Source, StreamSource};
 use super::{CaptureError, CaptureWarning, FrameSink, ReadStats, pcap, pcapng};
 
@@ -44,7 +45,7 @@ pub fn read_path_until(
     let meta = file.metadata().map_err(io_err)?;
     if let Some(map) = map_regular(&file, &meta) {
         let mut sink = ReleaseBehind { inner: sink, map: &map, released: 0, populated: 0 };
-        return read_bytes(&name, &map, &mut sink);
+        return read_mapped(&name, &map, Some(&file), &mut sink);
     }
     read_stream(&name, file, sink)
 }
@@ -100,8 +101,8 @@ pub fn map_regular(file: &File, meta: &std::fs::Metadata) -> Option<memmap2::Mma
         return None;
     }
     // SAFETY: the map is only read. Another process appending to the file (a running tcpdump)
-    // is harmless; one truncating it under us could fault the read, a risk every mmap-based
-    // reader takes for the speed of not copying.
+    // is harmless; one truncating it under us would fault the read: `read_map` reads it through
+    // `shrink`, which stops at the new end and catches the SIGBUS that may still come.
     let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
     #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::Sequential);
@@ -150,6 +151,72 @@ impl FrameSink for ReleaseBehind<'_> {
             self.released = at;
         }
         flow
+    }
+    fn warning(&mut self, warning: CaptureWarning) {
+        self.inner.warning(warning);
+    }
+}
+
+/// Read a memory-mapped capture file (from [`map_regular`]), stopping cleanly where the file
+/// ends should it shrink while being read (see `shrink`).
+pub fn read_map(name: &str, map: &[u8], sink: &mut dyn FrameSink) -> Result<ReadStats, CaptureError> {
+    read_mapped(name, map, None, sink)
+}
+
+fn read_mapped(
+    name: &str,
+    map: &[u8],
+    file: Option<&File>,
+    sink: &mut dyn FrameSink,
+) -> Result<ReadStats, CaptureError> {
+    let watch = Watch::new(map);
+    let head = &map[..map.len().min(HEAD_LEN)];
+    let format = match detect::detect(head) {
+        // A shrinking gzip file reads as damaged compressed data: a warning, sessions kept.
+        Detected::Known(Format::Gzip) => return read_gzip(name, map, sink, 1),
+        Detected::Known(format) => format,
+        other => return Err(undetected(name, other, head, 0)),
+    };
+    let mut src = MapSource::new(map, file, &watch);
+    let mut guarded = Unfaulted { inner: sink, watch: &watch, base: map.as_ptr() as usize, cut: false };
+    let mut stats = read_format(name, format, &mut src, &mut guarded)?;
+    let shrunk = match (src.shrunk_to, watch.fault()) {
+        (Some(len), fault) => Some(fault.map_or(len, |f| len.min(f as u64))),
+        (None, fault) => fault.map(|f| f as u64),
+    };
+    if let Some(len) = shrunk {
+        // The frames before the cut were delivered; the reading ends there like a truncated file.
+        stats.stopped &= !guarded.cut;
+        stats.truncated = true;
+        stats.bytes = stats.bytes.min(len);
+        let message = format!(
+            "the file shrank to {len} bytes while it was read (rotated or truncated by another program): \
+             reading stopped at offset {}, the rest is ignored",
+            stats.bytes
+        );
+        sink.warning(CaptureWarning { offset: stats.bytes, message });
+    }
+    Ok(stats)
+}
+
+/// Stops before a frame that touched a page which faulted (its bytes are zeros, not data).
+struct Unfaulted<'a, 's> {
+    inner: &'s mut dyn FrameSink,
+    watch: &'a Watch,
+    base: usize,
+    cut: bool,
+}
+
+impl FrameSink for Unfaulted<'_, '_> {
+    fn frame(&mut self, frame: &super::Frame<'_>) -> std::ops::ControlFlow<()> {
+        if let Some(fault) = self.watch.fault() {
+            let end = (frame.data.as_ptr() as usize).wrapping_sub(self.base) + frame.data.len();
+            if end > fault {
+                self.cut = true;
+                return std::ops::ControlFlow::Break(());
+            }
+        }
+        self.inner.frame(frame)
     }
     fn warning(&mut self, warning: CaptureWarning) {
         self.inner.warning(warning);
