@@ -34,6 +34,8 @@ pub enum Command {
     Ladder(LadderArgs),
     /// Sniff an interface and diagnose sessions as they end (needs root or cap_net_raw).
     Live(LiveArgs),
+    /// Compare captures taken on both sides of a device: what it translated, rewrote, forged, dropped.
+    Diff(DiffArgs),
     /// Print a man page or a shell completion script (generated at build time).
     Generate {
         #[arg(value_enum)]
@@ -209,6 +211,49 @@ pub enum LadderFormat {
     Mermaid,
     Svg,
     Json,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// Capture taken on the device's outside (usually the client's side).
+    #[arg(value_name = "OUTSIDE")]
+    pub outside: PathBuf,
+    /// Capture of the same traffic taken on the device's inside.
+    #[arg(value_name = "INSIDE")]
+    pub inside: PathBuf,
+    /// One JSON object per pair and per unpaired session (NDJSON, schema smtpdiag.diff.v1).
+    #[arg(long)]
+    pub json: bool,
+    /// Draw a three-column ladder (client | device | server) under each pair.
+    #[arg(long)]
+    pub ladder: bool,
+    /// Ladder format: text under each pair, or only the ladders as Mermaid or SVG.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+    /// Write to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only pairs whose outside session has this id (as `read` numbers them; repeatable).
+    #[arg(long = "session", value_name = "ID")]
+    pub sessions: Vec<u64>,
+    /// Ladders show every packet, including pure ACKs seen on both sides.
+    #[arg(long)]
+    pub all_packets: bool,
+    /// Plain ASCII instead of Unicode box drawing and arrows.
+    #[arg(long)]
+    pub ascii: bool,
+    /// Width in columns (default: the terminal's, or 100 when not a terminal).
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffFormat {
+    Text,
+    Mermaid,
+    Svg,
 }
 
 #[derive(Args, Debug)]

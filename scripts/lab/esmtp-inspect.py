@@ -40,6 +40,23 @@ Rules, and the ASA default behaviour each one imitates
    reset can be told from a real one. All later packets of the connection
    are dropped (the ASA has forgotten it).
 
+Address translation and sequence randomization (scenarios 50-59)
+---------------------------------------------------------------
+5. With --seq-shift C,S the fw shifts each side's sequence space by a constant,
+   as the ASA's TCP sequence number randomization does (a constant offset per
+   direction and connection): the client's sequence numbers grow by C on the way
+   in (and the server's acknowledgements of them shrink by C on the way out),
+   the server's grow by S on the way out (and the client's acknowledgements
+   shrink by S on the way in); SACK blocks are fixed up the same way. Addresses
+   and ports are translated by iptables (DNAT of a public server address, SNAT
+   with port translation of the client, set up by lib.sh). For the shift to stay
+   invisible to the fw's own connection tracking, client packets are queued in
+   raw PREROUTING (before conntrack: it sees them already shifted) and server
+   packets in FORWARD (after conntrack: it sees them not yet shifted), so
+   conntrack only ever sees the inside sequence space. Flows are keyed by the
+   client's outside address and port, the one thing both hooks agree on.
+   --no-inspect keeps the translation and the shift but rewrites no byte.
+
 Simplifications (documented, fine for the lab's sessions): a decision about
 a line is taken with the bytes seen so far, so a verb split across two
 segments is judged from its first part; out-of-order segments are passed
@@ -105,6 +122,28 @@ class Injector:
                          255, 6, 0, src, dst)
         ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
         self.sock.sendto(ip + tcp, (socket.inet_ntoa(dst), 0))
+
+
+def fix_sack(seg, thl, peer_shift):
+    """SACK blocks (option 5) name the peer's sequence numbers: shift them like the ack."""
+    if not peer_shift:
+        return
+    i = 20
+    while i < thl:
+        kind = seg[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= thl or seg[i + 1] < 2:
+            break
+        length = seg[i + 1]
+        if kind == 5:
+            for j in range(i + 2, min(i + length, thl) - 3, 4):
+                v = struct.unpack("!I", seg[j:j + 4])[0]
+                seg[j:j + 4] = struct.pack("!I", (v - peer_shift) & 0xFFFFFFFF)
+        i += length
 
 
 class Reset(Exception):
@@ -262,9 +301,11 @@ class Flow:
 
 # ------------------------------------------------------------------ packet handling
 class Inspector:
-    def __init__(self):
+    def __init__(self, seq_shift=(0, 0), inspect=True):
         self.flows = {}
         self.inj = Injector()
+        self.shift_c, self.shift_s = seq_shift
+        self.inspect = inspect
 
     def handle(self, pkt):
         """Returns (verdict, new_packet_or_None)."""
@@ -278,9 +319,10 @@ class Inspector:
         thl = (off >> 4) * 4
         payload = tcp[thl:]
         c2s = dport == 25
-        ckey = (src, sport, dst, dport) if c2s else (dst, dport, src, sport)
-        name = "%s:%d>%s:%d" % (socket.inet_ntoa(ckey[0]), ckey[1], socket.inet_ntoa(ckey[2]), ckey[3])
+        # the client's (outside) endpoint: the server's address differs between the hooks under DNAT
+        ckey = (src, sport) if c2s else (dst, dport)
         if flags & 0x02 and not flags & 0x10 and c2s:   # new SYN: new connection
+            name = "%s:%d>%s:%d" % (socket.inet_ntoa(src), sport, socket.inet_ntoa(dst), dport)
             self.flows[ckey] = Flow(name)
             log(f"{name}: new connection")
         flow = self.flows.get(ckey)
@@ -288,19 +330,20 @@ class Inspector:
             return NF_ACCEPT, None
         if flow.dead:
             return NF_DROP, None
+        name = flow.key
         d = "c2s" if c2s else "s2c"
         if flags & 0x02:
             flow.next_seq[d] = (seq + 1) & 0xFFFFFFFF
-            return NF_ACCEPT, None
-        if not payload:
-            return NF_ACCEPT, None
+            return self._out(pkt, ihl, thl, tcp, tcp[thl:], c2s)
+        if not payload or not self.inspect:
+            return self._out(pkt, ihl, thl, tcp, payload, c2s)
         exp = flow.next_seq[d]
         if exp is not None and seq != exp:
             prev = flow.done[d].get(seq)
             if prev is not None and len(prev) == len(payload):
                 new = prev                          # retransmission: same rewrite
             else:
-                return NF_ACCEPT, None              # out of order / partial: pass
+                return self._out(pkt, ihl, thl, tcp, payload, c2s)   # out of order / partial: pass
         else:
             try:
                 new = bytes(flow.client_bytes(payload) if c2s else self._server(flow, payload))
@@ -308,15 +351,29 @@ class Inspector:
                 log(f"{name}: RESET ({r.why}); dropping segment seq={seq}, resetting both sides")
                 flow.dead = True
                 # to the server, as if from the client: seq where the dropped segment started
-                self.inj.rst(src, sport, dst, dport, seq, ack)
+                # (in the inside sequence space; under NAT, conntrack translates the addresses)
+                self.inj.rst(src, sport, dst, dport, (seq + self.shift_c) & 0xFFFFFFFF,
+                             (ack - self.shift_s) & 0xFFFFFFFF)
                 # to the client, as if from the server: the client's ack is the server's next seq
                 self.inj.rst(dst, dport, src, sport, ack, (seq) & 0xFFFFFFFF)
                 return NF_DROP, None
             flow.done[d][seq] = new
             flow.next_seq[d] = (seq + len(payload)) & 0xFFFFFFFF
-        if new == payload:
+        return self._out(pkt, ihl, thl, tcp, new, c2s, changed=new != payload)
+
+    def _out(self, pkt, ihl, thl, tcp, payload, c2s, changed=False):
+        """The packet as it leaves: new payload, sequence spaces shifted, TCP checksum redone."""
+        if not changed and not (self.shift_c or self.shift_s):
             return NF_ACCEPT, None
-        seg = bytearray(tcp[:thl] + new)
+        seg = bytearray(tcp[:thl] + payload)
+        seq, ack = struct.unpack("!II", seg[4:12])
+        # own sequence numbers grow by the sender's shift; acks of the peer's shrink by the peer's
+        own, peer = (self.shift_c, self.shift_s) if c2s else (self.shift_s, self.shift_c)
+        seg[4:8] = struct.pack("!I", (seq + own) & 0xFFFFFFFF)
+        if seg[13] & 0x10:
+            seg[8:12] = struct.pack("!I", (ack - peer) & 0xFFFFFFFF)
+        fix_sack(seg, thl, peer)
+        src, dst = pkt[12:16], pkt[16:20]
         seg[16:18] = b"\0\0"
         seg[16:18] = struct.pack("!H", tcp_checksum(src, dst, bytes(seg)))
         return NF_ACCEPT, bytes(pkt[:ihl]) + bytes(seg)
@@ -326,7 +383,7 @@ class Inspector:
 
 
 # ------------------------------------------------------------------ libnetfilter_queue via ctypes
-def run(queue_num, ready):
+def run(queue_num, ready, insp):
     lib = ctypes.CDLL(ctypes.util.find_library("netfilter_queue") or "libnetfilter_queue.so.1",
                       use_errno=True)
     lib.nfq_open.restype = ctypes.c_void_p
@@ -344,8 +401,6 @@ def run(queue_num, ready):
     lib.nfq_handle_packet.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
     lib.nfq_unbind_pf.argtypes = [ctypes.c_void_p, ctypes.c_uint16]
     lib.nfq_bind_pf.argtypes = [ctypes.c_void_p, ctypes.c_uint16]
-
-    insp = Inspector()
 
     def callback(qh, nfmsg, nfad, data):
         hdr = lib.nfq_get_msg_packet_hdr(nfad)
@@ -389,9 +444,13 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--queue", type=int, default=0)
     p.add_argument("--ready", help="file to create once the queue is bound")
+    p.add_argument("--seq-shift", default="0,0", metavar="C,S",
+                   help="add C to the client's and S to the server's sequence numbers (mod 2^32)")
+    p.add_argument("--no-inspect", action="store_true", help="translate and shift only; rewrite nothing")
     a = p.parse_args()
+    shift = tuple(int(x, 0) & 0xFFFFFFFF for x in a.seq_shift.split(","))
     try:
-        run(a.queue, a.ready)
+        run(a.queue, a.ready, Inspector(shift, not a.no_inspect))
     except KeyboardInterrupt:
         pass
 

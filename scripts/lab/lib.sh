@@ -8,6 +8,12 @@ FW_OUT_IP=203.0.113.1      # fw, facing the client  (interface f0: "outside")
 FW_IN_IP=198.51.100.1      # fw, facing the server  (interface f1: "inside")
 SERVER_IP=198.51.100.25    # esa namespace, primary receiving server
 SERVER2_IP=198.51.100.26   # esa namespace, second address (failover target)
+SERVER_PUBLIC_IP=203.0.113.25  # the server's outside address when the fw translates (DNAT to SERVER_IP)
+NAT_PORTS=30000-30999      # the client's ports after the fw's port translation (SNAT to FW_IN_IP)
+# sequence shifts of the NAT scenarios (client's space, server's space), as an ASA randomizes
+SEQ_SHIFT_CLIENT=0x1a2b3c4d
+SEQ_SHIFT_SERVER=0xe0f01234
+SERVER_TARGET=$SERVER_IP   # where clients connect: SERVER_PUBLIC_IP under NAT
 NAMESPACES=(mta fw esa)
 
 log() { printf '[lab] %s\n' "$*" >&2; }
@@ -83,6 +89,7 @@ no_offload() { # disable segmentation/checksum offloads so captures show wire-si
 
 # mta[m0] 203.0.113.5 ---- 203.0.113.1 [f0] fw [f1] 198.51.100.1 ---- 198.51.100.25/.26 [e0] esa
 net_up() {
+	SERVER_TARGET=$SERVER_IP
 	ns_del_all
 	local ns
 	for ns in "${NAMESPACES[@]}"; do
@@ -232,9 +239,33 @@ fw_inspect_start() {
 	nsx fw iptables -A FORWARD -p tcp --sport 25 -j NFQUEUE --queue-num 0
 }
 
+# fw_nat_start [--no-inspect]: the fw translates like an ASA with a static NAT for the server and
+# PAT for the client: DNAT SERVER_PUBLIC_IP -> SERVER_IP, SNAT CLIENT_IP -> FW_IN_IP:NAT_PORTS, and
+# (esmtp-inspect.py --seq-shift) both sequence spaces shifted by a constant; with --no-inspect it
+# rewrites no byte. Clients then connect to SERVER_TARGET (= SERVER_PUBLIC_IP).
+fw_nat_start() {
+	local extra=()
+	[ "${1:-}" = --no-inspect ] && extra+=(--no-inspect)
+	SERVER_TARGET=$SERVER_PUBLIC_IP
+	nsx fw ip addr add "$SERVER_PUBLIC_IP/32" dev f0   # answers ARP for the public address
+	nsx fw sysctl -qw net.netfilter.nf_conntrack_tcp_be_liberal=1 2>/dev/null || true
+	nsx fw iptables -t nat -A PREROUTING -i f0 -d "$SERVER_PUBLIC_IP" -p tcp --dport 25 -j DNAT --to-destination "$SERVER_IP"
+	nsx fw iptables -t nat -A POSTROUTING -o f1 -s "$CLIENT_IP" -p tcp --dport 25 -j SNAT --to-source "$FW_IN_IP:$NAT_PORTS"
+	rm -f "$WORK/inspect.ready"
+	ip netns exec fw "$PY" "$LAB_DIR/esmtp-inspect.py" --queue 0 --ready "$WORK/inspect.ready" \
+		--seq-shift "$SEQ_SHIFT_CLIENT,$SEQ_SHIFT_SERVER" "${extra[@]}" >"$WORK/inspect.log" 2>&1 &
+	track $! esmtp-inspect
+	local i
+	for i in $(seq 1 100); do [ -f "$WORK/inspect.ready" ] && break; sleep 0.1; done
+	[ -f "$WORK/inspect.ready" ] || { cat "$WORK/inspect.log" >&2; die "esmtp-inspect did not start"; }
+	# client packets before conntrack (raw), server packets after it (FORWARD): see esmtp-inspect.py
+	nsx fw iptables -t raw -A PREROUTING -i f0 -p tcp --dport 25 -j NFQUEUE --queue-num 0
+	nsx fw iptables -A FORWARD -p tcp --sport 25 -j NFQUEUE --queue-num 0
+}
+
 # swaks from the mta namespace with the lab's fixed identities
 swaks_c() {
-	nsx mta swaks --server "$SERVER_IP" --port 25 --helo mta.example.net \
+	nsx mta swaks --server "$SERVER_TARGET" --port 25 --helo mta.example.net \
 		--from sender@example.net --to rcpt@example.com \
 		--header "Subject: smtpdiag lab $CAP_NAME" --timeout 7s "$@" \
 		>"$WORK/$CAP_NAME.swaks.log" 2>&1 || log "swaks exited $? (expected for failure scenarios)"

@@ -35,6 +35,10 @@ SCENARIOS=(
 	29-slow-handshake-first-syn-lost
 	30-fw-any-interface-starttls-stripped
 	31-fw-ehlo-keywords-masked
+	50-fw-nat-seqrand-masked-banner
+	51-fw-nat-seqrand-starttls-stripped
+	52-fw-nat-seqrand-reset-long-command-line
+	53-nat-seqrand-clean-delivered
 )
 
 # ---------------------------------------------------------------- plain sessions
@@ -324,6 +328,44 @@ scenario_29_slow_handshake_first_syn_lost() {
 	# the fw loses the first SYN of the connection; the retransmitted SYN gets through 1 s later
 	nsx fw iptables -A FORWARD -p tcp --dport 25 --syn -m statistic --mode nth --every 2 --packet 0 -j DROP
 	capture_start "$CAP_NAME"
+	swaks_c
+	capture_stop
+}
+
+# ---------------------------------------------------------------- NAT and sequence randomization (fw)
+# Recorded on both sides like 16-26, with the fw also translating as an ASA does: the client
+# reaches the server at SERVER_PUBLIC_IP (DNAT), leaves the fw as FW_IN_IP with another port
+# (PAT), and both sequence spaces are shifted by a constant (SEQ_SHIFT_CLIENT, SEQ_SHIFT_SERVER).
+scenario_50_fw_nat_seqrand_masked_banner() {
+	exim_esa_start
+	fw_nat_start
+	capture_start "$CAP_NAME" 1
+	swaks_c
+	capture_stop
+}
+
+scenario_51_fw_nat_seqrand_starttls_stripped() {
+	exim_esa_start 'TLS_ADV=*'
+	fw_nat_start
+	capture_start "$CAP_NAME" 1
+	swaks_c --tls-optional
+	capture_stop
+}
+
+scenario_52_fw_nat_seqrand_reset_long_command_line() {
+	exim_esa_start
+	fw_nat_start
+	capture_start "$CAP_NAME" 1
+	local lp; lp=$(printf 'x%.0s' $(seq 1 560))
+	swaks_c --to "$lp@example.com"
+	capture_stop
+}
+
+# Translation and shift only: nothing rewritten, nothing injected, nothing lost.
+scenario_53_nat_seqrand_clean_delivered() {
+	exim_esa_start
+	fw_nat_start --no-inspect
+	capture_start "$CAP_NAME" 1
 	swaks_c
 	capture_stop
 }

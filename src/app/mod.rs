@@ -1,6 +1,7 @@
 //! The binary's commands. Each wires library stages together; none parses packets itself.
 
 mod config;
+mod diff;
 mod ladder;
 mod live;
 mod output;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Read(args) => read::run(args),
         Command::Ladder(args) => ladder::run(args),
         Command::Live(args) => live::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Generate { what, command, dir } => generate(what, command.as_deref(), dir.as_deref()),
     }
 }

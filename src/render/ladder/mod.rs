@@ -7,6 +7,7 @@ pub mod mermaid;
 pub mod rows;
 pub mod svg;
 pub mod text;
+pub mod three;
 
 pub use rows::{Ladder, Options, build};
 
