@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use smtpdiag::capture;
-use smtpdiag::diagnose::{self, DiagnoseConfig, FailoverTracker};
-use smtpdiag::render::{json, text};
+use smtpdiag::diagnose::{self, DiagnoseConfig, FailoverTracker, Held};
+use smtpdiag::render::{json, sanitize, text};
 use smtpdiag::session::{Analyzer, AnalyzerConfig, Session};
 use smtpdiag::smtp::SmtpConfig;
 use smtpdiag::tcp::flow::TcpConfig;
@@ -31,15 +31,25 @@ fn config() -> AnalyzerConfig {
             max_pending: 16,
             max_undecided_bytes: 4096,
             max_items: 32,
+            ..SmtpConfig::default()
         },
     }
 }
 
-fn show(ready: Vec<(Session, Vec<diagnose::Verdict>)>) {
-    for (s, verdicts) in ready {
-        let line = json::session_line(&s, &verdicts);
-        assert!(!line.contains('\n'));
-        let _ = text::session(&s, &verdicts, text::TextStyle::default());
+/// The session's JSON line and text, both checked: one line, and nothing that drives a terminal.
+fn render(s: Session, verdicts: Vec<diagnose::Verdict>) -> String {
+    let line = json::session_line(&s, &verdicts);
+    assert!(!line.contains('\n'));
+    let text = text::session(&s, &verdicts, text::TextStyle::default());
+    assert!(sanitize::is_clean(&text), "{text:?}");
+    line
+}
+
+fn show(ready: Vec<Held<String>>) {
+    for held in ready {
+        if let Held::Open(s, verdicts) = held {
+            render(*s, verdicts);
+        }
     }
 }
 
@@ -50,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(s.conn.events.len() <= MAX_EVENTS);
         assert!(s.smtp.events.len() <= 100 && s.smtp.commands.len() <= 32);
         let verdicts = diagnose::diagnose(&s, &diagnose_config);
-        show(failover.push(s, verdicts));
+        show(failover.push(s, verdicts, render));
         ControlFlow::Continue(())
     });
     let _ = capture::read_bytes("fuzz", data, &mut analyzer);

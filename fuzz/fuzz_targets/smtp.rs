@@ -11,7 +11,14 @@ use smtpdiag::smtp::{Dialogue, SmtpConfig};
 use smtpdiag::tcp::{Direction, PacketRef};
 
 fuzz_target!(|data: &[u8]| {
-    let cfg = SmtpConfig { max_line_len: 64, max_events: 40, max_pending: 8, max_undecided_bytes: 256, max_items: 16 };
+    let cfg = SmtpConfig {
+        max_line_len: 64,
+        max_events: 40,
+        max_pending: 8,
+        max_undecided_bytes: 256,
+        max_items: 16,
+        ..SmtpConfig::default()
+    };
     let mut d = Dialogue::new(&cfg);
     let mut rest = data;
     let mut number = 0;
@@ -36,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
     for t in &rec.transactions {
         assert!(t.rcpts.len() <= cfg.max_items && t.bdat_chunks.len() <= cfg.max_items);
     }
-    for tls in rec.implicit_tls.iter().chain(rec.starttls.iter().filter_map(|s| s.tls.as_ref())) {
+    for tls in rec.implicit_tls.as_deref().into_iter().chain(rec.starttls.iter().filter_map(|s| s.tls.as_ref())) {
         assert!(tls.alerts.len() <= 16);
     }
     // One anomaly entry per kind and direction.
