@@ -167,3 +167,16 @@ fn svg_files_per_session_or_single() {
     run(&["--session", "1"]);
     assert!(std::fs::read_to_string(&out).unwrap().matches("<g transform").count() == 1);
 }
+
+/// Issue 15: outside the firewall, the client's STARTTLS (packet 8) and the server's 500
+/// (packet 9) cross the wire intact; only the banner and the EHLO reply show masks.
+#[test]
+fn only_packets_whose_bytes_show_a_mask_are_marked_masked() {
+    let text = ladder(&["ladder", "19-fw-starttls-command-masked.pcap", "--width", "120"]);
+    let row = |n: &str| text.lines().find(|l| l.split_whitespace().next() == Some(n)).unwrap_or("").to_string();
+    assert!(row("4").contains("[masked]"), "{text}");
+    assert!(!row("8").contains("[masked]") && row("8").contains("STARTTLS"), "{text}");
+    assert!(!row("9").contains("[masked]"), "{text}");
+    let inside = ladder(&["ladder", "19-fw-starttls-command-masked.inside.pcap", "--width", "120"]);
+    assert!(inside.lines().any(|l| l.contains("[masked]") && l.contains("XXXXXXXX")), "{inside}");
+}

@@ -14,7 +14,7 @@ use crate::tcp::conn::{IpIdPattern, Role};
 use crate::tcp::reassembly::SegmentClass;
 
 /// ASA esmtp inspection defaults (Cisco: "match cmd line length gt 512", "match cmd RCPT count gt
-/// 100", "match header length gt 998", "match sender-address length gt 320", "match MIME
+/// 100", "match header line length gt 998", "match sender-address length gt 320", "match MIME
 /// filename length gt 255").
 pub const ASA_MAX_COMMAND_LINE: u64 = 512;
 pub const ASA_MAX_RCPT: u64 = 100;
@@ -24,9 +24,54 @@ pub const ASA_MAX_MIME_FILENAME: u64 = 255;
 /// A reset this soon after the offending line counts as caused by it.
 const LIMIT_RESET_WITHIN_S: f64 = 5.0;
 
-const INSPECTION_FIX: &str = "On a Cisco ASA: `policy-map type inspect esmtp` with the matching \
-     parameter changed (or `no mask-banner`), or exempt this traffic from `inspect esmtp`. Capturing on \
-     the server side of the firewall confirms it: there the bytes are intact.";
+/// What to change on the ASA, naming the setting as `show service-policy inspect esmtp` prints
+/// it (the default map `_default_esmtp_map`, or the one the policy names).
+fn asa_fix(setting: &str, change: &str) -> String {
+    format!(
+        "On a Cisco ASA the setting is `{setting}` in the ESMTP inspection policy map (`show service-policy \
+         inspect esmtp` lists it with its hit count): {change}, under `policy-map type inspect esmtp` (a copy \
+         of `_default_esmtp_map` referenced by `inspect esmtp` in the global policy), or exempt this traffic \
+         from `inspect esmtp`. A capture on the server's side of the firewall confirms it: there the bytes \
+         are intact."
+    )
+}
+
+fn mask_banner_fix() -> String {
+    asa_fix("mask-banner", "under `parameters`, `no mask-banner` lets the server's greeting through unchanged")
+}
+
+fn ehlo_mask_fix() -> String {
+    asa_fix(
+        "match ehlo-reply-parameter others` with action `mask",
+        "`no match ehlo-reply-parameter others` (or its action `log` instead of `mask`) keeps EHLO keywords; \
+         for STARTTLS also add `allow-tls` under `parameters`, or the ASA masks the STARTTLS command itself",
+    )
+}
+
+fn command_mask_fix() -> String {
+    asa_fix(
+        "parameters` (commands outside the inspected list are masked; STARTTLS needs `allow-tls`",
+        "add `allow-tls` under `parameters` so STARTTLS and the TLS session pass",
+    )
+}
+
+/// The default `drop-connection log` match a limit comes from, and what to change.
+fn limit_fix(setting: &str, what: &str) -> String {
+    asa_fix(
+        &format!("{setting}` / `drop-connection log"),
+        &format!("raise the limit ({what}) or change the action to `log` only"),
+    )
+}
+
+/// A built-in protocol check of ESMTP inspection: no `match` to change.
+fn builtin_check_fix(check: &str) -> String {
+    format!(
+        "This is a built-in check of Cisco ASA ESMTP inspection ({check}), not a `match` line of the policy \
+         map, so no limit can be raised: fix the sending side, or exempt this traffic from `inspect esmtp` \
+         (a class-map for these hosts without it). `show service-policy inspect esmtp` counts the drops; a \
+         capture on the server's side of the firewall shows the line never arrived."
+    )
+}
 
 /// Text made only of '*' with surviving '2'/'0' (and perhaps separators the firewall also masked).
 fn is_masked_text(text: &str) -> bool {
@@ -63,7 +108,8 @@ pub fn masked_banner(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
             "A firewall with ESMTP inspection (Cisco ASA/PIX `inspect esmtp`, the old \"fixup smtp\" / \
              mailguard) replaced the server's greeting text with asterisks. Mail can still flow, but the same \
              inspection masks EHLO keywords (STARTTLS), rewrites commands it does not know and resets \
-             sessions over its limits. {INSPECTION_FIX}"
+             sessions over its limits. {}",
+            mask_banner_fix()
         ),
         vec![banner.packet.number],
     ))
@@ -105,8 +151,9 @@ pub fn banner_never_completed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> 
         format!(
             "The server sent a multi-line greeting (220-…) but the client never received its final \"220 \" \
              line, so it waited for the banner until its timeout. An ESMTP-inspecting firewall masks a \
-             multi-line banner through its continuation lines, which breaks exactly this. {INSPECTION_FIX} \
-             Or configure the server with a single-line banner."
+             multi-line banner through its continuation lines, which breaks exactly this. {} \
+             Or configure the server with a single-line banner.",
+            mask_banner_fix()
         ),
         [Some(first_server.number), next_client.map(|e| e.number)].into_iter().flatten().collect(),
     ))
@@ -153,7 +200,8 @@ pub fn ehlo_keywords_masked(f: &Facts, _: &DiagnoseConfig) -> Vec<Verdict> {
             format!(
                 "A firewall with ESMTP inspection replaced an EHLO keyword it does not know with X's. An \
                  8-letter keyword is most likely STARTTLS (CHUNKING has the same length), so the client never \
-                 saw the offer and sent the mail in clear — or, if it requires TLS, deferred it. {INSPECTION_FIX}"
+                 saw the offer and sent the mail in clear — or, if it requires TLS, deferred it. {}",
+                ehlo_mask_fix()
             ),
             packets.clone(),
         ));
@@ -170,7 +218,8 @@ pub fn ehlo_keywords_masked(f: &Facts, _: &DiagnoseConfig) -> Vec<Verdict> {
             format!("EHLO keyword{} masked by a firewall: {}", if list.len() == 1 { "" } else { "s" }, list.join(", ")),
             format!(
                 "A firewall with ESMTP inspection masked EHLO extensions it does not know, so the client \
-                 cannot use them (e.g. CHUNKING, SMTPUTF8, DSN on some versions). {INSPECTION_FIX}"
+                 cannot use them (e.g. CHUNKING, SMTPUTF8, DSN on some versions). {}",
+                ehlo_mask_fix()
             ),
             packets,
         ));
@@ -208,8 +257,9 @@ pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
             format!(
                 "A firewall with ESMTP inspection replaces commands outside its allowed list (HELO, EHLO, MAIL, \
                  RCPT, DATA, RSET, NOOP, QUIT, AUTH, ETRN, HELP, SAML, SEND, SOML, VRFY) with X's of the same \
-                 length, so the server sees \"{}\" and refuses it. {INSPECTION_FIX}",
-                "X".repeat(c.verb.len())
+                 length, so the server sees \"{}\" and refuses it. {}",
+                "X".repeat(c.verb.len()),
+                command_mask_fix()
             ),
             [Some(c.packet), f.replies.iter().find(|r| r.packet > c.packet).map(|r| r.packet)]
                 .into_iter()
@@ -244,7 +294,8 @@ pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         format!(
             "A firewall with ESMTP inspection replaced a command outside its allowed list (HELO, EHLO, MAIL, \
              RCPT, DATA, RSET, NOOP, QUIT, AUTH, ETRN, HELP, SAML, SEND, SOML, VRFY) with X's of the same \
-             length, so the server saw garbage and refused it. {INSPECTION_FIX}"
+             length, so the server saw garbage and refused it. {}",
+            command_mask_fix()
         ),
         [cmd.map(|c| c.packet), reply.map(|r| r.packet)].into_iter().flatten().collect(),
     ))
@@ -323,31 +374,43 @@ pub fn firewall_reset(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
          steadily increasing IP-ID. A reset that differs was injected by something in between — typically a \
          firewall or IPS dropping the connection (an ASA with ESMTP inspection resets both sides when a line \
          exceeds its limits; see INSPECTION_LIMIT). Check that device's logs and connection drop reasons \
-         (ASA: `show asp drop`, syslog 108003/108007)."
+         (ASA: `show service-policy inspect esmtp`, `show asp drop`, syslog 108003/108007)."
             .to_string(),
         packets,
     ))
 }
 
-/// A line over one of the limits: what it was, and the packet that carried it.
-type Offence = (String, u64);
+/// A line that broke one of the inspection's rules: what it was, the packet that carried it,
+/// and the fix naming the ASA setting.
+type Offence = (String, u64, String);
 
-/// The session was cut right after a line over one of the ESMTP-inspection default limits.
+/// The session was cut right after a line over one of the ESMTP-inspection default limits, or
+/// one that broke its built-in checks (a pipe in an address, no CRLF, a command under four
+/// characters).
 pub fn inspection_limit(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let rst = f.first_rst()?;
     let cut = Cut { packet: rst.packet, ts: rst.ts };
-    let checks: [fn(&Facts, &Cut) -> Option<Offence>; 5] =
-        [long_command_line, too_many_rcpt, long_sender, long_header_line, long_mime_filename];
-    let (what, packet) = checks.iter().find_map(|check| check(f, &cut))?;
+    let checks: [fn(&Facts, &Cut) -> Option<Offence>; 8] = [
+        long_command_line,
+        pipe_in_address,
+        too_many_rcpt,
+        long_sender,
+        long_header_line,
+        long_mime_filename,
+        not_crlf_terminated,
+        short_command,
+    ];
+    let (what, packet, fix) = checks.iter().find_map(|check| check(f, &cut))?;
     Some(verdict(
         "INSPECTION_LIMIT",
         Severity::Error,
         format!("session reset (RST \"from\" the {}, packet {}) right after a {what}", who(rst.by), rst.packet),
         format!(
             "Cisco ASA ESMTP inspection drops the connection and resets both sides when a line exceeds its \
-             defaults: command line > 512 bytes, more than 100 RCPT, header line > 998, sender address > 320, \
-             MIME filename > 255. The reset came right after such a line and the server never answered it. \
-             {INSPECTION_FIX}"
+             defaults (command line > 512 bytes, more than 100 RCPT, header line > 998, sender address > 320, \
+             MIME filename > 255) or breaks its protocol checks (a pipe character in a MAIL FROM or RCPT TO \
+             parameter, a command not terminated by CRLF, a command shorter than four characters). The \
+             reset came right after such a line and the server never answered it. {fix}"
         ),
         vec![packet, rst.packet],
     ))
@@ -381,6 +444,54 @@ fn long_command_line(f: &Facts, cut: &Cut) -> Option<Offence> {
     Some((
         format!("command line of {} bytes (limit {ASA_MAX_COMMAND_LINE}): \"{} {arg}…\"", c.len + 2, c.verb),
         c.packet,
+        limit_fix("match cmd line length gt 512", "e.g. `match cmd line length gt 1024`"),
+    ))
+}
+
+/// MAIL FROM or RCPT TO with a `|` in its parameter (mail to a pipe is an old sendmail attack).
+fn pipe_in_address(f: &Facts, cut: &Cut) -> Option<Offence> {
+    let c = f.commands.iter().find(|c| {
+        (c.verb.eq_ignore_ascii_case("MAIL") || c.verb.eq_ignore_ascii_case("RCPT"))
+            && c.arg.is_some_and(|a| a.contains('|'))
+            && cut.right_after(c.packet, c.ts)
+            && c.reply.is_none()
+    })?;
+    let arg: String = c.arg.unwrap_or("").chars().take(60).collect();
+    Some((
+        format!("{} whose parameter holds a pipe character '|': \"{} {arg}\"", c.verb, c.verb),
+        c.packet,
+        builtin_check_fix("a `|` in a MAIL FROM or RCPT TO parameter closes the connection"),
+    ))
+}
+
+/// The last command line ended without CRLF (bare LF, or no line end before the reset).
+fn not_crlf_terminated(f: &Facts, cut: &Cut) -> Option<Offence> {
+    let a = f.s.smtp.anomalies.iter().find(|a| {
+        a.from == Direction::ClientToServer
+            && matches!(a.kind, AnomalyKind::BareLf | AnomalyKind::PartialLineAtEnd)
+            && cut.right_after(a.last_packet.number, a.last_packet.ts.as_secs_f64())
+            && unanswered_after(f, a.last_packet.number)
+    })?;
+    let how = if a.kind == AnomalyKind::BareLf { "ended by a bare LF" } else { "with no line end at all" };
+    Some((
+        format!("command line not terminated by CRLF ({how})"),
+        a.last_packet.number,
+        builtin_check_fix("a command not terminated by <CR><LF> closes the connection"),
+    ))
+}
+
+/// A command line shorter than four characters (no SMTP verb is).
+fn short_command(f: &Facts, cut: &Cut) -> Option<Offence> {
+    let c = f.commands.iter().find(|c| c.len < 4 && cut.right_after(c.packet, c.ts) && c.reply.is_none())?;
+    Some((
+        format!(
+            "command of {} character{} (\"{}\"; every SMTP verb has four)",
+            c.len,
+            if c.len == 1 { "" } else { "s" },
+            c.verb
+        ),
+        c.packet,
+        builtin_check_fix("a command shorter than four characters closes the connection"),
     ))
 }
 
@@ -396,7 +507,7 @@ fn too_many_rcpt(f: &Facts, cut: &Cut) -> Option<Offence> {
             rcpts.len(),
             ASA_MAX_RCPT + 1
         );
-        (what, over.packet)
+        (what, over.packet, limit_fix("match cmd RCPT count gt 100", "e.g. `match cmd RCPT count gt 1000`"))
     })
 }
 
@@ -407,7 +518,11 @@ fn long_sender(f: &Facts, cut: &Cut) -> Option<Offence> {
             && cut.right_after(c.packet, c.ts)
             && c.reply.is_none()
     })?;
-    Some((format!("sender address of {} bytes (limit {ASA_MAX_SENDER})", sender_len(m.arg)), m.packet))
+    Some((
+        format!("sender address of {} bytes (limit {ASA_MAX_SENDER})", sender_len(m.arg)),
+        m.packet,
+        limit_fix("match sender-address length gt 320", "e.g. `match sender-address length gt 512`"),
+    ))
 }
 
 /// A message line limit only matters while the message was still in flight.
@@ -420,7 +535,13 @@ fn long_header_line(f: &Facts, cut: &Cut) -> Option<Offence> {
     let hit = h.value > ASA_MAX_HEADER_LINE
         && unfinished_message(f)
         && cut.right_after(h.packet.number, h.packet.ts.as_secs_f64());
-    hit.then(|| (format!("message header line of {} bytes (limit {ASA_MAX_HEADER_LINE})", h.value), h.packet.number))
+    hit.then(|| {
+        (
+            format!("message header line of {} bytes (limit {ASA_MAX_HEADER_LINE})", h.value),
+            h.packet.number,
+            limit_fix("match header line length gt 998", "e.g. `match header line length gt 4096`"),
+        )
+    })
 }
 
 fn long_mime_filename(f: &Facts, cut: &Cut) -> Option<Offence> {
@@ -429,7 +550,11 @@ fn long_mime_filename(f: &Facts, cut: &Cut) -> Option<Offence> {
         && unfinished_message(f)
         && cut.right_after(m.packet.number, m.packet.ts.as_secs_f64());
     hit.then(|| {
-        (format!("MIME attachment filename of {} bytes (limit {ASA_MAX_MIME_FILENAME})", m.value), m.packet.number)
+        (
+            format!("MIME attachment filename of {} bytes (limit {ASA_MAX_MIME_FILENAME})", m.value),
+            m.packet.number,
+            limit_fix("match MIME filename length gt 255", "e.g. `match MIME filename length gt 1024`"),
+        )
     })
 }
 

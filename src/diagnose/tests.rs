@@ -221,3 +221,34 @@ fn a_refused_login_is_auth_failed() {
     b.client("QUIT\r\n").server("221 bye\r\n").close();
     assert_eq!(codes(&b), ["AUTH_FAILED"]);
 }
+
+/// A session cut by a forged reset right after `line`; the INSPECTION_LIMIT verdict.
+fn cut_after(line: &str) -> Option<crate::diagnose::Verdict> {
+    let mut b = SessionBuilder::lab();
+    b.handshake().server("220 mx\r\n").client("EHLO a\r\n").server("250 ok\r\n");
+    b.client("MAIL FROM:<a@b>\r\n").server("250 ok\r\n").client(line).forged_rst(SERVER, 255);
+    let sessions = b.analyze();
+    diagnose(&sessions[0], &DiagnoseConfig::default()).into_iter().find(|v| v.code == "INSPECTION_LIMIT")
+}
+
+#[test]
+fn inspection_built_in_checks_are_named() {
+    let pipe = cut_after("RCPT TO:<\"|/bin/sh\"@example.com>\r\n").expect("pipe");
+    assert!(pipe.summary.contains("pipe character"), "{}", pipe.summary);
+    assert!(pipe.explanation.contains("built-in check"), "{}", pipe.explanation);
+    let short = cut_after("XY\r\n").expect("short");
+    assert!(short.summary.contains("command of 2 characters"), "{}", short.summary);
+    let bare = cut_after("RCPT TO:<c@d>\n").expect("bare LF");
+    assert!(bare.summary.contains("not terminated by CRLF"), "{}", bare.summary);
+    assert!(cut_after("RCPT TO:<c@d>\r\n").is_none(), "an ordinary RCPT is no offence");
+}
+
+#[test]
+fn each_limit_names_its_asa_setting() {
+    let long = cut_after(&format!("RCPT TO:<{}@example.com>\r\n", "x".repeat(560))).expect("long line");
+    assert!(
+        long.explanation.contains("`match cmd line length gt 512` / `drop-connection log`"),
+        "{}",
+        long.explanation
+    );
+}

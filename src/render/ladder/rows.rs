@@ -297,11 +297,40 @@ fn set_deltas(rows: &mut [Row]) {
     }
 }
 
-/// Packets carrying bytes a middlebox masked or rewrote.
+/// Packets carrying bytes a middlebox masked or rewrote: those a masking verdict names whose
+/// bytes show the mask. (Seen from the client's side, the STARTTLS a firewall masks on its way
+/// in, and the server's 500 to it, cross the wire intact.)
 fn masked_packets(s: &Session, verdicts: &[Verdict]) -> BTreeSet<u64> {
-    let mut out: BTreeSet<u64> =
-        verdicts.iter().filter(|v| MASKING.contains(&v.code)).flat_map(|v| v.packets.iter().copied()).collect();
+    let showing = packets_showing_masks(s);
+    let mut out: BTreeSet<u64> = verdicts
+        .iter()
+        .filter(|v| MASKING.contains(&v.code))
+        .flat_map(|v| v.packets.iter().copied())
+        .filter(|p| showing.contains(p))
+        .collect();
     out.extend(s.conn.rewrites().map(|(_, r)| r.packet));
+    out
+}
+
+/// Packets whose SMTP text carries a firewall's mask: "XXXX" in a command or reply, or a run
+/// of '*' in a reply (a masked banner).
+fn packets_showing_masks(s: &Session) -> BTreeSet<u64> {
+    let masked = |t: &str| t.contains("XXXX") || t.contains("****");
+    let mut out = BTreeSet::new();
+    for ev in &s.smtp.events {
+        match ev {
+            Event::Command { verb, first_packet, last_packet, .. } if verb.contains("XXXX") => {
+                out.extend([first_packet.number, last_packet.number]);
+            }
+            Event::Reply { lines, first_packet, last_packet, .. } if lines.iter().any(|l| masked(l)) => {
+                out.extend([first_packet.number, last_packet.number]);
+            }
+            Event::Anomaly { detail, packet, .. } if masked(detail) => {
+                out.insert(packet.number);
+            }
+            _ => {}
+        }
+    }
     out
 }
 
