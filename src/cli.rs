@@ -36,6 +36,8 @@ pub enum Command {
     Live(LiveArgs),
     /// Compare captures taken on both sides of a device: what it translated, rewrote, forged, dropped.
     Diff(DiffArgs),
+    /// Write one self-contained HTML page (tables, charts, ladders) to attach to a ticket.
+    Report(ReportArgs),
     /// Print a man page or a shell completion script (generated at build time).
     Generate {
         #[arg(value_enum)]
@@ -141,6 +143,23 @@ pub struct LadderArgs {
     pub analysis: AnalysisArgs,
     #[command(flatten)]
     pub style: LadderStyle,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Capture files (pcap, pcapng, optionally gzip-compressed); "-" reads standard input.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Write the page to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Draw ladders and transcripts of at most this many flagged sessions (the others are listed).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_ladders: usize,
+    #[command(flatten)]
+    pub select: Selection,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
 }
 
 /// Which sessions to show: every condition given must hold; an option given several times

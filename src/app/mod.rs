@@ -7,6 +7,7 @@ mod live;
 mod output;
 mod pipeline;
 mod read;
+mod report;
 mod select;
 mod shard;
 
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Ladder(args) => ladder::run(args),
         Command::Live(args) => live::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Report(args) => report::run(args),
         Command::Generate { what, command, dir } => generate(what, command.as_deref(), dir.as_deref()),
     }
 }

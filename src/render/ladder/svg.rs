@@ -30,10 +30,14 @@ const GREY: &str = "#57606a";
 
 /// A whole SVG document holding the given ladders, one under the other.
 pub fn document(ladders: &[&Ladder], clock: Clock) -> String {
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", element(ladders, clock))
+}
+
+/// The `<svg>` element of [`document`] without the XML declaration, to inline in HTML.
+pub fn element(ladders: &[&Ladder], clock: Clock) -> String {
     let heights: Vec<u32> = ladders.iter().map(|l| height(l)).collect();
     let total: u32 = heights.iter().sum::<u32>() + MARGIN;
     let mut out = String::new();
-    let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{total}" viewBox="0 0 {WIDTH} {total}" font-family="{FONT}" font-size="12">"#

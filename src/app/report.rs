@@ -1,0 +1,91 @@
+//! `smtpdiag report FILE… -o report.html`: every selected session counted into the report's
+//! tables and charts, the flagged ones drawn (up to `--max-ladders`), then one HTML page.
+
+use super::output::{Interrupt, write_stdout};
+use super::pipeline::{self, SessionSink};
+use super::read::Rendered;
+use anyhow::{Context, Result};
+use smtpdiag::cli::ReportArgs;
+use smtpdiag::diagnose::Verdict;
+use smtpdiag::render::report::{CaptureInfo, Collector, page};
+use smtpdiag::select::Selector;
+use smtpdiag::session::{DecodeStats, Session};
+use smtpdiag::tcp::flow::TableStats;
+use std::ops::ControlFlow;
+
+pub fn run(args: ReportArgs) -> Result<i32> {
+    let interrupt = Interrupt::install();
+    let mut sink = ReportSink {
+        select: super::select::selector(&args.select, &args.files)?,
+        several_captures: args.files.len() > 1,
+        named: !args.select.sessions.is_empty(),
+        collector: Collector::new(args.max_ladders),
+        capture: args.files.first().map(|f| f.display().to_string()).unwrap_or_default(),
+        selected: 0,
+    };
+    let status = pipeline::analyze(&args.files, &args.analysis, 1, &interrupt, &mut sink);
+    if interrupt.raised() {
+        // No half page: an interrupted report would look complete.
+        return Ok(130);
+    }
+    if sink.selected == 0 {
+        eprintln!("smtpdiag: no session matched the selection");
+    }
+    let html = page::render(&sink.collector.finish())?;
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
+        }
+        None => write_stdout(html.as_bytes())?,
+    }
+    Ok(status)
+}
+
+struct ReportSink {
+    select: Selector,
+    several_captures: bool,
+    /// Sessions were named with --session: they are drawn even when nothing is wrong with them.
+    named: bool,
+    collector: Collector,
+    /// The capture being read, as given on the command line.
+    capture: String,
+    selected: usize,
+}
+
+impl SessionSink for ReportSink {
+    /// Only the selected sessions are kept while a failover note may still come.
+    type Final = Option<(Session, Vec<Verdict>)>;
+
+    fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> Self::Final {
+        self.select.matches(&s, &verdicts).then_some((s, verdicts))
+    }
+
+    /// Sessions come whole (no renderer), so nothing rendered comes here.
+    fn rendered(&mut self, _r: Rendered, _index: u64) -> Self::Final {
+        None
+    }
+
+    fn write(&mut self, f: Self::Final) -> ControlFlow<()> {
+        let Some((s, verdicts)) = f else { return ControlFlow::Continue(()) };
+        let id = if self.several_captures { format!("{}:{}", s.capture, s.id()) } else { s.id() };
+        self.collector.add(&s, &verdicts, id, self.named);
+        self.selected += 1;
+        if self.select.limit().is_some_and(|n| self.selected >= n) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    fn capture_start(&mut self, name: &str) {
+        self.capture = name.to_string();
+    }
+
+    fn capture_done(&mut self, decode: &DecodeStats, table: &TableStats) {
+        self.collector.add_capture(CaptureInfo {
+            name: self.capture.clone(),
+            frames: decode.frames,
+            tcp_packets: table.tcp_packets,
+        });
+    }
+}
