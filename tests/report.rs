@@ -110,9 +110,12 @@ fn selection_narrows_the_report() {
     assert!(page.contains(r#"id="s-2""#), "session 2 is drawn even if nothing is wrong with it");
     let page = report(dir.path(), &[file.to_str().unwrap(), "--server", "198.51.100.26"]);
     assert!(page.contains("198.51.100.26") && !page.contains("198.51.100.25"), "only the chosen server");
-    let out = run(&["report", file.to_str().unwrap(), "--verdict", "TCPREFUSE", "-o", "/dev/null"]);
+    // -o DIR writes DIR/report.html.
+    let out = run(&["report", file.to_str().unwrap(), "--verdict", "TCPREFUSE", "-o", dir.path().to_str().unwrap()]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no session matched"));
+    let empty = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(empty.contains("No session has a warning or an error."));
 }
 
 /// Headless Chromium opens the report of every capture from disk: no console message (the page

@@ -1,7 +1,7 @@
 //! `smtpdiag report FILE… -o report.html`: every selected session counted into the report's
 //! tables and charts, the flagged ones drawn (up to `--max-ladders`), then one HTML page.
 
-use super::output::{Interrupt, write_stdout};
+use super::output::{AtomicFile, Interrupt, write_stdout};
 use super::pipeline::{self, SessionSink};
 use super::read::Rendered;
 use anyhow::{Context, Result};
@@ -11,7 +11,9 @@ use smtpdiag::render::report::{CaptureInfo, Collector, page};
 use smtpdiag::select::Selector;
 use smtpdiag::session::{DecodeStats, Session};
 use smtpdiag::tcp::flow::TableStats;
+use std::io::Write;
 use std::ops::ControlFlow;
+use std::path::Path;
 
 pub fn run(args: ReportArgs) -> Result<i32> {
     let interrupt = Interrupt::install();
@@ -33,12 +35,25 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     }
     let html = page::render(&sink.collector.finish())?;
     match &args.output {
-        Some(path) => {
-            std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
-        }
+        Some(path) => write_page(path, &html)?,
         None => write_stdout(html.as_bytes())?,
     }
     Ok(status)
+}
+
+/// Writes the page whole or not at all (`-o DIR` means DIR/report.html); a device or FIFO
+/// (`/dev/stdout`, a pipe) is written directly, as it cannot be replaced by a rename.
+fn write_page(path: &Path, html: &str) -> Result<()> {
+    let path = if path.is_dir() { path.join("report.html") } else { path.to_path_buf() };
+    let written = if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+        std::fs::write(&path, html)
+    } else {
+        AtomicFile::create(&path).and_then(|mut f| {
+            f.write_all(html.as_bytes())?;
+            f.commit()
+        })
+    };
+    written.with_context(|| format!("writing {}", path.display()))
 }
 
 struct ReportSink {

@@ -398,6 +398,7 @@ mark { background: var(--mark); color: var(--mark-fg); border-radius: 2px; }
   h2 { break-after: avoid; }
   article.session { break-inside: auto; border: none; padding: 0; border-top: 2px solid #000; border-radius: 0; }
   figure.ladder, .card, tr, .t { break-inside: avoid; }
+  .card .names { max-height: none; overflow: visible; }
   a { color: inherit; text-decoration: none; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
