@@ -120,6 +120,8 @@ pub struct ReadArgs {
     pub analysis: AnalysisArgs,
     #[command(flatten)]
     pub ladder_style: LadderStyle,
+    #[command(flatten)]
+    pub maillog: MaillogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -143,6 +145,8 @@ pub struct LadderArgs {
     pub analysis: AnalysisArgs,
     #[command(flatten)]
     pub style: LadderStyle,
+    #[command(flatten)]
+    pub maillog: MaillogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -327,6 +331,37 @@ pub struct LiveArgs {
     pub analysis: AnalysisArgs,
     #[command(flatten)]
     pub ladder_style: LadderStyle,
+    #[command(flatten)]
+    pub maillog: MaillogArgs,
+}
+
+/// The mail server's own log beside the packets.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MaillogArgs {
+    /// The mail server's log (AsyncOS mail_logs, Postfix, Exim mainlog; plain or gzip), repeatable:
+    /// each session is shown with its log connection, and log connections without a session are listed.
+    #[arg(long = "maillog", value_name = "FILE")]
+    pub maillogs: Vec<PathBuf>,
+    /// Format of the --maillog files (default: recognised in each file).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormatArg>,
+    /// Time zone of log times written without one: UTC, an offset (+02:00), an IANA name
+    /// (Europe/Berlin), or local.
+    #[arg(long, value_name = "ZONE", default_value = "local")]
+    pub log_tz: String,
+    /// Seconds the log's clock may be off from the capture's.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+    pub log_skew: f64,
+    /// Show the --maillog lines that did not parse (otherwise only counted).
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormatArg {
+    Asyncos,
+    Postfix,
+    Exim,
 }
 
 /// A number of seconds: finite and above zero. `--idle nan` or `--idle=-1` would make every

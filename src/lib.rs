@@ -3,13 +3,15 @@
 //! Data flows one way, one module per stage; a stage imports only the stages before it:
 //! `capture` (frames from files or the wire) → `decode` (IP/TCP headers) → `tcp` (flow table,
 //! reassembly, connection state) → `smtp` (dialogue) → `session` (one record per connection) →
-//! `diagnose` (verdicts with evidence) → `render` (text, JSON, ladders).
+//! `diagnose` (verdicts with evidence) → `render` (text, JSON, ladders). Beside `diagnose`,
+//! `maillog` pairs sessions with the mail server's own log (`--maillog`).
 
 pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod diagnose;
 pub mod diff;
+pub mod maillog;
 pub mod render;
 pub mod select;
 pub mod session;

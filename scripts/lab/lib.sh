@@ -172,6 +172,9 @@ capture_stop() {
 	done
 	cp "$WORK/$CAP_NAME.pcap" "$CAP_DIR/$CAP_NAME.pcap"
 	[ "$CAP_INSIDE" = 1 ] && cp "$WORK/$CAP_NAME.inside.pcap" "$CAP_DIR/$CAP_NAME.inside.pcap"
+	# the receiving server's own log beside the capture (smtpdiag read --maillog)
+	[ -s "$WORK/exim-esa/log/mainlog" ] && cp "$WORK/exim-esa/log/mainlog" "$CAP_DIR/$CAP_NAME.exim.log"
+	[ -s "$WORK/postfix-esa/maillog" ] && cp "$WORK/postfix-esa/maillog" "$CAP_DIR/$CAP_NAME.postfix.log"
 	log "$CAP_NAME: $(tcpdump -nn -r "$CAP_DIR/$CAP_NAME.pcap" 2>/dev/null | wc -l) packets outside"
 }
 

@@ -39,6 +39,9 @@ SCENARIOS=(
 	51-fw-nat-seqrand-starttls-stripped
 	52-fw-nat-seqrand-reset-long-command-line
 	53-nat-seqrand-clean-delivered
+	60-exim-log-mixed-sessions
+	61-exim-log-fw-reset-long-header-line
+	62-exim-log-idle-timeout
 )
 
 # ---------------------------------------------------------------- plain sessions
@@ -367,5 +370,41 @@ scenario_53_nat_seqrand_clean_delivered() {
 	fw_nat_start --no-inspect
 	capture_start "$CAP_NAME" 1
 	swaks_c
+# ---------------------------------------------------------------- the server's log beside the capture (--maillog)
+# Exim writes its mainlog (captures/NAME.exim.log) for every scenario it serves; these record
+# several sessions whose log lines tell different stories.
+
+# Four sessions from the client (two of them at once), plus one from the firewall's inside
+# address that only the inside capture sees: beside the outside capture, the log knows a
+# connection with no session.
+scenario_60_exim_log_mixed_sessions() {
+	exim_esa_start
+	capture_start "$CAP_NAME" 1
+	swaks_c
+	swaks_c --quit-after RCPT &
+	local first=$!
+	CAP_NAME=$CAP_NAME.2 swaks_c --to nobody@example.com
+	wait "$first" || true
+	nsx mta "$PY" "$LAB_DIR/smtp-client.py" abort-data --how rst --server "$SERVER_IP" \
+		>"$WORK/$CAP_NAME.client.log" 2>&1
+	nsx fw swaks --server "$SERVER_IP" --port 25 --helo fw.example.net --from admin@example.net \
+		--to rcpt@example.com --timeout 7s >"$WORK/$CAP_NAME.fw-swaks.log" 2>&1 || true
+	capture_stop 2
+}
+
+scenario_61_exim_log_fw_reset_long_header_line() {
+	exim_esa_start
+	fw_inspect_start
+	capture_start "$CAP_NAME" 1
+	local v; v=$(printf 'y%.0s' $(seq 1 1100))
+	swaks_c --header "X-Long-Header: $v"
+	capture_stop 2
+}
+
+scenario_62_exim_log_idle_timeout() {
+	exim_esa_start RECV_TIMEOUT=5s
+	capture_start "$CAP_NAME"
+	nsx mta "$PY" "$LAB_DIR/smtp-client.py" idle --server "$SERVER_IP" \
+		>"$WORK/$CAP_NAME.client.log" 2>&1
 	capture_stop
 }

@@ -8,8 +8,12 @@ use super::read::Rendered;
 use anyhow::{Context, Result};
 use smtpdiag::cli::{LadderArgs, LadderFormat, LadderStyle, TimeMode};
 use smtpdiag::diagnose::Verdict;
+use smtpdiag::diagnose::failover::HeldSize;
+use smtpdiag::maillog::{LogIndex, LogNote};
 use smtpdiag::render::ladder::text::TextOptions;
 use smtpdiag::render::ladder::{self, Clock, Ladder, Options, mermaid, svg};
+use smtpdiag::render::maillog;
+use smtpdiag::render::text::TextStyle;
 use smtpdiag::select::Selector;
 use smtpdiag::session::Session;
 use std::io::Write;
@@ -49,6 +53,7 @@ pub fn run(args: LadderArgs) -> Result<i32> {
         svg_split: into_dir && !args.single_file,
         shown: 0,
         error: None,
+        maillog: super::maillog::load(&args.maillog)?,
     };
     let status = pipeline::analyze(&args.files, &args.analysis, 1, &interrupt, &mut sink);
     if let Some(e) = sink.error.take() {
@@ -122,6 +127,18 @@ fn dir_file_name(format: LadderFormat) -> &'static str {
     }
 }
 
+/// A selected session waiting for its turn, with what the log says about it.
+pub struct Selected {
+    session: Option<(Session, Vec<Verdict>)>,
+    log: Option<LogNote>,
+}
+
+impl HeldSize for Selected {
+    fn held_size(&self) -> usize {
+        self.session.held_size() + self.log.as_ref().map_or(0, |n| n.lines.len() * 32)
+    }
+}
+
 struct LadderSink {
     select: Selector,
     several_captures: bool,
@@ -136,28 +153,38 @@ struct LadderSink {
     svg_split: bool,
     shown: usize,
     error: Option<anyhow::Error>,
+    /// The server's log (`--maillog`): its note goes under each text ladder.
+    maillog: Option<LogIndex>,
 }
 
 impl SessionSink for LadderSink {
     /// Only the selected sessions are kept while waiting.
-    type Final = Option<(Session, Vec<Verdict>)>;
+    type Final = Selected;
 
-    fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> Self::Final {
-        self.select.matches(&s, &verdicts).then_some((s, verdicts))
+    fn finalize(&mut self, s: Session, mut verdicts: Vec<Verdict>) -> Self::Final {
+        let log = super::maillog::annotate(self.maillog.as_mut(), &s, &mut verdicts);
+        Selected { session: self.select.matches(&s, &verdicts).then_some((s, verdicts)), log }
     }
 
     /// Ladders need whole sessions: there is no renderer, so nothing rendered comes here.
     fn rendered(&mut self, _r: Rendered, _index: u64) -> Self::Final {
-        None
+        Selected { session: None, log: None }
     }
 
     fn write(&mut self, f: Self::Final) -> ControlFlow<()> {
-        let Some((s, verdicts)) = f else { return ControlFlow::Continue(()) };
+        let Selected { session: Some((s, verdicts)), log } = f else { return ControlFlow::Continue(()) };
         let mut l = ladder::build(&s, &verdicts, self.text.opts);
         l.header.id = ladder_id(&s, self.several_captures);
         drop(s);
         self.shown += 1;
-        let more = match self.show(l) {
+        let shown = self.show(l).and_then(|more| match (&log, self.format) {
+            (Some(n), LadderFormat::Text) => {
+                let style = TextStyle { color: self.text.text.color, explain: false };
+                Ok(more && self.write(&maillog::note(n, style))?)
+            }
+            _ => Ok(more),
+        });
+        let more = match shown {
             Ok(more) => more,
             Err(e) => {
                 self.error = Some(e);

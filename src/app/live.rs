@@ -51,6 +51,8 @@ pub fn run(args: LiveArgs) -> Result<i32> {
         .as_deref()
         .map(|path| Dumper::create(path, capture.link_type(), live_config.snaplen.max(0) as u32, args.force, owner))
         .transpose()?;
+    // Mail logs are often readable by root alone: read as root, parsed after root is given up.
+    let logs = super::maillog::read(&args.maillog)?;
     let identity = leave_root(&args, account.as_ref())?;
     eprintln!(
         "smtpdiag: listening on {}, link-type {}, snapshot length {} bytes, filter \"{}\"{identity}",
@@ -66,6 +68,7 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     // Offsets count from the start of the capture.
     selector.set_origin(interface, wall_clock());
     let mut printer = Printer::new(args.json, style, args.ladder.then_some(&args.ladder_style), true).select(selector);
+    printer.maillog = super::maillog::index(&args.maillog, logs)?;
     // Shared by the analyzer's callback and the timer that releases held sessions.
     let stage = std::cell::RefCell::new(Stage::new(&diagnose_config, &mut printer));
     let mut analyzer = Analyzer::new(interface, analyzer_config, |s| stage.borrow_mut().session(s));
@@ -82,6 +85,9 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     drop(analyzer);
     stage.into_inner().finish();
     printer.capture_done(&decode_stats, &table_stats);
+    if let Some(index) = &mut printer.maillog {
+        super::maillog::finish(index, args.json, &mut printer.out);
+    }
     printer.out.flush();
     let totals = &printer.totals;
 

@@ -4,6 +4,7 @@ mod config;
 mod diff;
 mod ladder;
 mod live;
+mod maillog;
 mod output;
 mod pipeline;
 mod read;

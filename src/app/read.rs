@@ -7,8 +7,9 @@ use super::pipeline::{self, SessionSink};
 use anyhow::Result;
 use smtpdiag::cli::{LadderStyle, ReadArgs};
 use smtpdiag::diagnose::{Severity, Verdict};
-use smtpdiag::render::json;
+use smtpdiag::maillog::{LogIndex, LogNote};
 use smtpdiag::render::text::{self, TextStyle, Totals};
+use smtpdiag::render::{self, json};
 use smtpdiag::select::Selector;
 use smtpdiag::session::{DecodeStats, Session};
 use smtpdiag::tcp::flow::TableStats;
@@ -25,10 +26,14 @@ pub fn run(args: ReadArgs) -> Result<i32> {
     let streams = args.files.iter().any(|f| f.as_os_str() == "-" || !std::fs::metadata(f).is_ok_and(|m| m.is_file()));
     let mut printer = Printer::new(args.json, style, ladder, args.json && streams)
         .select(super::select::selector(&args.select, &args.files)?);
+    printer.maillog = super::maillog::load(&args.maillog)?;
     let status = pipeline::analyze(&args.files, &args.analysis, args.threads.into(), &interrupt, &mut printer);
     // Totals of nothing ("0 sessions in 0 captures") would only hide the error above them.
     if !args.json && printer.totals.captures > 0 {
         printer.out.lines(&text::totals(&printer.totals, style));
+    }
+    if let Some(index) = &mut printer.maillog {
+        super::maillog::finish(index, args.json, &mut printer.out);
     }
     printer.out.flush();
     if printer.out.failed {
@@ -54,6 +59,8 @@ pub struct Printer {
     shown: usize,
     /// With a selection, a capture's heading waits for its first selected session.
     heading: Option<String>,
+    /// The server's log (`--maillog`): each session is paired with it before it is shown.
+    pub maillog: Option<LogIndex>,
 }
 
 /// Spare output buffers kept: one is enough unless sessions wait behind a held one.
@@ -71,6 +78,7 @@ impl Printer {
             select: None,
             shown: 0,
             heading: None,
+            maillog: None,
         }
     }
 
@@ -106,13 +114,17 @@ const TEXT_ID_WIDTH: usize = 4;
 
 impl Renderer {
     /// The session's NDJSON line or text block, written into `buf` (a reused buffer).
-    fn text(&self, buf: String, s: &Session, verdicts: &[Verdict]) -> String {
+    fn text(&self, buf: String, s: &Session, verdicts: &[Verdict], log: Option<&LogNote>) -> String {
         if !self.json {
-            return text::session(s, verdicts, self.style);
+            let mut text = text::session(s, verdicts, self.style);
+            if let Some(n) = log {
+                text.push_str(&render::maillog::note(n, self.style));
+            }
+            return text;
         }
         let mut line = buf.into_bytes();
         line.clear();
-        json::write_session_line(&mut line, s, verdicts);
+        json::write_session_line_with_log(&mut line, s, verdicts, log);
         line.push(b'\n');
         // serde_json writes UTF-8 only; the check costs a pass over a few kilobytes.
         String::from_utf8(line).unwrap_or_default()
@@ -124,7 +136,7 @@ impl Renderer {
         if s.index != 0 {
             return None;
         }
-        let text = self.text(String::new(), s, verdicts);
+        let text = self.text(String::new(), s, verdicts, None);
         let (prefix, id_width) = if self.json { (JSON_ID_PREFIX, 0) } else { ("#", TEXT_ID_WIDTH) };
         let id_at = prefix.len();
         let placeholder = format!("{:<id_width$}", 0);
@@ -152,12 +164,14 @@ impl SessionSink for Printer {
 
     /// The session's output (an NDJSON line or its text block, with its ladder), counted in the
     /// totals.
-    fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> String {
+    fn finalize(&mut self, s: Session, mut verdicts: Vec<Verdict>) -> String {
+        // Paired before the selection, so that --verdict LOG_CONTRADICTS selects.
+        let log = super::maillog::annotate(self.maillog.as_mut(), &s, &mut verdicts);
         if self.select.as_ref().is_some_and(|sel| !sel.matches(&s, &verdicts)) {
             return String::new();
         }
         self.totals.add_session(&s, &verdicts);
-        let mut text = self.render.text(self.spare.pop().unwrap_or_default(), &s, &verdicts);
+        let mut text = self.render.text(self.spare.pop().unwrap_or_default(), &s, &verdicts, log.as_ref());
         if let Some(ladder) = &self.ladder {
             text.push_str(&ladder.render(&s, &verdicts));
             text.push('\n');
@@ -169,9 +183,10 @@ impl SessionSink for Printer {
         self.ladder.is_some()
     }
 
-    /// None with a selection: a session must be seen whole to be selected.
+    /// None with a selection (a session must be seen whole to be selected) or a log (sessions
+    /// are paired with it here, where it is).
     fn renderer(&self) -> Option<Renderer> {
-        (self.ladder.is_none() && self.select.is_none()).then_some(self.render)
+        (self.ladder.is_none() && self.select.is_none() && self.maillog.is_none()).then_some(self.render)
     }
 
     fn rendered(&mut self, r: Rendered, index: u64) -> String {

@@ -38,6 +38,8 @@ pub const ALL_CODES: &[&str] = &[
     "ZERO_WINDOW",
     "MTU_BLACKHOLE",
     "SLOW_HANDSHAKE",
+    // The mail server's log against the packets (`--maillog`, src/maillog/pair.rs).
+    "LOG_CONTRADICTS",
 ];
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The NDJSON record of a session (schema "smtpdiag.session.v1", documented in README.md).
 
 use crate::diagnose::Verdict;
+use crate::maillog::LogNote;
 use crate::session::Session;
 use crate::smtp::SmtpRecord;
 use crate::tcp::Direction;
@@ -123,6 +124,9 @@ struct Record<'a> {
     /// The code on the text session line (`diagnose::headline`), null without verdicts.
     headline: Option<&'static str>,
     verdicts: &'a [Verdict],
+    /// The mail server's log about this session (`--maillog`); absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log: Option<&'a LogNote>,
 }
 
 fn record<'a>(s: &'a Session, verdicts: &'a [Verdict]) -> Record<'a> {
@@ -183,6 +187,7 @@ fn record<'a>(s: &'a Session, verdicts: &'a [Verdict]) -> Record<'a> {
         smtp: &s.smtp,
         headline: crate::diagnose::headline(verdicts).map(|v| v.code),
         verdicts,
+        log: None,
     }
 }
 
@@ -200,6 +205,13 @@ pub fn session_line(s: &Session, verdicts: &[Verdict]) -> String {
 
 /// Appends one NDJSON line (no trailing newline) to `out`, so a caller can reuse its buffer.
 pub fn write_session_line(out: &mut Vec<u8>, s: &Session, verdicts: &[Verdict]) {
+    write_session_line_with_log(out, s, verdicts, None);
+}
+
+/// `write_session_line` with the session's `log` object (`--maillog`).
+pub fn write_session_line_with_log(out: &mut Vec<u8>, s: &Session, verdicts: &[Verdict], log: Option<&LogNote>) {
+    let mut r = record(s, verdicts);
+    r.log = log;
     // Serializing plain structs, strings and numbers into a Vec cannot fail.
-    let _ = serde_json::to_writer(out, &record(s, verdicts));
+    let _ = serde_json::to_writer(out, &r);
 }

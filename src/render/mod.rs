@@ -2,6 +2,7 @@
 
 pub mod json;
 pub mod ladder;
+pub mod maillog;
 pub mod report;
 pub mod sanitize;
 pub mod text;
