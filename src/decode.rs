@@ -302,6 +302,86 @@ fn null_family(link: LinkType, header: [u8; 4]) -> Result<EtherType, Skip> {
     Err(Skip::NotTcp)
 }
 
+/// One IP fragment of a TCP packet (IPv4, or IPv6 with a Fragment header), for the
+/// defragmenter (`defrag`).
+#[derive(Clone, Copy, Debug)]
+pub struct Fragment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IPv4 identification (16 bits) or IPv6 fragment identification (32 bits).
+    pub id: u32,
+    pub ttl: u8,
+    /// Byte offset of this piece in the datagram's payload.
+    pub offset: etherparse::IpFragOffset,
+    pub more: bool,
+    /// The piece: captured bytes (cut by the snaplen, the datagram will not complete).
+    pub data: &'a [u8],
+}
+
+/// The fragment a frame carries, when `decode` said [`Skip::Fragment`].
+pub fn fragment<'a>(frame: &Frame<'a>) -> Option<Fragment<'a>> {
+    let sliced = slice_link(frame.link_type, frame.data).ok()?;
+    match sliced.net? {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let p = v4.payload();
+            (p.fragmented && p.ip_number == IpNumber::TCP).then_some(Fragment {
+                src: IpAddr::V4(h.source_addr()),
+                dst: IpAddr::V4(h.destination_addr()),
+                id: u32::from(h.identification()),
+                ttl: h.ttl(),
+                offset: h.fragments_offset(),
+                more: h.more_fragments(),
+                data: p.payload,
+            })
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            let h = v6.header();
+            let p = v6.payload();
+            let frag = v6.extensions().clone().into_iter().find_map(|ext| match ext {
+                etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f),
+                _ => None,
+            })?;
+            (p.fragmented && p.ip_number == IpNumber::TCP).then_some(Fragment {
+                src: IpAddr::V6(h.source_addr()),
+                dst: IpAddr::V6(h.destination_addr()),
+                id: frag.identification(),
+                ttl: h.hop_limit(),
+                offset: frag.fragment_offset(),
+                more: frag.more_fragments(),
+                data: p.payload,
+            })
+        }
+        LaxNetSlice::Arp(_) => None,
+    }
+}
+
+/// The TCP packet of a reassembled datagram: `tcp` is its whole IP payload.
+pub fn reassembled_tcp<'a>(
+    frame: &Frame<'_>,
+    (src, dst, ttl, ip_id): (IpAddr, IpAddr, u8, Option<u16>),
+    tcp: &'a [u8],
+) -> Result<Packet<'a>, Skip> {
+    let slice = TcpSlice::from_slice(tcp).map_err(|e| Skip::Malformed(format!("TCP header: {e}")))?;
+    Ok(Packet {
+        number: frame.number,
+        ts: frame.ts,
+        src,
+        dst,
+        ttl,
+        ip_id,
+        src_port: slice.source_port(),
+        dst_port: slice.destination_port(),
+        seq: slice.sequence_number(),
+        ack: slice.acknowledgment_number(),
+        flags: TcpFlags(tcp_flags_byte(&slice)),
+        window: slice.window_size(),
+        mss: mss_option(&slice),
+        payload: &tcp[slice.header_len()..],
+        missing: 0,
+    })
+}
+
 fn tcp_packet<'a>(frame: &Frame<'a>, sliced: LaxSlicedPacket<'a>) -> Result<Packet<'a>, Skip> {
     let (src, dst, ttl, ip_id, payload) = match &sliced.net {
         Some(LaxNetSlice::Ipv4(v4)) => {

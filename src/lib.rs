@@ -9,6 +9,7 @@
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod defrag;
 pub mod diagnose;
 pub mod diff;
 pub mod maillog;

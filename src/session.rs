@@ -3,6 +3,7 @@
 
 use crate::capture::{CaptureWarning, Frame, FrameSink, LinkType};
 use crate::decode::{self, Packet, Skip};
+use crate::defrag::{Defragmenter, FragmentStats, Reassembled};
 use crate::smtp::{AnomalyKind, Dialogue, SmtpConfig, SmtpRecord};
 use crate::tcp::conn::{ConnRecord, Endpoint};
 use crate::tcp::flow::{EndReason, FinishPhase, Finished, FlowTable, StreamConsumer, TableStats, TcpConfig};
@@ -101,6 +102,30 @@ pub struct DecodeStats {
     pub fragments: u64,
     pub malformed: u64,
     pub unknown_link_type: u64,
+    /// What became of IP fragments carrying TCP.
+    pub defrag: FragmentStats,
+}
+
+/// The warning for fragmented datagrams that never became packets, with why.
+fn fragments_lost(f: &FragmentStats) -> Option<String> {
+    let lost = f.lost();
+    if lost == 0 {
+        return None;
+    }
+    let reasons = [
+        (f.timed_out, "still missing pieces 30 s after the first"),
+        (f.over_cap, "given up to keep reassembly within 4 MiB"),
+        (f.inconsistent, "with overlapping or inconsistent pieces (dropped, as Linux does)"),
+        (f.incomplete_at_end, "incomplete when the capture ended"),
+    ];
+    let why: Vec<String> = reasons.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
+    Some(format!(
+        "{lost} fragmented IP datagram{} carrying TCP could not be reassembled ({}; {} reassembled from {} fragments)",
+        if lost == 1 { "" } else { "s" },
+        why.join(", "),
+        f.reassembled,
+        f.fragments
+    ))
 }
 
 /// Adapts the SMTP dialogue to the TCP stage's consumer interface.
@@ -123,6 +148,8 @@ pub struct Analyzer<F: FnMut(Session) -> ControlFlow<()>> {
     table: FlowTable<SmtpApp>,
     pub decode_stats: DecodeStats,
     pub warnings: Vec<CaptureWarning>,
+    /// IP fragments waiting for the rest of their datagram.
+    defrag: Defragmenter,
     unknown_links: HashSet<u32>,
     malformed_warned: u32,
     caps_warned: CapsWarned,
@@ -141,6 +168,8 @@ pub enum Route<'a> {
     /// TCP outside the mail ports: counted.
     OtherPort,
     Mail(Packet<'a>),
+    /// The last piece of a fragmented mail-port datagram: its packet is `r.packet(frame)`.
+    Reassembled(Reassembled),
 }
 
 const MALFORMED_WARNINGS: u32 = 5;
@@ -236,6 +265,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
             config,
             decode_stats: DecodeStats::default(),
             warnings: Vec::new(),
+            defrag: Defragmenter::default(),
             unknown_links: HashSet::new(),
             malformed_warned: 0,
             caps_warned: CapsWarned::default(),
@@ -253,6 +283,22 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
         self.caps_warned.offset = frame.offset;
         match decode::decode(frame) {
             Ok(p) if self.table.on_mail_port(&p) => Route::Mail(p),
+            Err(Skip::Fragment) => {
+                self.decode_stats.fragments += 1;
+                let Some(r) = self.defrag.push(frame) else { return Route::Skipped };
+                match r.packet(frame) {
+                    Ok(p) if self.table.on_mail_port(&p) => Route::Reassembled(r),
+                    Ok(_) => {
+                        self.table.stats.tcp_packets += 1;
+                        self.table.stats.other_port_packets += 1;
+                        Route::OtherPort
+                    }
+                    Err(skip) => {
+                        self.skipped(skip, frame);
+                        Route::Skipped
+                    }
+                }
+            }
             Ok(_) => {
                 self.table.stats.tcp_packets += 1;
                 self.table.stats.other_port_packets += 1;
@@ -311,6 +357,11 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
 
     /// End of input: every open connection becomes a session.
     pub fn finish(&mut self) {
+        self.defrag.finish();
+        self.decode_stats.defrag = self.defrag.stats.clone();
+        if let Some(message) = fragments_lost(&self.defrag.stats) {
+            self.warnings.push(CaptureWarning { offset: self.caps_warned.offset, message });
+        }
         let unshown = self.decode_stats.malformed.saturating_sub(u64::from(self.malformed_warned));
         if unshown > 0 {
             let offset = self.caps_warned.offset;
@@ -397,6 +448,17 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for Analyzer<F> {
         self.caps_warned.offset = frame.offset;
         match decode::decode(frame) {
             Ok(packet) => self.packet(&packet),
+            Err(Skip::Fragment) => {
+                self.decode_stats.fragments += 1;
+                let Some(r) = self.defrag.push(frame) else { return ControlFlow::Continue(()) };
+                match r.packet(frame) {
+                    Ok(packet) => self.packet(&packet),
+                    Err(skip) => {
+                        self.skipped(skip, frame);
+                        ControlFlow::Continue(())
+                    }
+                }
+            }
             Err(skip) => {
                 self.skipped(skip, frame);
                 // Every packet's time moves the capture's clock.

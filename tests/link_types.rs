@@ -113,3 +113,77 @@ fn packet_warnings_carry_their_offset_and_stop_after_five() {
     }
     assert!(lines[5].ends_with("3 more packets with malformed headers were skipped (not shown)"), "{stderr}");
 }
+
+/// Ethernet frames whose IPv4 packet is longer than `mtu` bytes, cut into fragments of at most
+/// `mtu` bytes (pieces of a multiple of 8), the pieces in reverse order when `reverse`.
+fn fragmented(eth: &[u8], mtu: usize, reverse: bool) -> Vec<Vec<u8>> {
+    let (mac, ip) = eth.split_at(14);
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    if ip.len() <= mtu {
+        return vec![eth.to_vec()];
+    }
+    let piece = (mtu - ihl) / 8 * 8;
+    let body = &ip[ihl..];
+    let mut out: Vec<Vec<u8>> = body
+        .chunks(piece)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut header = ip[..ihl].to_vec();
+            header[2..4].copy_from_slice(&((ihl + chunk.len()) as u16).to_be_bytes());
+            let more = if (i + 1) * piece < body.len() { 0x2000 } else { 0 };
+            header[6..8].copy_from_slice(&(more | (i * piece / 8) as u16).to_be_bytes());
+            [mac, &header, chunk].concat()
+        })
+        .collect();
+    if reverse {
+        out.reverse();
+    }
+    out
+}
+
+fn fragmented_pcap(b: &SessionBuilder, mtu: usize, drop_one: bool) -> Vec<u8> {
+    let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET, 65535).unwrap();
+    let mut dropped = !drop_one;
+    for (i, (ts, eth)) in b.frames.iter().enumerate() {
+        for (k, f) in fragmented(eth, mtu, i % 2 == 0).iter().enumerate() {
+            if !dropped && k == 1 {
+                dropped = true;
+                continue;
+            }
+            w.write_packet(*ts, f, f.len() as u32).unwrap();
+        }
+    }
+    w.into_inner()
+}
+
+#[test]
+fn ip_fragments_are_reassembled_with_one_thread_or_two() {
+    let mut b = SessionBuilder::lab();
+    b.handshake().server("220 mx ESMTP\r\n").client("EHLO a.example\r\n").server("250 mx\r\n");
+    b.client("MAIL FROM:<a@b>\r\n").server("250 ok\r\n").client("RCPT TO:<c@d>\r\n").server("250 ok\r\n");
+    b.client("DATA\r\n").server("354 go\r\n");
+    b.client(&format!("Subject: x\r\n\r\n{}\r\n.\r\n", "fragmented body line\r\n".repeat(60)));
+    b.server("250 2.0.0 Ok: queued as 4F2A1\r\n").client("QUIT\r\n").server("221 bye\r\n").close();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("frag.pcap");
+    std::fs::write(&path, fragmented_pcap(&b, 576, false)).unwrap();
+    let file = path.to_str().unwrap();
+    let one = run(&["read", "--json", file]);
+    let two = run(&["read", "--json", "--threads", "2", file]);
+    assert!(one.status.success() && one.stderr.is_empty(), "{}", String::from_utf8_lossy(&one.stderr));
+    assert_eq!(one.stdout, two.stdout, "the same with two threads");
+    let stdout = String::from_utf8_lossy(&one.stdout);
+    assert!(stdout.contains("\"DELIVERED\"") && !stdout.contains("INCOMPLETE"), "{stdout}");
+    assert!(stdout.contains("4F2A1"));
+
+    // One piece missing: the message is incomplete, and the warning says why.
+    std::fs::write(&path, fragmented_pcap(&b, 576, true)).unwrap();
+    let out = run(&["read", file]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "1 fragmented IP datagram carrying TCP could not be reassembled (1 incomplete when the capture ended"
+        ),
+        "{stderr}"
+    );
+}

@@ -234,10 +234,19 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_,
         if self.gone || s.closed.load(Ordering::Relaxed) || s.stop_reading.load(Ordering::Relaxed) {
             return ControlFlow::Break(());
         }
-        match self.analyzer.route(frame) {
-            Route::Mail(p)
-                if shard_of(&s.hasher, (p.src, p.src_port), (p.dst, p.dst_port), s.threads) == self.shard =>
-            {
+        // Every shard reassembles IP fragments itself (each sees every frame), so a datagram
+        // becomes the same packet in all of them and goes to the shard of its connection.
+        let reassembled;
+        let packet = match self.analyzer.route(frame) {
+            Route::Mail(p) => Some(p),
+            Route::Reassembled(r) => {
+                reassembled = r;
+                reassembled.packet(frame).ok()
+            }
+            _ => None,
+        };
+        match packet {
+            Some(p) if shard_of(&s.hasher, (p.src, p.src_port), (p.dst, p.dst_port), s.threads) == self.shard => {
                 let _ = self.analyzer.packet(&p);
             }
             // Every packet's time moves the capture's clock, as in a single table.
