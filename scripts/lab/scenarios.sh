@@ -370,6 +370,9 @@ scenario_53_nat_seqrand_clean_delivered() {
 	fw_nat_start --no-inspect
 	capture_start "$CAP_NAME" 1
 	swaks_c
+	capture_stop
+}
+
 # ---------------------------------------------------------------- the server's log beside the capture (--maillog)
 # Exim writes its mainlog (captures/NAME.exim.log) for every scenario it serves; these record
 # several sessions whose log lines tell different stories.
