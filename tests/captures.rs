@@ -152,3 +152,30 @@ fn a_router_capture_on_any_interface_shows_the_rewrite_without_false_retransmiss
     assert!(summary.contains("(TTL 64)") && summary.contains("(TTL 63)"), "{summary}");
     assert_eq!(s["smtp"]["replies"], serde_json::json!([220, 250, 250, 250, 354, 250, 221]));
 }
+
+/// Issue 15: mail ports on the initiator's side only (FTP from 2525, a probe from port 25) make
+/// no mail session; the delivery after them is the file's only session.
+#[test]
+fn only_the_responder_side_makes_a_mail_session() {
+    let sessions = sessions(&[capture("40-not-mail-ports-ftp-and-scan.pcap").to_str().unwrap()]);
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0]["server"]["port"], 25);
+    assert_eq!(sessions[0]["headline"], "DELIVERED");
+}
+
+/// Issue 15: after STARTTLS 220 the dialogue went on in plain text and is read as SMTP.
+#[test]
+fn plain_text_after_starttls_keeps_the_dialogue() {
+    let s = session_of("32-starttls-then-plaintext.pcap", "1");
+    assert_eq!(strings(&s["smtp"]["commands"]), ["EHLO", "STARTTLS", "EHLO", "MAIL", "RCPT", "DATA", "QUIT"]);
+    assert_eq!(s["headline"], "DELIVERED");
+}
+
+/// Issue 15: the binary stream on 465 is not turned into dozens of commands.
+#[test]
+fn not_smtp_keeps_the_record_small() {
+    let s = session_of("38-not-smtp-on-465.pcap", "1");
+    assert!(strings(&s["smtp"]["commands"]).is_empty());
+    assert!(s["smtp"]["events"].as_array().unwrap().len() <= 4, "{}", s["smtp"]["events"]);
+    assert_eq!(s["headline"], "NOT_SMTP");
+}

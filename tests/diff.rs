@@ -118,6 +118,13 @@ const EXPECTED: &[Expect] = &[
         lost: &[("client_to_server", &[15, 16], "Date: ")],
         nat: false,
     },
+    Expect {
+        name: "37-fw-reset-pipe-in-rcpt",
+        rewrites: &[BANNER],
+        injected: &[("inside", 10, "client"), ("outside", 11, "server")],
+        lost: &[("client_to_server", &[10], "RCPT TO:<rcpt|")],
+        nat: false,
+    },
     Expect { name: "50-fw-nat-seqrand-masked-banner", rewrites: &[BANNER], injected: &[], lost: &[], nat: true },
     Expect {
         name: "51-fw-nat-seqrand-starttls-stripped",

@@ -34,7 +34,8 @@ Rules, and the ASA default behaviour each one imitates
    both sides): command line longer than 512 bytes (CR LF included), more
    than 100 RCPTs in one transaction, MAIL FROM address longer than 320
    bytes, message header line longer than 998 bytes, MIME filename longer
-   than 255 bytes. The offending segment is dropped, and the fw sends a
+   than 255 bytes, a MAIL FROM or RCPT TO line holding a pipe character '|'.
+   The offending segment is dropped, and the fw sends a
    RST/ACK to each side, spoofing the other end's address but with its own
    IP TTL (255) and IP-ID (a private counter), which is how a middlebox
    reset can be told from a real one. All later packets of the connection
@@ -275,7 +276,9 @@ class Flow:
             self.ehlo_pending = verb == "EHLO"
             self.ehlo_line = 0
             self.ehlo_marker = 0
-        elif verb == "MAIL":
+        if verb in ("MAIL", "RCPT") and "|" in text:
+            raise Reset(f"pipe character in a {verb} parameter")
+        if verb == "MAIL":
             self.rcpts = 0
             m = re.match(r"(?i)MAIL FROM:\s*<([^>]*)>", text)
             if m and len(m.group(1)) > MAX_SENDER:

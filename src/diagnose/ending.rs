@@ -496,7 +496,7 @@ fn implicit_tls_answered_in_clear(f: &Facts) -> Option<Verdict> {
     if tls.server_hello.is_some() || tls.encrypted {
         return None;
     }
-    let plain = f.s.smtp.anomalies.iter().find(|a| a.kind == AnomalyKind::PlaintextReplyToTls)?;
+    // The server may have greeted in clear before or after the ClientHello.
     let reply = f.replies.first()?;
     let hello = tls.client_hello.as_ref().map(|h| h.packet.number);
     Some(verdict(
@@ -514,7 +514,7 @@ fn implicit_tls_answered_in_clear(f: &Facts) -> Option<Verdict> {
          on this port (Exim: tls_on_connect_ports = 465; Postfix: smtpd_tls_wrappermode = yes), or point \
          the client at port 25/587 with STARTTLS."
             .to_string(),
-        [hello, Some(plain.first_packet.number), Some(reply.packet)].into_iter().flatten().collect(),
+        [hello, Some(reply.packet)].into_iter().flatten().collect(),
     ))
 }
 

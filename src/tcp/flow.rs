@@ -244,7 +244,8 @@ impl<A: StreamConsumer> FlowTable<A> {
         }
         if !self.flows.contains_key(&key) {
             if !self.server_on_mail_port(p) || self.not_mail.contains_key(&key) {
-                self.stats.other_port_packets += 1;
+                // Counted as a TCP packet only: `other_port_packets` is what every shard of
+                // `--threads` counts alike, and only one shard sees this packet.
                 self.remember_not_mail(key, p);
                 return;
             }
