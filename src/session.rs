@@ -362,6 +362,17 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
         if let Some(message) = fragments_lost(&self.defrag.stats) {
             self.warnings.push(CaptureWarning { offset: self.caps_warned.offset, message });
         }
+        if self.decode_stats.unknown_link_type > 1 {
+            let mut types: Vec<u32> = self.unknown_links.iter().copied().collect();
+            types.sort_unstable();
+            let types: Vec<String> = types.iter().map(u32::to_string).collect();
+            let message = format!(
+                "{} packets in all were skipped for their link type ({})",
+                self.decode_stats.unknown_link_type,
+                types.join(", ")
+            );
+            self.warnings.push(CaptureWarning { offset: self.caps_warned.offset, message });
+        }
         let unshown = self.decode_stats.malformed.saturating_sub(u64::from(self.malformed_warned));
         if unshown > 0 {
             let offset = self.caps_warned.offset;

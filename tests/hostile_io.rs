@@ -125,6 +125,16 @@ fn live_w_never_follows_a_symlink_nor_truncates_before_the_user_is_known() {
     assert_eq!(meta.uid(), smtpdiag::capture::live::privdrop::lookup_user("nobody").unwrap().uid);
     assert_eq!(meta.mode() & 0o777, 0o600);
     assert!(Path::new(&link).metadata().unwrap().len() >= 24, "a pcap header at least");
+
+    // A -w that cannot be written (here standard output on a full device) is exit status 2.
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = Command::new(bin())
+        .args(["live", "-i", "lo", "--duration", "0.5", "--json", "-w", "-"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot write the capture"), "{}", stderr(&out));
 }
 
 #[test]

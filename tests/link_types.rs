@@ -75,13 +75,17 @@ fn one_session_on_every_link_layer_gets_the_same_verdict() {
 }
 
 #[test]
-fn an_unknown_link_type_is_one_warning_naming_it_with_its_offset() {
+fn an_unknown_link_type_is_one_warning_naming_it_with_its_offset_then_a_count() {
     let b = delivery();
     let dir = tempfile::tempdir().unwrap();
     let (stdout, stderr) = read_text(&dir, "user0", &rewrapped(&b, LinkType(147), |ip| ip.to_vec()));
     assert!(stdout.contains("0 sessions"), "{stdout}");
     let warnings: Vec<&str> = stderr.lines().collect();
-    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    assert!(
+        warnings[1].ends_with(&format!("{} packets in all were skipped for their link type (147)", b.frames.len())),
+        "{stderr}"
+    );
     assert!(
         warnings[0].ends_with("offset 24: packet 1: link type 147 (USER) is not supported; its packets are skipped"),
         "{stderr}"

@@ -36,8 +36,17 @@ pub fn create_new(path: &Path, force: bool, owner: Option<Owner>) -> io::Result<
                     "the file exists (or is a symlink); use --force to replace it",
                 ));
             }
-            if std::fs::symlink_metadata(path)?.is_dir() {
+            // Only a file or a symlink is replaced: unlinking /dev/full or a FIFO as root is
+            // never what `-w NAME --force` meant (standard output is `-w -`).
+            let kind = std::fs::symlink_metadata(path)?.file_type();
+            if kind.is_dir() {
                 return Err(io::Error::new(io::ErrorKind::AlreadyExists, "a directory of that name exists"));
+            }
+            if !kind.is_file() && !kind.is_symlink() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "it is a device, FIFO or socket, not a file: --force replaces files only (-w - writes to standard output)",
+                ));
             }
             // Removes the name only: a symlink goes, its target is left alone. Should someone
             // plant another entry between this and the open, O_EXCL refuses it.
@@ -118,7 +127,7 @@ impl Dumper {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 
     #[test]
     fn a_new_file_is_created_private() {
@@ -158,6 +167,22 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("not-yet"), &dangling).unwrap();
         assert!(create_new(&dangling, false, None).is_err());
         assert!(!dir.path().join("not-yet").exists());
+    }
+
+    #[test]
+    fn devices_and_fifos_are_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = create_new(&fifo, true, None).unwrap_err();
+        assert!(err.to_string().contains("not a file"), "{err}");
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        if Path::new("/dev/null").exists() {
+            assert!(create_new(Path::new("/dev/null"), true, None).is_err());
+            assert!(Path::new("/dev/null").exists());
+        }
     }
 
     #[test]
