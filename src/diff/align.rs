@@ -23,8 +23,10 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// The stream of `dir` with offset 0 at sequence number `base`; first copy wins.
-    pub fn build(view: &CaptureView, conn: &Conn, dir: Direction, base: u32) -> Stream {
+    /// The stream of `dir` with offset 0 at sequence number `base`, up to offset `limit`; first
+    /// copy wins.
+    pub fn build(view: &CaptureView, conn: &Conn, dir: Direction, base: u32, limit: usize) -> Stream {
+        let limit = limit.min(MAX_STREAM);
         let mut s = Stream::default();
         for (i, p) in conn.pkts.iter().enumerate() {
             if p.dir != dir || p.is_empty() {
@@ -32,7 +34,7 @@ impl Stream {
             }
             let Some(at) = offset(p.seq, base) else { continue };
             let data = view.payload(p);
-            let end = (at + data.len()).min(MAX_STREAM);
+            let end = (at + data.len()).min(limit);
             if end <= at {
                 continue;
             }

@@ -210,8 +210,8 @@ pub fn compare(v: &PairView<'_>) -> Findings {
     let mut f = Findings::default();
     for dir in DIRS {
         if let Some(base) = v.base(dir) {
-            let so = Stream::build(v.out, v.o, dir, base);
-            let si = Stream::build(v.ins, v.i, dir, base.wrapping_add(v.delta[dir.index()]));
+            let so = Stream::build(v.out, v.o, dir, base, usize::MAX);
+            let si = Stream::build(v.ins, v.i, dir, base.wrapping_add(v.delta[dir.index()]), usize::MAX);
             bytes(v, dir, &so, &si, &mut f);
         }
         control(v, dir, &mut f);

@@ -48,12 +48,17 @@ fn key(p: &Pkt, delta: [u32; 2]) -> Key {
 
 /// `delta`: inside minus outside sequence numbers per direction.
 pub fn match_packets(o: &Conn, i: &Conn, delta: [u32; 2]) -> Matches {
+    match_slices(&o.pkts, &i.pkts, delta)
+}
+
+/// The same for the first packets of each side only (scoring a candidate pair).
+pub fn match_slices(o: &[Pkt], i: &[Pkt], delta: [u32; 2]) -> Matches {
     let mut waiting: HashMap<Key, VecDeque<usize>> = HashMap::new();
-    for (k, p) in o.pkts.iter().enumerate() {
+    for (k, p) in o.iter().enumerate() {
         waiting.entry(key(p, [0, 0])).or_default().push_back(k);
     }
-    let mut m = Matches { outside: vec![None; o.pkts.len()], inside: vec![None; i.pkts.len()] };
-    for (k, p) in i.pkts.iter().enumerate() {
+    let mut m = Matches { outside: vec![None; o.len()], inside: vec![None; i.len()] };
+    for (k, p) in i.iter().enumerate() {
         if let Some(ok) = waiting.get_mut(&key(p, delta)).and_then(VecDeque::pop_front) {
             m.outside[ok] = Some(k);
             m.inside[k] = Some(ok);

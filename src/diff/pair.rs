@@ -11,9 +11,13 @@ use super::align::{self, Stream};
 use super::packets::{CaptureView, Conn};
 use crate::tcp::Direction;
 use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// Stream bytes compared per direction when scoring a candidate pair.
 const SCORE_BYTES: usize = 4096;
+/// Packets of each side whose IP-IDs are compared when scoring a candidate pair.
+const SCORE_PACKETS: usize = 64;
 /// Bytes that must agree before content counts as evidence.
 const CONTENT_MIN: usize = 8;
 /// Bytes that must agree for content alone to single a pair out.
@@ -96,10 +100,17 @@ pub struct Pairing {
 }
 
 pub fn pair(out: &CaptureView, ins: &CaptureView) -> Pairing {
+    let (ho, hi) = (heads(out), heads(ins));
+    let (so, si) = (Side { view: out, heads: &ho }, Side { view: ins, heads: &hi });
     let mut cands = Vec::new();
+    let index = (out.conns.len() * ins.conns.len() > ALL_PAIRS_MAX).then(|| Index::of(ins));
     for (o, oc) in out.conns.iter().enumerate() {
-        for (i, ic) in ins.conns.iter().enumerate() {
-            if let Some(c) = candidate(out, oc, ins, ic, o, i) {
+        let others: Vec<usize> = match &index {
+            Some(index) => index.lookup(out, oc),
+            None => (0..ins.conns.len()).collect(),
+        };
+        for i in others {
+            if let Some(c) = candidate(&so, &si, o, i) {
                 cands.push(c);
             }
         }
@@ -163,14 +174,86 @@ pub fn pair(out: &CaptureView, ins: &CaptureView) -> Pairing {
     }
 }
 
-fn candidate(out: &CaptureView, oc: &Conn, ins: &CaptureView, ic: &Conn, o: usize, i: usize) -> Option<Candidate> {
+/// Candidate pairs scored one by one at most; with more connections, only those sharing a
+/// fingerprint are (see [`Index`]).
+const ALL_PAIRS_MAX: usize = 10_000;
+
+/// Fingerprints of the inside connections that survive a device: the IP-ID of the client's SYN
+/// and the first bytes each side sent (a masked banner still keeps its length and "220").
+struct Index {
+    by_key: HashMap<(u8, u32), Vec<usize>>,
+}
+
+impl Index {
+    fn keys(view: &CaptureView, c: &Conn) -> Vec<(u8, u32)> {
+        let mut keys = Vec::new();
+        if let Some(id) = c.pkts.iter().find(|p| p.flags.syn() && !p.flags.ack()).and_then(|p| p.ip_id) {
+            keys.push((0, id as u32));
+        }
+        for (tag, dir) in [(1u8, Direction::ClientToServer), (2, Direction::ServerToClient)] {
+            if let Some(p) = c.pkts.iter().find(|p| p.dir == dir && !p.is_empty()) {
+                let d = view.payload(p);
+                // Length and the first three bytes: a reply code or a verb's start.
+                let head = d.iter().take(3).fold(0u32, |h, &b| h << 8 | b as u32);
+                keys.push((tag, (d.len() as u32) << 24 ^ head));
+            }
+        }
+        keys
+    }
+
+    fn of(view: &CaptureView) -> Index {
+        let mut by_key: HashMap<(u8, u32), Vec<usize>> = HashMap::new();
+        for (i, c) in view.conns.iter().enumerate() {
+            for k in Index::keys(view, c) {
+                by_key.entry(k).or_default().push(i);
+            }
+        }
+        Index { by_key }
+    }
+
+    fn lookup(&self, view: &CaptureView, c: &Conn) -> Vec<usize> {
+        let mut found: Vec<usize> =
+            Index::keys(view, c).iter().filter_map(|k| self.by_key.get(k)).flatten().copied().collect();
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+}
+
+/// Each connection's first `SCORE_BYTES` per direction, from its own stream start.
+type Heads = Vec<[Option<Stream>; 2]>;
+
+fn heads(view: &CaptureView) -> Heads {
+    view.conns
+        .iter()
+        .map(|c| DIRS.map(|dir| c.base(dir).map(|b| Stream::build(view, c, dir, b, SCORE_BYTES))))
+        .collect()
+}
+
+struct Side<'a> {
+    view: &'a CaptureView,
+    heads: &'a Heads,
+}
+
+fn candidate<'a>(out: &Side<'a>, ins: &Side<'a>, o: usize, i: usize) -> Option<Candidate> {
+    let (oc, ic) = (&out.view.conns[o], &ins.view.conns[i]);
     let mut delta = [None, None];
     let (mut compared, mut agreeing, mut contradicting) = (0, 0, 0);
     for dir in DIRS {
-        let Some(d) = align::seq_delta((out, oc), (ins, ic), dir) else { continue };
+        let Some(d) = align::seq_delta((out.view, oc), (ins.view, ic), dir) else { continue };
         delta[dir.index()] = Some(d);
         let Some(bo) = oc.base(dir).or(ic.base(dir).map(|b| b.wrapping_sub(d))) else { continue };
-        let (so, si) = (Stream::build(out, oc, dir, bo), Stream::build(ins, ic, dir, bo.wrapping_add(d)));
+        // Both streams start where the offset says they should (the usual case, SYNs on both
+        // sides): the heads read once serve every candidate.
+        let head = |side: &Side<'a>, k: usize, base: u32| -> Cow<'a, Stream> {
+            let c = &side.view.conns[k];
+            match &side.heads[k][dir.index()] {
+                Some(h) if c.base(dir) == Some(base) => Cow::Borrowed(h),
+                _ => Cow::Owned(Stream::build(side.view, c, dir, base, SCORE_BYTES)),
+            }
+        };
+        let so = head(out, o, bo);
+        let si = head(ins, i, bo.wrapping_add(d));
         let n = so.data.len().min(si.data.len()).min(SCORE_BYTES);
         for k in 0..n {
             if so.has(k) && si.has(k) {
@@ -189,7 +272,9 @@ fn candidate(out: &CaptureView, oc: &Conn, ins: &CaptureView, ic: &Conn, o: usiz
     if payload(oc) && payload(ic) && agreeing < CONTENT_MIN {
         return None;
     }
-    let m = super::matching::match_packets(oc, ic, [delta[0].unwrap_or(0), delta[1].unwrap_or(0)]);
+    let (no, ni) = (oc.pkts.len().min(SCORE_PACKETS), ic.pkts.len().min(SCORE_PACKETS));
+    let m =
+        super::matching::match_slices(&oc.pkts[..no], &ic.pkts[..ni], [delta[0].unwrap_or(0), delta[1].unwrap_or(0)]);
     let (mut ip_ids, mut ip_ids_equal) = (0, 0);
     for (ko, ki) in m.pairs() {
         if let (Some(a), Some(b)) = (oc.pkts[ko].ip_id, ic.pkts[ki].ip_id)
