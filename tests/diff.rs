@@ -421,8 +421,8 @@ fn ladders_draw_three_columns_in_every_format() {
     let lines: Vec<&str> = text.lines().collect();
     // The dropped RCPT ends at the device; the forged resets start there.
     let rcpt = lines.iter().find(|l| l.contains("RCPT TO:") && l.contains('│')).expect("RCPT row");
-    assert!(rcpt.contains('✕') && rcpt.contains("dropped by the device"), "{rcpt}");
-    let resets: Vec<&&str> = lines.iter().filter(|l| l.contains("RST/ACK") && l.contains("reset forged")).collect();
+    assert!(rcpt.contains('✕') && rcpt.contains("◀ dropped"), "{rcpt}");
+    let resets: Vec<&&str> = lines.iter().filter(|l| l.contains("RST/ACK") && l.contains("forged reset")).collect();
     assert_eq!(resets.len(), 2, "{text}");
     assert!(lines.iter().any(|l| l.contains("220 esa.example.com") && l.contains("220 ****")), "{text}");
     assert!(text.contains("device"), "{text}");

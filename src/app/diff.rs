@@ -121,8 +121,11 @@ fn text(d: &Diff, selected: &[usize], args: &DiffArgs, style: Style) -> String {
         out.push('\n');
         out.push_str(&pair_text(p, style));
         if args.ladder {
+            // The verdicts were just printed above the drawing: not twice.
+            let mut l = ladder::build(d, k, args.all_packets);
+            l.verdicts.clear();
             out.push('\n');
-            out.push_str(&three::text(&ladder::build(d, k, args.all_packets), style));
+            out.push_str(&three::text(&l, style));
         }
     }
     if args.sessions.is_empty() && !d.unpaired.is_empty() {

@@ -194,9 +194,9 @@ pub fn build(d: &Diff, pair: usize, all_packets: bool) -> ThreeLadder {
 fn note_text(code: &str, summary: &str) -> String {
     match code {
         "REWRITTEN_IN_PATH" => summary.split(':').next().unwrap_or(summary).to_string(),
-        "INJECTED_RESET" => "reset forged by the device".to_string(),
-        "INJECTED_IN_PATH" => "forged by the device".to_string(),
-        "DROPPED_IN_PATH" => "dropped by the device".to_string(),
+        "INJECTED_RESET" => "forged reset".to_string(),
+        "INJECTED_IN_PATH" => "forged".to_string(),
+        "DROPPED_IN_PATH" => "dropped".to_string(),
         _ => summary.to_string(),
     }
 }

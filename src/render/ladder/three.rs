@@ -51,8 +51,8 @@ pub fn text(l: &ThreeLadder, s: Style) -> String {
         .max(3);
     let time_w = l.rows.iter().map(|r| format!("{:.6}", r.rel).len()).max().unwrap_or(8).max(8);
     let prefix = num * 2 + time_w + 3;
-    let wants_notes = l.rows.iter().any(|r| !r.notes.is_empty());
-    let notes = if wants_notes { MAX_NOTES.min(width / 4) } else { 0 };
+    let longest_note = l.rows.iter().flat_map(|r| &r.notes).map(|n| n.text.chars().count() + 3).max();
+    let notes = longest_note.map_or(0, |n| n.min(MAX_NOTES).min(width / 4));
     let lane = (width.saturating_sub(prefix + 3 + notes) / 2).max(12);
     let mut out = String::new();
     let title = format!(
