@@ -162,6 +162,8 @@ pub fn servers(r: &Report) -> Result<String, ChartError> {
         .collect();
     rows.sort_by(|a, b| b.1.iter().sum::<u64>().cmp(&a.1.iter().sum::<u64>()).then(a.0.cmp(&b.0)));
     rows.truncate(MAX_SERVERS);
+    // Plotters counts segments from the bottom: the busiest server goes on top.
+    rows.reverse();
     let peak = rows.iter().map(|r| r.1.iter().sum::<u64>()).max().unwrap_or(1).max(1);
     let longest = rows.iter().map(|r| r.0.len()).max().unwrap_or(8) as u32;
     let height = 70 + 30 * rows.len() as u32;
