@@ -151,8 +151,8 @@ const EXPECTED: &[Expect] = &[
     },
 ];
 
-/// Pairs of several sessions, checked where they are used: 60 for --maillog (tests/maillog.rs).
-const SEVERAL_SESSIONS: &[&str] = &["60-exim-log-mixed-sessions"];
+/// Pairs that are not one session each side, checked by tests of their own below.
+const SEVERAL_SESSIONS: &[&str] = &["54-fw-nat-syn-dropped", "60-exim-log-mixed-sessions"];
 
 fn arr(v: &Value) -> &Vec<Value> {
     v.as_array().unwrap_or_else(|| panic!("not an array: {v}"))
@@ -392,7 +392,7 @@ fn a_session_without_partner_is_listed_with_its_reason() {
     assert_eq!(pairs[0]["outside"]["session"], 2);
     assert_eq!(unpaired.len(), 1, "{unpaired:?}");
     assert_eq!((unpaired[0]["side"].as_str(), unpaired[0]["session"].as_u64()), (Some("outside"), Some(1)));
-    assert!(unpaired[0]["reason"].as_str().unwrap().contains("time span of the inside capture"), "{}", unpaired[0]);
+    assert!(unpaired[0]["reason"].as_str().unwrap().contains("before its first packet"), "{}", unpaired[0]);
 }
 
 #[test]
@@ -436,4 +436,42 @@ fn ladders_draw_three_columns_in_every_format() {
     assert!(out.status.success());
     let s = std::fs::read_to_string(&svg).unwrap();
     assert!(s.starts_with("<?xml") && s.trim_end().ends_with("</svg>") && s.contains("device 203.0.113.25:25"), "{s}");
+}
+
+#[test]
+fn syns_the_device_dropped_leave_the_session_unpaired_not_an_error() {
+    // Scenario 54: the fw translates, then drops every SYN; the inside capture stays empty.
+    let name = "54-fw-nat-syn-dropped";
+    let records = diff_json(&capture(&format!("{name}.pcap")), &capture(&format!("{name}.inside.pcap")));
+    assert_eq!(records.len(), 1, "{records:?}");
+    let u = &records[0];
+    assert_eq!(
+        (u["kind"].as_str(), u["side"].as_str(), u["session"].as_u64()),
+        (Some("unpaired"), Some("outside"), Some(1))
+    );
+    assert!(u["reason"].as_str().unwrap().contains("the device dropped the SYNs"), "{u}");
+    let out = run(&["diff", &path(&format!("{name}.pcap")), &path(&format!("{name}.inside.pcap"))]);
+    assert!(out.status.success() && stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+#[test]
+fn several_sessions_pair_one_by_one() {
+    // Scenario 60: four client sessions through a plain router, then one the fw itself opens.
+    let name = "60-exim-log-mixed-sessions";
+    let records = diff_json(&capture(&format!("{name}.pcap")), &capture(&format!("{name}.inside.pcap")));
+    let pairs: Vec<&Value> = records.iter().filter(|r| r["kind"] == "pair").collect();
+    assert_eq!(pairs.len(), 4, "{records:?}");
+    for (k, p) in pairs.iter().enumerate() {
+        let id = k as u64 + 1;
+        assert_eq!((p["outside"]["session"].as_u64(), p["inside"]["session"].as_u64()), (Some(id), Some(id)));
+        assert_eq!(p["certainty"], "certain");
+        for field in ["rewrites", "injected", "lost", "verdicts"] {
+            assert!(arr(&p[field]).is_empty(), "pair {id}: {field} {}", p[field]);
+        }
+    }
+    let unpaired: Vec<&Value> = records.iter().filter(|r| r["kind"] == "unpaired").collect();
+    assert_eq!(unpaired.len(), 1, "{unpaired:?}");
+    assert_eq!((unpaired[0]["side"].as_str(), unpaired[0]["session"].as_u64()), (Some("inside"), Some(5)));
+    assert_eq!(unpaired[0]["client"]["ip"], "198.51.100.1");
+    assert!(unpaired[0]["reason"].as_str().unwrap().contains("opened by the device itself"), "{}", unpaired[0]);
 }

@@ -39,6 +39,7 @@ SCENARIOS=(
 	51-fw-nat-seqrand-starttls-stripped
 	52-fw-nat-seqrand-reset-long-command-line
 	53-nat-seqrand-clean-delivered
+	54-fw-nat-syn-dropped
 	60-exim-log-mixed-sessions
 	61-exim-log-fw-reset-long-header-line
 	62-exim-log-idle-timeout
@@ -370,6 +371,17 @@ scenario_53_nat_seqrand_clean_delivered() {
 	fw_nat_start --no-inspect
 	capture_start "$CAP_NAME" 1
 	swaks_c
+	capture_stop
+}
+
+# The fw translates but drops every SYN to port 25 after the translation: the client's SYNs
+# (outside) never show up inside; the inside capture stays empty.
+scenario_54_fw_nat_syn_dropped() {
+	exim_esa_start
+	fw_nat_start --no-inspect
+	nsx fw iptables -I FORWARD -p tcp --dport 25 --syn -j DROP
+	capture_start "$CAP_NAME" 1
+	swaks_c --timeout 5s
 	capture_stop
 }
 

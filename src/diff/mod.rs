@@ -180,15 +180,21 @@ pub fn diff(
     verdicts_in: &[SessionVerdicts],
 ) -> Result<Diff, DiffError> {
     same_capture(&outside, &inside)?;
-    for v in [&outside, &inside] {
-        if v.conns.is_empty() {
+    // A side with no session at all is bad input, unless the other side holds only SYNs that
+    // were never answered: then the device (or that capture's filter) dropped them, which is the
+    // answer, reported as unpaired sessions.
+    if outside.conns.is_empty() && inside.conns.is_empty() {
+        return Err(DiffError::NoSessions { capture: outside.name.clone() });
+    }
+    for (v, other) in [(&outside, &inside), (&inside, &outside)] {
+        if v.conns.is_empty() && !other.conns.iter().all(syns_only) {
             return Err(DiffError::NoSessions { capture: v.name.clone() });
         }
     }
     attach(&mut outside, verdicts_out);
     attach(&mut inside, verdicts_in);
     let mut notes = Vec::new();
-    if outside.link_types != inside.link_types {
+    if outside.link_types != inside.link_types && outside.frames > 0 && inside.frames > 0 {
         notes.push(format!(
             "the captures have different link types ({} has {}, {} has {}): compared from the IP header up",
             outside.name,
@@ -198,7 +204,8 @@ pub fn diff(
         ));
     }
     let pairing = pair::pair(&outside, &inside);
-    if pairing.pairs.is_empty() {
+    let dropped_syns = outside.conns.iter().chain(&inside.conns).all(syns_only);
+    if pairing.pairs.is_empty() && !dropped_syns {
         return Err(DiffError::NothingInCommon { detail: nothing_in_common(&outside, &inside) });
     }
     let mut links = Vec::new();
@@ -425,6 +432,11 @@ fn human_duration(s: f64) -> String {
     }
 }
 
+/// Only SYNs from the client, never answered.
+fn syns_only(c: &packets::Conn) -> bool {
+    c.pkts.iter().all(|p| p.flags.syn() && !p.flags.ack() && p.dir == Direction::ClientToServer)
+}
+
 fn unpaired_reason(c: &packets::Conn, side: Side, other: &CaptureView, client_side: Side, skew_s: f64) -> String {
     let to_other = |ts: crate::capture::Timestamp| {
         let shift = if side == Side::Outside { skew_s } else { -skew_s };
@@ -432,13 +444,18 @@ fn unpaired_reason(c: &packets::Conn, side: Side, other: &CaptureView, client_si
     };
     let (start, end) = (to_other(c.first_ts()), to_other(c.last_ts()));
     let (Some(of), Some(ol)) = (other.first_ts, other.last_ts) else {
-        return format!("the {} capture is empty", side.other().name());
+        let why = if syns_only(c) { "the device dropped the SYNs, or " } else { "" };
+        return format!("the {} capture holds no packet at all: {why}it was not recording then", side.other().name());
     };
+    let other_name = side.other().name();
     if end < of.as_secs_f64() || start > ol.as_secs_f64() {
-        return format!("outside the time span of the {} capture: it was not recording then", side.other().name());
+        let when = if end < of.as_secs_f64() { "before its first" } else { "after its last" };
+        return format!(
+            "no trace on the {other_name} side, {when} packet: that capture was not recording yet (or any more), \
+             or the connection never crossed the device (opened by the device itself, or by a host on this side)"
+        );
     }
-    let only_syns = c.pkts.iter().all(|p| p.flags.syn() && !p.flags.ack() && p.dir == Direction::ClientToServer);
-    if only_syns && side == client_side {
+    if syns_only(c) && side == client_side {
         return format!(
             "only SYNs, never answered, and none of them reached the {} side: the device dropped them (or that \
              capture's filter left them out)",
