@@ -149,6 +149,19 @@ const EXPECTED: &[Expect] = &[
         lost: &[("client_to_server", &[15], "Date: ")],
         nat: false,
     },
+    // Scenario 20 against Postfix, whose EHLO keywords the fw masks too (tests/maillog.rs).
+    Expect {
+        name: "64-postfix-log-fw-reset-long-command-line",
+        rewrites: &[
+            BANNER,
+            ("server_to_client", "masked_ehlo_keyword", Some("VRFY"), Some(("250-VRFY", "250-XXXA"))),
+            ("server_to_client", "masked_ehlo_keyword", Some("SMTPUTF8"), Some(("250-SMTPUTF8", "250-XXXXXXXB"))),
+            ("server_to_client", "masked_ehlo_keyword", Some("CHUNKING"), Some(("250 CHUNKING", "250 XXXXXXXC"))),
+        ],
+        injected: &[("inside", 11, "client"), ("outside", 12, "server")],
+        lost: &[("client_to_server", &[11], "RCPT TO:<xxxx")],
+        nat: false,
+    },
 ];
 
 /// Pairs that are not one session each side, checked by tests of their own below.

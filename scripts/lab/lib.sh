@@ -273,3 +273,103 @@ swaks_c() {
 		--header "Subject: smtpdiag lab $CAP_NAME" --timeout 7s "$@" \
 		>"$WORK/$CAP_NAME.swaks.log" 2>&1 || log "swaks exited $? (expected for failure scenarios)"
 }
+
+# ---------------------------------------------------------------- Postfix (esa), beside Exim
+# Debian's postfix conflicts with exim4 (both are the system's MTA), so the lab unpacks the
+# package into $WORK instead of installing it, and runs its master in esa with a config of its
+# own. Its log goes to maillog_file (postlogd): captures/NAME.postfix.log.
+PF_ROOT=
+postfix_unpack() {
+	PF_ROOT="$WORK/postfix-pkg"
+	[ -x "$PF_ROOT/usr/lib/postfix/sbin/master" ] && return 0
+	local deps=(libsasl2-2 libicu72 libdb5.3 libnsl2 ssl-cert netbase cpio)
+	local need=() p
+	for p in "${deps[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+	if [ ${#need[@]} -gt 0 ]; then
+		log "installing: ${need[*]}"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+	fi
+	getent group postdrop >/dev/null || groupadd --system postdrop
+	id postfix >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin postfix
+	mkdir -p "$WORK/postfix-deb"
+	chown _apt "$WORK/postfix-deb" 2>/dev/null || true  # apt-get download drops to _apt
+	(cd "$WORK/postfix-deb" && apt-get download -q postfix >/dev/null)
+	dpkg-deb -x "$WORK"/postfix-deb/postfix_*.deb "$PF_ROOT"
+}
+
+# postfix_esa_start [main.cf lines...]: receiving Postfix on SERVER_IP:25 in esa; accepts
+# rcpt@example.com, rejects other local parts (550 5.1.1), discards what it accepts
+postfix_esa_start() {
+	postfix_unpack
+	local dir="$WORK/postfix-esa" lib="$PF_ROOT/usr/lib/postfix"
+	rm -rf "$dir"; mkdir -p "$dir/conf" "$dir/data"
+	local q="$dir/spool" d
+	for d in active bounce corrupt defer deferred flush hold incoming private saved trace pid; do
+		mkdir -p "$q/$d"
+	done
+	mkdir -p "$q/public" "$q/maildrop"
+	chown -R postfix:root "$q" "$dir/data"
+	chown root:root "$q" "$q/pid"
+	chgrp postdrop "$q/public" "$q/maildrop"; chmod 0710 "$q/public"; chmod 1730 "$q/maildrop"
+	chmod 0700 "$q/private"
+	touch "$dir/maillog"; chown postfix "$dir/maillog"
+	cat >"$dir/conf/main.cf" <<-CF
+	compatibility_level = 3.6
+	config_directory = $dir/conf
+	queue_directory = $q
+	data_directory = $dir/data
+	daemon_directory = $lib/sbin
+	command_directory = $PF_ROOT/usr/sbin
+	shlib_directory = $lib
+	meta_directory = $dir/conf
+	mail_owner = postfix
+	setgid_group = postdrop
+	import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_LIBRARY_PATH=$lib
+	maillog_file = $dir/maillog
+	maillog_file_prefixes = $WORK
+	myhostname = esa.example.com
+	mydomain = example.com
+	mydestination = example.com
+	mynetworks = 127.0.0.0/8
+	inet_interfaces = $SERVER_IP
+	inet_protocols = ipv4
+	smtpd_banner = \$myhostname ESMTP Postfix
+	smtpd_client_port_logging = yes
+	local_recipient_maps = inline:{ rcpt=ok }
+	alias_maps =
+	alias_database =
+	local_transport = discard
+	default_transport = error:the lab sends nothing out
+	biff = no
+	smtpd_tls_security_level = none
+	CF
+	local kv
+	for kv in "$@"; do printf '%s\n' "$kv" >>"$dir/conf/main.cf"; done
+	cat >"$dir/conf/master.cf" <<-CF
+	smtp      inet  n       -       n       -       -       smtpd
+	pickup    unix  n       -       n       60      1       pickup
+	cleanup   unix  n       -       n       -       0       cleanup
+	qmgr      unix  n       -       n       300     1       qmgr
+	rewrite   unix  -       -       n       -       -       trivial-rewrite
+	bounce    unix  -       -       n       -       0       bounce
+	defer     unix  -       -       n       -       0       bounce
+	trace     unix  -       -       n       -       0       bounce
+	verify    unix  -       -       n       -       1       verify
+	flush     unix  n       -       n       1000?   0       flush
+	proxymap  unix  -       -       n       -       -       proxymap
+	showq     unix  n       -       n       -       -       showq
+	error     unix  -       -       n       -       -       error
+	discard   unix  -       -       n       -       -       discard
+	anvil     unix  -       -       n       -       1       anvil
+	scache    unix  -       -       n       -       1       scache
+	postlog   unix-dgram n  -       n       -       1       postlogd
+	CF
+	ip netns exec esa env LD_LIBRARY_PATH="$lib" MAIL_CONFIG="$dir/conf" \
+		"$lib/sbin/master" -c "$dir/conf" -w >"$dir/master.out" 2>&1 ||
+		{ cat "$dir/master.out" "$dir/maillog" >&2; die "postfix master did not start"; }
+	local pid
+	pid=$(head -1 "$q/pid/master.pid" 2>/dev/null | tr -d ' ')
+	[ -n "$pid" ] && track "$pid" postfix-master
+	wait_listen esa "$SERVER_IP" 25
+}

@@ -43,6 +43,8 @@ SCENARIOS=(
 	60-exim-log-mixed-sessions
 	61-exim-log-fw-reset-long-header-line
 	62-exim-log-idle-timeout
+	63-postfix-log-mixed-sessions
+	64-postfix-log-fw-reset-long-command-line
 )
 
 # ---------------------------------------------------------------- plain sessions
@@ -422,4 +424,32 @@ scenario_62_exim_log_idle_timeout() {
 	nsx mta "$PY" "$LAB_DIR/smtp-client.py" idle --server "$SERVER_IP" \
 		>"$WORK/$CAP_NAME.client.log" 2>&1
 	capture_stop
+}
+
+# The same kinds of session against Postfix (smtpd_client_port_logging = yes), its maillog_file
+# beside the capture (captures/NAME.postfix.log); the client goes silent in the last one and
+# Postfix times it out (smtpd_timeout 5 s).
+scenario_63_postfix_log_mixed_sessions() {
+	postfix_esa_start "smtpd_timeout = 5s"
+	capture_start "$CAP_NAME"
+	swaks_c
+	swaks_c --quit-after RCPT &
+	local first=$!
+	CAP_NAME=$CAP_NAME.2 swaks_c --to nobody@example.com
+	wait "$first" || true
+	nsx mta "$PY" "$LAB_DIR/smtp-client.py" abort-data --how rst --server "$SERVER_IP" \
+		>"$WORK/$CAP_NAME.client.log" 2>&1
+	nsx mta "$PY" "$LAB_DIR/smtp-client.py" idle --server "$SERVER_IP" \
+		>"$WORK/$CAP_NAME.idle.log" 2>&1
+	capture_stop 2
+}
+
+# As 20 (a RCPT line too long for the firewall's ESMTP inspection), Postfix behind the firewall.
+scenario_64_postfix_log_fw_reset_long_command_line() {
+	postfix_esa_start
+	fw_inspect_start
+	capture_start "$CAP_NAME" 1
+	local lp; lp=$(printf 'x%.0s' $(seq 1 560))
+	swaks_c --to "$lp@example.com"
+	capture_stop 2
 }

@@ -35,12 +35,9 @@ pub fn index(args: &MaillogArgs, files: Vec<LogFile>) -> Result<Option<LogIndex>
         if f.unparsed.is_empty() {
             continue;
         }
-        eprintln!(
-            "smtpdiag: warning: {}: {} lines did not parse as {} log lines",
-            f.name,
-            f.unparsed.len(),
-            f.format.name()
-        );
+        let n = f.unparsed.len();
+        let lines = if n == 1 { "line" } else { "lines" };
+        eprintln!("smtpdiag: warning: {}: {n} {lines} did not parse as {} log lines", f.name, f.format.name());
         if args.verbose {
             for (n, text) in &f.unparsed {
                 eprintln!("smtpdiag:   {}:{n}: {:?}", f.name, text.chars().take(300).collect::<String>());

@@ -60,8 +60,15 @@ impl Builder<'_> {
     fn smtpd(&mut self, number: u64, l: &Line<'_>) {
         let text = l.text;
         if let Some(rest) = text.strip_prefix("connect from ") {
-            let mut c = LogConnection::new(LogFormat::Postfix, &self.file.name, format!("smtpd[{}]", l.pid), l.at);
-            if let Some((ip, port)) = bracketed_endpoint(rest) {
+            // An smtpd process serves one connection after another: its id with the client's.
+            let client = bracketed_endpoint(rest);
+            let id = match client {
+                Some((ip, Some(port))) => format!("smtpd[{}] [{ip}]:{port}", l.pid),
+                Some((ip, None)) => format!("smtpd[{}] [{ip}]", l.pid),
+                None => format!("smtpd[{}]", l.pid),
+            };
+            let mut c = LogConnection::new(LogFormat::Postfix, &self.file.name, id, l.at);
+            if let Some((ip, port)) = client {
                 c.client = Some(ip);
                 c.client_port = port;
             }
@@ -237,7 +244,8 @@ garbage
         let p = parse(&file(LOG));
         assert_eq!(p.unparsed, vec![(13, "garbage".to_string())]);
         let [ok, lost, sent, refused] = &p.connections[..] else { panic!("{:#?}", p.connections) };
-        assert_eq!((ok.connection_id.as_str(), ok.client_port), ("smtpd[3101]", Some(45558)));
+        assert_eq!((ok.connection_id.as_str(), ok.client_port), ("smtpd[3101] [203.0.113.5]:45558", Some(45558)));
+        assert_eq!(lost.connection_id, "smtpd[3101] [203.0.113.5]");
         assert_eq!(ok.message_ids, ["4Q1xYz2abcz9"]);
         assert_eq!(ok.mail_from, ["sender@example.net"]);
         assert_eq!((ok.ending, ok.accepted, ok.lines.as_slice()), (Ending::Quit, true, &[1, 2, 3, 4, 5][..]));

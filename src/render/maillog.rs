@@ -141,21 +141,23 @@ pub fn summary(s: &LogSummary<'_>) -> String {
 fn summary_raw(s: &LogSummary<'_>) -> String {
     let mut out = String::new();
     let files: Vec<String> = s.files.iter().map(|f| format!("{} ({})", f.name, f.format.name())).collect();
+    let plural = |n: u64, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
     let _ = writeln!(
         out,
-        "log {}: {} connections; {} sessions paired, {} ambiguous, {} not in the log",
+        "log {}: {}; {} paired, {} ambiguous, {} not in the log",
         files.join(", "),
-        s.connections,
-        s.sessions_paired,
+        plural(s.connections as u64, "connection"),
+        plural(s.sessions_paired, "session"),
         s.sessions_ambiguous,
         s.sessions_unknown
     );
     let unparsed: usize = s.files.iter().map(|f| f.unparsed.len()).sum();
     if unparsed > 0 {
-        let _ = writeln!(out, "  {unparsed} log lines did not parse (--verbose shows them)");
+        let _ = writeln!(out, "  {} did not parse (--verbose shows them)", plural(unparsed as u64, "log line"));
     }
     if !s.unpaired.is_empty() {
-        let _ = writeln!(out, "  {} log connections with no session in the captures:", s.unpaired.len());
+        let _ =
+            writeln!(out, "  {} with no session in the captures:", plural(s.unpaired.len() as u64, "log connection"));
         for u in &s.unpaired {
             let c = u.conn;
             let outcome = c.outcome.as_deref().map(|o| format!(" '{o}'")).unwrap_or_default();

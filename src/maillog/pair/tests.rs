@@ -146,5 +146,8 @@ fn syslog_lines_take_the_year_of_the_capture() {
          Nov 14 22:13:21 esa postfix/smtpd[9]: disconnect from unknown[203.0.113.5] ehlo=1 quit=1 commands=2",
     );
     let note = idx.annotate(&session(40001, 0.1, quits), &[]).note.unwrap();
-    assert_eq!((note.connection_id.as_deref(), note.outcome.as_deref()), (Some("smtpd[9]"), Some("disconnect (quit)")));
+    assert_eq!(
+        (note.connection_id.as_deref(), note.outcome.as_deref()),
+        (Some("smtpd[9] [203.0.113.5]"), Some("disconnect (quit)"))
+    );
 }
