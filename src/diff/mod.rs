@@ -15,6 +15,9 @@ pub mod packets;
 pub mod pair;
 pub mod verdicts;
 
+#[cfg(test)]
+mod tests;
+
 use crate::capture::{CaptureError, LinkType};
 use crate::diagnose::Verdict;
 use crate::tcp::Direction;

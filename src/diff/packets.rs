@@ -105,29 +105,46 @@ const HEAD_FRAMES: usize = 16;
 /// Reads `path`, keeping the TCP packets on `ports`.
 pub fn load(path: &Path, ports: &[u16]) -> Result<CaptureView, DiffError> {
     let name = path.display().to_string();
-    let mut b = Builder {
-        view: CaptureView {
-            name: name.clone(),
-            conns: Vec::new(),
-            bytes: Vec::new(),
-            link_types: Vec::new(),
-            frames: 0,
-            first_ts: None,
-            last_ts: None,
-            head: Vec::new(),
-            warnings: Vec::new(),
-        },
-        ports,
-        open: HashMap::new(),
-        raw: Vec::new(),
-        too_big: false,
-    };
+    let mut b = Builder::new(&name, ports);
     capture::read_path(path, &mut b).map_err(DiffError::Capture)?;
-    if b.too_big {
-        return Err(DiffError::TooLarge { capture: name, limit: MAX_PAYLOAD_BYTES });
+    b.done()
+}
+
+/// The same for a capture already in memory.
+pub fn load_bytes(name: &str, bytes: &[u8], ports: &[u16]) -> Result<CaptureView, DiffError> {
+    let mut b = Builder::new(name, ports);
+    capture::read_bytes(name, bytes, &mut b).map_err(DiffError::Capture)?;
+    b.done()
+}
+
+impl<'p> Builder<'p> {
+    fn new(name: &str, ports: &'p [u16]) -> Builder<'p> {
+        Builder {
+            view: CaptureView {
+                name: name.to_string(),
+                conns: Vec::new(),
+                bytes: Vec::new(),
+                link_types: Vec::new(),
+                frames: 0,
+                first_ts: None,
+                last_ts: None,
+                head: Vec::new(),
+                warnings: Vec::new(),
+            },
+            ports,
+            open: HashMap::new(),
+            raw: Vec::new(),
+            too_big: false,
+        }
     }
-    b.finish();
-    Ok(b.view)
+
+    fn done(mut self) -> Result<CaptureView, DiffError> {
+        if self.too_big {
+            return Err(DiffError::TooLarge { capture: self.view.name.clone(), limit: MAX_PAYLOAD_BYTES });
+        }
+        self.finish();
+        Ok(self.view)
+    }
 }
 
 /// A connection while it is being read: packets with their sender, roles decided at the end.

@@ -27,10 +27,12 @@ struct Glyphs {
     left: &'static str,
     cross: &'static str,
     cut: &'static str,
+    changed: &'static str,
 }
 
-const UNICODE: Glyphs = Glyphs { line: "│", dash: "─", right: "▶", left: "◀", cross: "✕", cut: "…" };
-const ASCII: Glyphs = Glyphs { line: "|", dash: "-", right: ">", left: "<", cross: "x", cut: "..." };
+const UNICODE: Glyphs =
+    Glyphs { line: "│", dash: "─", right: "▶", left: "◀", cross: "✕", cut: "…", changed: "≠" };
+const ASCII: Glyphs = Glyphs { line: "|", dash: "-", right: ">", left: "<", cross: "x", cut: "...", changed: "#" };
 
 /// Narrowest drawing: two lanes that still hold an arrow and a word each.
 pub const MIN_WIDTH: usize = 60;
@@ -88,7 +90,8 @@ pub fn text(l: &ThreeLadder, s: Style) -> String {
         let (left, right) = lanes(r, lane, g, s.ascii);
         line.push_str(g.line);
         line.push_str(&paint_lane(&left, r, s.color));
-        line.push_str(g.line);
+        // The device's lifeline marks the rows whose bytes it changed, in color or not.
+        line.push_str(if r.crossing == Crossing::Rewritten { g.changed } else { g.line });
         line.push_str(&paint_lane(&right, r, s.color));
         line.push_str(g.line);
         if let Some(note) = r.notes.first() {
