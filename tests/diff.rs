@@ -492,3 +492,17 @@ fn several_sessions_pair_one_by_one() {
     assert_eq!(unpaired[0]["client"]["ip"], "198.51.100.1");
     assert!(unpaired[0]["reason"].as_str().unwrap().contains("opened by the device itself"), "{}", unpaired[0]);
 }
+
+#[test]
+fn session_selects_pairs_and_stdin_is_refused() {
+    let name = "60-exim-log-mixed-sessions";
+    let (o, i) = (path(&format!("{name}.pcap")), path(&format!("{name}.inside.pcap")));
+    let out = run(&["diff", "--json", "--session", "3", &o, &i]);
+    let lines: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["outside"]["session"], 3);
+    let out = run(&["diff", "-", &i]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not standard input"), "{}", stderr(&out));
+}

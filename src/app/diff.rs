@@ -17,6 +17,9 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 pub fn run(args: DiffArgs) -> Result<i32> {
+    if [&args.outside, &args.inside].iter().any(|p| p.as_os_str() == "-") {
+        anyhow::bail!("diff reads each capture twice: give two files, not standard input (\"-\")");
+    }
     let config = super::config::analyzer(&args.analysis);
     let ports = config.tcp.ports.clone();
     let dconfig = super::config::diagnose(&args.analysis);
