@@ -40,6 +40,7 @@ SCENARIOS=(
 	52-fw-nat-seqrand-reset-long-command-line
 	53-nat-seqrand-clean-delivered
 	54-fw-nat-syn-dropped
+	55-fw-nat-first-syn-dropped
 	60-exim-log-mixed-sessions
 	61-exim-log-fw-reset-long-header-line
 	62-exim-log-idle-timeout
@@ -371,6 +372,17 @@ scenario_52_fw_nat_seqrand_reset_long_command_line() {
 scenario_53_nat_seqrand_clean_delivered() {
 	exim_esa_start
 	fw_nat_start --no-inspect
+	capture_start "$CAP_NAME" 1
+	swaks_c
+	capture_stop
+}
+
+# Scenario 29 through the translating fw: the first SYN is dropped after the translation, the
+# retransmitted one crosses; diff shows which SYN was lost.
+scenario_55_fw_nat_first_syn_dropped() {
+	exim_esa_start
+	fw_nat_start --no-inspect
+	nsx fw iptables -A FORWARD -p tcp --dport 25 --syn -m statistic --mode nth --every 2 --packet 0 -j DROP
 	capture_start "$CAP_NAME" 1
 	swaks_c
 	capture_stop
