@@ -65,6 +65,10 @@ pub fn finish(index: &mut LogIndex, json: bool, out: &mut Out) {
         for u in &summary.unpaired {
             out.lines(&(show::connection_line(u) + "\n"));
         }
+        // The counts go to stderr: stdout holds records only.
+        if let Some(counts) = show::summary(&summary).lines().next() {
+            eprintln!("smtpdiag: {counts}");
+        }
     } else {
         out.lines(&show::summary(&summary));
     }

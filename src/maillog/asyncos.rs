@@ -192,18 +192,18 @@ pub fn parse(file: &LogFile) -> Parsed {
             b.line(n, at, &text);
         }
     };
-    for (number, text) in &file.lines {
+    for (number, text) in file.lines() {
         match split(text) {
             Some((at, message)) => {
                 flush(&mut b, entry.take());
-                entry = Some((*number, at, message.to_string()));
+                entry = Some((number, at, message.to_string()));
             }
             None if entry.is_some() => {
                 let (_, _, joined) = entry.as_mut().expect("checked");
                 joined.push(' ');
                 joined.push_str(text.trim());
             }
-            None => b.out.unparsed.push((*number, text.clone())),
+            None => b.out.unparsed.push((number, text.to_string())),
         }
     }
     flush(&mut b, entry.take());
@@ -213,13 +213,9 @@ pub fn parse(file: &LogFile) -> Parsed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn file(text: &str) -> LogFile {
-        LogFile {
-            name: Arc::from("mail_logs"),
-            lines: text.lines().enumerate().map(|(i, l)| (i as u64 + 1, l.to_string())).collect(),
-        }
+        LogFile::from_text("mail_logs", text.to_string())
     }
 
     /// As the documentation prints it: entries wrapped over several lines.

@@ -15,7 +15,7 @@ fn fits(format: LogFormat, line: &str) -> bool {
 }
 
 pub fn detect(file: &LogFile) -> Result<LogFormat, MaillogError> {
-    let sample = || file.lines.iter().take(SAMPLE);
+    let sample = || file.lines().take(SAMPLE);
     let Some((first_number, first_text)) = sample().next() else {
         return Err(MaillogError::Empty { file: file.name.to_string() });
     };
@@ -25,7 +25,7 @@ pub fn detect(file: &LogFile) -> Result<LogFormat, MaillogError> {
     if hits == 0 {
         return Err(MaillogError::UnknownFormat {
             file: file.name.to_string(),
-            line: *first_number,
+            line: first_number,
             text: first_text.chars().take(200).collect(),
         });
     }
@@ -35,13 +35,9 @@ pub fn detect(file: &LogFile) -> Result<LogFormat, MaillogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn file(text: &str) -> LogFile {
-        LogFile {
-            name: Arc::from("some.log"),
-            lines: text.lines().enumerate().map(|(i, l)| (i as u64 + 1, l.to_string())).collect(),
-        }
+        LogFile::from_text("some.log", text.to_string())
     }
 
     #[test]

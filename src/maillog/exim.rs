@@ -210,13 +210,13 @@ impl Builder<'_> {
 
 pub fn parse(file: &LogFile) -> Parsed {
     let mut b = Builder { file, out: Parsed::default(), open: HashMap::new(), by_message: HashMap::new() };
-    for (number, text) in &file.lines {
+    for (number, text) in file.lines() {
         if text.starts_with([' ', '\t']) {
             continue; // continues the line before
         }
         match split(text) {
-            Some((at, rest)) => b.line(*number, at, strip_pid(rest)),
-            None => b.out.unparsed.push((*number, text.clone())),
+            Some((at, rest)) => b.line(number, at, strip_pid(rest)),
+            None => b.out.unparsed.push((number, text.to_string())),
         }
     }
     b.out
@@ -225,13 +225,9 @@ pub fn parse(file: &LogFile) -> Parsed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     pub fn file(text: &str) -> LogFile {
-        LogFile {
-            name: Arc::from("mainlog"),
-            lines: text.lines().enumerate().map(|(i, l)| (i as u64 + 1, l.to_string())).collect(),
-        }
+        LogFile::from_text("mainlog", text.to_string())
     }
 
     const LAB: &str = "\

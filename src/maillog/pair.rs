@@ -65,6 +65,14 @@ pub struct Annotation {
     pub verdicts: Vec<Verdict>,
 }
 
+/// The log connections of one address: (first line's time, entry), sorted, and the longest
+/// connection's duration (how far back one that overlaps a session can have begun).
+#[derive(Debug, Default)]
+struct Peer {
+    entries: Vec<(i64, usize)>,
+    longest: i64,
+}
+
 /// A log connection with its times made absolute.
 #[derive(Debug)]
 struct Entry {
@@ -89,8 +97,9 @@ pub struct LogIndex {
     pub files: Vec<LoadedFile>,
     pending: Vec<LogConnection>,
     entries: Vec<Entry>,
-    /// Entries by the address a session must have: inbound by client, outbound by server.
-    by_peer: HashMap<IpAddr, Vec<usize>>,
+    /// Entries by the address a session must have (inbound by client, outbound by server),
+    /// in order of their first line.
+    by_peer: HashMap<IpAddr, Peer>,
     tz: TimeZone,
     tz_name: String,
     skew: i64,
@@ -190,10 +199,27 @@ impl LogIndex {
             let host = if conn.outbound { conn.client } else { conn.server };
             self.hosts.extend(host);
             if let Some(peer) = peer {
-                self.by_peer.entry(peer).or_default().push(self.entries.len());
+                let p = self.by_peer.entry(peer).or_default();
+                p.entries.push((first, self.entries.len()));
+                p.longest = p.longest.max(last - first);
             }
             self.entries.push(Entry { conn, first, last, paired: false });
         }
+        for p in self.by_peer.values_mut() {
+            p.entries.sort_unstable();
+        }
+    }
+
+    /// Log connections of `ip` that may overlap [first, last]: found by their first line, so a
+    /// session looks at the few around its time, not at every connection of a busy client.
+    fn near(&self, ip: IpAddr, first: i64, last: i64) -> impl Iterator<Item = usize> + '_ {
+        let slack = self.skew + SECOND;
+        let window = self.by_peer.get(&ip).map_or(&[][..], |p| {
+            let from = p.entries.partition_point(|&(t, _)| t < first - slack - p.longest);
+            let to = p.entries.partition_point(|&(t, _)| t <= last + slack);
+            &p.entries[from..to.max(from)]
+        });
+        window.iter().map(|&(_, i)| i)
     }
 
     /// The log's part of a diagnosed session.
@@ -202,9 +228,9 @@ impl LogIndex {
         self.resolve(first);
         self.span = Some(self.span.map_or((first, last), |(a, b)| (a.min(first), b.max(last))));
         let mut scored: Vec<(usize, Score)> = [s.conn.client.ip, s.conn.server.ip]
-            .iter()
-            .flat_map(|ip| self.by_peer.get(ip).into_iter().flatten())
-            .filter_map(|&i| score(&self.entries[i], s, self.skew).map(|sc| (i, sc)))
+            .into_iter()
+            .flat_map(|ip| self.near(ip, first, last))
+            .filter_map(|i| score(&self.entries[i], s, self.skew).map(|sc| (i, sc)))
             .collect();
         scored.sort_by_key(|(i, sc)| (std::cmp::Reverse(sc.points), self.entries[*i].paired, sc.distance, *i));
         scored.dedup_by_key(|(i, _)| *i);

@@ -194,18 +194,18 @@ impl Builder<'_> {
 
 pub fn parse(file: &LogFile) -> Parsed {
     let mut b = Builder { file, out: Parsed::default(), open: HashMap::new(), by_queue_id: HashMap::new() };
-    for (number, text) in &file.lines {
+    for (number, text) in file.lines() {
         let Some((at, prog, text)) = split(text) else {
-            b.out.unparsed.push((*number, text.clone()));
+            b.out.unparsed.push((number, text.to_string()));
             continue;
         };
         // Other programs' lines in a shared syslog file are not Postfix's, and not errors.
         let Some((daemon, pid)) = program(prog) else { continue };
         let l = Line { at, daemon, pid, text };
         if daemon == "smtpd" || daemon.ends_with("/smtpd") {
-            b.smtpd(*number, &l);
+            b.smtpd(number, &l);
         } else {
-            b.queued(*number, &l);
+            b.queued(number, &l);
         }
     }
     b.out
@@ -214,13 +214,9 @@ pub fn parse(file: &LogFile) -> Parsed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn file(text: &str) -> LogFile {
-        LogFile {
-            name: Arc::from("maillog"),
-            lines: text.lines().enumerate().map(|(i, l)| (i as u64 + 1, l.to_string())).collect(),
-        }
+        LogFile::from_text("maillog", text.to_string())
     }
 
     const LOG: &str = "\

@@ -14,6 +14,9 @@ use std::net::IpAddr;
 
 pub const SCHEMA: &str = "smtpdiag.log_connection.v1";
 
+/// Log connections without a session listed in text; `--json` writes them all.
+const LISTED: usize = 50;
+
 /// "mainlog:3-5, 9": a file's line numbers with runs folded.
 fn line_list(lines: &[String]) -> String {
     let mut out: Vec<String> = Vec::new();
@@ -158,7 +161,7 @@ fn summary_raw(s: &LogSummary<'_>) -> String {
     if !s.unpaired.is_empty() {
         let _ =
             writeln!(out, "  {} with no session in the captures:", plural(s.unpaired.len() as u64, "log connection"));
-        for u in &s.unpaired {
+        for u in s.unpaired.iter().take(LISTED) {
             let c = u.conn;
             let outcome = c.outcome.as_deref().map(|o| format!(" '{o}'")).unwrap_or_default();
             let _ = writeln!(
@@ -171,6 +174,9 @@ fn summary_raw(s: &LogSummary<'_>) -> String {
                 peer(c.server, c.server_port),
                 line_list(&c.lines.iter().map(|n| format!("{}:{n}", c.file)).collect::<Vec<_>>()),
             );
+        }
+        if s.unpaired.len() > LISTED {
+            let _ = writeln!(out, "    … and {} more (--json writes each as a record)", s.unpaired.len() - LISTED);
         }
     }
     out

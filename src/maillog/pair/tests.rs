@@ -1,13 +1,9 @@
 use super::*;
 use crate::synth::{CLIENT, SessionBuilder};
-use std::sync::Arc;
 
 /// The synthetic sessions start at 1,700,000,000 s: 2023-11-14 22:13:20 UTC.
 fn index(text: &str) -> LogIndex {
-    let file = LogFile {
-        name: Arc::from("log"),
-        lines: text.lines().enumerate().map(|(i, l)| (i as u64 + 1, l.trim_start_matches('|').to_string())).collect(),
-    };
+    let file = LogFile::from_text("log", text.to_string());
     let (format, parsed) = super::super::parse(&file, None).unwrap();
     let loaded =
         LoadedFile { name: "log".into(), format, connections: parsed.connections.len(), unparsed: parsed.unparsed };
@@ -150,4 +146,28 @@ fn syslog_lines_take_the_year_of_the_capture() {
         (note.connection_id.as_deref(), note.outcome.as_deref()),
         (Some("smtpd[9] [203.0.113.5]"), Some("disconnect (quit)"))
     );
+}
+
+/// The gateway as the client: a DCID pairs with the session to the remote server, and its
+/// Connection Error quotes the greeting the packets carry.
+#[test]
+fn an_outbound_dcid_pairs_with_the_session_to_the_remote_server() {
+    let mut idx = index(
+        "Tue Nov 14 22:13:20 2023 Info: New SMTP DCID 299 interface 198.51.100.25 address 192.0.2.7 port 25\n\
+         Tue Nov 14 22:13:20 2023 Info: Delivery start DCID 299 MID 1404 to RID [0]\n\
+         Tue Nov 14 22:13:20 2023 Info: Connection Error: DCID 299 domain: example.org IP: 192.0.2.7 port: 25 details: 421-4.3.2 Service not available interface: 198.51.100.25 reason: unexpected SMTP response\n\
+         Tue Nov 14 22:13:20 2023 Info: DCID 299 close",
+    );
+    let mut b = SessionBuilder::new(([198, 51, 100, 25], 40100), ([192, 0, 2, 7], 25));
+    b.wait(0.2).handshake().server("421-4.3.2 Service not available\r\n421 4.3.2 try later\r\n").close();
+    let s = b.analyze().remove(0);
+    let note = idx.annotate(&s, &[]).note.unwrap();
+    assert_eq!((note.pairing, note.connection_id.as_deref()), ("paired", Some("DCID 299")));
+    assert_eq!(note.message_ids, ["1404"]);
+    assert_eq!(note.outcome.as_deref(), Some("Connection Error: 421-4.3.2 Service not available"));
+    // Another host's session from the same gateway is not this DCID's.
+    let mut other = SessionBuilder::new(([198, 51, 100, 25], 40102), ([192, 0, 2, 8], 25));
+    other.wait(0.3).handshake().server("220 mx\r\n");
+    quits(&mut other);
+    assert!(idx.annotate(&other.analyze().remove(0), &[]).note.is_none());
 }
