@@ -179,7 +179,7 @@ pub fn build(d: &Diff, pair: usize, all_packets: bool) -> ThreeLadder {
         server_capture: server_view.name.clone(),
         client: client_conn.client.to_string(),
         server: server_conn.server.to_string(),
-        device: format!("{} | {}", client_conn.server, server_conn.client),
+        device: format!("{} / {}", client_conn.server, server_conn.client),
         rows,
         folded,
         verdicts: report

@@ -116,3 +116,24 @@ fn captures_that_start_mid_session_are_aligned_by_their_payloads() {
     assert_eq!((r.sent.as_str(), r.received.as_str()), ("STARTTLS", "XXXXXXXX"));
     assert_eq!(r.word.as_deref(), Some("STARTTLS"));
 }
+
+#[test]
+fn a_client_on_the_inside_is_found_and_delays_come_out_positive() {
+    // Outbound mail: the client's packets reach the inside capture 30 µs before the outside one,
+    // the server's reach the outside 30 µs before the inside.
+    let o = session(([203, 0, 113, 7], 30001), ([192, 0, 2, 25], 25), (1000, 50_000), T0);
+    let mut i = session(([10, 0, 0, 5], 40000), ([192, 0, 2, 25], 25), (1000, 50_000), T0);
+    for (ts, frame) in &mut i.frames {
+        // Ethernet (14) + IPv4 source address at 12..16.
+        let from_client = frame[26..30] == [10, 0, 0, 5];
+        ts.0 += if from_client { -30_000 } else { 30_000 };
+    }
+    let d = compare(&[&o], &[&i]);
+    let p = &d.pairs[0];
+    assert_eq!(p.translation.client_side, super::Side::Inside);
+    assert_eq!(d.clocks.skew_s, 0.0);
+    for delay in [p.findings.delay_ms.client_to_server, p.findings.delay_ms.server_to_client] {
+        let delay = delay.unwrap();
+        assert_eq!((delay.median, delay.max), (0.03, 0.03));
+    }
+}

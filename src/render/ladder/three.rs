@@ -257,6 +257,8 @@ pub fn svg(l: &ThreeLadder) -> String {
         l.server_capture,
         utc(l.start)
     );
+    // 14px bold is about 8.4px a character: the title is cut to the picture's width.
+    let title = shorten(&title, ((WIDTH - 2 * MARGIN) as f64 / 8.4) as usize, "…");
     let _ = writeln!(
         out,
         r#"<text x="{MARGIN}" y="{}" font-size="14" font-weight="bold">{}</text>"#,
@@ -290,10 +292,10 @@ pub fn svg(l: &ThreeLadder) -> String {
     }
     let _ = writeln!(
         out,
-        r##"<text x="{MARGIN}" y="{}" fill="{GREY}">#{} #{} time (s)</text>"##,
+        r##"<text x="{MARGIN}" y="{}" fill="{GREY}" xml:space="preserve">{:>5} {:>5} time (s)</text>"##,
         top + 4,
-        l.client_side.name(),
-        l.client_side.other().name()
+        &l.client_side.name()[..3],
+        &l.client_side.other().name()[..3]
     );
     for (k, r) in l.rows.iter().enumerate() {
         svg_row(&mut out, r, HEAD_H + k as u32 * ROW_H);
@@ -318,7 +320,7 @@ fn svg_row(out: &mut String, r: &Row, y: u32) {
     let n = |x: Option<u64>| x.map_or("-".to_string(), |v| v.to_string());
     let _ = writeln!(
         out,
-        r#"<text x="{MARGIN}" y="{}" fill="{GREY}">{:>5} {:>5} {:.6}</text>"#,
+        r#"<text x="{MARGIN}" y="{}" fill="{GREY}" xml:space="preserve">{:>5} {:>5} {:.6}</text>"#,
         line_y + 4,
         n(r.client_packet),
         n(r.server_packet),
