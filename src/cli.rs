@@ -350,11 +350,20 @@ pub struct MaillogArgs {
     #[arg(long, value_name = "ZONE", default_value = "local")]
     pub log_tz: String,
     /// Seconds the log's clock may be off from the capture's.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, value_parser = skew_seconds)]
     pub log_skew: f64,
     /// Show the --maillog lines that did not parse (otherwise only counted).
     #[arg(long)]
     pub verbose: bool,
+}
+
+/// `--log-skew`: finite, zero or more.
+fn skew_seconds(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(format!("'{text}' is not a number of seconds of zero or more"));
+    }
+    Ok(value)
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

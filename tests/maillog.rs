@@ -251,3 +251,20 @@ fn postfix_maillog_pairs_by_port_and_queue_id() {
     let e = sessions[0]["log"]["explanation"].as_str().unwrap();
     assert!(e.contains("'lost connection after MAIL'; the packets show reset sent by a device in the path"), "{e}");
 }
+
+#[test]
+fn bad_log_options_are_usage_errors() {
+    let pcap = cap("62-exim-log-idle-timeout.pcap");
+    let log = cap("62-exim-log-idle-timeout.exim.log");
+    for (option, value, says) in
+        [("--log-tz", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"), ("--log-skew", "nan", "'nan' is not")]
+    {
+        let out = run(&["read", &pcap, "--maillog", &log, option, value]);
+        assert_eq!(out.status.code(), Some(2), "{option} {value}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    let out = run(&["read", &pcap, "--maillog", "/nonexistent/mainlog"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("/nonexistent/mainlog: cannot read the log"));
+}
