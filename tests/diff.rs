@@ -359,6 +359,7 @@ fn clocks_minutes_apart_are_found_and_corrected() {
     let p = records.iter().find(|r| r["kind"] == "pair").expect("still paired");
     let skew = p["clock_skew_s"].as_f64().unwrap();
     assert!((skew - 183.25).abs() < 0.01, "skew {skew}");
+    assert!(p["clock_note"].as_str().unwrap().contains("clocks disagree"), "{}", p["clock_note"]);
     // The same findings as with the clocks in step, and transit times that make sense.
     assert_eq!(arr(&p["injected"]).len(), 2);
     assert_eq!(arr(&p["lost"]).len(), 1);

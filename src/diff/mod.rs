@@ -134,6 +134,8 @@ pub struct PairReport {
     pub inside: SideInfo,
     pub translation: Translation,
     pub clock_skew_s: f64,
+    /// Said when the clocks disagree by a second or more (the same for every pair).
+    pub clock_note: Option<String>,
     #[serde(flatten)]
     pub findings: Findings,
     pub verdicts: Vec<PairVerdict>,
@@ -254,6 +256,7 @@ pub fn diff(
             inside: side_info(&inside, ic, verdicts_in),
             translation: translation(oc, ic, p.delta, *side),
             clock_skew_s: clocks.skew_s,
+            clock_note: clocks.note.clone(),
             findings,
             verdicts,
         });
