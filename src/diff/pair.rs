@@ -101,7 +101,7 @@ pub struct Pairing {
 
 pub fn pair(out: &CaptureView, ins: &CaptureView) -> Pairing {
     let (ho, hi) = (heads(out), heads(ins));
-    let (so, si) = (Side { view: out, heads: &ho }, Side { view: ins, heads: &hi });
+    let (so, si) = (Scored { view: out, heads: &ho }, Scored { view: ins, heads: &hi });
     let mut cands = Vec::new();
     let index = (out.conns.len() * ins.conns.len() > ALL_PAIRS_MAX).then(|| Index::of(ins));
     for (o, oc) in out.conns.iter().enumerate() {
@@ -230,12 +230,13 @@ fn heads(view: &CaptureView) -> Heads {
         .collect()
 }
 
-struct Side<'a> {
+/// One capture with the heads of its connections, as candidates are scored against it.
+struct Scored<'a> {
     view: &'a CaptureView,
     heads: &'a Heads,
 }
 
-fn candidate<'a>(out: &Side<'a>, ins: &Side<'a>, o: usize, i: usize) -> Option<Candidate> {
+fn candidate<'a>(out: &Scored<'a>, ins: &Scored<'a>, o: usize, i: usize) -> Option<Candidate> {
     let (oc, ic) = (&out.view.conns[o], &ins.view.conns[i]);
     let mut delta = [None, None];
     let (mut compared, mut agreeing, mut contradicting) = (0, 0, 0);
@@ -245,7 +246,7 @@ fn candidate<'a>(out: &Side<'a>, ins: &Side<'a>, o: usize, i: usize) -> Option<C
         let Some(bo) = oc.base(dir).or(ic.base(dir).map(|b| b.wrapping_sub(d))) else { continue };
         // Both streams start where the offset says they should (the usual case, SYNs on both
         // sides): the heads read once serve every candidate.
-        let head = |side: &Side<'a>, k: usize, base: u32| -> Cow<'a, Stream> {
+        let head = |side: &Scored<'a>, k: usize, base: u32| -> Cow<'a, Stream> {
             let c = &side.view.conns[k];
             match &side.heads[k][dir.index()] {
                 Some(h) if c.base(dir) == Some(base) => Cow::Borrowed(h),
