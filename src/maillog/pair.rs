@@ -127,7 +127,11 @@ pub struct LogSummary<'a> {
     pub sessions_ambiguous: u64,
     /// Sessions with a server the log speaks for, that no log connection fits.
     pub sessions_unknown: u64,
+    /// Log connections in the captures' time that no session matched: findings (a capture filter
+    /// that missed traffic, a device that stopped a connection before the capture point).
     pub unpaired: Vec<Unpaired<'a>>,
+    /// Log connections before or after the captures: not theirs to explain.
+    pub outside_captures: usize,
     /// Said once each (a log for another day than the captures).
     pub warnings: Vec<String>,
 }
@@ -311,12 +315,15 @@ impl LogIndex {
                 }
             }
         }
-        let unpaired = self
+        let slack = self.skew + SECOND;
+        let during = |e: &Entry| self.span.is_some_and(|(a, b)| e.first <= b + slack && e.last + slack >= a);
+        let unpaired: Vec<Unpaired<'_>> = self
             .entries
             .iter()
-            .filter(|e| !e.paired)
+            .filter(|e| !e.paired && during(e))
             .map(|e| Unpaired { conn: &e.conn, first_ns: e.first, last_ns: e.last })
             .collect();
+        let outside_captures = self.entries.iter().filter(|e| !e.paired && !during(e)).count();
         LogSummary {
             files: &self.files,
             connections: self.entries.len(),
@@ -324,6 +331,7 @@ impl LogIndex {
             sessions_ambiguous: self.ambiguous,
             sessions_unknown: self.unknown,
             unpaired,
+            outside_captures,
             warnings,
         }
     }

@@ -154,6 +154,13 @@ fn summary_raw(s: &LogSummary<'_>) -> String {
         s.sessions_ambiguous,
         s.sessions_unknown
     );
+    if s.outside_captures > 0 {
+        let _ = writeln!(
+            out,
+            "  {} outside the captures' time (not listed)",
+            plural(s.outside_captures as u64, "log connection")
+        );
+    }
     let unparsed: usize = s.files.iter().map(|f| f.unparsed.len()).sum();
     if unparsed > 0 {
         let _ = writeln!(out, "  {} did not parse (--verbose shows them)", plural(unparsed as u64, "log line"));
