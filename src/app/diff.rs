@@ -9,6 +9,7 @@ use smtpdiag::cli::{DiffArgs, DiffFormat};
 use smtpdiag::diagnose;
 use smtpdiag::diff::{self, Diff, PairReport, SessionVerdicts, Side, ladder};
 use smtpdiag::render::ladder::three::{self, Style};
+use smtpdiag::render::sanitize::sanitize;
 use smtpdiag::render::text::{packet_list, paint};
 use smtpdiag::session::Analyzer;
 use std::fmt::Write as _;
@@ -31,14 +32,14 @@ pub fn run(args: DiffArgs) -> Result<i32> {
     }
     for v in &views {
         for w in &v.warnings {
-            eprintln!("smtpdiag: warning: {}: {w}", v.name);
+            eprintln!("smtpdiag: warning: {}: {}", sanitize(&v.name), sanitize(&w.to_string()));
         }
     }
     let inside = views.pop().expect("two captures");
     let outside = views.pop().expect("two captures");
     let d = diff::diff(outside, inside, &verdicts[0], &verdicts[1])?;
     for n in &d.notes {
-        eprintln!("smtpdiag: warning: {n}");
+        eprintln!("smtpdiag: warning: {}", sanitize(n));
     }
     let selected: Vec<usize> = (0..d.pairs.len())
         .filter(|&k| args.sessions.is_empty() || d.pairs[k].outside.session.is_some_and(|s| args.sessions.contains(&s)))
@@ -115,7 +116,7 @@ fn json(d: &Diff, selected: &[usize], with_unpaired: bool) -> Result<String> {
 
 fn text(d: &Diff, selected: &[usize], args: &DiffArgs, style: Style) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "outside {}  ·  inside {}", d.outside.name, d.inside.name);
+    let _ = writeln!(out, "outside {}  ·  inside {}", sanitize(&d.outside.name), sanitize(&d.inside.name));
     if let Some(note) = &d.clocks.note {
         let _ = writeln!(out, "clocks: {note}");
     }
@@ -235,7 +236,8 @@ fn pair_text(p: &PairReport, style: Style) -> String {
     for v in &p.verdicts {
         let code = paint(&format!("{:<18}", v.code), v.severity, style.color);
         let width = style.width.max(60).saturating_sub(22);
-        for (k, line) in smtpdiag::render::wrap(&v.summary, width).iter().enumerate() {
+        // Summaries quote the wire (rewritten lines): shown through the sanitizer.
+        for (k, line) in smtpdiag::render::wrap(&sanitize(&v.summary), width).iter().enumerate() {
             let lead = if k == 0 { code.clone() } else { " ".repeat(18) };
             let _ = writeln!(out, "  {lead} {line}");
         }

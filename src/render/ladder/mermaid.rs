@@ -53,7 +53,7 @@ fn arrow(r: &Row) -> &'static str {
 }
 
 /// Mermaid ends a statement at `;`, reads `#…;` as an entity and `<…>` as HTML; `%%` starts a
-/// comment. Entity codes (`#59;`) show those characters literally; control characters go.
+/// comment. Entity codes (`#59;`) show those characters literally; control and bidi characters go.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -64,7 +64,7 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("#gt;"),
             '%' => out.push_str("#37;"),
             '"' => out.push_str("#quot;"),
-            c if c.is_control() => out.push(' '),
+            c if crate::render::sanitize::is_unsafe(c) => out.push(' '),
             c => out.push(c),
         }
     }
@@ -79,6 +79,7 @@ mod tests {
     fn characters_mermaid_chokes_on_are_escaped() {
         assert_eq!(escape("MAIL FROM:<a@b>; #1 100%"), "MAIL FROM:#lt;a@b#gt;#59; #35;1 100#37;");
         assert_eq!(escape("a\r\nb"), "a  b");
+        assert_eq!(escape("a\u{202e}b\u{1b}"), "a b ");
     }
 
     #[test]

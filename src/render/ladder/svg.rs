@@ -204,7 +204,8 @@ fn severity_color(s: Severity) -> &'static str {
     }
 }
 
-/// XML text: markup characters escaped, and the control characters XML 1.0 forbids dropped.
+/// XML text: markup characters escaped, and the control characters XML 1.0 forbids dropped (bidi
+/// controls too: they would reorder what the drawing shows).
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -214,7 +215,7 @@ pub fn esc(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            c if c.is_control() => out.push(' '),
+            c if crate::render::sanitize::is_unsafe(c) => out.push(' '),
             c => out.push(c),
         }
     }
@@ -228,6 +229,7 @@ mod tests {
     #[test]
     fn text_is_valid_xml() {
         assert_eq!(esc("<a&b> \"x\" \u{1}"), "&lt;a&amp;b&gt; &quot;x&quot;  ");
+        assert_eq!(esc("x\u{202e}y"), "x y");
     }
 
     #[test]

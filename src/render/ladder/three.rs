@@ -163,7 +163,7 @@ fn paint_lane(text: &str, r: &Row, color: bool) -> String {
 fn clean(text: &str, ascii: bool) -> String {
     text.chars()
         .map(|c| match c {
-            c if c.is_control() => '.',
+            c if crate::render::sanitize::is_unsafe(c) => '.',
             c if ascii && !c.is_ascii() => '?',
             c => c,
         })
