@@ -200,3 +200,28 @@ fn explain_adds_what_to_check() {
     assert!(!plain.contains("sender group"));
     assert!(explained.contains("TCPREFUSE policy") && explained.contains("sender group"), "{explained}");
 }
+
+/// --color always|never|auto with NO_COLOR and CLICOLOR_FORCE, for read and ladder (stdout is a pipe here).
+#[test]
+fn color_follows_the_option_then_no_color_and_clicolor_force() {
+    let file = capture("02-reject-554-greeting.pcap");
+    let colored = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(bin());
+        cmd.args(args).arg(&file).env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        out.stdout.contains(&0x1b)
+    };
+    for command in ["read", "ladder"] {
+        assert!(!colored(&[command], &[]), "{command}: a pipe gets no colors");
+        assert!(colored(&[command, "--color", "always"], &[("NO_COLOR", "1")]), "{command}: always");
+        assert!(colored(&[command, "--color=always"], &[]), "{command}: always");
+        assert!(colored(&[command], &[("CLICOLOR_FORCE", "1")]), "{command}: CLICOLOR_FORCE");
+        assert!(!colored(&[command], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]), "{command}: NO_COLOR wins");
+        assert!(!colored(&[command, "--color", "never"], &[("CLICOLOR_FORCE", "1")]), "{command}: never");
+    }
+    assert_eq!(run(&["read", "--color", "sometimes", file.to_str().unwrap()]).status.code(), Some(2));
+}

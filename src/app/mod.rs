@@ -1,5 +1,6 @@
 //! The binary's commands. Each wires library stages together; none parses packets itself.
 
+mod color;
 mod config;
 mod diff;
 mod ladder;
@@ -17,6 +18,7 @@ use smtpdiag::cli::{Cli, Command, Generated};
 
 /// Runs a command and returns the process exit status.
 pub fn run(cli: Cli) -> Result<i32> {
+    color::choose(cli.color);
     match cli.command {
         Command::Read(args) => read::run(args),
         Command::Ladder(args) => ladder::run(args),

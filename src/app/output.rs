@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Colors on stdout: a terminal, NO_COLOR unset (https://no-color.org), TERM not "dumb".
+/// Colors on stdout: `--color`, else a terminal without NO_COLOR (see `color`).
 pub fn stdout_color() -> bool {
-    io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+    super::color::stdout()
 }
 
 pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
