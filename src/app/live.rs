@@ -53,6 +53,7 @@ pub fn run(args: LiveArgs) -> Result<i32> {
         .transpose()?;
     // Mail logs are often readable by root alone: read as root, parsed after root is given up.
     let logs = super::maillog::read(&args.maillog)?;
+    let follow = super::maillog::open_follow(&args.maillog)?;
     let identity = leave_root(&args, account.as_ref())?;
     eprintln!(
         "smtpdiag: listening on {}, link-type {}, snapshot length {} bytes, filter \"{}\"{identity}",
@@ -69,6 +70,9 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     selector.set_origin(interface, wall_clock());
     let mut printer = Printer::new(args.json, style, args.ladder.then_some(&args.ladder_style), true).select(selector);
     printer.maillog = super::maillog::index(&args.maillog, logs)?;
+    if let Some(index) = &mut printer.maillog {
+        index.follow(follow);
+    }
     // Shared by the analyzer's callback and the timer that releases held sessions.
     let stage = std::cell::RefCell::new(Stage::new(&diagnose_config, &mut printer));
     let mut analyzer = Analyzer::new(interface, analyzer_config, |s| stage.borrow_mut().session(s));

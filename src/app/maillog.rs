@@ -2,16 +2,30 @@
 //! only the log saw.
 
 use super::output::Out;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use smtpdiag::cli::{LogFormatArg, MaillogArgs};
 use smtpdiag::diagnose::Verdict;
-use smtpdiag::maillog::{self, LogFile, LogFormat, LogIndex, LogNote};
+use smtpdiag::maillog::{self, Follow, LogFile, LogFormat, LogIndex, LogNote};
 use smtpdiag::render::maillog as show;
 use smtpdiag::session::Session;
 
 /// The log files' bytes (`live` reads them as root, before it parses anything).
 pub fn read(args: &MaillogArgs) -> Result<Vec<LogFile>> {
     Ok(args.maillogs.iter().map(|p| maillog::read_file(p)).collect::<Result<Vec<_>, _>>()?)
+}
+
+/// `live`: the log files opened (as root) to be read again as they grow; gzip files do not grow.
+pub fn open_follow(args: &MaillogArgs) -> Result<Vec<Follow>> {
+    let mut out = Vec::new();
+    for path in &args.maillogs {
+        let mut file = std::fs::File::open(path).with_context(|| format!("{}: cannot read the log", path.display()))?;
+        let mut magic = [0u8; 2];
+        let gzip = std::io::Read::read_exact(&mut file, &mut magic).is_ok() && magic == [0x1f, 0x8b];
+        if !gzip {
+            out.push(Follow::new(&path.display().to_string(), file));
+        }
+    }
+    Ok(out)
 }
 
 /// The log index, or None without `--maillog`. Lines that did not parse are counted (and with

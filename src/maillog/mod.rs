@@ -7,10 +7,12 @@
 mod asyncos;
 mod detect;
 mod exim;
+mod follow;
 pub mod pair;
 mod postfix;
 pub mod time;
 
+pub use follow::Follow;
 pub use pair::{Annotation, LogIndex, LogNote, LogSummary};
 
 use serde::Serialize;
@@ -174,16 +176,27 @@ pub struct LogFile {
 
 impl LogFile {
     pub fn from_text(name: &str, text: String) -> LogFile {
+        Self::from_text_at(name, text, 1)
+    }
+
+    /// A part of a file whose first line is number `first_line` (`live` reads a growing log).
+    pub fn from_text_at(name: &str, text: String, first_line: u64) -> LogFile {
         let mut spans = Vec::new();
         let mut at = 0;
         for (i, line) in text.split_inclusive('\n').enumerate() {
             let content = line.trim_end_matches(['\n', '\r']);
             if !content.trim().is_empty() {
-                spans.push((i as u64 + 1, at..at + content.len()));
+                spans.push((i as u64 + first_line, at..at + content.len()));
             }
             at += line.len();
         }
         LogFile { name: Arc::from(name), text, spans }
+    }
+
+    /// Byte offset of line `number` in the text.
+    fn offset_of(&self, number: u64) -> Option<usize> {
+        let i = self.spans.partition_point(|(n, _)| *n < number);
+        self.spans.get(i).filter(|(n, _)| *n == number).map(|(_, r)| r.start)
     }
 
     /// (1-based line number, text) of each non-empty line.

@@ -4,6 +4,7 @@
 //! address that overlap it in time, by ports, server address, message ids, envelope addresses
 //! and reply codes. Equal evidence for two connections is reported as ambiguous, not guessed.
 
+use super::Follow;
 use super::time::{self, Civil};
 use super::{Ending, LogConnection, LogFile, LogFormat, MaillogError, Parsed};
 use crate::diagnose::{Severity, Verdict};
@@ -12,12 +13,17 @@ use crate::tcp::conn::{CloseKind, Role};
 use crate::tcp::flow::EndReason;
 use jiff::tz::TimeZone;
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const SECOND: i64 = 1_000_000_000;
+
+/// How often `live` looks whether the followed logs grew.
+const REFRESH: Duration = Duration::from_secs(1);
 
 /// Verdicts read in this order for the cause of a loss the log names no cause for.
 const CAUSES: &[&str] = &[
@@ -110,6 +116,13 @@ pub struct LogIndex {
     unknown: u64,
     /// Servers the log speaks for: a session to another server is not the log's to know.
     hosts: BTreeSet<IpAddr>,
+    /// `live`: files read again as they grow, with the format each was read in.
+    follow: Vec<(Follow, LogFormat)>,
+    last_refresh: Option<Instant>,
+    /// (file, first line) of log connections paired before they were parsed again.
+    repaired: HashSet<(Arc<str>, u64)>,
+    /// Entries were removed: the index by address is built again.
+    dirty: bool,
 }
 
 /// A log connection no session was paired with, its times absolute.
@@ -186,32 +199,99 @@ impl LogIndex {
             ambiguous: 0,
             unknown: 0,
             hosts: BTreeSet::new(),
+            follow: Vec::new(),
+            last_refresh: None,
+            repaired: HashSet::new(),
+            dirty: false,
+        }
+    }
+
+    /// `live`: reads these files (opened as root, named as in `files`) again as they grow.
+    pub fn follow(&mut self, files: Vec<Follow>) {
+        for f in files {
+            if let Some(loaded) = self.files.iter().find(|l| l.name == f.name) {
+                let format = loaded.format;
+                self.follow.push((f, format));
+            }
+        }
+    }
+
+    /// What the followed files gained since the last look, at most once a second (`force`: now).
+    fn refresh(&mut self, force: bool) {
+        if self.follow.is_empty() || !force && self.last_refresh.is_some_and(|t| t.elapsed() < REFRESH) {
+            return;
+        }
+        self.last_refresh = Some(Instant::now());
+        let mut follow = std::mem::take(&mut self.follow);
+        follow.retain_mut(|(f, format)| match f.read_new() {
+            Ok(Some(chunk)) => {
+                let parsed = match *format {
+                    LogFormat::Asyncos => super::asyncos::parse(&chunk),
+                    LogFormat::Postfix => super::postfix::parse(&chunk),
+                    LogFormat::Exim => super::exim::parse(&chunk),
+                };
+                self.replace_from(&chunk.name, f.base_line, &parsed);
+                f.advance(&chunk, &parsed);
+                self.pending.extend(parsed.connections);
+                true
+            }
+            Ok(None) => true,
+            Err(e) => {
+                eprintln!(
+                    "smtpdiag: warning: {}: the log cannot be read any more ({e}); lines written later are not seen",
+                    f.name
+                );
+                false
+            }
+        });
+        self.follow = follow;
+    }
+
+    /// Forgets what was parsed of `file` from line `from` on (it is being parsed again), keeping
+    /// which of those connections were paired.
+    fn replace_from(&mut self, file: &Arc<str>, from: u64, parsed: &Parsed) {
+        let again = |c: &LogConnection| c.file == *file && c.lines.first().is_some_and(|&n| n >= from);
+        for e in self.entries.iter().filter(|e| e.paired && again(&e.conn)) {
+            self.repaired.insert((e.conn.file.clone(), e.conn.lines[0]));
+        }
+        let before = self.entries.len();
+        self.entries.retain(|e| !again(&e.conn));
+        self.dirty |= self.entries.len() != before;
+        self.pending.retain(|c| !again(c));
+        if let Some(f) = self.files.iter_mut().find(|f| *f.name == **file) {
+            f.unparsed.retain(|(n, _)| *n < from);
+            f.unparsed.extend(parsed.unparsed.iter().cloned());
         }
     }
 
     /// Makes the log's times absolute; lines without a year take the year of `around` (the
     /// first session's time).
     fn resolve(&mut self, around: i64) {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && !self.dirty {
             return;
         }
         let (year, month) = time::year_month(around, &self.tz);
         let at = |c: &Civil| c.to_ns(&self.tz, year, month);
         for conn in std::mem::take(&mut self.pending) {
             let (Some(first), Some(last)) = (at(&conn.first), at(&conn.last)) else { continue };
-            let peer = if conn.outbound { conn.server } else { conn.client };
             let host = if conn.outbound { conn.client } else { conn.server };
             self.hosts.extend(host);
+            let paired = conn.lines.first().is_some_and(|&n| self.repaired.remove(&(conn.file.clone(), n)));
+            self.entries.push(Entry { conn, first, last, paired });
+        }
+        self.by_peer.clear();
+        for (i, e) in self.entries.iter().enumerate() {
+            let peer = if e.conn.outbound { e.conn.server } else { e.conn.client };
             if let Some(peer) = peer {
                 let p = self.by_peer.entry(peer).or_default();
-                p.entries.push((first, self.entries.len()));
-                p.longest = p.longest.max(last - first);
+                p.entries.push((e.first, i));
+                p.longest = p.longest.max(e.last - e.first);
             }
-            self.entries.push(Entry { conn, first, last, paired: false });
         }
         for p in self.by_peer.values_mut() {
             p.entries.sort_unstable();
         }
+        self.dirty = false;
     }
 
     /// Log connections of `ip` that may overlap [first, last]: found by their first line, so a
@@ -229,6 +309,7 @@ impl LogIndex {
     /// The log's part of a diagnosed session.
     pub fn annotate(&mut self, s: &Session, verdicts: &[Verdict]) -> Annotation {
         let (first, last) = (s.conn.first.ts.0, s.conn.last.ts.0);
+        self.refresh(false);
         self.resolve(first);
         self.span = Some(self.span.map_or((first, last), |(a, b)| (a.min(first), b.max(last))));
         let mut scored: Vec<(usize, Score)> = [s.conn.client.ip, s.conn.server.ip]
@@ -292,7 +373,8 @@ impl LogIndex {
 
     /// Counts, the log connections no session was paired with, and what to say once.
     pub fn summary(&mut self) -> LogSummary<'_> {
-        if !self.pending.is_empty() {
+        self.refresh(true);
+        if !self.pending.is_empty() || self.dirty {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
             self.resolve(self.span.map_or(now, |(a, _)| a));
         }
@@ -324,6 +406,9 @@ impl LogIndex {
             .map(|e| Unpaired { conn: &e.conn, first_ns: e.first, last_ns: e.last })
             .collect();
         let outside_captures = self.entries.iter().filter(|e| !e.paired && !during(e)).count();
+        for f in &mut self.files {
+            f.connections = self.entries.iter().filter(|e| *e.conn.file == *f.name).count();
+        }
         LogSummary {
             files: &self.files,
             connections: self.entries.len(),

@@ -171,3 +171,43 @@ fn an_outbound_dcid_pairs_with_the_session_to_the_remote_server() {
     quits(&mut other);
     assert!(idx.annotate(&other.analyze().remove(0), &[]).note.is_none());
 }
+
+/// `live`: lines written after the log was first read are read as the file grows, and a
+/// connection whose lines straddle two readings comes out whole.
+#[test]
+fn a_followed_log_is_read_again_as_it_grows() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mainlog");
+    let open = |port: u16, at: &str| {
+        format!(
+            "2023-11-14 {at} SMTP connection from [203.0.113.5]:{port} I=[198.51.100.25]:25 (TCP/IP connection count = 1)\n"
+        )
+    };
+    let quit = |port: u16, at: &str| {
+        format!("2023-11-14 {at} SMTP connection from (x) [203.0.113.5]:{port} I=[198.51.100.25]:25 closed by QUIT\n")
+    };
+    std::fs::write(&path, open(40001, "22:13:20")).unwrap();
+    let name = path.display().to_string();
+    let file = super::super::read_file(&path).unwrap();
+    let mut idx = LogIndex::from_files(vec![file], None, "UTC", 3.0).unwrap();
+    idx.follow(vec![Follow::new(&name, std::fs::File::open(&path).unwrap())]);
+    let mut log = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    log.write_all((quit(40001, "22:13:21") + &open(40002, "22:13:21")).as_bytes()).unwrap();
+    let note = idx.annotate(&session(40001, 0.1, quits), &[]).note.unwrap();
+    assert_eq!(note.outcome.as_deref(), Some("closed by QUIT"));
+    assert_eq!(note.lines, [format!("{name}:1"), format!("{name}:2")]);
+    // Half a line is left for the next reading.
+    log.write_all(quit(40002, "22:13:22").as_bytes()).unwrap();
+    log.write_all(b"2023-11-14 22:13:22 SMTP conn").unwrap();
+    std::thread::sleep(REFRESH);
+    let note = idx.annotate(&session(40002, 1.5, quits), &[]).note.unwrap();
+    assert_eq!(
+        (note.connection_id.as_deref(), note.outcome.as_deref()),
+        (Some("[203.0.113.5]:40002"), Some("closed by QUIT"))
+    );
+    assert_eq!(note.lines, [format!("{name}:3"), format!("{name}:4")]);
+    let summary = idx.summary();
+    assert_eq!((summary.connections, summary.sessions_paired, summary.unpaired.len()), (2, 2, 0));
+    assert!(summary.files[0].unparsed.is_empty());
+}
