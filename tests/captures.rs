@@ -189,3 +189,16 @@ fn not_smtp_keeps_the_record_small() {
     assert!(s["smtp"]["events"].as_array().unwrap().len() <= 4, "{}", s["smtp"]["events"]);
     assert_eq!(s["headline"], "NOT_SMTP");
 }
+
+/// A public capture (captures/public/, origin and licence in captures/README.md).
+#[test]
+fn public_pcapplusplus_smtp_packets() {
+    let all = sessions(&[capture("public/pcapplusplus-Smtp.pcap").to_str().unwrap()]);
+    let got: Vec<Vec<String>> = all.iter().map(codes).collect();
+    assert_eq!(
+        got,
+        [vec!["IDLE_TIMEOUT", "INCOMPLETE"], vec!["IDLE_TIMEOUT", "INCOMPLETE"], vec!["TEMPFAIL", "INCOMPLETE"]],
+        "{all:?}"
+    );
+    assert!(all.iter().all(|s| s["headline"].is_string()));
+}

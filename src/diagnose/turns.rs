@@ -165,6 +165,24 @@ pub fn server_silent(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         let from_ts = conn.events.iter().find(|e| e.number == from)?.ts.as_secs_f64();
         let end = after_client_turn(f, from);
         let silence = end.ts - from_ts;
+        // A server that closes without a greeting (FIN, not TCPREFUSE's reset) is silent at once.
+        if let Some(x) = f.first_close().filter(|x| x.by == Role::Server) {
+            return Some(verdict(
+                "SERVER_SILENT",
+                Severity::Error,
+                format!(
+                    "the server closed the connection ({}) {silence:.1} s after the handshake without a greeting",
+                    x.flags
+                ),
+                "The TCP handshake completed, then the server closed the connection without its 220 greeting: \
+                 the MTA accepted and dropped it (connection or rate limits, a full process table, a \
+                 wrapper such as tcpwrappers or a policy daemon refusing the client without a reply), or \
+                 a load balancer closed it for a backend that is down. Check the server's log for the \
+                 client's address at that time."
+                    .to_string(),
+                vec![from, x.packet],
+            ));
+        }
         if silence < c.client_stall_s {
             return None;
         }
