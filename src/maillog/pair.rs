@@ -9,7 +9,7 @@ use super::time::{self, Civil};
 use super::{Ending, LogConnection, LogFile, LogFormat, MaillogError, Parsed};
 use crate::diagnose::{Severity, Verdict};
 use crate::session::Session;
-use crate::tcp::conn::{CloseKind, Role};
+use crate::tcp::conn::{CloseKind, Handshake, Role};
 use crate::tcp::flow::EndReason;
 use jiff::tz::TimeZone;
 use serde::Serialize;
@@ -446,6 +446,10 @@ fn score(e: &Entry, s: &Session, skew: i64) -> Option<Score> {
     let (first, last) = (s.conn.first.ts.0, s.conn.last.ts.0);
     // Log times are whole seconds in most formats: a second more of slack.
     if e.first > last + skew + SECOND || e.last + skew + SECOND < first {
+        return None;
+    }
+    // A SYN nobody accepted never became a connection a server could log.
+    if matches!(s.conn.handshake, Handshake::SynOnly | Handshake::SynRst) {
         return None;
     }
     let same = |log: Option<IpAddr>, seen: IpAddr| log.is_none_or(|ip| ip == seen);

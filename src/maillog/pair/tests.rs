@@ -211,3 +211,18 @@ fn a_followed_log_is_read_again_as_it_grows() {
     assert_eq!((summary.connections, summary.sessions_paired, summary.unpaired.len()), (2, 2, 0));
     assert!(summary.files[0].unparsed.is_empty());
 }
+
+/// A SYN that was never answered is not the log connection of the same client that second.
+#[test]
+fn an_unanswered_syn_pairs_with_nothing() {
+    let mut idx = index(
+        "Tue Nov 14 22:13:20 2023 Info: New SMTP ICID 7 interface Data 1 (198.51.100.25) address 203.0.113.5 reverse dns host unknown verified no\n\
+         Tue Nov 14 22:13:21 2023 Info: ICID 7 close",
+    );
+    let mut b = SessionBuilder::new(([203, 0, 113, 5], 40009), ([198, 51, 100, 25], 25));
+    b.wait(0.1).syn().wait(1.0).syn();
+    assert!(idx.annotate(&b.analyze().remove(0), &[]).note.is_none());
+    let note = idx.annotate(&session(40001, 0.2, quits), &[]).note.unwrap();
+    assert_eq!(note.connection_id.as_deref(), Some("ICID 7"));
+    assert_eq!(idx.summary().sessions_unknown, 1);
+}
