@@ -79,6 +79,14 @@ pub struct AnalysisArgs {
     /// Seconds without a packet after which an open session is considered over.
     #[arg(long, value_name = "SECONDS", default_value_t = 600.0, value_parser = positive_seconds)]
     pub idle: f64,
+    /// Memory all tracked connections may hold together (their state, buffered segments and
+    /// kept packet events), whatever --threads; over it the oldest idle ones are evicted.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    pub memcap: usize,
+    /// Seconds after its last packet that a connection whose handshake never completed, and
+    /// that carried no payload, is handed on (Zeek's tcp_SYN_timeout).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub half_open: f64,
     /// Most connections tracked at once; the oldest idle one is closed when full.
     #[arg(long, value_name = "N", default_value_t = 200_000)]
     pub max_flows: usize,

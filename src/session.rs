@@ -129,7 +129,9 @@ fn fragments_lost(f: &FragmentStats) -> Option<String> {
 }
 
 /// Adapts the SMTP dialogue to the TCP stage's consumer interface.
-struct SmtpApp(Dialogue);
+pub(crate) struct SmtpApp(Dialogue);
+#[cfg(test)]
+pub(crate) type LeanProbe = SmtpApp;
 
 impl StreamConsumer for SmtpApp {
     fn on_data(&mut self, dir: Direction, data: &[u8], at: PacketRef) {
@@ -180,6 +182,7 @@ struct CapsWarned {
     /// Byte offset of the frame being handled: where a cap was found to bite.
     offset: u64,
     flows: bool,
+    memcap: bool,
     buffer: bool,
     flow_buffer: bool,
     events: bool,
@@ -189,13 +192,23 @@ struct CapsWarned {
 impl CapsWarned {
     /// After a packet: the flow table's caps.
     fn table(&mut self, config: &TcpConfig, stats: &TableStats, number: u64, warnings: &mut Vec<CaptureWarning>) {
-        if stats.flows_evicted > 0 && !std::mem::replace(&mut self.flows, true) {
+        if stats.flows_evicted > stats.memcap_evictions && !std::mem::replace(&mut self.flows, true) {
             warnings.push(cap_warning(
                 self.offset,
                 format!(
                     "packet {number}: more than {} connections open at once (--max-flows): the oldest idle ones are \
                  closed early from here on, and counted in the totals",
                     config.max_flows
+                ),
+            ));
+        }
+        if stats.memcap_evictions > 0 && !std::mem::replace(&mut self.memcap, true) {
+            warnings.push(cap_warning(
+                self.offset,
+                format!(
+                    "packet {number}: connections hold more than {} bytes (--memcap): the oldest idle ones are \
+                 closed early from here on, and counted in the totals",
+                    config.memcap
                 ),
             ));
         }
@@ -261,7 +274,10 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
         config.tcp.server_payload_hint = Some(looks_like_smtp_reply);
         Analyzer {
             capture: Arc::from(capture),
-            table: FlowTable::new(config.tcp.clone()),
+            table: FlowTable::new(config.tcp.clone(), {
+                let smtp = config.smtp.clone();
+                Box::new(move |_: &Endpoint, _: &Endpoint| SmtpApp(Dialogue::new(&smtp)))
+            }),
             config,
             decode_stats: DecodeStats::default(),
             warnings: Vec::new(),
@@ -316,14 +332,14 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
         self.current = packet.number;
         let Self { table, capture, on_session, stop, starts, current, config, caps_warned, warnings, .. } = self;
         let current = *current;
-        let mut make = |_: &Endpoint, _: &Endpoint| {
-            if let Some(starts) = starts.as_mut() {
-                starts.push(current);
-            }
-            SmtpApp(Dialogue::new(&config.smtp))
-        };
+        let opened = table.stats.flows;
         let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings, frame: current };
-        table.packet(packet, &mut make, &mut |f| out.session(f));
+        table.packet(packet, &mut |f| out.session(f));
+        if table.stats.flows > opened
+            && let Some(starts) = starts.as_mut()
+        {
+            starts.push(current);
+        }
         caps_warned.table(&config.tcp, &table.stats, packet.number, warnings);
         if self.stop { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     }

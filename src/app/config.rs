@@ -15,7 +15,9 @@ pub fn analyzer(args: &AnalysisArgs) -> AnalyzerConfig {
             limits: ReassemblyLimits { max_buffered_bytes: args.max_flow_buffer, ..ReassemblyLimits::default() },
             max_buffered_total: args.max_buffer,
             max_flows: args.max_flows.max(1),
+            memcap: args.memcap,
             idle_timeout_s: args.idle,
+            half_open_timeout_s: args.half_open,
             max_events: args.max_events,
             ..TcpConfig::default()
         },

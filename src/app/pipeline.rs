@@ -82,7 +82,8 @@ pub fn analyze(
             let job = shard::Job {
                 name: &name,
                 map,
-                threads,
+                // A shard holds whole buckets of the flow table: more would idle.
+                threads: threads.min(smtpdiag::tcp::flow::BUCKETS),
                 config: &analyzer_config,
                 diagnose: &diagnose_config,
                 renderer: renderer.as_ref(),

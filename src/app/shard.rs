@@ -22,8 +22,6 @@ use smtpdiag::session::{Analyzer, AnalyzerConfig, Brief, DecodeStats, OutputKey,
 use smtpdiag::tcp::flow::TableStats;
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::hash::{BuildHasher, Hash};
-use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,7 +93,6 @@ struct Shared<'a> {
     name: &'a str,
     map: &'a memmap2::Mmap,
     threads: usize,
-    hasher: foldhash::fast::RandomState,
     config: &'a AnalyzerConfig,
     diagnose: &'a DiagnoseConfig,
     renderer: Option<&'a Renderer>,
@@ -117,7 +114,6 @@ pub fn read(
         name,
         map,
         threads,
-        hasher: foldhash::fast::RandomState::default(),
         config,
         diagnose,
         renderer,
@@ -147,9 +143,7 @@ pub fn read(
         for (_, t, w) in merger.ends.drain(..) {
             add_table_stats(&mut table_stats, &t);
             for w in w {
-                if !warnings.contains(&w) {
-                    warnings.push(w);
-                }
+                merge_warning(&mut warnings, w);
             }
         }
         Outcome { result, decode_stats, table_stats, warnings }
@@ -207,14 +201,29 @@ fn done(shared: &Shared<'_>, mut s: Session) -> Done {
     }
 }
 
-/// The shard of a connection: both directions hash alike.
-fn shard_of(hasher: &foldhash::fast::RandomState, a: (IpAddr, u16), b: (IpAddr, u16), n: usize) -> usize {
-    let key = if a <= b { (a, b) } else { (b, a) };
-    let mut h = hasher.build_hasher();
-    key.hash(&mut h);
-    // Scaled to 0..n by a multiply and shift (Lemire): every shard hashes every packet, and a
-    // 64-bit division per packet showed in the profile of the packets a shard does not own.
-    ((u128::from(std::hash::Hasher::finish(&h)) * n as u128) >> 64) as usize
+/// Adds a shard's warning unless another shard gave it already. A cap's warning names the
+/// packet where it first bit: of the same warning from several shards, the earliest is the one
+/// a single thread would have given.
+fn merge_warning(warnings: &mut Vec<CaptureWarning>, w: CaptureWarning) {
+    fn split(message: &str) -> (Option<u64>, &str) {
+        let rest = message.strip_prefix("packet ").and_then(|r| r.split_once(": "));
+        match rest.and_then(|(n, text)| Some((n.parse().ok()?, text))) {
+            Some((n, text)) => (Some(n), text),
+            None => (None, message),
+        }
+    }
+    let (number, text) = split(&w.message);
+    match warnings.iter_mut().find(|o| split(&o.message).1 == text) {
+        Some(o) if number < split(&o.message).0 => *o = w,
+        Some(_) => {}
+        None => warnings.push(w),
+    }
+}
+
+/// The shard of a connection: whole buckets of the flow table (see `tcp::flow`), so that every
+/// bucket's share of the caps, and what it evicts, is the same for any number of threads.
+fn shard_of(p: &smtpdiag::decode::Packet<'_>, n: usize) -> usize {
+    smtpdiag::tcp::flow::bucket_of(p) % n
 }
 
 struct ShardReader<'s, 'a, 'r, F: FnMut(Session) -> ControlFlow<()>> {
@@ -246,7 +255,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_,
             _ => None,
         };
         match packet {
-            Some(p) if shard_of(&s.hasher, (p.src, p.src_port), (p.dst, p.dst_port), s.threads) == self.shard => {
+            Some(p) if shard_of(&p, s.threads) == self.shard => {
                 let _ = self.analyzer.packet(&p);
             }
             // Every packet's time moves the capture's clock, as in a single table.
@@ -280,6 +289,7 @@ fn add_table_stats(total: &mut TableStats, t: &TableStats) {
     total.other_port_packets += t.other_port_packets;
     total.flows += t.flows;
     total.flows_evicted += t.flows_evicted;
+    total.memcap_evictions += t.memcap_evictions;
     total.max_open_flows = total.max_open_flows.max(t.max_open_flows);
     total.global_cap_flushes += t.global_cap_flushes;
     total.late_packets += t.late_packets;

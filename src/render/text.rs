@@ -169,7 +169,7 @@ pub fn totals(t: &Totals, style: TextStyle) -> String {
     if t.flows_evicted > 0 {
         let _ = writeln!(
             out,
-            "  {} connections were closed early because the flow table was full (--max-flows)",
+            "  {} connections were closed early because a cap was reached (--max-flows, --memcap)",
             t.flows_evicted
         );
     }

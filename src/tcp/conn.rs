@@ -461,6 +461,19 @@ impl ConnTracker {
         self.rst_seen
     }
 
+    /// A SYN or SYN-ACK was seen, the handshake never completed and no payload came: what Zeek
+    /// gives up on after `tcp_SYN_timeout`.
+    pub fn half_open(&self) -> bool {
+        (self.syn.is_some() || self.synack.is_some())
+            && self.handshake_ack.is_none()
+            && self.dirs.iter().all(|d| d.payload_bytes == 0)
+    }
+
+    /// Heap bytes the tracker holds beyond itself (kept events, closes, Zeek's history).
+    pub fn held_bytes(&self) -> usize {
+        self.events.held_bytes() + self.closes.capacity() * std::mem::size_of::<CloseEvent>() + self.zeek.held_bytes()
+    }
+
     /// The client's first SYN: a new SYN with another sequence number starts a new connection.
     /// Number of the connection's first packet.
     pub fn first_number(&self) -> u64 {

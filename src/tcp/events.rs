@@ -82,6 +82,11 @@ impl EventLog {
         }
     }
 
+    /// Heap bytes of the kept events.
+    pub fn held_bytes(&self) -> usize {
+        self.kept.capacity() * std::mem::size_of::<PacketEvent>()
+    }
+
     pub fn push(&mut self, e: PacketEvent) {
         let notable = self.note(&e);
         if e.len > 0 {

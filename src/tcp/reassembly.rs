@@ -186,6 +186,18 @@ impl Reassembler {
         self.pending_bytes
     }
 
+    /// Segments waiting for a hole to fill.
+    pub fn pending_segments(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Heap bytes held: buffered payload, the segment history and kept rewrites.
+    pub fn held_bytes(&self) -> usize {
+        let recent = if self.recent.is_some() { std::mem::size_of::<[Recent; RECENT_SEGMENTS]>() } else { 0 };
+        let rewrites = self.stats.rewrites.iter().map(|r| 64 + r.original.len() + r.changed.len()).sum::<usize>();
+        self.pending_bytes + recent + rewrites
+    }
+
     /// A FIN was seen and every byte before it has been delivered or declared missing.
     pub fn finished(&self) -> bool {
         matches!((self.fin, self.next), (Some(f), Some(n)) if f == n)

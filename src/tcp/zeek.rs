@@ -336,6 +336,11 @@ impl ZeekConn {
     }
 
     /// The history string, e.g. `ShADadFf`, with `^` when Zeek flipped roles.
+    /// Heap bytes of the history letters.
+    pub fn held_bytes(&self) -> usize {
+        self.history.capacity()
+    }
+
     pub fn history(&self) -> String {
         self.history.clone()
     }
