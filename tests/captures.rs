@@ -109,7 +109,7 @@ fn firewall_reset_names_the_ttl_that_gave_it_away() {
     let summary = verdict(&s, "FIREWALL_RESET")["summary"].as_str().unwrap().to_string();
     assert!(summary.contains("TTL 255") && summary.contains("63"), "{summary}");
     let limit = verdict(&s, "INSPECTION_LIMIT");
-    assert!(limit["summary"].as_str().unwrap().contains("584 bytes (limit 512)"));
+    assert!(limit["summary"].as_str().unwrap().contains("582 bytes + CRLF (limit 512 with CRLF)"));
 }
 
 #[test]

@@ -225,3 +225,31 @@ fn color_follows_the_option_then_no_color_and_clicolor_force() {
     }
     assert_eq!(run(&["read", "--color", "sometimes", file.to_str().unwrap()]).status.code(), Some(2));
 }
+
+/// Round trip times are whole microseconds in JSON (0.045, not 0.045000000000000005).
+#[test]
+fn rtt_is_rounded_to_the_microsecond() {
+    let mut seen = 0;
+    for file in ["01-delivered.pcap", "03-tcprefuse.pcap", "29-slow-handshake-first-syn-lost.pcap"] {
+        for s in sessions(&[capture(file).to_str().unwrap()]) {
+            for key in ["syn_synack", "synack_ack"] {
+                let Some(ms) = s["tcp"]["rtt_ms"][key].as_f64() else { continue };
+                seen += 1;
+                let text = s["tcp"]["rtt_ms"][key].to_string();
+                let decimals = text.split('.').nth(1).map_or(0, str::len);
+                assert!(decimals <= 3, "{file}: {key} {text}");
+                assert!(ms >= 0.0);
+            }
+        }
+    }
+    assert!(seen > 3);
+}
+
+/// The inspection limit's text gives the command line's length as JSON does (without CRLF).
+#[test]
+fn text_and_json_count_a_command_line_alike() {
+    let s = session_of("20-fw-reset-long-command-line.pcap", "1");
+    let len = s["smtp"]["maxima"]["command_line"]["value"].as_u64().unwrap();
+    let summary = verdict(&s, "INSPECTION_LIMIT")["summary"].as_str().unwrap().to_string();
+    assert!(summary.contains(&format!("command line of {len} bytes + CRLF")), "{len}: {summary}");
+}

@@ -630,7 +630,7 @@ fn any_interface_uses_linux_cooked_capture() {
     let (c, s) = lab.pair();
     lab.aiosmtpd(&s, 25);
     let live = Live::start(&s, &["-i", "any", "--json", "--duration", "3"], &[]);
-    assert!(live.stderr_seen.iter().any(|l| l.contains("link-type 113")), "{:?}", live.stderr_seen);
+    assert!(live.stderr_seen.iter().any(|l| l.contains("link-type LINUX_SLL (113)")), "{:?}", live.stderr_seen);
     lab.swaks(&c, 25);
     let result = live.wait(Duration::from_secs(10));
     assert!(result.status.success(), "{}", result.stderr);

@@ -58,7 +58,7 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     eprintln!(
         "smtpdiag: listening on {}, link-type {}, snapshot length {} bytes, filter \"{}\"{identity}",
         sanitize(interface),
-        capture.link_type().0,
+        link_type_text(capture.link_type()),
         live_config.snaplen,
         capture.filter(),
     );
@@ -200,7 +200,41 @@ fn leave_root(args: &LiveArgs, account: Option<&privdrop::Account>) -> Result<St
         return Ok(", staying root (--keep-root)".into());
     };
     privdrop::drop_to(account)?;
-    Ok(format!(", running as {} (uid {})", sanitize(&account.name), account.uid))
+    Ok(format!(", running as {}", running_as(&account.name, account.uid, user_name)))
+}
+
+/// "nobody (uid 65534)": an account known by its number alone (SUDO_UID without SUDO_USER,
+/// `--user 65534`) is named from the password database, else shown once as "uid N".
+fn running_as(name: &str, uid: u32, name_of: impl Fn(u32) -> Option<String>) -> String {
+    let numeric = name == uid.to_string() || name == format!("uid {uid}");
+    match if numeric { name_of(uid) } else { Some(name.to_string()) } {
+        Some(name) => format!("{} (uid {uid})", sanitize(&name)),
+        None => format!("uid {uid}"),
+    }
+}
+
+/// The user name of `uid` (getpwuid_r).
+#[cfg(unix)]
+fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: all-zero is a valid `struct passwd` (integers and null pointers).
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer refers to a live local; buf's length is passed with it.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_name is a NUL-terminated string inside `buf`, still alive.
+    Some(unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) }.to_string_lossy().into_owned())
+}
+
+/// "LINUX_SLL (113)"; a number the registry table lacks stays a number.
+fn link_type_text(link: smtpdiag::capture::LinkType) -> String {
+    match link.name() {
+        "" => link.0.to_string(),
+        name => format!("{name} ({})", link.0),
+    }
 }
 
 #[cfg(not(unix))]
@@ -236,6 +270,23 @@ fn list_interfaces(lib: &Libpcap) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_account_is_named_once() {
+        let nobody = |uid: u32| (uid == 65534).then(|| "nobody".to_string());
+        assert_eq!(running_as("uid 65534", 65534, nobody), "nobody (uid 65534)");
+        assert_eq!(running_as("65534", 65534, nobody), "nobody (uid 65534)");
+        assert_eq!(running_as("uid 4242", 4242, nobody), "uid 4242");
+        assert_eq!(running_as("alice", 1000, nobody), "alice (uid 1000)");
+    }
+
+    #[test]
+    fn link_types_are_named() {
+        use smtpdiag::capture::LinkType;
+        assert_eq!(link_type_text(LinkType(113)), "LINUX_SLL (113)");
+        assert_eq!(link_type_text(LinkType(1)), "ETHERNET (1)");
+        assert_eq!(link_type_text(LinkType(64999)), "64999");
+    }
 
     #[test]
     fn stats_line_names_every_counter() {

@@ -442,7 +442,11 @@ fn long_command_line(f: &Facts, cut: &Cut) -> Option<Offence> {
         .find(|c| cut.right_after(c.packet, c.ts) && unanswered_after(f, c.packet))?;
     let arg: String = c.arg.unwrap_or("").chars().take(30).collect();
     Some((
-        format!("command line of {} bytes (limit {ASA_MAX_COMMAND_LINE}): \"{} {arg}…\"", c.len + 2, c.verb),
+        // The line's length as the JSON records it, without CRLF; the limit counts the CRLF.
+        format!(
+            "command line of {} bytes + CRLF (limit {ASA_MAX_COMMAND_LINE} with CRLF): \"{} {arg}…\"",
+            c.len, c.verb
+        ),
         c.packet,
         limit_fix("match cmd line length gt 512", "e.g. `match cmd line length gt 1024`"),
     ))

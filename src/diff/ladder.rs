@@ -216,7 +216,7 @@ fn label(view: &CaptureView, p: &Pkt) -> String {
     s.push_str(&crate::render::shorten(&first, LABEL_TEXT, "…"));
     let more = data[first_end..].iter().filter(|&&b| b == b'\n').count();
     if more > 0 {
-        s.push_str(&format!(" (+{more} lines)"));
+        s.push_str(&format!(" (+{more} line{})", if more == 1 { "" } else { "s" }));
     } else if !data.ends_with(b"\n") {
         s.push_str(&format!(" ({} bytes)", data.len()));
     }

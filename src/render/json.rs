@@ -67,6 +67,12 @@ struct HandshakePackets {
     ack: Option<u64>,
 }
 
+/// Milliseconds rounded to the microsecond, the resolution of most captures: 0.045, not the
+/// 0.045000000000000005 a float subtraction leaves.
+fn to_micros(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
 #[derive(Serialize)]
 struct Rtt {
     syn_synack: Option<f64>,
@@ -177,7 +183,10 @@ fn record<'a>(s: &'a Session, verdicts: &'a [Verdict]) -> Record<'a> {
             syn_span_s: c.syn_span_s,
             synack_count: c.synack_count,
             handshake_packets: HandshakePackets { syn: c.syn_packet, synack: c.synack_packet, ack: c.ack_packet },
-            rtt_ms: Rtt { syn_synack: c.rtt_syn_synack_ms, synack_ack: c.rtt_synack_ack_ms },
+            rtt_ms: Rtt {
+                syn_synack: c.rtt_syn_synack_ms.map(to_micros),
+                synack_ack: c.rtt_synack_ack_ms.map(to_micros),
+            },
             close: &c.closes,
             rewrites,
             events_kept: c.events.len(),

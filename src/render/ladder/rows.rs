@@ -442,7 +442,11 @@ fn describe(ev: &Event) -> Option<(u64, Item)> {
 /// "250 esa.example.com Hello … (+4 lines)": the first line stands for a multi-line reply.
 fn reply_text(code: u16, lines: &[String], line_count: usize) -> String {
     let first = lines.first().map(String::as_str).unwrap_or("");
-    let more = if line_count > 1 { format!(" (+{} lines)", line_count - 1) } else { String::new() };
+    let more = match line_count {
+        0 | 1 => String::new(),
+        2 => " (+1 line)".to_string(),
+        n => format!(" (+{} lines)", n - 1),
+    };
     let sep = if first.is_empty() { "" } else { " " };
     format!("{code}{sep}{first}{more}")
 }
@@ -619,7 +623,8 @@ mod tests {
         assert_eq!(size(3140), "3.1 kB");
         assert_eq!(size(67_241), "67.2 kB");
         let lines = vec!["esa Hello".to_string(), "SIZE 1".to_string()];
-        assert_eq!(reply_text(250, &lines, 2), "250 esa Hello (+1 lines)");
+        assert_eq!(reply_text(250, &lines, 2), "250 esa Hello (+1 line)");
+        assert_eq!(reply_text(250, &lines, 3), "250 esa Hello (+2 lines)");
         assert_eq!(reply_text(221, &[], 1), "221");
         assert_eq!(reply_tone(554), Tone::Permanent);
         assert_eq!(reply_tone(421), Tone::Temporary);
