@@ -181,6 +181,8 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub select: Selection,
     #[command(flatten)]
+    pub maillog: MaillogArgs,
+    #[command(flatten)]
     pub analysis: AnalysisArgs,
 }
 

@@ -118,6 +118,20 @@ fn selection_narrows_the_report() {
     assert!(empty.contains("No session has a warning or an error."));
 }
 
+#[test]
+fn the_mail_server_log_is_beside_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = capture("61-exim-log-fw-reset-long-header-line.pcap");
+    let log = capture("61-exim-log-fw-reset-long-header-line.exim.log");
+    let args = [file.to_str().unwrap(), "--maillog", log.to_str().unwrap(), "--log-tz", "UTC"];
+    let page = report(dir.path(), &args);
+    assert!(page.contains("Mail server log"), "the log's summary section");
+    assert!(page.contains("1 sessions paired"), "the log's counts");
+    let session = &page[page.find(r#"<article class="session""#).expect("the session is drawn")..];
+    assert!(session.contains(r#"<pre class="log">log  exim"#), "the log's note under the session");
+    assert!(session.contains("lost while reading message data"));
+}
+
 /// Headless Chromium opens the report of every capture from disk: no console message (the page
 /// has no script, and its Content-Security-Policy would log any attempt to fetch or run
 /// something), the DOM has the sessions, and the screenshot is a drawn page, not a blank one.

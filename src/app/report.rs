@@ -7,6 +7,8 @@ use super::read::Rendered;
 use anyhow::{Context, Result};
 use smtpdiag::cli::ReportArgs;
 use smtpdiag::diagnose::Verdict;
+use smtpdiag::diagnose::failover::HeldSize;
+use smtpdiag::maillog::{LogIndex, LogNote};
 use smtpdiag::render::report::{CaptureInfo, Collector, page};
 use smtpdiag::select::Selector;
 use smtpdiag::session::{DecodeStats, Session};
@@ -21,6 +23,7 @@ pub fn run(args: ReportArgs) -> Result<i32> {
         select: super::select::selector(&args.select, &args.files)?,
         several_captures: args.files.len() > 1,
         named: !args.select.sessions.is_empty(),
+        maillog: super::maillog::load(&args.maillog)?,
         collector: Collector::new(args.max_ladders),
         capture: args.files.first().map(|f| f.display().to_string()).unwrap_or_default(),
         selected: 0,
@@ -32,6 +35,13 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     }
     if sink.selected == 0 {
         eprintln!("smtpdiag: no session matched the selection");
+    }
+    if let Some(index) = &mut sink.maillog {
+        let summary = index.summary();
+        for w in &summary.warnings {
+            eprintln!("smtpdiag: warning: {w}");
+        }
+        sink.collector.set_log_summary(&summary);
     }
     let html = page::render(&sink.collector.finish())?;
     match &args.output {
@@ -61,29 +71,43 @@ struct ReportSink {
     several_captures: bool,
     /// Sessions were named with --session: they are drawn even when nothing is wrong with them.
     named: bool,
+    /// The server's log (`--maillog`): paired with each session before it is counted.
+    maillog: Option<LogIndex>,
     collector: Collector,
     /// The capture being read, as given on the command line.
     capture: String,
     selected: usize,
 }
 
-impl SessionSink for ReportSink {
-    /// Only the selected sessions are kept while a failover note may still come.
-    type Final = Option<(Session, Vec<Verdict>)>;
+/// A selected session waiting while a failover note may still come, with the log's note.
+struct Selected {
+    session: Option<(Session, Vec<Verdict>)>,
+    log: Option<LogNote>,
+}
 
-    fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> Self::Final {
-        self.select.matches(&s, &verdicts).then_some((s, verdicts))
+impl HeldSize for Selected {
+    fn held_size(&self) -> usize {
+        self.session.held_size() + self.log.as_ref().map_or(0, |n| n.lines.len() * 32)
+    }
+}
+
+impl SessionSink for ReportSink {
+    type Final = Selected;
+
+    fn finalize(&mut self, s: Session, mut verdicts: Vec<Verdict>) -> Self::Final {
+        let log = super::maillog::annotate(self.maillog.as_mut(), &s, &mut verdicts);
+        Selected { session: self.select.matches(&s, &verdicts).then_some((s, verdicts)), log }
     }
 
     /// Sessions come whole (no renderer), so nothing rendered comes here.
     fn rendered(&mut self, _r: Rendered, _index: u64) -> Self::Final {
-        None
+        Selected { session: None, log: None }
     }
 
     fn write(&mut self, f: Self::Final) -> ControlFlow<()> {
-        let Some((s, verdicts)) = f else { return ControlFlow::Continue(()) };
+        let Selected { session: Some((s, verdicts)), log } = f else { return ControlFlow::Continue(()) };
         let id = if self.several_captures { format!("{}:{}", s.capture, s.id()) } else { s.id() };
-        self.collector.add(&s, &verdicts, id, self.named);
+        self.collector.add(&s, &verdicts, log.as_ref(), id, self.named);
         self.selected += 1;
         if self.select.limit().is_some_and(|n| self.selected >= n) {
             ControlFlow::Break(())

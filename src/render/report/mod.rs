@@ -12,6 +12,7 @@ pub mod transcript;
 
 use crate::capture::Timestamp;
 use crate::diagnose::{Severity, Verdict};
+use crate::maillog::{LogNote, LogSummary};
 use crate::render::ladder::{self, Clock, Options};
 use crate::session::Session;
 use std::collections::BTreeMap;
@@ -57,6 +58,8 @@ pub struct Detail {
     /// The ladder as an inline `<svg>` element (its renderer escapes every text).
     pub ladder_svg: String,
     pub transcript: Vec<Line>,
+    /// What the mail server's log says about the session (`--maillog`), as `read` shows it.
+    pub log: Option<String>,
     /// Transcript lines left out past [`transcript::MAX_LINES`].
     pub transcript_cut: usize,
     /// Output position, to show the drawn sessions in capture order.
@@ -108,7 +111,13 @@ pub struct Report {
     pub unlisted: u64,
     /// The limit on drawn sessions the page was made with.
     pub max_drawn: usize,
+    /// With `--maillog`: what the log and the captures share, and what only the log saw, as
+    /// `read` ends with it (at most [`MAX_LOG_SUMMARY_LINES`] lines).
+    pub log_summary: Option<String>,
 }
+
+/// Lines of the log summary shown; a long list of log-only connections is cut, saying so.
+pub const MAX_LOG_SUMMARY_LINES: usize = 200;
 
 /// Rows of the table of flagged sessions that were not drawn; the rest are only counted.
 pub const MAX_UNDRAWN_ROWS: usize = 500;
@@ -139,9 +148,9 @@ impl Collector {
         self.report.captures.push(info);
     }
 
-    /// Counts a session, and keeps its detail if it is flagged (or `force`d, as a session named
-    /// by `--session`) and ranks among the `max_drawn` best.
-    pub fn add(&mut self, s: &Session, verdicts: &[Verdict], id: String, force: bool) {
+    /// Counts a session, and keeps its detail (with the log's note about it) if it is flagged
+    /// (or `force`d, as a session named by `--session`) and ranks among the `max_drawn` best.
+    pub fn add(&mut self, s: &Session, verdicts: &[Verdict], log: Option<&LogNote>, id: String, force: bool) {
         let order = self.seen;
         self.seen += 1;
         let r = &mut self.report;
@@ -171,9 +180,9 @@ impl Collector {
             earlier: std::cmp::Reverse(order),
         };
         if self.drawn.len() < self.max_drawn {
-            self.drawn.push(detail(s, verdicts, id, order, rank));
+            self.drawn.push(detail(s, verdicts, log, id, order, rank));
         } else if let Some(worst) = self.worst_drawn().filter(|&i| self.drawn[i].rank < rank) {
-            let old = std::mem::replace(&mut self.drawn[worst], detail(s, verdicts, id, order, rank));
+            let old = std::mem::replace(&mut self.drawn[worst], detail(s, verdicts, log, id, order, rank));
             self.list_undrawn(old.order, old.undrawn());
         } else {
             let row = Undrawn {
@@ -200,6 +209,18 @@ impl Collector {
             self.undrawn.swap_remove(last);
             self.report.unlisted += 1;
         }
+    }
+
+    /// The log summary `read` prints after the totals (`--maillog`).
+    pub fn set_log_summary(&mut self, summary: &LogSummary<'_>) {
+        let text = crate::render::maillog::summary(summary);
+        let total = text.lines().count();
+        let mut shown: Vec<&str> = text.lines().take(MAX_LOG_SUMMARY_LINES).collect();
+        let more = format!("  … {} more lines", total.saturating_sub(MAX_LOG_SUMMARY_LINES));
+        if total > MAX_LOG_SUMMARY_LINES {
+            shown.push(&more);
+        }
+        self.report.log_summary = Some(shown.join("\n"));
     }
 
     pub fn finish(mut self) -> Report {
@@ -233,7 +254,7 @@ pub fn anchor(id: &str) -> String {
     format!("s-{safe}")
 }
 
-fn detail(s: &Session, verdicts: &[Verdict], id: String, order: u64, rank: Rank) -> Detail {
+fn detail(s: &Session, verdicts: &[Verdict], log: Option<&LogNote>, id: String, order: u64, rank: Rank) -> Detail {
     let mut l = ladder::build(s, verdicts, Options { all_packets: false });
     l.header.id = id.clone();
     let masked = transcript::masked_packets(&l);
@@ -258,10 +279,18 @@ fn detail(s: &Session, verdicts: &[Verdict], id: String, order: u64, rank: Rank)
         verdicts: verdicts.to_vec(),
         ladder_svg,
         transcript,
+        log: log.map(|n| dedent(&crate::render::maillog::note(n, text_style))),
         transcript_cut,
         order,
         rank,
     }
+}
+
+/// The text notes are indented to sit under a session line; on the page they stand alone.
+fn dedent(text: &str) -> String {
+    let indent = text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min();
+    let cut = indent.unwrap_or(0);
+    text.lines().map(|l| l.get(cut..).unwrap_or(l.trim_start())).collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]
@@ -279,6 +308,11 @@ mod tests {
     }
 
     #[test]
+    fn notes_lose_their_common_indent() {
+        assert_eq!(dedent("      log  a\n        b\n"), "log  a\n  b");
+    }
+
+    #[test]
     fn anchors_are_fragment_safe() {
         assert_eq!(anchor("42"), "s-42");
         assert_eq!(anchor("a b.pcap:3"), "s-a-b.pcap-3");
@@ -290,9 +324,9 @@ mod tests {
         let (reject, rv) = session("554 no\r\n");
         let (tempfail, tv) = session("421 busy\r\n");
         assert!(flagged(&rv) && flagged(&tv));
-        c.add(&reject, &rv, "1".into(), false);
-        c.add(&reject, &rv, "2".into(), false);
-        c.add(&tempfail, &tv, "3".into(), false);
+        c.add(&reject, &rv, None, "1".into(), false);
+        c.add(&reject, &rv, None, "2".into(), false);
+        c.add(&tempfail, &tv, None, "3".into(), false);
         let r = c.finish();
         assert_eq!(r.sessions, 3);
         assert_eq!(r.flagged, 3);
@@ -309,7 +343,7 @@ mod tests {
     fn the_line_names_the_capture_with_several() {
         let (s, v) = session("554 no\r\n");
         let mut c = Collector::new(5);
-        c.add(&s, &v, "cap.pcap:1".into(), false);
+        c.add(&s, &v, None, "cap.pcap:1".into(), false);
         let r = c.finish();
         let d = &r.drawn[0];
         assert!(d.line.starts_with("#cap.pcap:1 "), "{}", d.line);

@@ -69,6 +69,12 @@ pub fn render(r: &Report) -> Result<String, charts::ChartError> {
                     h2 { "Clients" }
                     (tally_table("client", &r.clients))
                 }
+                @if let Some(summary) = &r.log_summary {
+                    section #maillog {
+                        h2 { "Mail server log" }
+                        pre.log { (summary) }
+                    }
+                }
                 (flagged(r))
             }
         }
@@ -244,6 +250,7 @@ fn detail(d: &Detail) -> Markup {
                     }
                 }
             }
+            @if let Some(log) = &d.log { pre.log { (log) } }
             figure.ladder { (PreEscaped(&d.ladder_svg)) }
             @if !d.transcript.is_empty() {
                 h4 { "SMTP transcript" }
@@ -376,6 +383,8 @@ article.session { margin: 24px 0; padding: 16px; border: 1px solid var(--line); 
 article.session:target { outline: 3px solid var(--link); }
 a.self { color: inherit; text-decoration: none; }
 pre.line { margin: 0 0 8px; padding: 8px; background: var(--card); border-radius: 6px; white-space: pre-wrap; word-break: break-all; }
+pre.log { margin: 0 0 8px; padding: 8px; border-left: 3px solid var(--link); background: var(--card);
+  white-space: pre-wrap; word-break: break-all; }
 ul.verdicts { list-style: none; padding: 0; margin: 0 0 12px; }
 ul.verdicts li { margin: 6px 0; }
 .packets { color: var(--muted); font-size: 13px; }
