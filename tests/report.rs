@@ -126,7 +126,7 @@ fn the_mail_server_log_is_beside_the_session() {
     let args = [file.to_str().unwrap(), "--maillog", log.to_str().unwrap(), "--log-tz", "UTC"];
     let page = report(dir.path(), &args);
     assert!(page.contains("Mail server log"), "the log's summary section");
-    assert!(page.contains("1 sessions paired"), "the log's counts");
+    assert!(page.contains("paired, 0 ambiguous"), "the log's counts");
     let session = &page[page.find(r#"<article class="session""#).expect("the session is drawn")..];
     assert!(session.contains(r#"<pre class="log">log  exim"#), "the log's note under the session");
     assert!(session.contains("lost while reading message data"));
