@@ -32,13 +32,13 @@ fn strip_pid(rest: &str) -> &str {
     rest
 }
 
-/// Exim message ids: "1xa02T-0006tX-1V" (4.97+ "1xa02T-0006tX-1V" too, older "1a2b3c-000abc-DE").
+/// Exim message ids: "1xa02T-0006tX-1V" (6-6-2 up to 4.96), "1rBQGa-00000000bRn-0OZs"
+/// (6-11-4 from 4.97).
 fn is_message_id(word: &str) -> bool {
     let parts: Vec<&str> = word.split('-').collect();
     parts.len() == 3
         && parts[0].len() == 6
-        && (parts[1].len() == 6 || parts[1].len() == 11)
-        && parts[2].len() == 2
+        && matches!((parts[1].len(), parts[2].len()), (6, 2) | (11, 4))
         && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
@@ -261,6 +261,14 @@ not a log line
         assert_eq!(rejected.outcome.as_deref(), Some("lost while reading message data (header)"));
         assert!(out.outbound);
         assert_eq!((out.server_port, out.client_port, out.replies.as_slice()), (Some(25), Some(40100), &[250][..]));
+    }
+
+    #[test]
+    fn message_ids_of_old_and_new_exim() {
+        assert!(is_message_id("1xa02T-0006tX-1V"));
+        assert!(is_message_id("1rBQGa-00000000bRn-0OZs"));
+        assert!(!is_message_id("SMTP"));
+        assert!(!is_message_id("1xa02T-0006tX-1"));
     }
 
     #[test]

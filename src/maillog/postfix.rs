@@ -31,9 +31,8 @@ pub fn split(line: &str) -> Option<(Civil, &str, &str)> {
         let after_time = line.find(time)? + time.len();
         (at, line[after_time..].trim_start())
     };
-    let (host, rest) = rest.split_once(' ')?;
+    let (_host, rest) = rest.split_once(' ')?;
     let (program, text) = rest.split_once(": ")?;
-    let _ = host;
     Some((at, program, text))
 }
 
