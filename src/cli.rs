@@ -236,7 +236,8 @@ pub struct LadderStyle {
     /// Plain ASCII instead of Unicode box drawing and arrows.
     #[arg(long)]
     pub ascii: bool,
-    /// Width in columns (default: the terminal's, or 100 when not a terminal).
+    /// Width in columns of ladders (default: the terminal's, or 100 when not a terminal) and of
+    /// verdict lines in read/live text (default: the terminal's; not wrapped into a pipe or file).
     #[arg(long, value_name = "N")]
     pub width: Option<usize>,
 }

@@ -253,3 +253,26 @@ fn text_and_json_count_a_command_line_alike() {
     let summary = verdict(&s, "INSPECTION_LIMIT")["summary"].as_str().unwrap().to_string();
     assert!(summary.contains(&format!("command line of {len} bytes + CRLF")), "{len}: {summary}");
 }
+
+/// `read` wraps verdict lines only when asked (--width) or on a terminal; into a pipe a verdict is one line.
+#[test]
+fn read_wraps_verdict_lines_to_the_width_only_when_asked() {
+    let file = capture("20-fw-reset-long-command-line.pcap");
+    let text = |args: &[&str]| {
+        let mut all = vec!["read"];
+        all.extend_from_slice(args);
+        all.push(file.to_str().unwrap());
+        String::from_utf8(run(&all).stdout).unwrap()
+    };
+    let piped = text(&[]);
+    let verdict_lines = |t: &str| t.lines().filter(|l| l.starts_with("      ") && !l.starts_with("       ")).count();
+    assert_eq!(verdict_lines(&piped), 4, "{piped}");
+    assert!(piped.lines().any(|l| l.chars().count() > 120), "a pipe gets whole lines: {piped}");
+    let wrapped = text(&["--width", "72"]);
+    for line in wrapped.lines().filter(|l| l.starts_with("      ")) {
+        assert!(line.chars().count() <= 72, "{line}");
+    }
+    assert_eq!(verdict_lines(&wrapped), 4, "continuations are indented under the summary: {wrapped}");
+    let words = |t: &str| t.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(words(&wrapped), words(&piped));
+}

@@ -68,7 +68,9 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     let mut selector = smtpdiag::select::Selector::new(&args.select);
     // Offsets count from the start of the capture.
     selector.set_origin(interface, wall_clock());
-    let mut printer = Printer::new(args.json, style, args.ladder.then_some(&args.ladder_style), true).select(selector);
+    let mut printer = Printer::new(args.json, style, args.ladder.then_some(&args.ladder_style), true)
+        .select(selector)
+        .wrap(super::read::text_width(&args.ladder_style));
     printer.maillog = super::maillog::index(&args.maillog, logs)?;
     if let Some(index) = &mut printer.maillog {
         index.follow(follow);

@@ -25,6 +25,7 @@ pub fn run(args: ReadArgs) -> Result<i32> {
     // two-thread read, all of it on the thread that merges.
     let streams = args.files.iter().any(|f| f.as_os_str() == "-" || !std::fs::metadata(f).is_ok_and(|m| m.is_file()));
     let mut printer = Printer::new(args.json, style, ladder, args.json && streams)
+        .wrap(text_width(&args.ladder_style))
         .select(super::select::selector(&args.select, &args.files)?);
     printer.maillog = super::maillog::load(&args.maillog)?;
     let status = pipeline::analyze(&args.files, &args.analysis, args.threads.into(), &interrupt, &mut printer);
@@ -40,6 +41,13 @@ pub fn run(args: ReadArgs) -> Result<i32> {
         return Ok(2);
     }
     Ok(if interrupt.raised() { 130 } else { status })
+}
+
+/// Verdict lines wrap to `--width`, else to the terminal's width; into a pipe or a file they
+/// stay whole (one line per verdict, for grep).
+pub fn text_width(style: &LadderStyle) -> Option<usize> {
+    use std::io::IsTerminal;
+    style.width.or_else(|| std::io::stdout().is_terminal().then(super::output::terminal_width))
 }
 
 /// Prints each session (text with an optional ladder, or one NDJSON line) and keeps the totals;
@@ -70,7 +78,7 @@ impl Printer {
     /// `line_flush`: write each record out at once (NDJSON streams, live capture).
     pub fn new(json: bool, style: TextStyle, ladder: Option<&LadderStyle>, line_flush: bool) -> Self {
         Printer {
-            render: Renderer { json, style },
+            render: Renderer { json, style, width: None },
             ladder: ladder.filter(|_| !json).map(|l| TextLadder::new(l, style.color)),
             out: Out::new(line_flush),
             totals: Totals::default(),
@@ -80,6 +88,12 @@ impl Printer {
             heading: None,
             maillog: None,
         }
+    }
+
+    /// Wraps verdict lines to `width` columns (see `text_width`).
+    pub fn wrap(mut self, width: Option<usize>) -> Self {
+        self.render.width = width;
+        self
     }
 
     /// Prints only the sessions `selector` matches (when it has a condition or a limit).
@@ -96,6 +110,8 @@ impl Printer {
 pub struct Renderer {
     json: bool,
     style: TextStyle,
+    /// Columns verdict lines wrap to (None: no wrapping).
+    width: Option<usize>,
 }
 
 /// A session's text with the place of its number.
@@ -116,7 +132,7 @@ impl Renderer {
     /// The session's NDJSON line or text block, written into `buf` (a reused buffer).
     fn text(&self, buf: String, s: &Session, verdicts: &[Verdict], log: Option<&LogNote>) -> String {
         if !self.json {
-            let mut text = text::session(s, verdicts, self.style);
+            let mut text = text::session_wrapped(s, verdicts, self.style, self.width);
             if let Some(n) = log {
                 text.push_str(&render::maillog::note(n, self.style));
             }
@@ -262,7 +278,7 @@ mod tests {
         let mut b = SessionBuilder::lab();
         b.handshake().server("220 mx\r\n").close();
         let session = b.analyze().remove(0);
-        let renderer = Renderer { json: true, style: TextStyle { color: false, explain: false } };
+        let renderer = Renderer { json: true, style: TextStyle { color: false, explain: false }, width: None };
         assert!(renderer.render(&session, &[]).is_none(), "index {} is not the placeholder", session.index);
     }
 }

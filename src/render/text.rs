@@ -82,19 +82,54 @@ pub fn session(s: &Session, verdicts: &[Verdict], style: TextStyle) -> String {
         first = c.first.number,
         last = c.last.number,
     );
+    verdict_lines(&mut out, verdicts, style, None);
+    out
+}
+
+/// `session` with its verdict lines wrapped to `width` columns at word boundaries, continuation
+/// lines indented under the summary (None: one line per verdict, for pipes and files).
+pub fn session_wrapped(s: &Session, verdicts: &[Verdict], style: TextStyle, width: Option<usize>) -> String {
+    let full = session(s, verdicts, TextStyle { explain: false, ..style });
+    let Some(head) = full.lines().next() else { return full };
+    let mut out = format!("{head}\n");
+    verdict_lines(&mut out, verdicts, style, width);
+    out
+}
+
+/// Where a verdict's summary starts: six spaces, the code in 22 columns, a space.
+const SUMMARY_COLUMN: usize = 6 + 22 + 1;
+/// Narrowest text column wrapping leaves (a narrower terminal gets longer lines).
+const MIN_TEXT_WIDTH: usize = 30;
+
+fn verdict_lines(out: &mut String, verdicts: &[Verdict], style: TextStyle, width: Option<usize>) {
     for v in verdicts {
         let packets =
             if v.packets.is_empty() { String::new() } else { format!("  (packets {})", packet_list(&v.packets)) };
         let code = paint(&format!("{:<22}", v.code), v.severity, style.color);
         // Summaries and explanations quote the wire (banners, replies, commands).
-        let _ = writeln!(out, "      {code} {}{packets}", sanitize(&v.summary));
+        let text = format!("{}{packets}", sanitize(&v.summary));
+        match width {
+            None => {
+                let _ = writeln!(out, "      {code} {text}");
+            }
+            Some(w) => {
+                let lines = wrap(&text, w.saturating_sub(SUMMARY_COLUMN).max(MIN_TEXT_WIDTH));
+                for (i, line) in lines.iter().enumerate() {
+                    if i == 0 {
+                        let _ = writeln!(out, "      {code} {line}");
+                    } else {
+                        let _ = writeln!(out, "{:SUMMARY_COLUMN$}{line}", "");
+                    }
+                }
+            }
+        }
         if style.explain && !v.explanation.is_empty() {
-            for line in wrap(&sanitize(&v.explanation), 90) {
+            let w = width.map_or(90, |w| w.saturating_sub(8).clamp(MIN_TEXT_WIDTH, 90));
+            for line in wrap(&sanitize(&v.explanation), w) {
                 let _ = writeln!(out, "        {line}");
             }
         }
     }
-    out
 }
 
 /// "1, 2, 5-9": consecutive runs folded, at most a dozen items.
@@ -192,6 +227,28 @@ mod tests {
     fn utc_formats_epoch_and_leap_years() {
         assert_eq!(utc(Timestamp(0)), "1970-01-01 00:00:00.000");
         assert_eq!(utc(Timestamp(951_782_400_000_000_000 + 1_500_000)), "2000-02-29 00:00:00.001");
+    }
+
+    #[test]
+    fn verdict_lines_wrap_at_words_with_a_hanging_indent() {
+        let mut b = crate::synth::SessionBuilder::lab();
+        b.handshake().server("554 5.7.1 esa.example.com Access denied - connection rejected by policy\r\n").close();
+        let s = b.analyze().remove(0);
+        let verdicts = crate::diagnose::diagnose(&s, &crate::diagnose::DiagnoseConfig::default());
+        let style = TextStyle::default();
+        let plain = session(&s, &verdicts, style);
+        assert_eq!(session_wrapped(&s, &verdicts, style, None), plain);
+        let wrapped = session_wrapped(&s, &verdicts, style, Some(80));
+        assert!(wrapped.lines().count() > plain.lines().count(), "{wrapped}");
+        for line in wrapped.lines().skip(1) {
+            assert!(line.chars().count() <= 80, "{line}");
+            assert!(line.starts_with("      "), "{line}");
+        }
+        let continuation = wrapped.lines().skip(2).find(|l| l.starts_with(&" ".repeat(SUMMARY_COLUMN))).unwrap();
+        assert!(!continuation[SUMMARY_COLUMN..].starts_with(' '), "hanging indent under the summary: {continuation}");
+        // The same words, only the line breaks differ.
+        let words = |t: &str| t.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(words(&wrapped), words(&plain));
     }
 
     #[test]
