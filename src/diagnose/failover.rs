@@ -287,6 +287,19 @@ mod tests {
     }
 
     #[test]
+    fn a_held_session_is_released_when_the_clock_passes_its_window() {
+        let mut a = SessionBuilder::lab();
+        a.handshake().rst(SERVER);
+        let s = a.analyze().remove(0);
+        let last = s.conn.last.ts.as_secs_f64();
+        let v = diagnose(&s, &DiagnoseConfig::default());
+        let mut tracker: FailoverTracker<String> = FailoverTracker::new(3.0);
+        assert!(tracker.push(s, v, |_, _| String::new()).is_empty(), "held for the failover check");
+        assert!(tracker.tick(last + 1.0).is_empty());
+        assert_eq!(tracker.tick(last + 3.5).len(), 1, "released by the timer, no new session needed");
+    }
+
+    #[test]
     fn failover_is_to_another_server_on_the_same_port() {
         assert!(first_summary(([198, 51, 100, 26], 25), 0.5).contains("failed over to 198.51.100.26:25"));
         assert!(!first_summary(([198, 51, 100, 26], 587), 0.5).contains("failed over"));

@@ -139,7 +139,7 @@ pub fn client_stalled(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
     if r.answers == Some("<greeting>") {
         let lines = f.s.smtp.banner.as_ref().map_or(1, |b| b.text.lines().count().max(1));
         summary.push_str(&format!(
-            "; the greeting here was complete ({} line{}), so a device in the path may have changed it on the client's side",
+            "; the greeting here was complete ({} line{}), so a device in the path may have changed it: a capture on the client's side of the firewall will show it",
             lines,
             if lines == 1 { "" } else { "s" }
         ));
