@@ -19,10 +19,10 @@ use std::collections::BTreeMap;
 use tables::{Outcome, Tally};
 use transcript::Line;
 
-/// The verdict that names a session's outcome (the one on its `read` line). The only place the
-/// report decides it, so it can follow the diagnosis when that names a headline itself.
-pub fn headline(_s: &Session, verdicts: &[Verdict]) -> Option<(&'static str, Severity)> {
-    crate::render::text::headline(verdicts).map(|v| (v.code, v.severity))
+/// The verdict that names a session's outcome: the diagnosis's headline, as on its `read` line
+/// and in its JSON record. Every part of the page asks here.
+pub fn headline(verdicts: &[Verdict]) -> Option<(&'static str, Severity)> {
+    crate::diagnose::headline(verdicts).map(|v| (v.code, v.severity))
 }
 
 /// A session worth drawing: something went wrong or looked wrong.
@@ -158,7 +158,7 @@ impl Collector {
         let start = s.conn.first.ts;
         r.first = Some(r.first.map_or(start, |t| t.min(start)));
         r.last = Some(r.last.map_or(s.conn.last.ts, |t| t.max(s.conn.last.ts)));
-        let head = headline(s, verdicts);
+        let head = headline(verdicts);
         let code = head.map_or(NO_VERDICT, |h| h.0);
         let first_of_its_kind = !r.headlines.contains_key(code);
         r.headlines.entry(code).or_insert((head.map(|h| h.1), 0)).1 += 1;
@@ -275,7 +275,7 @@ fn detail(s: &Session, verdicts: &[Verdict], log: Option<&LogNote>, id: String, 
         start: s.conn.first.ts,
         client: s.conn.client.to_string(),
         server: s.conn.server.to_string(),
-        headline: headline(s, verdicts),
+        headline: headline(verdicts),
         verdicts: verdicts.to_vec(),
         ladder_svg,
         transcript,

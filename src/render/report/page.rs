@@ -123,7 +123,7 @@ fn headlines(r: &Report) -> Markup {
     html! {
         section #verdicts {
             h2 { "Sessions by headline verdict" }
-            p.muted { "Each session counted once, by its most severe verdict." }
+            p.muted { "Each session counted once, by its headline: the verdict on its line, the cause before the symptom." }
             ul.headlines {
                 @for (code, severity, n) in &rows {
                     li {
