@@ -461,12 +461,13 @@ impl ConnTracker {
         self.rst_seen
     }
 
-    /// A SYN or SYN-ACK was seen, the handshake never completed and no payload came: what Zeek
-    /// gives up on after `tcp_SYN_timeout`.
+    /// Only SYNs and SYN-ACKs so far: what Zeek gives up on after `tcp_SYN_timeout`. Any other
+    /// packet ends the attempt, even one the handshake did not expect: in a one-sided capture
+    /// the server's ACK of data we never see proves the connection is established.
     pub fn half_open(&self) -> bool {
         (self.syn.is_some() || self.synack.is_some())
             && self.handshake_ack.is_none()
-            && self.dirs.iter().all(|d| d.payload_bytes == 0)
+            && self.dirs.iter().map(|d| d.packets).sum::<u64>() == u64::from(self.syn_count + self.synack_count)
     }
 
     /// Heap bytes the tracker holds beyond itself (kept events, closes, Zeek's history).

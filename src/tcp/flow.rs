@@ -258,19 +258,14 @@ impl Early {
         self.headers().iter().any(|h| h.flags & TcpFlags::RST != 0)
     }
 
-    /// The connection tracker's `half_open` on the same packets (none of them carried payload).
+    /// The connection tracker's `half_open` on the same packets: only SYNs (from the client) and
+    /// SYN-ACKs (from the server) so far.
     fn half_open(&self) -> bool {
-        let (mut syn, mut synack, mut ack) = (false, false, false);
-        for h in self.headers() {
-            let (s, a) = (h.flags & TcpFlags::SYN != 0, h.flags & TcpFlags::ACK != 0);
-            match self.sent_by_client(h) {
-                true if s && !a => syn = true,
-                false if s && a => synack = true,
-                true if synack && a && !s => ack = true,
-                _ => {}
-            }
-        }
-        (syn || synack) && !ack
+        !self.headers().is_empty()
+            && self.headers().iter().all(|h| {
+                let (s, a) = (h.flags & TcpFlags::SYN != 0, h.flags & TcpFlags::ACK != 0);
+                s && (a != self.sent_by_client(h))
+            })
     }
 
     /// The tracker's `client_isn`: the client's first sequence number when it sent a SYN.
@@ -1274,6 +1269,19 @@ mod lean_tests {
         let mut quiet = SessionBuilder::lab();
         quiet.handshake().wait(30.0).ack(CLIENT);
         assert_eq!(quiet.analyze().len(), 1);
+    }
+
+    /// Zeek's `tcp__one-sided-2745`: only the server's side is captured. Its ACK of data we never
+    /// see ends the attempt, so a FIN 10 s later belongs to the same connection.
+    #[test]
+    fn a_one_sided_capture_is_not_half_open_after_the_servers_first_ack() {
+        let mut b = SessionBuilder::lab();
+        b.raw(SERVER, TcpFlags::SYN | TcpFlags::ACK, 1000, 5001, b"", 63);
+        b.raw(SERVER, TcpFlags::ACK, 1001, 5053, b"", 63).wait(10.0);
+        b.raw(SERVER, TcpFlags::FIN | TcpFlags::ACK, 1001, 5054, b"", 63);
+        let s = b.analyze();
+        assert_eq!(s.len(), 1, "one connection, as Zeek and tshark count it");
+        assert_eq!(s[0].conn.dirs[1].packets, 3);
     }
 
     /// `n` sessions, one after another, each opening and sending its banner 1 s after the last.
