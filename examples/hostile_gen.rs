@@ -5,7 +5,10 @@
 //! KIND: synflood (N SYNs of distinct flows), neverclose (one connection whose client sends N
 //! out-of-order 1400-byte segments, every other one missing, and never closes), tiny (N one-byte
 //! segments of one flow, in reversed blocks of 1000), longline (one command line of N bytes
-//! without CRLF), sessions (N ordinary SMTP sessions, one after the other).
+//! without CRLF), sessions (N ordinary SMTP sessions, one after the other), open (N sessions
+//! that open, greet and say EHLO, and never close), ooo (N flows, round robin, each sent 1,000
+//! one-byte segments after a first byte that never arrives), mixed (N SYNs of distinct flows with
+//! 1,000 ordinary sessions spread among them).
 
 use etherparse::PacketBuilder;
 use smtpdiag::capture::{LinkType, PcapWriter, Timestamp};
@@ -89,6 +92,41 @@ fn main() -> io::Result<()> {
                 o.tcp(C, S, 40000, 25, 1000 + (i * 1400) as u32, 5008, "A", &seg);
             }
         }
+        "open" => {
+            for i in 0..n {
+                let (src, port) = distinct(i);
+                o.tcp(src, S, port, 25, 100, 0, "S", b"");
+                o.tcp(S, src, 25, port, 500, 101, "SA", b"");
+                o.tcp(src, S, port, 25, 101, 501, "A", b"");
+                o.tcp(S, src, 25, port, 501, 101, "AP", b"220 mx\r\n");
+                o.tcp(src, S, port, 25, 101, 509, "AP", b"EHLO c\r\n");
+            }
+        }
+        "ooo" => {
+            for i in 0..n {
+                let (src, port) = distinct(i);
+                o.tcp(src, S, port, 25, 100, 0, "S", b"");
+                o.tcp(S, src, 25, port, 500, 101, "SA", b"");
+                o.tcp(src, S, port, 25, 101, 501, "A", b"");
+            }
+            // Byte 101 never comes: segments 102.. wait behind it, newest first.
+            for k in (0..1000u32).rev() {
+                for i in 0..n {
+                    let (src, port) = distinct(i);
+                    o.tcp(src, S, port, 25, 102 + k, 501, "A", b"z");
+                }
+            }
+        }
+        "mixed" => {
+            let every = (n / 1000).max(1);
+            for i in 0..n {
+                let src = [10, (i >> 22) as u8, (i >> 14) as u8, (i >> 6) as u8];
+                o.tcp(src, S, 1024 + (i & 63) as u16, 25, i as u32, 0, "S", b"");
+                if i % every == 0 && i / every < 1000 {
+                    session(&mut o, [192, 0, 2, (i / every % 250) as u8], 2000 + (i / every) as u16);
+                }
+            }
+        }
         "sessions" => {
             for i in 0..n {
                 let port = 1024 + (i % 60000) as u16;
@@ -112,4 +150,24 @@ fn main() -> io::Result<()> {
         }
     }
     o.w.flush()
+}
+
+/// Address and port of the i-th of many distinct clients.
+fn distinct(i: u64) -> ([u8; 4], u16) {
+    ([172, 16 + (i >> 22) as u8 % 16, (i >> 14) as u8, (i >> 6) as u8], 1024 + (i & 63) as u16)
+}
+
+/// One ordinary session, delivered and closed cleanly, its packets 1 µs apart.
+fn session<W: Write>(o: &mut Out<W>, c: [u8; 4], port: u16) {
+    o.tcp(c, S, port, 25, 100, 0, "S", b"");
+    o.tcp(S, c, 25, port, 500, 101, "SA", b"");
+    o.tcp(c, S, port, 25, 101, 501, "A", b"");
+    o.tcp(S, c, 25, port, 501, 101, "AP", b"220 mx\r\n");
+    o.tcp(c, S, port, 25, 101, 509, "AP", b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+    o.tcp(S, c, 25, port, 509, 151, "AP", b"250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+    o.tcp(c, S, port, 25, 151, 543, "AP", b"Subject: x\r\n\r\nhello\r\n.\r\nQUIT\r\n");
+    o.tcp(S, c, 25, port, 543, 183, "AP", b"250 queued as X\r\n221 bye\r\n");
+    o.tcp(S, c, 25, port, 569, 183, "FA", b"");
+    o.tcp(c, S, port, 25, 183, 570, "FA", b"");
+    o.tcp(S, c, 25, port, 570, 184, "A", b"");
 }
