@@ -96,16 +96,23 @@ pub fn terminal_width() -> usize {
 
 /// A file written whole or not at all (`ladder -o`): the bytes go to a new temporary file beside
 /// it, which `commit` renames over the name; dropped without a commit (an error, an interrupt),
-/// the temporary is removed and an older file of that name is left as it was.
+/// the temporary is removed and an older file of that name is left as it was. A name that is not
+/// a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written directly: renaming over it would
+/// replace the device, as root even `/dev/null`.
 pub struct AtomicFile {
     file: io::BufWriter<std::fs::File>,
-    tmp: PathBuf,
+    /// `None` when writing directly to a device or FIFO.
+    tmp: Option<PathBuf>,
     path: PathBuf,
     committed: bool,
 }
 
 impl AtomicFile {
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+            let file = io::BufWriter::with_capacity(64 * 1024, std::fs::OpenOptions::new().write(true).open(path)?);
+            return Ok(AtomicFile { file, tmp: None, path: path.to_path_buf(), committed: false });
+        }
         use std::sync::atomic::AtomicU32;
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -116,7 +123,7 @@ impl AtomicFile {
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
                 Ok(f) => {
                     let file = io::BufWriter::with_capacity(64 * 1024, f);
-                    return Ok(AtomicFile { file, tmp, path: path.to_path_buf(), committed: false });
+                    return Ok(AtomicFile { file, tmp: Some(tmp), path: path.to_path_buf(), committed: false });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => continue,
                 Err(e) => return Err(e),
@@ -127,8 +134,10 @@ impl AtomicFile {
     /// Everything written reaches the disk, then the file takes its name.
     pub fn commit(mut self) -> io::Result<()> {
         self.file.flush()?;
-        self.file.get_ref().sync_all()?;
-        std::fs::rename(&self.tmp, &self.path)?;
+        if let Some(tmp) = &self.tmp {
+            self.file.get_ref().sync_all()?;
+            std::fs::rename(tmp, &self.path)?;
+        }
         self.committed = true;
         Ok(())
     }
@@ -149,8 +158,8 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.tmp);
+        if let (false, Some(tmp)) = (self.committed, &self.tmp) {
+            let _ = std::fs::remove_file(tmp);
         }
     }
 }
@@ -174,5 +183,17 @@ mod tests {
         f.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_device_is_written_directly_not_replaced() {
+        let before = std::fs::metadata("/dev/null").unwrap();
+        let mut f = AtomicFile::create(Path::new("/dev/null")).unwrap();
+        f.write_all(b"bytes").unwrap();
+        f.commit().unwrap();
+        let after = std::fs::metadata("/dev/null").unwrap();
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        assert!(after.file_type().is_char_device(), "still a device");
+        assert_eq!(before.ino(), after.ino());
     }
 }

@@ -55,14 +55,10 @@ pub fn run(args: ReportArgs) -> Result<i32> {
 /// (`/dev/stdout`, a pipe) is written directly, as it cannot be replaced by a rename.
 fn write_page(path: &Path, html: &str) -> Result<()> {
     let path = if path.is_dir() { path.join("report.html") } else { path.to_path_buf() };
-    let written = if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
-        std::fs::write(&path, html)
-    } else {
-        AtomicFile::create(&path).and_then(|mut f| {
-            f.write_all(html.as_bytes())?;
-            f.commit()
-        })
-    };
+    let written = AtomicFile::create(&path).and_then(|mut f| {
+        f.write_all(html.as_bytes())?;
+        f.commit()
+    });
     written.with_context(|| format!("writing {}", path.display()))
 }
 
