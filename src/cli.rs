@@ -135,6 +135,8 @@ pub struct ReadArgs {
     #[command(flatten)]
     pub select: Selection,
     #[command(flatten)]
+    pub summary: SummaryArgs,
+    #[command(flatten)]
     pub analysis: AnalysisArgs,
     #[command(flatten)]
     pub ladder_style: LadderStyle,
@@ -240,6 +242,26 @@ pub struct LadderStyle {
     /// verdict lines in read/live text (default: the terminal's; not wrapped into a pipe or file).
     #[arg(long, value_name = "N")]
     pub width: Option<usize>,
+}
+
+/// How the summary at the end groups sessions after grouping them by headline.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Summary")]
+pub struct SummaryArgs {
+    /// Second section of the summary: sessions by server (default), client, verdict or hour.
+    #[arg(long, value_enum, value_name = "KEY", default_value_t = SummaryBy::Server)]
+    pub by: SummaryBy,
+    /// With --json: end with a totals record (schema smtpdiag.totals.v1) on stdout.
+    #[arg(long, requires = "json")]
+    pub totals: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SummaryBy {
+    Server,
+    Client,
+    Verdict,
+    Hour,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -348,6 +370,8 @@ pub struct LiveArgs {
     pub keep_root: bool,
     #[command(flatten)]
     pub select: Selection,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
     #[command(flatten)]

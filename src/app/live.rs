@@ -13,7 +13,7 @@ use smtpdiag::capture::live::{self, Dumper, Libpcap, LiveCapture, LiveConfig, Li
 use smtpdiag::capture::{FrameSink, Timestamp};
 use smtpdiag::cli::LiveArgs;
 use smtpdiag::render::sanitize::sanitize;
-use smtpdiag::render::text::{self, TextStyle};
+use smtpdiag::render::text::TextStyle;
 use smtpdiag::session::{Analyzer, Session};
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -71,6 +71,7 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     let mut printer = Printer::new(args.json, style, args.ladder.then_some(&args.ladder_style), true)
         .select(selector)
         .wrap(super::read::text_width(&args.ladder_style));
+    printer.totals.summary.by = args.summary.by;
     printer.maillog = super::maillog::index(&args.maillog, logs)?;
     if let Some(index) = &mut printer.maillog {
         index.follow(follow);
@@ -94,8 +95,8 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     if let Some(index) = &mut printer.maillog {
         super::maillog::finish(index, args.json, &mut printer.out);
     }
+    printer.print_totals(args.summary.totals);
     printer.out.flush();
-    let totals = &printer.totals;
 
     // A capture that failed is 1; output that could not be written (stdout, -w) is 2.
     let mut status = if printer.out.failed { 2 } else { 0 };
@@ -110,7 +111,6 @@ pub fn run(args: LiveArgs) -> Result<i32> {
         eprintln!("smtpdiag: {}", sanitize(&e.to_string()));
         status = status.max(if matches!(e, live::LiveError::Write { .. }) { 2 } else { 1 });
     }
-    eprint!("{}", text::totals(totals, TextStyle::default()));
     match capture.stats() {
         Ok(stats) => eprintln!("{}", stats_line(decode_stats.frames, stats)),
         Err(e) => eprintln!("smtpdiag: capture statistics unavailable: {e}"),

@@ -6,8 +6,9 @@ use super::output::{Interrupt, Out, stdout_color};
 use super::pipeline::{self, SessionSink};
 use anyhow::Result;
 use smtpdiag::cli::{LadderStyle, ReadArgs};
-use smtpdiag::diagnose::{Severity, Verdict};
+use smtpdiag::diagnose::Verdict;
 use smtpdiag::maillog::{LogIndex, LogNote};
+use smtpdiag::render::summary::Entry;
 use smtpdiag::render::text::{self, TextStyle, Totals};
 use smtpdiag::render::{self, json};
 use smtpdiag::select::Selector;
@@ -28,11 +29,9 @@ pub fn run(args: ReadArgs) -> Result<i32> {
         .wrap(text_width(&args.ladder_style))
         .select(super::select::selector(&args.select, &args.files)?);
     printer.maillog = super::maillog::load(&args.maillog)?;
+    printer.totals.summary.by = args.summary.by;
     let status = pipeline::analyze(&args.files, &args.analysis, args.threads.into(), &interrupt, &mut printer);
-    // Totals of nothing ("0 sessions in 0 captures") would only hide the error above them.
-    if !args.json && printer.totals.captures > 0 {
-        printer.out.lines(&text::totals(&printer.totals, style));
-    }
+    printer.print_totals(args.summary.totals);
     if let Some(index) = &mut printer.maillog {
         super::maillog::finish(index, args.json, &mut printer.out);
     }
@@ -90,6 +89,27 @@ impl Printer {
         }
     }
 
+    /// The totals where `read` and `live` both put them: after the sessions on stdout, or, when
+    /// stdout is NDJSON, on stderr if that is a terminal (`record`: a totals record on stdout). Totals of
+    /// nothing ("0 sessions in 0 captures") would only hide the error above them.
+    pub fn print_totals(&mut self, record: bool) {
+        // The reader went away (`| head`): the run was cut short and ends quietly.
+        if self.totals.captures == 0 || self.out.closed {
+            return;
+        }
+        if self.render.json {
+            // For the person watching; a script reading NDJSON keeps a quiet stderr.
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprint!("{}", text::totals(&self.totals, TextStyle { color: false, ..self.render.style }));
+            }
+            if record {
+                self.out.lines(&text::totals_json(&self.totals));
+            }
+        } else {
+            self.out.lines(&text::totals(&self.totals, self.render.style));
+        }
+    }
+
     /// Wraps verdict lines to `width` columns (see `text_width`).
     pub fn wrap(mut self, width: Option<usize>) -> Self {
         self.render.width = width;
@@ -120,7 +140,8 @@ pub struct Rendered {
     /// The number's placeholder (`0`, padded to `id_width` in text) starts here.
     id_at: usize,
     id_width: usize,
-    verdicts: Vec<(&'static str, Severity)>,
+    /// What the totals count of the session.
+    entry: Box<Entry>,
 }
 
 /// How an NDJSON record begins, up to its id (`render::json` writes the fields in this order).
@@ -157,8 +178,7 @@ impl Renderer {
         let id_at = prefix.len();
         let placeholder = format!("{:<id_width$}", 0);
         let in_place = text.starts_with(prefix) && text[id_at..].starts_with(&placeholder);
-        let verdicts = verdicts.iter().map(|v| (v.code, v.severity)).collect();
-        in_place.then_some(Rendered { text, id_at, id_width, verdicts })
+        in_place.then_some(Rendered { text, id_at, id_width, entry: Box::new(Entry::of(s, verdicts)) })
     }
 }
 
@@ -206,7 +226,7 @@ impl SessionSink for Printer {
     }
 
     fn rendered(&mut self, r: Rendered, index: u64) -> String {
-        self.totals.add_verdicts(r.verdicts.iter().copied());
+        self.totals.add_entry(&r.entry);
         r.into_text(index, self.spare.pop().unwrap_or_default())
     }
 

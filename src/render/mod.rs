@@ -5,6 +5,7 @@ pub mod ladder;
 pub mod maillog;
 pub mod report;
 pub mod sanitize;
+pub mod summary;
 pub mod text;
 
 /// At most `max` characters, ending with `mark` (e.g. "…") when shortened.

@@ -160,6 +160,8 @@ pub struct Totals {
     pub flows_evicted: u64,
     pub late_packets: u64,
     pub verdicts: BTreeMap<&'static str, (Severity, u64)>,
+    /// Sessions by headline and by `--by`.
+    pub summary: super::summary::Summary,
 }
 
 impl Totals {
@@ -171,8 +173,14 @@ impl Totals {
         self.late_packets += table.late_packets;
     }
 
-    pub fn add_session(&mut self, _s: &Session, verdicts: &[Verdict]) {
-        self.add_verdicts(verdicts.iter().map(|v| (v.code, v.severity)));
+    pub fn add_session(&mut self, s: &Session, verdicts: &[Verdict]) {
+        self.add_entry(&super::summary::Entry::of(s, verdicts));
+    }
+
+    /// A session known by its summary entry (rendered by a worker thread).
+    pub fn add_entry(&mut self, e: &super::summary::Entry) {
+        self.summary.add(e);
+        self.add_verdicts(e.verdicts.iter().copied());
     }
 
     /// A session known by its verdicts only (rendered by a worker thread).
@@ -196,6 +204,10 @@ pub fn totals(t: &Totals, style: TextStyle) -> String {
         plural(t.frames, "packet"),
         t.tcp_packets
     );
+    if t.sessions > 0 {
+        out.push_str(&t.summary.text(style.color));
+        let _ = writeln!(out, "verdicts (every finding of every session), most severe first:");
+    }
     let mut counts: Vec<(&str, Severity, u64)> = t.verdicts.iter().map(|(c, (s, n))| (*c, *s, *n)).collect();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(b.0)));
     for (code, severity, n) in counts {
@@ -216,6 +228,26 @@ pub fn totals(t: &Totals, style: TextStyle) -> String {
         );
     }
     out
+}
+
+/// The totals as one JSON line (`--totals`), schema `smtpdiag.totals.v1`.
+pub fn totals_json(t: &Totals) -> String {
+    let verdicts: serde_json::Map<String, serde_json::Value> =
+        t.verdicts.iter().map(|(c, (_, n))| (c.to_string(), (*n).into())).collect();
+    let mut record = serde_json::json!({
+        "schema": "smtpdiag.totals.v1",
+        "sessions": t.sessions,
+        "captures": t.captures,
+        "packets": t.frames,
+        "tcp_packets": t.tcp_packets,
+        "flows_evicted": t.flows_evicted,
+        "late_packets": t.late_packets,
+    });
+    if let (Some(r), serde_json::Value::Object(s)) = (record.as_object_mut(), t.summary.json()) {
+        r.extend(s);
+        r.insert("verdicts".into(), verdicts.into());
+    }
+    format!("{record}\n")
 }
 
 #[cfg(test)]
