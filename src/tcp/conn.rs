@@ -467,7 +467,8 @@ impl ConnTracker {
     pub fn half_open(&self) -> bool {
         (self.syn.is_some() || self.synack.is_some())
             && self.handshake_ack.is_none()
-            && self.dirs.iter().map(|d| d.packets).sum::<u64>() == u64::from(self.syn_count + self.synack_count)
+            && self.dirs.iter().map(|d| d.packets - d.duplicates).sum::<u64>()
+                == u64::from(self.syn_count + self.synack_count)
     }
 
     /// Heap bytes the tracker holds beyond itself (kept events, closes, Zeek's history).

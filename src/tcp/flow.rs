@@ -1273,6 +1273,26 @@ mod lean_tests {
         assert_eq!(quiet.analyze().len(), 1);
     }
 
+    /// A SYN recorded twice (`tcpdump -i any` on a router: the second copy one hop on) and a
+    /// retry: the copy is not a packet of another kind, so the attempt still times out at 5 s.
+    #[test]
+    fn a_duplicated_syn_does_not_end_the_attempt() {
+        let mut b = SessionBuilder::lab();
+        b.syn();
+        let (ts, mut copy) = b.frames.last().cloned().unwrap();
+        copy[22] -= 1; // the IPv4 TTL, one router further on
+        b.frames.push((Timestamp(ts.0 + 1_000_000), copy));
+        b.wait(1.0).syn().wait(6.0);
+        let mut other = SessionBuilder::new(([10, 7, 7, 7], 40002), ([10, 0, 0, 2], 25));
+        other.now = b.now;
+        other.handshake().server("220 hi\r\n");
+        b.frames.extend(other.frames);
+        let (s, _) = analyze_pcap(&b.pcap(), Default::default());
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].conn.dirs[0].duplicates, 1, "the copy is seen as one");
+        assert_eq!((s[0].conn.syn_count, s[0].end), (2, EndReason::Idle), "handed on after 5 s, not 600");
+    }
+
     /// Zeek's `tcp__one-sided-2745`: only the server's side is captured. Its ACK of data we never
     /// see ends the attempt, so a FIN 10 s later belongs to the same connection.
     #[test]
