@@ -232,6 +232,10 @@ struct Live {
 struct LiveResult {
     status: std::process::ExitStatus,
     sessions: Vec<Value>,
+    /// The `--totals` record of an NDJSON run.
+    totals: Vec<Value>,
+    /// Everything written to stdout (text runs: sessions, then totals).
+    stdout: String,
     stderr: String,
 }
 
@@ -304,8 +308,14 @@ impl Live {
         while let Ok(line) = self.stderr.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             self.stderr_seen.push(line);
         }
-        let sessions = stdout.lines().map(|l| serde_json::from_str(l).expect("NDJSON line")).collect();
-        LiveResult { status, sessions, stderr: self.stderr_seen.join("\n") }
+        // Text runs end with their totals on stdout: only NDJSON runs have records to parse.
+        let records: Vec<Value> = if stdout.starts_with('{') {
+            stdout.lines().map(|l| serde_json::from_str(l).expect("NDJSON line")).collect()
+        } else {
+            Vec::new()
+        };
+        let (totals, sessions) = records.into_iter().partition(|r| r["schema"] == "smtpdiag.totals.v1");
+        LiveResult { status, sessions, totals, stdout, stderr: self.stderr_seen.join("\n") }
     }
 }
 
@@ -490,7 +500,7 @@ fn sigint_finishes_open_sessions_and_prints_statistics() {
     let mut lab = Lab::new();
     let (c, s) = lab.pair();
     lab.aiosmtpd(&s, 25);
-    let live = Live::start(&s, &["-i", "vs", "--json"], &[]);
+    let live = Live::start(&s, &["-i", "vs", "--json", "--totals"], &[]);
     // A client that stays connected after the greeting.
     let script = lab.write("client.py", PY_CLIENT);
     let i = lab.spawn(&c, &[PYTHON, script.to_str().unwrap(), SERVER_IP, "25", "hold"]);
@@ -502,7 +512,9 @@ fn sigint_finishes_open_sessions_and_prints_statistics() {
     let result = live.wait(Duration::from_secs(5));
     assert_eq!(result.status.code(), Some(0), "{}", result.stderr);
     assert_stats(&result.stderr);
-    assert!(result.stderr.contains("1 session"), "totals missing:\n{}", result.stderr);
+    // NDJSON on stdout: the totals are a record there (on stderr only when it is a terminal).
+    assert_eq!(result.totals.len(), 1, "totals record missing:\n{}", result.stdout);
+    assert_eq!(result.totals[0]["sessions"], 1);
     assert_eq!(result.sessions.len(), 1, "{:#?}", result.sessions);
     let open = &result.sessions[0];
     assert_eq!(open["end"], "capture_end");
