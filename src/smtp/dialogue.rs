@@ -208,9 +208,9 @@ impl Dialogue {
                 self.client_mode = ClientMode::Opaque;
                 self.not_smtp(dir, data, at);
             }
-            Direction::ServerToClient
-                if tls::starts_binary(data) && !tls::starts_record(data) && !data[0].is_ascii_digit() =>
-            {
+            // An SMTP server's first bytes are a reply code; text that is not ("SSH-2.0-…", an
+            // HTTP request or response) is another protocol as surely as binary bytes are.
+            Direction::ServerToClient if !tls::starts_record(data) && !data[0].is_ascii_digit() && !self.tunnel => {
                 self.server_mode = ServerMode::Opaque;
                 self.not_smtp(dir, data, at);
             }

@@ -793,3 +793,17 @@ fn binary_bytes_on_a_mail_port_are_not_parsed_as_commands() {
     assert!(has(&rec, AnomalyKind::NotSmtp));
     assert!(rec.events.len() <= 4, "{}", rec.events.len());
 }
+
+#[test]
+fn a_server_whose_first_bytes_are_text_but_no_reply_code_is_not_smtp() {
+    // An SSH daemon on port 587, and an HTTP request sent back on a SYN/ACK (Zeek's
+    // tcp__payload-synack): neither starts with the three digits every SMTP reply has.
+    for banner in ["SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", "GET //index.php?page=../../../etc/passwd HTTP/1.1\r\n"] {
+        let rec = run(&[(S, banner.as_bytes())]);
+        assert!(has(&rec, AnomalyKind::NotSmtp), "{banner}");
+        assert!(rec.replies.is_empty() && rec.banner.is_none(), "{banner}");
+    }
+    // A masked banner keeps its digits: still SMTP.
+    let rec = run(&[(S, b"220 ****************2***0**\r\n")]);
+    assert!(!has(&rec, AnomalyKind::NotSmtp));
+}
