@@ -33,14 +33,14 @@ pub fn port_closed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     ))
 }
 
-/// SYNs never answered.
+/// SYNs never answered (with a SYN/ACK or a reset).
 pub fn no_answer(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let c = &f.s.conn;
-    if c.handshake != Handshake::SynOnly
-        || f.server_bytes() > 0
-        || c.dir(crate::tcp::Direction::ServerToClient).packets > 0
-    {
+    if c.handshake != Handshake::SynOnly || f.server_bytes() > 0 {
         return None;
+    }
+    if c.dir(crate::tcp::Direction::ServerToClient).packets > 0 {
+        return syn_answered_by_ack(f);
     }
     let span = c.syn_span_s.unwrap_or(0.0);
     let retries = c.syn_count.saturating_sub(1);
@@ -64,6 +64,41 @@ pub fn no_answer(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
             c.server.ip, c.server.ip, c.server.port
         ),
         f.packets_where(|e| e.flags.syn()),
+    ))
+}
+
+/// The SYN got a bare ACK instead of a SYN/ACK: RFC 5961's challenge ACK, sent by a stack (or a
+/// stateful device in front of it) that still holds an older connection on the same ports. The
+/// client usually resets to clear that state and tries again; no SMTP connection was made.
+fn syn_answered_by_ack(f: &Facts) -> Option<Verdict> {
+    let c = &f.s.conn;
+    let server_sent = |e: &crate::tcp::conn::PacketEvent| e.dir == crate::tcp::Direction::ServerToClient;
+    let answers = f.packets_where(|e| server_sent(e) && e.flags.ack() && !e.flags.syn() && !e.flags.rst());
+    let first_answer = *answers.first()?;
+    if f.first_rst().is_some_and(|r| r.by == Role::Server) {
+        return None;
+    }
+    let then = match f.first_rst() {
+        Some(r) => format!("; the client reset it (packet {})", r.packet),
+        None => String::new(),
+    };
+    let mut packets = f.packets_where(|e| e.flags.syn());
+    packets.push(first_answer);
+    packets.extend(f.first_rst().map(|r| r.packet));
+    packets.sort_unstable();
+    Some(verdict(
+        "NO_ANSWER",
+        Severity::Error,
+        format!("no SYN/ACK from {}: the SYN was answered by a bare ACK (packet {first_answer}){then}", c.server),
+        format!(
+            "The client's SYN got an ACK without SYN, a challenge ACK (RFC 5961): {} or a stateful firewall \
+             in front of it still holds an older connection from {} on these ports, so no new connection \
+             was made. Clients reset to clear it and retry; repeated, it means connections are not torn down \
+             (a firewall's connection table, a NAT reusing ports too soon). Compare the firewall's \
+             connection table for {}:{} with the server's (ss -tn).",
+            c.server, c.client, c.client.ip, c.client.port
+        ),
+        packets,
     ))
 }
 

@@ -252,3 +252,18 @@ fn each_limit_names_its_asa_setting() {
         long.explanation
     );
 }
+
+/// Zeek's `tcp__syn-then-ack-then-rst`: the SYN gets a bare (challenge) ACK, the client resets.
+#[test]
+fn a_syn_answered_by_a_bare_ack_is_no_answer_naming_the_ack() {
+    use crate::decode::TcpFlags;
+    let mut b = SessionBuilder::lab();
+    b.raw(CLIENT, TcpFlags::SYN, 0, 0, b"", 64);
+    b.raw(SERVER, TcpFlags::ACK, 77, 0, b"", 63);
+    b.raw(CLIENT, TcpFlags::RST, 0, 0, b"", 64);
+    let sessions = b.analyze();
+    let verdicts = diagnose(&sessions[0], &DiagnoseConfig::default());
+    assert_eq!(verdicts.iter().map(|v| v.code).collect::<Vec<_>>(), ["NO_ANSWER"]);
+    assert!(verdicts[0].summary.contains("bare ACK (packet 2)"), "{}", verdicts[0].summary);
+    assert_eq!(verdicts[0].packets, [1, 2, 3]);
+}
