@@ -10,23 +10,23 @@ use crate::tcp::Direction;
 use std::fmt::Write;
 
 const WIDTH: u32 = 1060;
-const MARGIN: u32 = 16;
+pub(super) const MARGIN: u32 = 16;
 /// x of the lifelines; the packet number and time columns sit left of the client's.
 const CLIENT_X: u32 = 200;
 const SERVER_X: u32 = 760;
-const ROW_H: u32 = 26;
-const HEAD_H: u32 = 96;
-const VERDICT_H: u32 = 18;
+pub(super) const ROW_H: u32 = 26;
+pub(super) const HEAD_H: u32 = 96;
+pub(super) const VERDICT_H: u32 = 18;
 /// Monospace 12px is about 7.2px per character: labels are cut to fit, never overflow.
-const CHAR_W: f64 = 7.2;
-const FONT: &str = "DejaVu Sans Mono, Menlo, Consolas, monospace";
+pub(super) const CHAR_W: f64 = 7.2;
+pub(super) const FONT: &str = "DejaVu Sans Mono, Menlo, Consolas, monospace";
 
-const CLIENT_COLOR: &str = "#0969da";
-const SERVER_COLOR: &str = "#1a7f37";
-const RED: &str = "#cf222e";
-const YELLOW: &str = "#9a6700";
-const MAGENTA: &str = "#a626a4";
-const GREY: &str = "#57606a";
+pub(super) const CLIENT_COLOR: &str = "#0969da";
+pub(super) const SERVER_COLOR: &str = "#1a7f37";
+pub(super) const RED: &str = "#cf222e";
+pub(super) const YELLOW: &str = "#9a6700";
+pub(super) const MAGENTA: &str = "#a626a4";
+pub(super) const GREY: &str = "#57606a";
 
 /// A whole SVG document holding the given ladders, one under the other.
 pub fn document(ladders: &[&Ladder], clock: Clock) -> String {
@@ -196,7 +196,7 @@ fn row_color(r: &Row) -> &'static str {
     }
 }
 
-fn severity_color(s: Severity) -> &'static str {
+pub(super) fn severity_color(s: Severity) -> &'static str {
     match s {
         Severity::Error => RED,
         Severity::Warning => YELLOW,

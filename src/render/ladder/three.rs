@@ -4,8 +4,9 @@
 //! [`ThreeLadder`].
 
 use super::mermaid::escape;
-use super::svg::esc;
-use crate::diagnose::Severity;
+use super::svg::{
+    CHAR_W, CLIENT_COLOR, FONT, GREY, HEAD_H, MAGENTA, MARGIN, RED, ROW_H, SERVER_COLOR, VERDICT_H, esc, severity_color,
+};
 use crate::diff::ladder::{Crossing, Row, ThreeLadder};
 use crate::render::shorten;
 use crate::render::text::{paint, utc};
@@ -217,22 +218,11 @@ pub fn mermaid(l: &ThreeLadder) -> String {
     out
 }
 
+// Sizes, font and colours as in the two-column SVG ladder; only the width and lanes differ.
 const WIDTH: u32 = 1240;
-const MARGIN: u32 = 16;
 const CLIENT_X: u32 = 230;
 const DEVICE_X: u32 = 600;
 const SERVER_X: u32 = 970;
-const ROW_H: u32 = 26;
-const HEAD_H: u32 = 96;
-const VERDICT_H: u32 = 18;
-const CHAR_W: f64 = 7.2;
-const FONT: &str = "DejaVu Sans Mono, Menlo, Consolas, monospace";
-const CLIENT_COLOR: &str = "#0969da";
-const SERVER_COLOR: &str = "#1a7f37";
-const RED: &str = "#cf222e";
-const YELLOW: &str = "#9a6700";
-const MAGENTA: &str = "#a626a4";
-const GREY: &str = "#57606a";
 
 pub fn svg(l: &ThreeLadder) -> String {
     let verdict_lines: Vec<(usize, String)> = l
@@ -382,14 +372,6 @@ fn svg_row(out: &mut String, r: &Row, y: u32) {
             severity_color(note.severity),
             esc(&shorten(&format!("◀ {}", note.text), chars, "…"))
         );
-    }
-}
-
-fn severity_color(s: Severity) -> &'static str {
-    match s {
-        Severity::Error => RED,
-        Severity::Warning => YELLOW,
-        Severity::Info => SERVER_COLOR,
     }
 }
 
