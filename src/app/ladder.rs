@@ -129,8 +129,27 @@ fn dir_file_name(format: LadderFormat) -> &'static str {
 
 /// A selected session waiting for its turn, with what the log says about it.
 pub struct Selected {
-    session: Option<(Session, Vec<Verdict>)>,
-    log: Option<LogNote>,
+    pub(super) session: Option<(Session, Vec<Verdict>)>,
+    pub(super) log: Option<LogNote>,
+}
+
+impl Selected {
+    /// The session with the log's note on it (and its verdicts), kept only if the selection
+    /// takes it: `ladder` and `report` draw whole sessions.
+    pub(super) fn pick(
+        select: &Selector,
+        maillog: Option<&mut LogIndex>,
+        s: Session,
+        mut verdicts: Vec<Verdict>,
+    ) -> Selected {
+        let log = super::maillog::annotate(maillog, &s, &mut verdicts);
+        Selected { session: select.matches(&s, &verdicts).then_some((s, verdicts)), log }
+    }
+
+    /// Sessions rendered by a shard never come to a sink without a renderer.
+    pub(super) fn none() -> Selected {
+        Selected { session: None, log: None }
+    }
 }
 
 impl HeldSize for Selected {
@@ -161,14 +180,13 @@ impl SessionSink for LadderSink {
     /// Only the selected sessions are kept while waiting.
     type Final = Selected;
 
-    fn finalize(&mut self, s: Session, mut verdicts: Vec<Verdict>) -> Self::Final {
-        let log = super::maillog::annotate(self.maillog.as_mut(), &s, &mut verdicts);
-        Selected { session: self.select.matches(&s, &verdicts).then_some((s, verdicts)), log }
+    fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> Self::Final {
+        Selected::pick(&self.select, self.maillog.as_mut(), s, verdicts)
     }
 
     /// Ladders need whole sessions: there is no renderer, so nothing rendered comes here.
     fn rendered(&mut self, _r: Rendered, _index: u64) -> Self::Final {
-        Selected { session: None, log: None }
+        Selected::none()
     }
 
     fn write(&mut self, f: Self::Final) -> ControlFlow<()> {

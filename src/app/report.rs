@@ -1,14 +1,14 @@
 //! `smtpdiag report FILE… -o report.html`: every selected session counted into the report's
 //! tables and charts, the flagged ones drawn (up to `--max-ladders`), then one HTML page.
 
+use super::ladder::Selected;
 use super::output::{AtomicFile, Interrupt, write_stdout};
 use super::pipeline::{self, SessionSink};
 use super::read::Rendered;
 use anyhow::{Context, Result};
 use smtpdiag::cli::ReportArgs;
 use smtpdiag::diagnose::Verdict;
-use smtpdiag::diagnose::failover::HeldSize;
-use smtpdiag::maillog::{LogIndex, LogNote};
+use smtpdiag::maillog::LogIndex;
 use smtpdiag::render::report::{CaptureInfo, Collector, page};
 use smtpdiag::select::Selector;
 use smtpdiag::session::{DecodeStats, Session};
@@ -76,28 +76,16 @@ struct ReportSink {
 }
 
 /// A selected session waiting while a failover note may still come, with the log's note.
-struct Selected {
-    session: Option<(Session, Vec<Verdict>)>,
-    log: Option<LogNote>,
-}
-
-impl HeldSize for Selected {
-    fn held_size(&self) -> usize {
-        self.session.held_size() + self.log.as_ref().map_or(0, |n| n.lines.len() * 32)
-    }
-}
-
 impl SessionSink for ReportSink {
     type Final = Selected;
 
-    fn finalize(&mut self, s: Session, mut verdicts: Vec<Verdict>) -> Self::Final {
-        let log = super::maillog::annotate(self.maillog.as_mut(), &s, &mut verdicts);
-        Selected { session: self.select.matches(&s, &verdicts).then_some((s, verdicts)), log }
+    fn finalize(&mut self, s: Session, verdicts: Vec<Verdict>) -> Self::Final {
+        Selected::pick(&self.select, self.maillog.as_mut(), s, verdicts)
     }
 
     /// Sessions come whole (no renderer), so nothing rendered comes here.
     fn rendered(&mut self, _r: Rendered, _index: u64) -> Self::Final {
-        Selected { session: None, log: None }
+        Selected::none()
     }
 
     fn write(&mut self, f: Self::Final) -> ControlFlow<()> {
