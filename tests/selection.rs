@@ -6,15 +6,13 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-/// The lab captures these expectations were written for (scenarios 01-31): later scenarios
-/// bring clients and days of their own.
+/// Every bundled capture: the lab's (captures/*.pcap) and the public ones (captures/public/).
 fn all_captures() -> Vec<String> {
-    let original =
-        |p: &std::path::Path| p.file_name().and_then(|n| n.to_str()?.get(..2)?.parse::<u32>().ok()) <= Some(31);
-    let mut files: Vec<String> = std::fs::read_dir(captures_dir())
-        .unwrap()
+    let mut files: Vec<String> = [captures_dir(), captures_dir().join("public")]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).unwrap())
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap") && original(p))
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
         .map(|p| p.display().to_string())
         .collect();
     files.sort();
@@ -81,11 +79,29 @@ fn text_output_shows_only_the_captures_with_selected_sessions() {
 #[test]
 fn client_and_server_take_addresses_networks_and_endpoints() {
     let everything = selected(&[]);
-    // Inside captures of the NAT scenarios (50-59) see the client as the firewall's 198.51.100.1.
-    let (translated, outside): (Vec<_>, Vec<_>) =
-        everything.into_iter().partition(|(f, _)| f.ends_with(".inside.pcap") && f.as_str() >= "50-");
-    assert_eq!(selected(&["--client", "203.0.113.0/24"]), outside);
-    assert_eq!(selected(&["--client", "198.51.100.0/24"]), translated);
+    let outside = selected(&["--client", "203.0.113.0/24"]);
+    // The fw's inside address: the client as the server saw it through the NAT scenarios (50-59),
+    // and a session the fw itself opened in 60.
+    let translated = selected(&["--client", "198.51.100.0/24"]);
+    assert_eq!(
+        names(&translated),
+        [
+            "50-fw-nat-seqrand-masked-banner.inside.pcap:1",
+            "51-fw-nat-seqrand-starttls-stripped.inside.pcap:1",
+            "52-fw-nat-seqrand-reset-long-command-line.inside.pcap:1",
+            "53-nat-seqrand-clean-delivered.inside.pcap:1",
+            "55-fw-nat-first-syn-dropped.inside.pcap:1",
+            "60-exim-log-mixed-sessions.inside.pcap:5",
+        ]
+    );
+    // Every other session is from the lab's client, except the public capture's.
+    let public: Vec<_> = everything.iter().filter(|(f, _)| f == "pcapplusplus-Smtp.pcap").cloned().collect();
+    assert_eq!(public.len(), 3);
+    let mut together = [outside, translated, public].concat();
+    together.sort();
+    let mut everything = everything;
+    everything.sort();
+    assert_eq!(together, everything);
     let backup = selected(&["--server", "198.51.100.26"]);
     assert_eq!(names(&backup), ["06-tempfail-421-greeting-failover.pcap:2", "07-tempfail-452-rcpt-failover.pcap:2"]);
     assert_eq!(selected(&["--server", "198.51.100.26:25"]), backup);
@@ -97,12 +113,22 @@ fn client_and_server_take_addresses_networks_and_endpoints() {
 
 #[test]
 fn since_and_until_take_utc_times_and_offsets_into_the_capture() {
-    // (--until: the NAT scenarios 50-59 were recorded later, in December.)
+    // (--until: the scenarios from 50 on were recorded later, in December.)
     let late = selected(&["--since", "2026-11-23 09:00", "--until", "2026-11-24"]);
     assert_eq!(late.len(), 5, "{late:?}");
     assert!(late.iter().all(|(f, _)| f.as_str() >= "27-"), "{late:?}");
+    // The public capture's sessions are years older than the lab's.
     let early = selected(&["--until", "2026-11-23T08:57:09Z"]);
-    assert_eq!(names(&early), ["01-delivered.pcap:1", "02-reject-554-greeting.pcap:1"]);
+    assert_eq!(
+        names(&early),
+        [
+            "01-delivered.pcap:1",
+            "02-reject-554-greeting.pcap:1",
+            "pcapplusplus-Smtp.pcap:1",
+            "pcapplusplus-Smtp.pcap:2",
+            "pcapplusplus-Smtp.pcap:3"
+        ]
+    );
     // The failover capture: the second session starts 1.7 ms after the first packet.
     let file = capture("06-tempfail-421-greeting-failover.pcap");
     let first = sessions(&["--until", "+0.001", file.to_str().unwrap()]);

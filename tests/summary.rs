@@ -1,8 +1,6 @@
 //! The summary at the end of `read`: headed sections, sessions by headline then by `--by`, each
 //! with counts and first/last time; beside NDJSON a totals record with --totals.
-//! Golden file: tests/golden/summary.txt, the summary of the lab captures 01-31 (the bundled set
-//! when the summary was written; later captures would change it with every addition): a verdict
-//! change there shows here too (`UPDATE_GOLDEN=1 cargo test --test summary` rewrites it).
+//! The summary of every bundled capture is pinned in captures/golden/summary.txt by tests/golden.rs.
 
 mod common;
 
@@ -34,26 +32,6 @@ fn summary(text: &str) -> String {
     let at = text.rfind("\n").map(|_| text.find(" captures (").expect("a totals line")).unwrap();
     let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     text[start..].to_string()
-}
-
-#[test]
-fn the_summary_of_the_bundled_captures_matches_the_golden_file() {
-    let files: Vec<String> = all_captures()
-        .into_iter()
-        .filter(|f| f.rsplit('/').next().unwrap()[..2].parse::<u32>().is_ok_and(|n| (1..=31).contains(&n)))
-        .collect();
-    assert_eq!(files.len(), 41, "the lab captures 01-31 with their .inside twins");
-    let mut args = vec!["read"];
-    args.extend(files.iter().map(String::as_str));
-    let text = String::from_utf8(run(&args).stdout).unwrap();
-    let got = summary(&text);
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/summary.txt");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &got).unwrap();
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 cargo test --test summary writes it)", path.display()));
-    assert_eq!(got, want);
 }
 
 #[test]
