@@ -13,7 +13,10 @@ fn every_capture_gets_exactly_its_expected_verdicts() {
     let mut checked = 0;
     for line in table.lines().filter(|l| !l.starts_with('#')).skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
+        assert!(cols.len() >= 6, "expected.tsv: {line:?} has not the 6 columns of the header");
         let (file, id, want) = (cols[0], cols[1], cols[2]);
+        // Zeek's names for how the connection went: its conn.log conn_state and history letters.
+        let (want_state, want_history) = (cols[3], cols[4]);
         let want: BTreeSet<String> = want.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect();
         if id == "-" {
             // A capture that holds no session at all (the other side of a device that dropped it).
@@ -25,9 +28,15 @@ fn every_capture_gets_exactly_its_expected_verdicts() {
             checked += 1;
             continue;
         }
-        let got: BTreeSet<String> = codes(&session_of(file, id)).into_iter().collect();
+        let session = session_of(file, id);
+        let got: BTreeSet<String> = codes(&session).into_iter().collect();
         if got != want {
             failures.push(format!("{file} #{id}: want {want:?}, got {got:?}"));
+        }
+        let tcp = &session["tcp"];
+        let (state, history) = (tcp["conn_state"].as_str().unwrap_or("?"), tcp["history"].as_str().unwrap_or("?"));
+        if state != want_state || history != want_history {
+            failures.push(format!("{file} #{id}: want {want_state} {want_history}, got {state} {history}"));
         }
         checked += 1;
     }
