@@ -17,6 +17,19 @@ pub fn capture(name: &str) -> PathBuf {
     captures_dir().join(name)
 }
 
+/// The public capture corpus with reference facts (not part of the repository), found beside the
+/// project as ../shared/corpus. When it is absent, prints "skipped: TEST: …" and returns None, so
+/// a test that needs it says it checked nothing instead of passing silently.
+pub fn corpus(test: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if dir.join("facts.jsonl").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {test}: no corpus at {}", dir.display());
+        None
+    }
+}
+
 pub fn run(args: &[&str]) -> Output {
     Command::new(bin()).args(args).env("NO_COLOR", "1").output().expect("run smtpdiag")
 }
