@@ -2,9 +2,9 @@
 //! the selection syntax) because build.rs includes them all to generate the man pages and shell
 //! completions.
 
-use crate::diagnose::codes::ALL_CODES;
+use crate::diagnose::codes::VerdictCode;
 use crate::select::spec::{AddrFilter, TimeBound};
-use clap::builder::PossibleValuesParser;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use std::path::PathBuf;
 
@@ -203,8 +203,8 @@ pub struct Selection {
     #[arg(long, value_name = "IP[/PREFIX]")]
     pub server: Vec<AddrFilter>,
     /// Only sessions with this verdict code (e.g. TCPREFUSE; any letter case).
-    #[arg(long, value_name = "CODE", ignore_case = true, value_parser = PossibleValuesParser::new(ALL_CODES))]
-    pub verdict: Vec<String>,
+    #[arg(long, value_name = "CODE", ignore_case = true, value_parser = verdict_codes())]
+    pub verdict: Vec<VerdictCode>,
     /// Only sessions with a packet at or after this time: UTC ("2026-11-23 08:57:10"), @EPOCH,
     /// or an offset from the capture's first packet (+90s, +5m, +1h30m).
     #[arg(long, value_name = "TIME")]
@@ -426,6 +426,11 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
         return Err(format!("{text}: the number of seconds must be finite and above 0"));
     }
     Ok(value)
+}
+
+/// The codes `--verdict` accepts (and shell completions offer), parsed into the enum.
+fn verdict_codes() -> impl TypedValueParser<Value = VerdictCode> {
+    PossibleValuesParser::new(VerdictCode::all().map(VerdictCode::as_str)).try_map(|name| name.parse::<VerdictCode>())
 }
 
 #[cfg(test)]

@@ -113,8 +113,8 @@ fn completions_offer_verdict_codes_and_formats() {
     for shell in ["bash", "zsh", "fish"] {
         let out = run(&["generate", shell]);
         let script = String::from_utf8(out.stdout).unwrap();
-        for code in smtpdiag::diagnose::codes::ALL_CODES {
-            assert!(script.contains(code), "{shell}: {code}");
+        for code in smtpdiag::diagnose::VerdictCode::all() {
+            assert!(script.contains(code.as_str()), "{shell}: {code}");
         }
         assert!(script.contains("mermaid") && script.contains("svg"), "{shell}: formats");
     }

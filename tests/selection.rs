@@ -47,8 +47,8 @@ fn an_unknown_verdict_is_a_usage_error_listing_the_codes() {
         assert_eq!(out.status.code(), Some(2), "{command}");
         let err = stderr(&out);
         assert!(err.contains("TCPREFUSED") && err.contains("possible values"), "{err}");
-        for code in smtpdiag::diagnose::codes::ALL_CODES {
-            assert!(err.contains(code), "{command}: {code} not listed: {err}");
+        for code in smtpdiag::diagnose::VerdictCode::all() {
+            assert!(err.contains(code.as_str()), "{command}: {code} not listed: {err}");
         }
     }
     // live checks its arguments before it needs libpcap or root.

@@ -1,7 +1,7 @@
 //! How the session ended: one rule per outcome a gateway admin has to tell apart.
 
 use super::facts::{Facts, who};
-use super::{DiagnoseConfig, Severity, Verdict, verdict};
+use super::{DiagnoseConfig, Severity, Verdict, VerdictCode, verdict};
 use crate::smtp::{AnomalyKind, Transaction};
 use crate::tcp::conn::{CloseKind, Handshake, Role};
 use crate::tcp::flow::EndReason;
@@ -19,8 +19,7 @@ pub fn port_closed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let mut packets = f.packets_where(|e| e.flags.syn());
     packets.extend(f.first_rst().map(|r| r.packet));
     Some(verdict(
-        "PORT_CLOSED",
-        Severity::Error,
+        VerdictCode::PortClosed,
         format!("connection refused: the SYN to {} was answered by a reset", c.server),
         format!(
             "No TCP connection was made: {} (or a device in front of it) answered the client's SYN with RST. \
@@ -45,8 +44,7 @@ pub fn no_answer(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let span = c.syn_span_s.unwrap_or(0.0);
     let retries = c.syn_count.saturating_sub(1);
     Some(verdict(
-        "NO_ANSWER",
-        Severity::Error,
+        VerdictCode::NoAnswer,
         format!(
             "no answer from {}: {} SYN{} ({} retr{}) over {:.1} s got no reply",
             c.server,
@@ -87,8 +85,7 @@ fn syn_answered_by_ack(f: &Facts) -> Option<Verdict> {
     packets.extend(f.first_rst().map(|r| r.packet));
     packets.sort_unstable();
     Some(verdict(
-        "NO_ANSWER",
-        Severity::Error,
+        VerdictCode::NoAnswer,
         format!("no SYN/ACK from {}: the SYN was answered by a bare ACK (packet {first_answer}){then}", c.server),
         format!(
             "The client's SYN got an ACK without SYN, a challenge ACK (RFC 5961): {} or a stateful firewall \
@@ -113,8 +110,7 @@ pub fn tcprefuse(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let mut packets: Vec<u64> = [c.syn_packet, c.synack_packet, c.ack_packet].into_iter().flatten().collect();
     packets.push(first.packet);
     Some(verdict(
-        "TCPREFUSE",
-        Severity::Error,
+        VerdictCode::TcpRefuse,
         format!("handshake completed, then the server reset the connection ({}) without a banner", first.flags),
         format!(
             "This is a gateway's TCPREFUSE policy (Cisco ESA: the sender group's mail-flow policy has \
@@ -160,8 +156,7 @@ pub fn reject(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     packets.extend(f.closes().iter().map(|c| c.packet));
     let graceful = f.first_close().is_some_and(|c| c.by == Role::Server && c.kind == CloseKind::Fin);
     Some(verdict(
-        "REJECT",
-        Severity::Error,
+        VerdictCode::Reject,
         format!(
             "server refused with \"{} {}\" and {}; close: {}",
             refused.code,
@@ -212,8 +207,7 @@ pub fn tempfail(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let first = temp.first()?;
     let more = if temp.len() > 1 { format!(" (and {} more 4xx)", temp.len() - 1) } else { String::new() };
     Some(verdict(
-        "TEMPFAIL",
-        Severity::Warning,
+        VerdictCode::Tempfail,
         format!("temporary failure {}: \"{} {}\"{more}", stage(first.answers), first.code, first.first_line()),
         "A 4xx reply is a temporary failure: the sender keeps the message queued and retries later, or \
          tries its next MX or route host at once. 421 means the server is closing the channel (overload, \
@@ -247,8 +241,7 @@ pub fn transaction_rejected(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         rejected.iter().take(3).map(|r| format!("{}: \"{} {}\"", stage(r.answers), r.code, r.first_line())).collect();
     let more = if rejected.len() > 3 { format!(" and {} more", rejected.len() - 3) } else { String::new() };
     Some(verdict(
-        "TRANSACTION_REJECTED",
-        if delivered { Severity::Warning } else { Severity::Error },
+        VerdictCode::TransactionRejected,
         format!("rejected {}{more}", parts.join("; ")),
         "The server refused part of the mail transaction with a permanent 5xx reply: to MAIL (the sender \
          address or its domain), to RCPT (unknown or refused recipient, relaying denied), or after the \
@@ -259,6 +252,10 @@ pub fn transaction_rejected(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     ))
     .map(|mut v| {
         v.packets = rejected.iter().map(|r| r.packet).collect();
+        // Another message of the session got through: the sender lost only part of it.
+        if delivered {
+            v.severity = Severity::Warning;
+        }
         v
     })
 }
@@ -276,8 +273,7 @@ pub fn auth_failed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         })
         .or_else(|| f.replies.iter().find(|r| r.packet > auth.packet && matches!(r.code, 530 | 534 | 535 | 538)))?;
     Some(verdict(
-        "AUTH_FAILED",
-        Severity::Error,
+        VerdictCode::AuthFailed,
         format!("authentication failed ({}): \"{} {}\"", auth.arg.unwrap_or("AUTH"), failed.code, failed.first_line()),
         "The server refused the client's SMTP AUTH (RFC 4954): wrong credentials (535), a mechanism it \
          does not offer or only offers over TLS (504, 538), or a policy block (534). Nothing was sent. \
@@ -300,8 +296,7 @@ pub fn delivered(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let queue = last.queue_id.as_ref().map(|q| format!(", queue id {q}")).unwrap_or_default();
     let n = accepted.len();
     Some(verdict(
-        "DELIVERED",
-        Severity::Info,
+        VerdictCode::Delivered,
         format!(
             "delivered {n} message{} to {recipients} recipient{} (\"{} {}\"{queue})",
             if n == 1 { "" } else { "s" },
@@ -350,8 +345,7 @@ pub fn aborted_by_sender(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         return None;
     }
     Some(verdict(
-        "ABORTED_BY_SENDER",
-        Severity::Warning,
+        VerdictCode::AbortedBySender,
         format!("the client sent QUIT {} (gateway logs \"Receiving aborted by sender\")", transaction_stage(t)),
         "The sending side gave up the transaction on its own: it opened it with MAIL, then said QUIT \
          before the message was complete. Nothing was delivered. Typical causes: the sender's own limits \
@@ -378,8 +372,7 @@ pub fn receiving_aborted(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         format!("the {} {how}", who(close.by))
     };
     Some(verdict(
-        "RECEIVING_ABORTED",
-        Severity::Error,
+        VerdictCode::ReceivingAborted,
         format!("{by} the connection {} without QUIT{body}", transaction_stage(t)),
         "The connection ended below SMTP in the middle of a mail transaction: no QUIT, no final reply. \
          Gateways log this as \"Receiving aborted\" or \"ICID lost\"; nothing was delivered and the sender \
@@ -410,8 +403,7 @@ pub fn idle_timeout(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         let last_client = f.commands.iter().map(|c| c.ts).fold(silence, |a, t| Some(a.map_or(t, |a: f64| a.max(t))));
         let waited = last_client.map(|t| format!(" after {:.1} s of silence", r.ts - t)).unwrap_or_default();
         return Some(verdict(
-            "IDLE_TIMEOUT",
-            Severity::Warning,
+            VerdictCode::IdleTimeout,
             format!("the server timed the session out{waited}: \"{} {}\"", r.code, r.first_line()),
             explanation,
             vec![r.packet],
@@ -420,8 +412,7 @@ pub fn idle_timeout(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
     if f.s.end == EndReason::Idle {
         let secs = f.s.conn.last.ts.secs_since(f.s.conn.first.ts);
         return Some(verdict(
-            "IDLE_TIMEOUT",
-            Severity::Warning,
+            VerdictCode::IdleTimeout,
             format!(
                 "no packet after packet {} for longer than the idle limit; the capture shows no close",
                 f.s.conn.last.number
@@ -437,8 +428,7 @@ pub fn idle_timeout(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         return None;
     }
     Some(verdict(
-        "IDLE_TIMEOUT",
-        Severity::Warning,
+        VerdictCode::IdleTimeout,
         format!("{:.0} s of silence, then the {} closed ({})", silence, who(close.by), close.flags),
         explanation,
         [f.last_payload_packet, Some(close.packet)].into_iter().flatten().collect(),
@@ -466,8 +456,7 @@ pub fn tls(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let version = tls.and_then(|t| t.server_hello.as_ref()).map(|h| format!(" ({})", h.version)).unwrap_or_default();
     if let Some(a) = alert {
         return Some(verdict(
-            "TLS_FAILED",
-            Severity::Error,
+            VerdictCode::TlsFailed,
             format!("TLS handshake failed: the {} sent alert {} ({}){sni}", a.from, a.description, a.level),
             "The TLS handshake after STARTTLS ended with an alert sent in clear: the two sides share no \
              protocol version or cipher suite, or one rejected the other's certificate. Senders that \
@@ -480,8 +469,7 @@ pub fn tls(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     }
     if !encrypted && f.s.end != EndReason::CaptureEnd {
         return Some(verdict(
-            "TLS_FAILED",
-            Severity::Error,
+            VerdictCode::TlsFailed,
             "TLS handshake never completed: the connection closed before any encrypted data".to_string(),
             "STARTTLS was accepted but the TLS handshake did not get through: one side closed during it \
              (often a certificate the client would not accept, or an inspection device that cannot handle \
@@ -491,8 +479,7 @@ pub fn tls(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         ));
     }
     Some(verdict(
-        "TLS_STARTED",
-        Severity::Info,
+        VerdictCode::TlsStarted,
         format!("TLS started{version}{sni}; the rest of the session is encrypted"),
         "The session switched to TLS (STARTTLS accepted, or implicit TLS on port 465). What follows is \
          encrypted: the dialogue after this point is not visible in the capture, so later verdicts rely on \
@@ -509,8 +496,7 @@ fn plaintext_after_starttls(f: &Facts) -> Option<Verdict> {
     let first = plain.first()?;
     let sides = if plain.len() > 1 { "both sides" } else { who(Role::of(first.from)) };
     Some(verdict(
-        "PLAINTEXT_AFTER_STARTTLS",
-        Severity::Warning,
+        VerdictCode::PlaintextAfterStarttls,
         format!(
             "STARTTLS was accepted (220) but {sides} went on in plain text (\"{}\"); the dialogue is read as SMTP",
             first.detail
@@ -535,8 +521,7 @@ fn implicit_tls_answered_in_clear(f: &Facts) -> Option<Verdict> {
     let reply = f.replies.first()?;
     let hello = tls.client_hello.as_ref().map(|h| h.packet.number);
     Some(verdict(
-        "TLS_FAILED",
-        Severity::Error,
+        VerdictCode::TlsFailed,
         format!(
             "the client opened with TLS (implicit TLS on port {}) but the server answered in plain text: \"{} {}\"",
             f.s.conn.server.port,
@@ -568,8 +553,7 @@ pub fn incomplete(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         return None;
     };
     Some(verdict(
-        "INCOMPLETE",
-        Severity::Info,
+        VerdictCode::Incomplete,
         reason.to_string(),
         "smtpdiag reports only what the capture shows and does not guess beyond it. Capture longer, or \
          on both sides, to see the whole session."

@@ -8,9 +8,6 @@ use crate::session::{Brief, Session};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
-/// Verdicts after which a sender moves on to another host.
-const FAILOVER_AFTER: [&str; 4] = ["TEMPFAIL", "NO_ANSWER", "PORT_CLOSED", "TCPREFUSE"];
-
 /// Sessions held back at most: past it the oldest is released unannotated. A SYN flood makes a
 /// million NO_ANSWER sessions inside one window; holding them all would grow without end.
 pub const MAX_HELD: usize = 10_000;
@@ -176,7 +173,7 @@ impl<T: HeldSize> FailoverTracker<T> {
                 return false;
             };
             let Some(note) = failover_note(held, verdicts, next, self.window_s) else { return true };
-            for v in verdicts.iter_mut().filter(|v| FAILOVER_AFTER.contains(&v.code)) {
+            for v in verdicts.iter_mut().filter(|v| v.code.props().fails_over) {
                 v.summary.push_str(&note);
                 v.packets.push(next.first.number);
                 v.packets.sort_unstable();
@@ -228,7 +225,7 @@ impl<T: HeldSize> FailoverTracker<T> {
 /// A failure after which the client may still fail over (not yet seen doing so): such a
 /// session waits in the tracker, and a later one may add a note to it.
 pub fn may_fail_over(verdicts: &[Verdict]) -> bool {
-    verdicts.iter().any(|v| FAILOVER_AFTER.contains(&v.code) && !v.summary.contains("failed over"))
+    verdicts.iter().any(|v| v.code.props().fails_over && !v.summary.contains("failed over"))
 }
 
 /// "; the client failed over to 198.51.100.26:25 (session 7) 0.4 s later". A failover is the
@@ -242,7 +239,7 @@ fn failover_note(failed: &Session, verdicts: &[Verdict], next: &Brief, window_s:
     let same_service = a.server.port == b.server.port;
     let failure_seen = verdicts
         .iter()
-        .filter(|v| FAILOVER_AFTER.contains(&v.code))
+        .filter(|v| v.code.props().fails_over)
         .flat_map(|v| v.packets.iter().copied())
         .filter(|&p| p <= a.last.number)
         .max()
@@ -263,7 +260,7 @@ fn failover_note(failed: &Session, verdicts: &[Verdict], next: &Brief, window_s:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::{DiagnoseConfig, diagnose};
+    use crate::diagnose::{DiagnoseConfig, VerdictCode, diagnose};
     use crate::synth::{SERVER, SessionBuilder};
 
     /// A refused session to 198.51.100.25:25, then one from the same client to `next`; the
@@ -283,7 +280,7 @@ mod tests {
         }
         out.extend(tracker.finish());
         let Some(Held::Open(_, v)) = out.into_iter().next() else { panic!("first session held whole") };
-        v.iter().find(|v| v.code == "TCPREFUSE").map(|v| v.summary.clone()).unwrap_or_default()
+        v.iter().find(|v| v.code == VerdictCode::TcpRefuse).map(|v| v.summary.clone()).unwrap_or_default()
     }
 
     #[test]

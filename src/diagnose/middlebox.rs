@@ -7,7 +7,7 @@
 //! line exceeds one of its limits.
 
 use super::facts::{Facts, who};
-use super::{DiagnoseConfig, Severity, Verdict, verdict};
+use super::{DiagnoseConfig, Verdict, VerdictCode, verdict};
 use crate::smtp::{AnomalyKind, Event};
 use crate::tcp::Direction;
 use crate::tcp::conn::{IpIdPattern, Role};
@@ -101,8 +101,7 @@ pub fn masked_banner(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     }
     let shown: String = banner.text.lines().next().unwrap_or("").chars().take(40).collect();
     Some(verdict(
-        "MASKED_BANNER",
-        Severity::Warning,
+        VerdictCode::MaskedBanner,
         format!("banner masked by a firewall: \"{} {shown}…\" (only the characters 2 and 0 survive)", banner.code),
         format!(
             "A firewall with ESMTP inspection (Cisco ASA/PIX `inspect esmtp`, the old \"fixup smtp\" / \
@@ -145,8 +144,7 @@ pub fn banner_never_completed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> 
         .map(|e| format!("; the client gave up after {:.1} s", e.ts.secs_since(first_server.ts)))
         .unwrap_or_default();
     Some(verdict(
-        "BANNER_NEVER_COMPLETED",
-        Severity::Error,
+        VerdictCode::BannerNeverCompleted,
         format!("the greeting never completed: no valid final \"220 \" line arrived{waited}"),
         format!(
             "The server sent a multi-line greeting (220-…) but the client never received its final \"220 \" \
@@ -194,8 +192,7 @@ pub fn ehlo_keywords_masked(f: &Facts, _: &DiagnoseConfig) -> Vec<Verdict> {
     };
     if let Some(k) = starttls_like.first().filter(|_| !tls_started) {
         out.push(verdict(
-            "STARTTLS_STRIPPED",
-            Severity::Error,
+            VerdictCode::StarttlsStripped,
             format!("EHLO keyword masked as \"{k}\" (most likely STARTTLS): {outcome}"),
             format!(
                 "A firewall with ESMTP inspection replaced an EHLO keyword it does not know with X's. An \
@@ -213,8 +210,7 @@ pub fn ehlo_keywords_masked(f: &Facts, _: &DiagnoseConfig) -> Vec<Verdict> {
     if !rest.is_empty() {
         let list: Vec<&str> = rest.iter().map(|k| k.as_str()).collect();
         out.push(verdict(
-            "EHLO_KEYWORD_MASKED",
-            Severity::Warning,
+            VerdictCode::EhloKeywordMasked,
             format!("EHLO keyword{} masked by a firewall: {}", if list.len() == 1 { "" } else { "s" }, list.join(", ")),
             format!(
                 "A firewall with ESMTP inspection masked EHLO extensions it does not know, so the client \
@@ -247,8 +243,7 @@ pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let reply = f.replies.iter().find(|r| r.code >= 500 && r.text().contains("XXXX"));
     if let (None, None, Some(c)) = (masked, reply, refused_outside_allowed_list(f)) {
         return Some(verdict(
-            "COMMAND_MASKED",
-            Severity::Warning,
+            VerdictCode::CommandMasked,
             format!(
                 "the client's {} was refused with {}: an inspecting firewall (see the other masks in this session) turns commands outside its list into X's",
                 c.verb,
@@ -288,8 +283,7 @@ pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         (None, None) => unreachable!("checked above"),
     };
     Some(verdict(
-        "COMMAND_MASKED",
-        Severity::Warning,
+        VerdictCode::CommandMasked,
         format!("command masked by a firewall: {what}"),
         format!(
             "A firewall with ESMTP inspection replaced a command outside its allowed list (HELO, EHLO, MAIL, \
@@ -305,8 +299,7 @@ pub fn ehlo_refused(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let ehlo = f.commands.iter().find(|c| c.verb.eq_ignore_ascii_case("EHLO") && c.reply.is_some_and(|r| r >= 500))?;
     let helo = f.commands.iter().find(|c| c.verb.eq_ignore_ascii_case("HELO") && c.packet > ehlo.packet)?;
     Some(verdict(
-        "EHLO_REFUSED",
-        Severity::Warning,
+        VerdictCode::EhloRefused,
         format!(
             "EHLO was refused ({}) and the client fell back to HELO: no ESMTP extensions (no STARTTLS, SIZE, PIPELINING)",
             ehlo.reply.unwrap_or(0)
@@ -367,8 +360,7 @@ pub fn firewall_reset(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     packets.sort_unstable();
     packets.dedup();
     Some(verdict(
-        "FIREWALL_RESET",
-        Severity::Error,
+        VerdictCode::FirewallReset,
         format!("reset sent by a device in the path, not by the endpoint: {}", clues.join("; ")),
         "Every host's own packets in one session carry the same TTL (the same number of hops) and usually a \
          steadily increasing IP-ID. A reset that differs was injected by something in between — typically a \
@@ -402,8 +394,7 @@ pub fn inspection_limit(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     ];
     let (what, packet, fix) = checks.iter().find_map(|check| check(f, &cut))?;
     Some(verdict(
-        "INSPECTION_LIMIT",
-        Severity::Error,
+        VerdictCode::InspectionLimit,
         format!("session reset (RST \"from\" the {}, packet {}) right after a {what}", who(rst.by), rst.packet),
         format!(
             "Cisco ASA ESMTP inspection drops the connection and resets both sides when a line exceeds its \
@@ -587,8 +578,7 @@ pub fn stream_rewritten(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         "a retransmission carried different bytes than the first copy"
     };
     Some(verdict(
-        "STREAM_REWRITTEN",
-        Severity::Warning,
+        VerdictCode::StreamRewritten,
         {
             let changes: Vec<String> = rewrites
                 .iter()

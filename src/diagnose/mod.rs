@@ -17,7 +17,7 @@ pub mod verdict;
 
 pub use failover::{FailoverTracker, Held};
 pub use headline::headline;
-pub use verdict::{Severity, Verdict};
+pub use verdict::{Severity, Verdict, VerdictCode};
 
 use crate::session::Session;
 use facts::Facts;
@@ -105,17 +105,11 @@ pub fn diagnose(session: &Session, config: &DiagnoseConfig) -> Vec<Verdict> {
     out
 }
 
-/// Builds a verdict; packets are sorted and deduplicated.
-fn verdict(
-    code: &'static str,
-    severity: Severity,
-    summary: String,
-    explanation: String,
-    mut packets: Vec<u64>,
-) -> Verdict {
+/// Builds a verdict with its code's severity; packets are sorted and deduplicated.
+fn verdict(code: VerdictCode, summary: String, explanation: String, mut packets: Vec<u64>) -> Verdict {
     packets.sort_unstable();
     packets.dedup();
-    Verdict { code, severity, summary, explanation, packets }
+    Verdict { code, severity: code.props().severity, summary, explanation, packets }
 }
 
 #[cfg(test)]

@@ -2,33 +2,10 @@
 //! left without a message although it could have sent one (NO_MESSAGE).
 
 use super::facts::Facts;
-use super::{DiagnoseConfig, Severity, Verdict, verdict};
+use super::{DiagnoseConfig, Verdict, VerdictCode, verdict};
 use crate::smtp::AnomalyKind;
 use crate::tcp::Direction;
 use crate::tcp::conn::{CloseKind, Handshake, Role};
-
-/// Verdicts that say how a session ended; a session with none of them gets NO_MESSAGE when
-/// that fits. (INCOMPLETE says how the capture ended, not the session.)
-pub const ENDINGS: &[&str] = &[
-    "DELIVERED",
-    "REJECT",
-    "TCPREFUSE",
-    "PORT_CLOSED",
-    "NO_ANSWER",
-    "TEMPFAIL",
-    "TRANSACTION_REJECTED",
-    "AUTH_FAILED",
-    "ABORTED_BY_SENDER",
-    "RECEIVING_ABORTED",
-    "IDLE_TIMEOUT",
-    "TLS_STARTED",
-    "TLS_FAILED",
-    "BANNER_NEVER_COMPLETED",
-    "INSPECTION_LIMIT",
-    "CLIENT_STALLED",
-    "SERVER_SILENT",
-    "NOT_SMTP",
-];
 
 fn side(dir: Direction) -> &'static str {
     match dir {
@@ -45,8 +22,7 @@ pub fn not_smtp(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let (c, s) = (f.s.conn.dir(Direction::ClientToServer), f.s.conn.dir(Direction::ServerToClient));
     let who: Vec<&str> = found.iter().map(|a| side(a.from)).collect();
     Some(verdict(
-        "NOT_SMTP",
-        Severity::Error,
+        VerdictCode::NotSmtp,
         format!(
             "{} spoke neither SMTP nor TLS on port {} ({}); {} bytes from the client, {} from the server",
             who.join(" and "),
@@ -66,11 +42,12 @@ pub fn not_smtp(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
 
 /// The client ended the session without a message after the server let it send one: probes,
 /// sender callout verification (MAIL, RCPT, then RSET or QUIT), monitoring checks. Runs after
-/// the other rules and only when none of them said how the session ended.
+/// the other rules and only when none of them said how the session ended (`Props::ends_session`).
 pub fn no_message(f: &Facts, c: &DiagnoseConfig, found: &[Verdict]) -> Option<Verdict> {
     // A firewall that cut the session or refused a masked command explains it better.
-    const EXPLAINED_BY: [&str; 3] = ["FIREWALL_RESET", "COMMAND_MASKED", "STARTTLS_STRIPPED"];
-    if found.iter().any(|v| ENDINGS.contains(&v.code) || EXPLAINED_BY.contains(&v.code)) {
+    const EXPLAINED_BY: [VerdictCode; 3] =
+        [VerdictCode::FirewallReset, VerdictCode::CommandMasked, VerdictCode::StarttlsStripped];
+    if found.iter().any(|v| v.code.props().ends_session || EXPLAINED_BY.contains(&v.code)) {
         return None;
     }
     let conn = &f.s.conn;
@@ -125,8 +102,7 @@ pub fn no_message(f: &Facts, c: &DiagnoseConfig, found: &[Verdict]) -> Option<Ve
         _ => return None,
     };
     Some(verdict(
-        "NO_MESSAGE",
-        Severity::Info,
+        VerdictCode::NoMessage,
         summary,
         "The client ended the session without sending a message, although the server let it: it only \
          checked something. Sender callout verification (an MTA checking that an address exists with \

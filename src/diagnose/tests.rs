@@ -1,12 +1,12 @@
 //! Synthetic edge cases for the rules (the real-capture cases are in tests/captures.rs).
 
-use super::{DiagnoseConfig, diagnose};
+use super::{DiagnoseConfig, VerdictCode, diagnose};
 use crate::synth::{CLIENT, SERVER, SessionBuilder};
 
 fn codes(b: &SessionBuilder) -> Vec<&'static str> {
     let sessions = b.analyze();
     assert_eq!(sessions.len(), 1, "one session expected");
-    diagnose(&sessions[0], &DiagnoseConfig::default()).iter().map(|v| v.code).collect()
+    diagnose(&sessions[0], &DiagnoseConfig::default()).iter().map(|v| v.code.as_str()).collect()
 }
 
 fn delivery(b: &mut SessionBuilder) -> &mut SessionBuilder {
@@ -57,7 +57,7 @@ fn a_sender_callout_is_no_message() {
     b.client("RSET\r\n").server("250 reset\r\n").client("QUIT\r\n").server("221 bye\r\n").close();
     let sessions = b.analyze();
     let v = diagnose(&sessions[0], &DiagnoseConfig::default());
-    assert_eq!(v.iter().map(|v| v.code).collect::<Vec<_>>(), ["NO_MESSAGE"]);
+    assert_eq!(v.iter().map(|v| v.code.as_str()).collect::<Vec<_>>(), ["NO_MESSAGE"]);
     assert!(v[0].summary.contains("callout"), "{}", v[0].summary);
 }
 
@@ -86,7 +86,7 @@ fn a_client_silent_after_a_complete_greeting_stalled() {
     b.client("QUIT\r\n").server("221 bye\r\n").close();
     let sessions = b.analyze();
     let v = diagnose(&sessions[0], &DiagnoseConfig::default());
-    assert_eq!(v.iter().map(|v| v.code).collect::<Vec<_>>(), ["CLIENT_STALLED"]);
+    assert_eq!(v.iter().map(|v| v.code.as_str()).collect::<Vec<_>>(), ["CLIENT_STALLED"]);
     assert!(v[0].summary.contains("10.0 s after the greeting, then sent QUIT"), "{}", v[0].summary);
     assert!(v[0].summary.contains("device in the path"), "{}", v[0].summary);
 }
@@ -228,7 +228,7 @@ fn cut_after(line: &str) -> Option<crate::diagnose::Verdict> {
     b.handshake().server("220 mx\r\n").client("EHLO a\r\n").server("250 ok\r\n");
     b.client("MAIL FROM:<a@b>\r\n").server("250 ok\r\n").client(line).forged_rst(SERVER, 255);
     let sessions = b.analyze();
-    diagnose(&sessions[0], &DiagnoseConfig::default()).into_iter().find(|v| v.code == "INSPECTION_LIMIT")
+    diagnose(&sessions[0], &DiagnoseConfig::default()).into_iter().find(|v| v.code == VerdictCode::InspectionLimit)
 }
 
 #[test]
@@ -263,7 +263,7 @@ fn a_syn_answered_by_a_bare_ack_is_no_answer_naming_the_ack() {
     b.raw(CLIENT, TcpFlags::RST, 0, 0, b"", 64);
     let sessions = b.analyze();
     let verdicts = diagnose(&sessions[0], &DiagnoseConfig::default());
-    assert_eq!(verdicts.iter().map(|v| v.code).collect::<Vec<_>>(), ["NO_ANSWER"]);
+    assert_eq!(verdicts.iter().map(|v| v.code.as_str()).collect::<Vec<_>>(), ["NO_ANSWER"]);
     assert!(verdicts[0].summary.contains("bare ACK (packet 2)"), "{}", verdicts[0].summary);
     assert_eq!(verdicts[0].packets, [1, 2, 3]);
 }

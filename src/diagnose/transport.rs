@@ -1,7 +1,7 @@
 //! Transport faults under the SMTP dialogue: loss, flow control, path MTU, slow handshakes.
 
 use super::facts::{Facts, who};
-use super::{DiagnoseConfig, Severity, Verdict, verdict};
+use super::{DiagnoseConfig, Verdict, VerdictCode, verdict};
 use crate::tcp::Direction;
 use crate::tcp::conn::Role;
 use crate::tcp::reassembly::SegmentClass;
@@ -34,8 +34,7 @@ pub fn retransmissions(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
     let packets =
         f.packets_where(|e| matches!(e.class, SegmentClass::Retransmission | SegmentClass::PartialRetransmission));
     Some(verdict(
-        "RETRANSMISSIONS",
-        Severity::Warning,
+        VerdictCode::Retransmissions,
         format!("retransmissions: {}", parts.join(", ")),
         "Segments were sent again because they (or their acknowledgments) were lost or delayed. A few are \
          normal; a large share slows the session down and, past the MTAs' timeouts, breaks it. Look for \
@@ -61,8 +60,7 @@ pub fn zero_window(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         return None;
     }
     Some(verdict(
-        "ZERO_WINDOW",
-        Severity::Warning,
+        VerdictCode::ZeroWindow,
         parts.join("; "),
         "A zero receive window means that side's buffer was full: its application stopped reading (an MTA \
          busy scanning, a disk or queue stall). The other side has to wait; long stalls end in timeouts."
@@ -96,8 +94,7 @@ pub fn mtu_blackhole(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         let mut packets: Vec<u64> = vec![first_big.number];
         packets.extend(retransmitted.iter().map(|e| e.number));
         return Some(verdict(
-            "MTU_BLACKHOLE",
-            Severity::Error,
+            VerdictCode::MtuBlackhole,
             format!(
                 "path MTU black hole: the {}'s full-size segments ({size} bytes) were retransmitted {} times and never acknowledged, while smaller packets got through",
                 who(Role::of(dir)),
@@ -121,8 +118,7 @@ pub fn slow_handshake(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         return None;
     }
     Some(verdict(
-        "SLOW_HANDSHAKE",
-        Severity::Warning,
+        VerdictCode::SlowHandshake,
         format!(
             "the handshake needed {} SYNs ({} retr{}, {:.1} s) before the server answered",
             c.syn_count,

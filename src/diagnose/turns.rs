@@ -6,7 +6,7 @@
 //! side let the silence run tells the admin whose log to read.
 
 use super::facts::{Facts, ReplyLine};
-use super::{DiagnoseConfig, Severity, Verdict, verdict};
+use super::{DiagnoseConfig, Verdict, VerdictCode, verdict};
 use crate::tcp::Direction;
 use crate::tcp::conn::{CloseKind, Handshake, Role};
 use crate::tcp::flow::EndReason;
@@ -150,7 +150,7 @@ pub fn client_stalled(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
              BANNER_NEVER_COMPLETED there).",
         );
     }
-    Some(verdict("CLIENT_STALLED", Severity::Warning, summary, explanation, vec![r.packet, end.packet]))
+    Some(verdict(VerdictCode::ClientStalled, summary, explanation, vec![r.packet, end.packet]))
 }
 
 /// No greeting after the handshake, or no reply to a command, for at least `client_stall_s`.
@@ -168,8 +168,7 @@ pub fn server_silent(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         // A server that closes without a greeting (FIN, not TCPREFUSE's reset) is silent at once.
         if let Some(x) = f.first_close().filter(|x| x.by == Role::Server) {
             return Some(verdict(
-                "SERVER_SILENT",
-                Severity::Error,
+                VerdictCode::ServerSilent,
                 format!(
                     "the server closed the connection ({}) {silence:.1} s after the handshake without a greeting",
                     x.flags
@@ -189,8 +188,7 @@ pub fn server_silent(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         let end_how = end.how.replace("then sent QUIT", "then the client sent QUIT");
         let end_how = end_how.replacen("then ", "then the client ", usize::from(!end_how.contains("client")));
         return Some(verdict(
-            "SERVER_SILENT",
-            Severity::Error,
+            VerdictCode::ServerSilent,
             format!("the server accepted the connection but sent no greeting in {silence:.1} s, {end_how}"),
             "The TCP handshake completed but the SMTP server never sent its 220 greeting. The MTA's process \
              is hung or overloaded (all its SMTP slots busy, a slow reverse-DNS or ident lookup before the \
@@ -224,8 +222,7 @@ pub fn server_silent(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         return None;
     }
     Some(verdict(
-        "SERVER_SILENT",
-        Severity::Error,
+        VerdictCode::ServerSilent,
         format!(
             "the server did not answer {what} in {silence:.1} s; the client {}",
             end.how.trim_start_matches("then ")

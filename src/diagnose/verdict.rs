@@ -1,23 +1,12 @@
 //! What a diagnosis says about a session.
 
-use serde::Serialize;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// How the session went, when it went well (DELIVERED, TLS_STARTED).
-    Info,
-    /// Worth knowing; mail may still flow (retransmissions, tempfail).
-    Warning,
-    /// Mail did not flow, or something in the path broke it.
-    Error,
-}
+pub use super::codes::{Severity, VerdictCode};
+use serde::{Serialize, Serializer};
 
 /// One finding with the packets that prove it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Verdict {
-    /// Stable code, e.g. "TCPREFUSE".
-    pub code: &'static str,
+    pub code: VerdictCode,
     pub severity: Severity,
     /// One line a mail admin understands.
     pub summary: String,
@@ -25,4 +14,17 @@ pub struct Verdict {
     pub explanation: String,
     /// Packet numbers (1-based, file order) of the evidence.
     pub packets: Vec<u64>,
+}
+
+// By name: codes.rs stays std-only for build.rs.
+impl Serialize for VerdictCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl Serialize for Severity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }

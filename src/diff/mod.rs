@@ -321,7 +321,7 @@ fn side_info(view: &CaptureView, c: &packets::Conn, sessions: &[SessionVerdicts]
     let verdicts = c
         .session
         .and_then(|id| sessions.iter().find(|s| s.id == id))
-        .map(|s| s.verdicts.iter().map(|v| v.code).collect())
+        .map(|s| s.verdicts.iter().map(|v| v.code.as_str()).collect())
         .unwrap_or_default();
     SideInfo {
         capture: view.name.clone(),

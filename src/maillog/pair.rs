@@ -7,7 +7,7 @@
 use super::Follow;
 use super::time::{self, Civil};
 use super::{Ending, LogConnection, LogFile, LogFormat, MaillogError, Parsed};
-use crate::diagnose::{Severity, Verdict};
+use crate::diagnose::{Severity, Verdict, VerdictCode};
 use crate::session::Session;
 use crate::tcp::conn::{CloseKind, Handshake, Role};
 use crate::tcp::flow::EndReason;
@@ -26,24 +26,22 @@ const SECOND: i64 = 1_000_000_000;
 const REFRESH: Duration = Duration::from_secs(1);
 
 /// Verdicts read in this order for the cause of a loss the log names no cause for.
-const CAUSES: &[&str] = &[
-    "FIREWALL_RESET",
-    "INSPECTION_LIMIT",
-    "MTU_BLACKHOLE",
-    "BANNER_NEVER_COMPLETED",
-    "MASKED_BANNER",
-    "COMMAND_MASKED",
-    "STARTTLS_STRIPPED",
-    "IDLE_TIMEOUT",
-    "ZERO_WINDOW",
-    "TLS_FAILED",
-    "RETRANSMISSIONS",
-    "RECEIVING_ABORTED",
-    "ABORTED_BY_SENDER",
-    "INCOMPLETE",
+const CAUSES: &[VerdictCode] = &[
+    VerdictCode::FirewallReset,
+    VerdictCode::InspectionLimit,
+    VerdictCode::MtuBlackhole,
+    VerdictCode::BannerNeverCompleted,
+    VerdictCode::MaskedBanner,
+    VerdictCode::CommandMasked,
+    VerdictCode::StarttlsStripped,
+    VerdictCode::IdleTimeout,
+    VerdictCode::ZeroWindow,
+    VerdictCode::TlsFailed,
+    VerdictCode::Retransmissions,
+    VerdictCode::ReceivingAborted,
+    VerdictCode::AbortedBySender,
+    VerdictCode::Incomplete,
 ];
-
-pub const CONTRADICTS: &str = "LOG_CONTRADICTS";
 
 /// What a session's record gets from the log.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -536,7 +534,7 @@ fn explain(c: &LogConnection, verdicts: &[Verdict]) -> Option<String> {
 fn contradicts(c: &LogConnection, packets_show: String, packets: Vec<u64>) -> Verdict {
     let log_says = c.outcome.as_deref().unwrap_or("?");
     Verdict {
-        code: CONTRADICTS,
+        code: VerdictCode::LogContradicts,
         severity: Severity::Warning,
         summary: format!("the {} log says {} '{log_says}', but {packets_show}", c.format.name(), c.connection_id),
         explanation: "The server's log and the packets tell different stories about this connection. Either the \

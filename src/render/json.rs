@@ -194,7 +194,7 @@ fn record<'a>(s: &'a Session, verdicts: &'a [Verdict]) -> Record<'a> {
             events_elided: c.events_elided,
         },
         smtp: &s.smtp,
-        headline: crate::diagnose::headline(verdicts).map(|v| v.code),
+        headline: crate::diagnose::headline(verdicts).map(|v| v.code.as_str()),
         verdicts,
         log: None,
     }

@@ -23,12 +23,12 @@ pub struct Entry {
 impl Entry {
     pub fn of(s: &Session, verdicts: &[Verdict]) -> Entry {
         Entry {
-            headline: super::text::headline(verdicts).map(|v| (v.code, v.severity)),
+            headline: super::text::headline(verdicts).map(|v| (v.code.as_str(), v.severity)),
             client: s.conn.client.ip.to_string(),
             server: s.conn.server.to_string(),
             first: s.conn.first.ts,
             last: s.conn.last.ts,
-            verdicts: verdicts.iter().map(|v| (v.code, v.severity)).collect(),
+            verdicts: verdicts.iter().map(|v| (v.code.as_str(), v.severity)).collect(),
         }
     }
 }

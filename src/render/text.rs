@@ -66,7 +66,7 @@ pub fn session(s: &Session, verdicts: &[Verdict], style: TextStyle) -> String {
     let c = &s.conn;
     let mut out = String::new();
     let outcome = match headline(verdicts) {
-        Some(v) => paint(v.code, v.severity, style.color),
+        Some(v) => paint(v.code.as_str(), v.severity, style.color),
         None => "-".to_string(),
     };
     let replies: Vec<String> = s.smtp.replies.iter().take(12).map(|r| r.to_string()).collect();

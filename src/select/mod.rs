@@ -57,7 +57,7 @@ impl Selector {
         any(&sel.sessions, &|want| session_names(s).iter().any(|id| id == want))
             && (sel.client.is_empty() || sel.client.iter().any(|a| a.matches(c.client.ip, c.client.port)))
             && (sel.server.is_empty() || sel.server.iter().any(|a| a.matches(c.server.ip, c.server.port)))
-            && any(&sel.verdict, &|want| verdicts.iter().any(|v| v.code.eq_ignore_ascii_case(want)))
+            && (sel.verdict.is_empty() || verdicts.iter().any(|v| sel.verdict.contains(&v.code)))
             && any(&sel.queue_id, &|want| s.smtp.transactions.iter().any(|t| t.queue_id.as_deref() == Some(want)))
             && any(&sel.message_id, &|want| message_ids(s).any(|id| same_message_id(id, want)))
             && self.in_window(s)

@@ -88,7 +88,7 @@ fn a_quit_in_the_log_against_a_reset_in_the_packets_is_flagged() {
     });
     let a = idx.annotate(&s, &[]);
     let [v] = &a.verdicts[..] else { panic!("{:?}", a.verdicts) };
-    assert_eq!(v.code, CONTRADICTS);
+    assert_eq!(v.code, VerdictCode::LogContradicts);
     assert!(v.summary.contains("'closed by QUIT', but the packets show a reset from the client side"), "{}", v.summary);
     assert_eq!(v.packets, [s.conn.last.number]);
 }
@@ -103,7 +103,7 @@ fn a_generic_loss_is_explained_by_the_packets_cause() {
         b.rst(CLIENT);
     });
     let cause = Verdict {
-        code: "FIREWALL_RESET",
+        code: VerdictCode::FirewallReset,
         severity: Severity::Error,
         summary: "reset sent by a device in the path".into(),
         explanation: String::new(),

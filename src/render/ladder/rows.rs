@@ -4,6 +4,7 @@
 //! writes it as is (one object per session and line, schema [`SCHEMA`]).
 
 use crate::capture::Timestamp;
+use crate::diagnose::codes::Anchor;
 use crate::diagnose::{Severity, Verdict};
 use crate::session::Session;
 use crate::smtp::event::Event;
@@ -129,58 +130,6 @@ pub struct Options {
     pub all_packets: bool,
 }
 
-/// Verdicts whose evidence packets carry bytes a middlebox changed.
-/// (STREAM_REWRITTEN is left out: its evidence names the first copies too; the changed copies
-/// come from the connection's rewrites.)
-const MASKING: [&str; 4] = ["MASKED_BANNER", "COMMAND_MASKED", "STARTTLS_STRIPPED", "EHLO_KEYWORD_MASKED"];
-
-/// Verdicts that happen at their last evidence packet (the reset, the close, the alert); the
-/// others happen at their first.
-const AT_LAST_PACKET: [&str; 9] = [
-    "TCPREFUSE",
-    "PORT_CLOSED",
-    "NO_ANSWER",
-    "RECEIVING_ABORTED",
-    "ABORTED_BY_SENDER",
-    "TLS_FAILED",
-    "FIREWALL_RESET",
-    "INCOMPLETE",
-    "BANNER_NEVER_COMPLETED",
-];
-
-/// The short phrase a row gets for a verdict; the full summary closes the ladder.
-fn phrase(code: &str) -> &'static str {
-    match code {
-        "TCPREFUSE" => "RST after handshake",
-        "PORT_CLOSED" => "SYN answered by RST",
-        "NO_ANSWER" => "SYN never answered",
-        "REJECT" => "server refused the session",
-        "DELIVERED" => "message accepted",
-        "TEMPFAIL" => "temporary failure",
-        "TRANSACTION_REJECTED" => "rejected",
-        "ABORTED_BY_SENDER" => "client gave up",
-        "RECEIVING_ABORTED" => "connection cut",
-        "IDLE_TIMEOUT" => "server timed out",
-        "TLS_STARTED" => "TLS starts",
-        "TLS_FAILED" => "TLS handshake failed",
-        "MASKED_BANNER" => "banner masked by a firewall",
-        "BANNER_NEVER_COMPLETED" => "banner never completed",
-        "COMMAND_MASKED" => "command masked by a firewall",
-        "EHLO_REFUSED" => "EHLO refused",
-        "EHLO_KEYWORD_MASKED" => "EHLO keyword masked",
-        "STARTTLS_STRIPPED" => "STARTTLS masked by a firewall",
-        "FIREWALL_RESET" => "RST forged by a firewall",
-        "INSPECTION_LIMIT" => "over a firewall inspection limit",
-        "STREAM_REWRITTEN" => "bytes rewritten in the path",
-        "RETRANSMISSIONS" => "retransmissions",
-        "ZERO_WINDOW" => "zero window",
-        "MTU_BLACKHOLE" => "full-size segment lost",
-        "SLOW_HANDSHAKE" => "SYN retried",
-        "INCOMPLETE" => "capture ends",
-        _ => "",
-    }
-}
-
 /// Builds the ladder of a finished session and its verdicts.
 pub fn build(s: &Session, verdicts: &[Verdict], opts: Options) -> Ladder {
     let c = &s.conn;
@@ -258,7 +207,7 @@ pub fn build(s: &Session, verdicts: &[Verdict], opts: Options) -> Ladder {
         verdict_notes: verdicts
             .iter()
             .map(|v| VerdictNote {
-                code: v.code,
+                code: v.code.as_str(),
                 severity: v.severity,
                 summary: v.summary.clone(),
                 packets: v.packets.clone(),
@@ -304,7 +253,7 @@ fn masked_packets(s: &Session, verdicts: &[Verdict]) -> BTreeSet<u64> {
     let showing = packets_showing_masks(s);
     let mut out: BTreeSet<u64> = verdicts
         .iter()
-        .filter(|v| MASKING.contains(&v.code))
+        .filter(|v| v.code.props().masks)
         .flat_map(|v| v.packets.iter().copied())
         .filter(|p| showing.contains(p))
         .collect();
@@ -339,13 +288,14 @@ fn notes_by_packet(verdicts: &[Verdict], numbers: &BTreeSet<u64>) -> BTreeMap<u6
     let mut out: BTreeMap<u64, Vec<Note>> = BTreeMap::new();
     for v in verdicts {
         let mut inside = v.packets.iter().copied().filter(|p| numbers.contains(p));
-        let at = if AT_LAST_PACKET.contains(&v.code) { inside.next_back() } else { inside.next() };
+        let props = v.code.props();
+        let at = match props.anchor {
+            Anchor::First => inside.next(),
+            Anchor::Last => inside.next_back(),
+        };
         if let Some(at) = at {
-            let text = match phrase(v.code) {
-                "" => v.code.to_string(),
-                p => p.to_string(),
-            };
-            out.entry(at).or_default().push(Note { code: v.code, severity: v.severity, text });
+            let text = props.phrase.unwrap_or(props.name).to_string();
+            out.entry(at).or_default().push(Note { code: props.name, severity: v.severity, text });
         }
     }
     out
@@ -640,6 +590,7 @@ mod tests {
     #[test]
     fn verdicts_land_on_the_packet_where_they_happen() {
         let numbers: BTreeSet<u64> = [1, 2, 3, 4].into();
+        use crate::diagnose::VerdictCode::{TcpRefuse, Tempfail};
         let v = |code, packets: Vec<u64>| Verdict {
             code,
             severity: Severity::Error,
@@ -647,7 +598,7 @@ mod tests {
             explanation: String::new(),
             packets,
         };
-        let notes = notes_by_packet(&[v("TCPREFUSE", vec![1, 2, 3, 4]), v("TEMPFAIL", vec![2, 9])], &numbers);
+        let notes = notes_by_packet(&[v(TcpRefuse, vec![1, 2, 3, 4]), v(Tempfail, vec![2, 9])], &numbers);
         assert_eq!(notes[&4][0].text, "RST after handshake");
         assert_eq!(notes[&2][0].code, "TEMPFAIL");
     }

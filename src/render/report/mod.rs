@@ -22,7 +22,7 @@ use transcript::Line;
 /// The verdict that names a session's outcome: the diagnosis's headline, as on its `read` line
 /// and in its JSON record. Every part of the page asks here.
 pub fn headline(verdicts: &[Verdict]) -> Option<(&'static str, Severity)> {
-    crate::diagnose::headline(verdicts).map(|v| (v.code, v.severity))
+    crate::diagnose::headline(verdicts).map(|v| (v.code.as_str(), v.severity))
 }
 
 /// A session worth drawing: something went wrong or looked wrong.
@@ -190,7 +190,7 @@ impl Collector {
                 start,
                 client: s.conn.client.to_string(),
                 server: s.conn.server.to_string(),
-                codes: verdicts.iter().map(|v| v.code).collect(),
+                codes: verdicts.iter().map(|v| v.code.as_str()).collect(),
                 headline: head,
             };
             self.list_undrawn(order, row);
@@ -240,7 +240,7 @@ impl Detail {
             start: self.start,
             client: self.client,
             server: self.server,
-            codes: self.verdicts.iter().map(|v| v.code).collect(),
+            codes: self.verdicts.iter().map(|v| v.code.as_str()).collect(),
             headline: self.headline,
         }
     }

@@ -219,7 +219,7 @@ fn flagged(r: &Report) -> Markup {
                                 td { a href=(format!("#{}", d.anchor)) { "#" (d.id) } }
                                 td { (utc(d.start)) }
                                 td { code { (d.client) " → " (d.server) } }
-                                td { @for v in &d.verdicts { (badge(v.code, Some(v.severity))) " " } }
+                                td { @for v in &d.verdicts { (badge(v.code.as_str(), Some(v.severity))) " " } }
                             }
                         }
                     }
@@ -243,7 +243,7 @@ fn detail(d: &Detail) -> Markup {
             ul.verdicts {
                 @for v in &d.verdicts {
                     li {
-                        (badge(v.code, Some(v.severity)))
+                        (badge(v.code.as_str(), Some(v.severity)))
                         " " (v.summary)
                         @if !v.packets.is_empty() { " " span.packets { "packets " (packet_list(&v.packets)) } }
                         @if !v.explanation.is_empty() { p.explain { (v.explanation) } }

@@ -2,23 +2,24 @@
 //! aborted, or show firewall artifacts. A session counts in every column its verdicts name.
 
 use crate::diagnose::Verdict;
+use crate::diagnose::VerdictCode::{self, *};
 
 /// A message accepted.
-const DELIVERED: &[&str] = &["DELIVERED"];
+const DELIVERED: &[VerdictCode] = &[Delivered];
 /// The server (or something in its name) said no: at the greeting, the handshake or a command.
-const REFUSED: &[&str] = &["REJECT", "TCPREFUSE", "PORT_CLOSED", "TRANSACTION_REJECTED", "AUTH_FAILED"];
-const TEMPFAILED: &[&str] = &["TEMPFAIL"];
-const ABORTED: &[&str] = &["ABORTED_BY_SENDER", "RECEIVING_ABORTED"];
+const REFUSED: &[VerdictCode] = &[Reject, TcpRefuse, PortClosed, TransactionRejected, AuthFailed];
+const TEMPFAILED: &[VerdictCode] = &[Tempfail];
+const ABORTED: &[VerdictCode] = &[AbortedBySender, ReceivingAborted];
 /// Traces of a middlebox: masking, rewriting, forged resets, inspection limits.
-const FIREWALL: &[&str] = &[
-    "MASKED_BANNER",
-    "BANNER_NEVER_COMPLETED",
-    "COMMAND_MASKED",
-    "EHLO_KEYWORD_MASKED",
-    "STARTTLS_STRIPPED",
-    "FIREWALL_RESET",
-    "INSPECTION_LIMIT",
-    "STREAM_REWRITTEN",
+const FIREWALL: &[VerdictCode] = &[
+    MaskedBanner,
+    BannerNeverCompleted,
+    CommandMasked,
+    EhloKeywordMasked,
+    StarttlsStripped,
+    FirewallReset,
+    InspectionLimit,
+    StreamRewritten,
 ];
 
 /// Which columns one session counts in.
@@ -33,7 +34,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn of(verdicts: &[Verdict]) -> Outcome {
-        let any = |codes: &[&str]| verdicts.iter().any(|v| codes.contains(&v.code));
+        let any = |codes: &[VerdictCode]| verdicts.iter().any(|v| codes.contains(&v.code));
         Outcome {
             delivered: any(DELIVERED),
             refused: any(REFUSED),
@@ -106,17 +107,17 @@ mod tests {
     use crate::diagnose::Severity;
     use std::collections::BTreeMap;
 
-    fn v(code: &'static str) -> Verdict {
+    fn v(code: VerdictCode) -> Verdict {
         Verdict { code, severity: Severity::Error, summary: String::new(), explanation: String::new(), packets: vec![] }
     }
 
     #[test]
     fn a_session_counts_in_every_column_it_names() {
-        let o = Outcome::of(&[v("DELIVERED"), v("FIREWALL_RESET")]);
+        let o = Outcome::of(&[v(Delivered), v(FirewallReset)]);
         assert_eq!(o, Outcome { delivered: true, firewall: true, ..Outcome::default() });
         let mut t = Tally::default();
         t.add(o);
-        t.add(Outcome::of(&[v("TCPREFUSE")]));
+        t.add(Outcome::of(&[v(TcpRefuse)]));
         assert_eq!(t, Tally { sessions: 2, delivered: 1, refused: 1, firewall: 1, ..Tally::default() });
     }
 

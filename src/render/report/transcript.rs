@@ -182,7 +182,7 @@ mod tests {
         b.client("QUIT\r\n").server("221 bye\r\n").close();
         let s = b.analyze().remove(0);
         let verdicts = diagnose::diagnose(&s, &DiagnoseConfig::default());
-        assert!(verdicts.iter().any(|v| v.code == "MASKED_BANNER"), "{verdicts:?}");
+        assert!(verdicts.iter().any(|v| v.code == diagnose::VerdictCode::MaskedBanner), "{verdicts:?}");
         let l = ladder::build(&s, &verdicts, Options::default());
         let (lines, cut) = lines(&s, &masked_packets(&l));
         assert_eq!(cut, 0);
