@@ -67,6 +67,7 @@ impl RewriteRule {
 /// One SMTP line whose bytes differ between sender and receiver.
 #[derive(Clone, Debug, Serialize)]
 pub struct Rewrite {
+    #[serde(serialize_with = "super::wire::direction")]
     pub direction: Direction,
     /// Stream offset of the line's first byte (0 = the first byte after the SYN).
     pub offset: u64,
@@ -87,9 +88,12 @@ pub struct Injected {
     pub side: Side,
     pub packet: u64,
     pub flags: String,
+    #[serde(serialize_with = "super::wire::direction")]
     pub direction: Direction,
     /// The end it claims to be.
+    #[serde(serialize_with = "super::wire::role")]
     pub claims: Role,
+    #[serde(serialize_with = "super::wire::endpoint")]
     pub claims_endpoint: Endpoint,
     pub offset: Option<u64>,
     pub len: u64,
@@ -113,6 +117,7 @@ pub enum LostKind {
 /// Bytes or a control packet one side sent that the other side never got.
 #[derive(Clone, Debug, Serialize)]
 pub struct Lost {
+    #[serde(serialize_with = "super::wire::direction")]
     pub direction: Direction,
     pub kind: LostKind,
     pub offset: Option<u64>,
@@ -133,6 +138,7 @@ pub struct Delay {
 /// Bytes that crossed intact but in segments cut differently on each side.
 #[derive(Clone, Debug, Serialize)]
 pub struct Resegmented {
+    #[serde(serialize_with = "super::wire::direction")]
     pub direction: Direction,
     pub offset: u64,
     pub len: u64,

@@ -30,6 +30,7 @@ pub struct Row {
     pub server_packet: Option<u64>,
     /// Seconds since the pair's first packet (outside clock).
     pub rel: f64,
+    #[serde(serialize_with = "super::wire::direction")]
     pub dir: Direction,
     pub crossing: Crossing,
     /// The packet as seen between client and device, and between device and server.

@@ -14,6 +14,7 @@ pub mod matching;
 pub mod packets;
 pub mod pair;
 pub mod verdicts;
+mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -88,7 +89,9 @@ pub struct SessionVerdicts {
 pub struct SideInfo {
     pub capture: String,
     pub session: Option<u64>,
+    #[serde(serialize_with = "wire::endpoint")]
     pub client: Endpoint,
+    #[serde(serialize_with = "wire::endpoint")]
     pub server: Endpoint,
     pub first_packet: u64,
     pub last_packet: u64,
@@ -98,7 +101,9 @@ pub struct SideInfo {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Translated {
+    #[serde(serialize_with = "wire::endpoint")]
     pub outside: Endpoint,
+    #[serde(serialize_with = "wire::endpoint")]
     pub inside: Endpoint,
     pub address_translated: bool,
     pub port_translated: bool,
@@ -148,7 +153,9 @@ pub struct UnpairedReport {
     pub side: Side,
     pub capture: String,
     pub session: Option<u64>,
+    #[serde(serialize_with = "wire::endpoint")]
     pub client: Endpoint,
+    #[serde(serialize_with = "wire::endpoint")]
     pub server: Endpoint,
     pub first_packet: u64,
     pub last_packet: u64,

@@ -1,15 +1,12 @@
 //! The bounded, packet-referenced event list and the anomaly tally that later stages
 //! (diagnosis, ladder diagrams) read.
 
-use super::record::{opt_pkt, pkt};
 use crate::tcp::{Direction, PacketRef};
-use serde::Serialize;
 
 /// Longest argument or reply text kept in an event; the full length is in `len`.
 pub const EVENT_TEXT_MAX: usize = 1024;
 
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug)]
 pub enum Event {
     Command {
         verb: String,
@@ -17,18 +14,14 @@ pub enum Event {
         arg: Option<String>,
         /// Line length without the line ending.
         len: usize,
-        #[serde(serialize_with = "pkt")]
         first_packet: PacketRef,
-        #[serde(serialize_with = "pkt")]
         last_packet: PacketRef,
         reply: Option<u16>,
     },
     /// A SASL response line (RFC 4954 §4): content dropped.
     AuthData {
         len: usize,
-        #[serde(serialize_with = "pkt")]
         first_packet: PacketRef,
-        #[serde(serialize_with = "pkt")]
         last_packet: PacketRef,
         reply: Option<u16>,
     },
@@ -38,9 +31,7 @@ pub enum Event {
         line_count: usize,
         /// The verb of the command it answers ("<greeting>", "<data-end>", null if none).
         answers: Option<String>,
-        #[serde(serialize_with = "pkt")]
         first_packet: PacketRef,
-        #[serde(serialize_with = "pkt")]
         last_packet: PacketRef,
     },
     Body {
@@ -48,18 +39,14 @@ pub enum Event {
         lines: u64,
         dot_stuffed_lines: u64,
         terminated: bool,
-        #[serde(serialize_with = "opt_pkt")]
         first_packet: Option<PacketRef>,
-        #[serde(serialize_with = "opt_pkt")]
         last_packet: Option<PacketRef>,
     },
     BdatChunk {
         size: u64,
         last: bool,
         seen: u64,
-        #[serde(serialize_with = "pkt")]
         first_packet: PacketRef,
-        #[serde(serialize_with = "opt_pkt")]
         last_packet: Option<PacketRef>,
     },
     Tls {
@@ -67,26 +54,22 @@ pub enum Event {
         record: String,
         detail: String,
         len: usize,
-        #[serde(serialize_with = "pkt")]
         packet: PacketRef,
     },
     Gap {
         from: Direction,
         bytes: u64,
-        #[serde(serialize_with = "pkt")]
         packet: PacketRef,
     },
     Anomaly {
         from: Direction,
         kind: AnomalyKind,
         detail: String,
-        #[serde(serialize_with = "pkt")]
         packet: PacketRef,
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AnomalyKind {
     PartialLineAtEnd,
     LineTooLong,
@@ -123,15 +106,13 @@ pub enum AnomalyKind {
 }
 
 /// One kind of anomaly in one direction: how often, and where first and last.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Anomaly {
     pub kind: AnomalyKind,
     pub from: Direction,
     pub count: u64,
     pub detail: String,
-    #[serde(serialize_with = "pkt")]
     pub first_packet: PacketRef,
-    #[serde(serialize_with = "pkt")]
     pub last_packet: PacketRef,
 }
 

@@ -1,25 +1,20 @@
 //! The message's identity, from its top-level header block: Message-ID, the Received: path, and
 //! (only when asked, as they are personal data) Subject, From and To.
 
-use serde::Serialize;
-
 /// Received: fields recorded; a mail loop can add hundreds.
 const MAX_PATH: usize = 32;
 /// Longest header value kept (a Subject can be folded over many lines).
 const MAX_VALUE: usize = 998;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Identity {
     pub message_id: Option<String>,
     /// One hop per Received: field, newest first as in the header: the address the relay saw the
     /// message come from ("[192.0.2.1]" in its from clause), else the name it gave; like Zeek's
     /// smtp.log `path`.
     pub received_path: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
 }
 

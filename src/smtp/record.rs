@@ -3,23 +3,9 @@
 
 use super::event::{Anomaly, Event};
 use crate::tcp::PacketRef;
-use serde::{Serialize, Serializer};
-
-/// Packet references are shown as the bare packet number (what Wireshark's "Go to packet" wants);
-/// the timestamp stays available to Rust callers.
-pub(crate) fn pkt<S: Serializer>(p: &PacketRef, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(p.number)
-}
-
-pub(crate) fn opt_pkt<S: Serializer>(p: &Option<PacketRef>, s: S) -> Result<S::Ok, S::Error> {
-    match p {
-        Some(p) => s.serialize_some(&p.number),
-        None => s.serialize_none(),
-    }
-}
 
 /// The whole dialogue of one connection.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct SmtpRecord {
     /// The greeting (first reply, RFC 5321 §4.3.1), text lines joined with "\n" and kept verbatim
     /// so a Cisco ASA masked banner ("220 ****2**0***") stays visible.
@@ -50,50 +36,44 @@ pub struct SmtpRecord {
     pub items_dropped: u64,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Banner {
     pub code: u16,
     pub text: String,
-    #[serde(serialize_with = "pkt")]
     pub packet: PacketRef,
 }
 
 /// A final reply (code and its text lines joined with "\n").
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct ReplyInfo {
     pub code: u16,
     pub text: String,
-    #[serde(serialize_with = "pkt")]
     pub packet: PacketRef,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Rcpt {
     pub address: String,
     pub reply: Option<u16>,
-    #[serde(serialize_with = "pkt")]
     pub packet: PacketRef,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct BdatChunk {
     pub size: u64,
     pub last: bool,
     /// Content bytes actually seen (less than `size` when the capture ends or has gaps).
     pub seen: u64,
     pub reply: Option<u16>,
-    #[serde(serialize_with = "pkt")]
     pub first_packet: PacketRef,
-    #[serde(serialize_with = "opt_pkt")]
     pub last_packet: Option<PacketRef>,
 }
 
 /// One mail transaction (RFC 5321 §3.3): MAIL, RCPTs, then DATA or BDAT chunks.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Transaction {
     pub mail_from: Option<String>,
     pub mail_reply: Option<u16>,
-    #[serde(serialize_with = "opt_pkt")]
     pub mail_packet: Option<PacketRef>,
     /// Further MAIL commands sent while this transaction was open (answered 503 by servers).
     pub nested_mail_from: Vec<String>,
@@ -114,10 +94,9 @@ pub struct Transaction {
 }
 
 /// Where a maximum was seen: its value and the packet carrying it.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Extreme {
     pub value: u64,
-    #[serde(serialize_with = "pkt")]
     pub packet: PacketRef,
 }
 
@@ -130,7 +109,7 @@ impl Extreme {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Attachment {
     /// Decoded file name (RFC 2231 continuations joined, %XX decoded), lossy UTF-8.
     pub filename: String,
@@ -138,12 +117,11 @@ pub struct Attachment {
     pub filename_len: usize,
     /// Bytes of the MIME part (headers and content) when its closing boundary was seen.
     pub part_bytes: Option<u64>,
-    #[serde(serialize_with = "pkt")]
     pub packet: PacketRef,
 }
 
 /// Statistics of one message body (DATA or all BDAT chunks).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct BodyStats {
     /// Wire bytes of the content, line endings included, end-of-data line excluded.
     pub bytes: u64,
@@ -159,16 +137,13 @@ pub struct BodyStats {
     pub attachments: Vec<Attachment>,
     pub attachments_dropped: u64,
     /// Message-ID and Received: path (Subject, From, To with `--headers`).
-    #[serde(flatten)]
     pub identity: super::headers::Identity,
-    #[serde(serialize_with = "opt_pkt")]
     pub first_packet: Option<PacketRef>,
-    #[serde(serialize_with = "opt_pkt")]
     pub last_packet: Option<PacketRef>,
 }
 
 /// Largest values seen, for the firewall-inspection checks (ASA esmtp limits and RFC limits).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Maxima {
     /// Command line length without CRLF (RFC 5321 §4.5.3.1.4 allows 512 with it).
     pub command_line: Option<Extreme>,
@@ -182,43 +157,39 @@ pub struct Maxima {
     pub mime_filename: Option<Extreme>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct StartTls {
     pub requested: bool,
     pub reply: Option<u16>,
-    #[serde(serialize_with = "pkt")]
     pub packet: PacketRef,
     pub tls: Option<TlsInfo>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClientHello {
     pub version: String,
     /// From the supported_versions extension (RFC 8446 §4.2.1), GREASE values left out.
     pub supported_versions: Vec<String>,
     pub sni: Option<String>,
-    #[serde(serialize_with = "pkt")]
     pub packet: PacketRef,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ServerHello {
     /// The negotiated version (supported_versions when present, else the legacy field).
     pub version: String,
-    #[serde(serialize_with = "pkt")]
     pub packet: PacketRef,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TlsAlert {
     pub from: String,
     pub level: String,
     pub description: String,
-    #[serde(serialize_with = "pkt")]
     pub packet: PacketRef,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct TlsInfo {
     pub client_hello: Option<ClientHello>,
     pub server_hello: Option<ServerHello>,

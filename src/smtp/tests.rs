@@ -23,8 +23,9 @@ fn has(rec: &SmtpRecord, kind: AnomalyKind) -> bool {
     rec.anomalies.iter().any(|a| a.kind == kind)
 }
 
-fn json(rec: &SmtpRecord) -> String {
-    serde_json::to_string(rec).unwrap()
+/// Everything the record holds, as text (what reaches any output is a part of it).
+fn stored(rec: &SmtpRecord) -> String {
+    format!("{rec:?}")
 }
 
 #[test]
@@ -297,11 +298,11 @@ fn auth_login_exchange_stores_no_credentials() {
     assert_eq!(rec.commands, ["EHLO", "AUTH", "MAIL", "AUTH"]);
     assert_eq!(rec.replies, [220, 250, 334, 334, 235, 250, 503]);
     assert_eq!(rec.transactions[0].mail_reply, Some(250));
-    let j = json(&rec);
+    let j = stored(&rec);
     for secret in ["dXNlckBleGFtcGxlLm9yZw", "c2VjcmV0cGFzcw", "AGFsaWNlAHNlY3JldA"] {
         assert!(!j.contains(secret), "{secret} leaked");
     }
-    assert!(j.contains(r#""verb":"AUTH","arg":"PLAIN""#), "{j}");
+    assert!(j.contains(r#"verb: "AUTH", arg: Some("PLAIN")"#), "{j}");
 }
 
 #[test]
@@ -366,7 +367,7 @@ fn huge_line_without_crlf_is_bounded() {
         d.on_data(C, &block, PacketRef { number: i + 2, ..Default::default() });
     }
     let rec = d.finish();
-    assert!(json(&rec).len() < 8 * 1024);
+    assert!(stored(&rec).len() < 8 * 1024);
     assert!(has(&rec, AnomalyKind::PartialLineAtEnd));
     assert_eq!(rec.commands.len(), 1);
     assert!(rec.commands[0].len() <= 64);
@@ -410,7 +411,7 @@ fn asa_masked_banner_keywords_and_commands_kept_verbatim() {
     assert_eq!(rec.banner.as_ref().unwrap().text, "***********2**0*****");
     assert_eq!(rec.ehlo_keywords, ["XXXXXXXA", "8BITMIME"]);
     assert_eq!(rec.commands, ["EHLO", "XXXX"]);
-    assert!(json(&rec).contains(r#"Command unrecognized: \"XXXX\""#));
+    assert!(stored(&rec).contains(r#"Command unrecognized: \"XXXX\""#));
 }
 
 #[test]
@@ -544,8 +545,8 @@ fn events_are_capped_and_reply_codes_attached() {
     assert_eq!(rec.events.len(), 3);
     assert_eq!(rec.events_dropped, 2);
     assert!(matches!(rec.events[1], Event::Command { reply: Some(250), .. }));
-    let j = json(&rec);
-    assert!(j.contains(r#""type":"command","verb":"NOOP""#), "{j}");
+    let j = stored(&rec);
+    assert!(j.contains(r#"Command { verb: "NOOP""#), "{j}");
 }
 
 #[test]
@@ -647,7 +648,6 @@ mod robustness {
             let rec = d.finish();
             prop_assert!(rec.events.len() <= 50);
             prop_assert!(rec.commands.len() <= 20 && rec.replies.len() <= 20);
-            prop_assert!(serde_json::to_string(&rec).is_ok());
         }
     }
 }

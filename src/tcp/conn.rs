@@ -8,10 +8,9 @@ use super::zeek::ZeekConn;
 use super::{Direction, PacketRef};
 use crate::capture::Timestamp;
 use crate::decode::{Packet, TcpFlags};
-use serde::Serialize;
 use std::net::IpAddr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     pub ip: IpAddr,
     pub port: u16,
@@ -27,8 +26,7 @@ impl std::fmt::Display for Endpoint {
 }
 
 /// How the roles were decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RoleBasis {
     /// Sender of the first SYN without ACK is the client.
     Syn,
@@ -40,8 +38,7 @@ pub enum RoleBasis {
     Reply,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Handshake {
     /// SYN, SYN-ACK and the client's ACK (or its first data) were seen.
     Complete,
@@ -56,7 +53,7 @@ pub enum Handshake {
 }
 
 /// A FIN or RST, in capture order.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CloseEvent {
     pub packet: u64,
     pub ts: f64,
@@ -65,8 +62,7 @@ pub struct CloseEvent {
     pub flags: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     Client,
     Server,
@@ -79,10 +75,16 @@ impl Role {
             Direction::ServerToClient => Role::Server,
         }
     }
+    /// The side as the outputs name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Server => "server",
+        }
+    }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CloseKind {
     Fin,
     Rst,
@@ -90,8 +92,7 @@ pub enum CloseKind {
 
 /// How IPv4 identification values evolve in one direction: a host's own stack usually
 /// increments them (or sends zero with DF); a middlebox forging packets rarely matches.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum IpIdPattern {
     #[default]
     None,
@@ -163,7 +164,7 @@ const DUPLICATE_WINDOW_NS: i64 = 50_000_000;
 const SIGNATURES_KEPT: usize = 4;
 
 /// Counters and observations of one direction.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct DirFacts {
     pub packets: u64,
     pub payload_bytes: u64,
@@ -176,20 +177,16 @@ pub struct DirFacts {
     pub max_segment: u32,
     /// Packets seen a second time at another capture point (not retransmissions).
     pub duplicates: u64,
-    #[serde(flatten)]
     pub stream: DirectionStats,
-    #[serde(skip)]
     ip_ids: IpIdTracker,
 }
 
 /// One packet as a ladder diagram or a verdict rule sees it.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug)]
 pub struct PacketEvent {
     pub number: u64,
-    #[serde(skip)]
     pub ts: Timestamp,
     pub dir: Direction,
-    #[serde(skip)]
     pub flags: TcpFlags,
     /// Sequence and acknowledgment numbers relative to each side's first sequence number.
     pub rel_seq: u32,

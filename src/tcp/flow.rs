@@ -23,7 +23,6 @@ use super::seq::SeqNumber;
 use super::{Direction, PacketRef};
 use crate::capture::Timestamp;
 use crate::decode::{Packet, TcpFlags};
-use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::BuildHasher;
@@ -87,8 +86,7 @@ impl Default for TcpConfig {
 }
 
 /// Why a connection was handed on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndReason {
     /// FIN both ways or RST, and the linger passed (or a new SYN reused the ports).
     Closed,
@@ -125,7 +123,7 @@ pub struct Finished<A> {
 }
 
 /// Counters for the totals line and the caps' warnings.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct TableStats {
     pub tcp_packets: u64,
     /// TCP packets on ports outside the mail set.

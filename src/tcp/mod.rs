@@ -2,11 +2,8 @@
 
 pub mod zeek;
 
-use serde::Serialize;
-
 /// Which way a byte or packet travelled, once roles are known.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
     ClientToServer,
     ServerToClient,
@@ -22,13 +19,19 @@ impl Direction {
     pub fn index(self) -> usize {
         self as usize
     }
+    /// The direction as the outputs name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "client_to_server",
+            Direction::ServerToClient => "server_to_client",
+        }
+    }
 }
 
 /// Where a piece of evidence came from: the packet number (1-based, file order) and its time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PacketRef {
     pub number: u64,
-    #[serde(skip)]
     pub ts: crate::capture::Timestamp,
 }
 

@@ -11,7 +11,6 @@
 
 use super::PacketRef;
 use super::seq::SeqNumber;
-use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// A piece of the reassembled stream.
@@ -36,8 +35,7 @@ impl Default for ReassemblyLimits {
 }
 
 /// How a segment related to the stream when it arrived.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SegmentClass {
     /// No payload.
     Empty,
@@ -54,7 +52,7 @@ pub enum SegmentClass {
 }
 
 /// Bytes seen twice with different content.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rewrite {
     /// Packet that carried the first copy.
     pub original_packet: u64,
@@ -69,7 +67,7 @@ pub struct Rewrite {
 }
 
 /// Counters of one direction.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DirectionStats {
     pub retransmissions: u64,
     pub retransmitted_bytes: u64,

@@ -57,6 +57,7 @@ pub struct Row {
     pub delta: f64,
     #[serde(skip)]
     pub at: Timestamp,
+    #[serde(serialize_with = "crate::render::json::direction")]
     pub dir: Direction,
     /// Wireshark-style: "SYN", "SYN/ACK", "PSH/ACK", "RST/ACK" …
     pub flags: String,
