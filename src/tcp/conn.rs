@@ -2,11 +2,12 @@
 //! per-direction counters a diagnosis needs. Payload bytes are not kept here (reassembly hands
 //! them on); only per-packet facts are.
 
+pub use super::events::PacketEvent;
+
 use super::events::EventLog;
 use super::reassembly::{DirectionStats, Rewrite, SegmentClass};
 use super::zeek::ZeekConn;
 use super::{Direction, PacketRef};
-use crate::capture::Timestamp;
 use crate::decode::{Packet, TcpFlags};
 use std::net::IpAddr;
 
@@ -179,26 +180,6 @@ pub struct DirFacts {
     pub duplicates: u64,
     pub stream: DirectionStats,
     ip_ids: IpIdTracker,
-}
-
-/// One packet as a ladder diagram or a verdict rule sees it.
-#[derive(Clone, Copy, Debug)]
-pub struct PacketEvent {
-    pub number: u64,
-    pub ts: Timestamp,
-    pub dir: Direction,
-    pub flags: TcpFlags,
-    /// Sequence and acknowledgment numbers relative to each side's first sequence number.
-    pub rel_seq: u32,
-    pub rel_ack: u32,
-    /// Payload length on the wire.
-    pub len: u32,
-    pub window: u16,
-    pub ttl: u8,
-    pub ip_id: Option<u16>,
-    pub class: SegmentClass,
-    /// Bytes of this direction found missing while handling this packet.
-    pub gap_bytes: u64,
 }
 
 /// The state of one connection while packets arrive.

@@ -8,9 +8,30 @@
 //! megabyte body then costs a few dozen events instead of seven hundred, and memory stays flat
 //! however many sessions are open. Short sessions keep every packet either way.
 
-use super::conn::PacketEvent;
+use super::Direction;
 use super::reassembly::SegmentClass;
+use crate::capture::Timestamp;
 use crate::decode::TcpFlags;
+
+/// One packet as a ladder diagram or a verdict rule sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct PacketEvent {
+    pub number: u64,
+    pub ts: Timestamp,
+    pub dir: Direction,
+    pub flags: TcpFlags,
+    /// Sequence and acknowledgment numbers relative to each side's first sequence number.
+    pub rel_seq: u32,
+    pub rel_ack: u32,
+    /// Payload length on the wire.
+    pub len: u32,
+    pub window: u16,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    pub class: SegmentClass,
+    /// Bytes of this direction found missing while handling this packet.
+    pub gap_bytes: u64,
+}
 
 /// Segments at least this long count as full-size (path MTU rules look for the first one).
 pub const FULL_SIZE_MIN: u32 = 1000;
@@ -170,8 +191,6 @@ impl EventLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::Timestamp;
-    use crate::tcp::Direction;
 
     fn event(number: u64, dir: Direction, flags: u8, len: u32) -> PacketEvent {
         PacketEvent {

@@ -1,0 +1,139 @@
+//! One packet of a connection in its full state: header facts, the peer's acknowledgment, the
+//! payload through the reassembler, and how long the connection then waits.
+
+use super::super::conn::ConnTracker;
+use super::super::events::EventLog;
+use super::super::reassembly::{Chunk, Reassembler, SegmentClass};
+use super::super::seq::SeqNumber;
+use super::super::{Direction, PacketRef};
+use super::config::TcpConfig;
+use super::early::{FROM_A, replayed};
+use super::state::{Flow, Full, State};
+use super::{AppFactory, StreamConsumer, secs_to_nanos};
+use crate::capture::Timestamp;
+use crate::decode::Packet;
+
+/// The full state of a connection, created (and fed the kept headers) if it is still early.
+pub(super) fn make_full<'f, A: StreamConsumer>(
+    config: &TcpConfig,
+    flow: &'f mut Flow<A>,
+    current: Option<&Packet<'_>>,
+    make_app: &mut AppFactory<A>,
+) -> &'f mut Full<A> {
+    if let State::Early(e) = &flow.state {
+        let key = flow.key;
+        let (client, server) = (key.endpoint(e.client_is_a), key.endpoint(!e.client_is_a));
+        let headers = e.headers;
+        let kept = usize::from(e.len);
+        // The first packet: the first kept header, or the packet being handled (an early
+        // connection keeps every packet until it has none to spare).
+        let (first_ts, first_sender) = match (headers[..kept].first(), current) {
+            (Some(h), _) => (h.ts, key.endpoint(h.bits & FROM_A != 0)),
+            (None, Some(p)) => (p.ts.0, key.endpoint(key.sent_by_a(p))),
+            (None, None) => (0, client),
+        };
+        let tracker = ConnTracker::new(
+            client,
+            server,
+            e.basis,
+            PacketRef { number: flow.first, ts: Timestamp(first_ts) },
+            first_sender,
+            EventLog::new(config.max_events, config.compact_events),
+        );
+        let app = make_app(&client, &server);
+        let mut full = Box::new(Full { tracker, reasm: [Reassembler::new(), Reassembler::new()], app, buffered: 0 });
+        for h in &headers[..kept] {
+            process(config, &mut full, &replayed(&key, h));
+        }
+        flow.state = State::Full(full);
+    }
+    match &mut flow.state {
+        State::Full(full) => full,
+        State::Early(_) => unreachable!("made full above"),
+    }
+}
+
+/// A SYN with a new sequence number on a closed connection's ports opens a new connection.
+pub(super) fn reuses_ports<A>(f: &Flow<A>, p: &Packet<'_>) -> bool {
+    p.flags.syn() && !p.flags.ack() && f.is_closed() && f.client_isn() != Some(p.seq)
+}
+
+pub(super) fn deliver<A: StreamConsumer>(
+    app: &mut A,
+    tracker: &mut ConnTracker,
+    dir: Direction,
+    chunk: Chunk<'_>,
+    at: PacketRef,
+) {
+    match chunk {
+        Chunk::Data(d) => {
+            tracker.content_data(dir);
+            app.on_data(dir, d, at)
+        }
+        Chunk::Gap(n) => {
+            tracker.content_gap(dir);
+            app.on_gap(dir, n, at)
+        }
+    }
+}
+
+pub(super) fn flush_pending<A: StreamConsumer>(full: &mut Full<A>) {
+    let at = full.tracker.last;
+    let Full { reasm, app, tracker, .. } = full;
+    for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+        reasm[dir.index()].flush_pending(at, &mut |c, at| deliver(app, tracker, dir, c, at));
+    }
+}
+
+/// One packet of a known connection: header facts, then the peer's ACK (which may reveal bytes
+/// the capture missed in the other direction), then this packet's own payload. Returns the
+/// connection's new deadline.
+pub(super) fn process<A: StreamConsumer>(config: &TcpConfig, full: &mut Full<A>, p: &Packet<'_>) -> i64 {
+    let dir = full.tracker.direction_of(p);
+    let duplicate = full.tracker.is_duplicate(p, dir);
+    full.tracker.observe(p, dir, duplicate);
+    let at = PacketRef { number: p.number, ts: p.ts };
+    let Full { reasm, app, tracker, buffered } = full;
+    let other = dir.reverse();
+    // A reset's acknowledgment field is not evidence of delivery (middleboxes forge resets).
+    if p.flags.ack() && !p.flags.rst() {
+        reasm[other.index()].acked(SeqNumber(p.ack), at, &mut |c, at| deliver(app, tracker, other, c, at));
+    }
+    let r = &mut reasm[dir.index()];
+    if duplicate && !p.flags.rst() {
+        r.expect_duplicate();
+    }
+    let mut seq = SeqNumber(p.seq);
+    if p.flags.syn() {
+        r.syn(seq);
+        seq = seq.plus(1);
+    }
+    let mut gap_bytes = 0;
+    let class = if p.flags.rst() {
+        SegmentClass::Empty
+    } else {
+        let mut sink = |c: Chunk<'_>, at| {
+            if let Chunk::Gap(n) = c {
+                gap_bytes += n;
+            }
+            deliver(app, tracker, dir, c, at)
+        };
+        r.segment(seq, p.payload, p.missing, p.flags.fin(), at, &config.limits, &mut sink)
+    };
+    let class = if duplicate { SegmentClass::Duplicate } else { class };
+    tracker.push_event(p, dir, class, gap_bytes);
+    tracker.after_reassembly(p, dir);
+    *buffered = reasm[0].buffered_bytes() + reasm[1].buffered_bytes();
+    p.ts.0.saturating_add(secs_to_nanos(wait(config, tracker, reasm)))
+}
+
+/// Seconds a connection waits after its last packet before it is handed on.
+pub(super) fn wait(config: &TcpConfig, tracker: &ConnTracker, reasm: &[Reassembler; 2]) -> f64 {
+    if !tracker.is_closed() {
+        if tracker.half_open() { config.half_open_timeout_s } else { config.idle_timeout_s }
+    } else if !tracker.reset_seen() && reasm.iter().all(Reassembler::fin_acked) {
+        config.close_grace_s.min(config.linger_s)
+    } else {
+        config.linger_s
+    }
+}
