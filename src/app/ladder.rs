@@ -2,16 +2,15 @@
 //! JSON (NDJSON: one `smtpdiag.ladder.v1` object per session and line). Only the ladders of
 //! selected sessions are kept, and only as long as an SVG file still needs them.
 
-use super::output::{AtomicFile, Interrupt, Out, stdout_color, terminal_width};
+use super::output::{AtomicFile, Interrupt, Out, stdout_color};
 use super::pipeline::{self, SessionSink};
-use super::read::Rendered;
+use super::renderer::{Rendered, TextLadder};
+use super::select::Selected;
 use anyhow::{Context, Result};
-use smtpdiag::cli::{LadderArgs, LadderFormat, LadderStyle, TimeMode};
+use smtpdiag::cli::{LadderArgs, LadderFormat};
 use smtpdiag::diagnose::Verdict;
-use smtpdiag::diagnose::failover::HeldSize;
-use smtpdiag::maillog::{LogIndex, LogNote};
-use smtpdiag::render::ladder::text::TextOptions;
-use smtpdiag::render::ladder::{self, Clock, Ladder, Options, mermaid, svg};
+use smtpdiag::maillog::LogIndex;
+use smtpdiag::render::ladder::{self, Clock, Ladder, mermaid, svg};
 use smtpdiag::render::maillog;
 use smtpdiag::render::text::TextStyle;
 use smtpdiag::select::Selector;
@@ -69,39 +68,6 @@ pub fn run(args: LadderArgs) -> Result<i32> {
     Ok(if interrupt.raised() { 130 } else { status })
 }
 
-/// The terminal ladder with the user's style, shared with `read --ladder`.
-pub struct TextLadder {
-    pub opts: Options,
-    pub text: TextOptions,
-}
-
-impl TextLadder {
-    pub fn new(style: &LadderStyle, color: bool) -> TextLadder {
-        TextLadder {
-            opts: Options { all_packets: style.all_packets },
-            text: TextOptions {
-                width: style.width.unwrap_or_else(terminal_width).max(ladder::text::MIN_WIDTH),
-                ascii: style.ascii,
-                color,
-                clock: clock(style.time),
-                seq: style.seq,
-            },
-        }
-    }
-
-    pub fn render(&self, s: &Session, verdicts: &[Verdict]) -> String {
-        ladder::text::render(&ladder::build(s, verdicts, self.opts), self.text)
-    }
-}
-
-fn clock(t: TimeMode) -> Clock {
-    match t {
-        TimeMode::Rel => Clock::Rel,
-        TimeMode::Abs => Clock::Abs,
-        TimeMode::Delta => Clock::Delta,
-    }
-}
-
 /// The ladder's id: "FILE:ID" when several captures are read.
 fn ladder_id(s: &Session, several_captures: bool) -> String {
     if several_captures { format!("{}:{}", s.capture, s.id()) } else { s.id() }
@@ -124,37 +90,6 @@ fn dir_file_name(format: LadderFormat) -> &'static str {
         LadderFormat::Mermaid => "ladders.mmd",
         LadderFormat::Json => "ladders.ndjson",
         LadderFormat::Svg => "ladders.svg",
-    }
-}
-
-/// A selected session waiting for its turn, with what the log says about it.
-pub struct Selected {
-    pub(super) session: Option<(Session, Vec<Verdict>)>,
-    pub(super) log: Option<LogNote>,
-}
-
-impl Selected {
-    /// The session with the log's note on it (and its verdicts), kept only if the selection
-    /// takes it: `ladder` and `report` draw whole sessions.
-    pub(super) fn pick(
-        select: &Selector,
-        maillog: Option<&mut LogIndex>,
-        s: Session,
-        mut verdicts: Vec<Verdict>,
-    ) -> Selected {
-        let log = super::maillog::annotate(maillog, &s, &mut verdicts);
-        Selected { session: select.matches(&s, &verdicts).then_some((s, verdicts)), log }
-    }
-
-    /// Sessions rendered by a shard never come to a sink without a renderer.
-    pub(super) fn none() -> Selected {
-        Selected { session: None, log: None }
-    }
-}
-
-impl HeldSize for Selected {
-    fn held_size(&self) -> usize {
-        self.session.held_size() + self.log.as_ref().map_or(0, |n| n.lines.len() * 32)
     }
 }
 

@@ -7,7 +7,7 @@
 use super::config;
 use super::output::{Interrupt, stdout_color};
 use super::pipeline::{SessionSink, Stage, report_warnings};
-use super::read::Printer;
+use super::printer::{Printer, text_width};
 use anyhow::{Context, Result};
 use smtpdiag::capture::live::{self, Dumper, Libpcap, LiveCapture, LiveConfig, LiveStats, Next, Owner, privdrop};
 use smtpdiag::capture::{FrameSink, Timestamp};
@@ -70,7 +70,7 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     selector.set_origin(interface, wall_clock());
     let mut printer = Printer::new(args.json, style, args.ladder.then_some(&args.ladder_style), true)
         .select(selector)
-        .wrap(super::read::text_width(&args.ladder_style));
+        .wrap(text_width(&args.ladder_style));
     printer.totals.summary.by = args.summary.by;
     printer.maillog = super::maillog::index(&args.maillog, logs)?;
     if let Some(index) = &mut printer.maillog {

@@ -1,9 +1,10 @@
 //! The reading loop `read` and `ladder` share: captures → Analyzer → diagnose → failover, each
 //! finished session handed to a sink with its verdicts.
 
+use super::merge::{Body, Ended};
 use super::output::Interrupt;
-use super::read::{Rendered, Renderer};
-use super::shard::{self, Done};
+use super::renderer::{Rendered, Renderer};
+use super::shard;
 use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink};
 use smtpdiag::cli::AnalysisArgs;
 use smtpdiag::diagnose::failover::HeldSize;
@@ -75,9 +76,9 @@ pub fn analyze(
         }
         let (result, decode_stats, table_stats) = if let Some(map) = &map {
             let stop = || interrupt.raised();
-            let mut on_done = |d: Done| match d {
-                Done::Whole(s, v) => stage.diagnosed(*s, v),
-                Done::Rendered(brief, r) => stage.rendered(&brief, r),
+            let mut on_done = |e: Ended| match e.body {
+                Body::Whole(s, v) => stage.diagnosed(*s, v),
+                Body::Rendered(r) => stage.rendered(&e.brief, r),
             };
             let job = shard::Job {
                 name: &name,

@@ -1,10 +1,10 @@
 //! `smtpdiag report FILE… -o report.html`: every selected session counted into the report's
 //! tables and charts, the flagged ones drawn (up to `--max-ladders`), then one HTML page.
 
-use super::ladder::Selected;
 use super::output::{AtomicFile, Interrupt, write_stdout};
 use super::pipeline::{self, SessionSink};
-use super::read::Rendered;
+use super::renderer::Rendered;
+use super::select::Selected;
 use anyhow::{Context, Result};
 use smtpdiag::cli::ReportArgs;
 use smtpdiag::diagnose::Verdict;

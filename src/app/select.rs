@@ -1,10 +1,15 @@
 //! Builds the session selector of `read`, `ladder` and `live` from the command line: offsets in
-//! `--since`/`--until` count from each capture's first packet, read here before the analysis.
+//! `--since`/`--until` count from each capture's first packet, read here before the analysis;
+//! and what `ladder` and `report` keep of a session the selection takes.
 
 use anyhow::{Result, bail};
 use smtpdiag::capture::{self, CaptureWarning, Frame, FrameSink, Timestamp};
 use smtpdiag::cli::Selection;
+use smtpdiag::diagnose::Verdict;
+use smtpdiag::diagnose::failover::HeldSize;
+use smtpdiag::maillog::{LogIndex, LogNote};
 use smtpdiag::select::Selector;
+use smtpdiag::session::Session;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
@@ -36,4 +41,30 @@ impl FrameSink for FirstFrame {
         ControlFlow::Break(())
     }
     fn warning(&mut self, _warning: CaptureWarning) {}
+}
+
+/// A selected session waiting for its turn, with what the log says about it.
+pub struct Selected {
+    pub session: Option<(Session, Vec<Verdict>)>,
+    pub log: Option<LogNote>,
+}
+
+impl Selected {
+    /// The session with the log's note on it (and its verdicts), kept only if the selection
+    /// takes it: `ladder` and `report` draw whole sessions.
+    pub fn pick(select: &Selector, maillog: Option<&mut LogIndex>, s: Session, mut verdicts: Vec<Verdict>) -> Selected {
+        let log = super::maillog::annotate(maillog, &s, &mut verdicts);
+        Selected { session: select.matches(&s, &verdicts).then_some((s, verdicts)), log }
+    }
+
+    /// Sessions rendered by a shard never come to a sink without a renderer.
+    pub fn none() -> Selected {
+        Selected { session: None, log: None }
+    }
+}
+
+impl HeldSize for Selected {
+    fn held_size(&self) -> usize {
+        self.session.held_size() + self.log.as_ref().map_or(0, |n| n.lines.len() * 32)
+    }
 }

@@ -7,56 +7,26 @@
 //! thread cost as much as the analysis it saved (it waited on memory for every record header,
 //! then the workers decoded each frame again). Each thread diagnoses its sessions and, when
 //! the sink gives a [`Renderer`], renders those no failover note can change, so mostly text
-//! crosses threads. Every `BATCH` frames a thread reports the connections it opened (first
-//! packet numbers) and the sessions that ended. The calling thread is shard 0 and the merger:
-//! once every shard reported a batch, it numbers the sessions in order of first packet across
-//! shards, sorts them by `OutputKey` and hands them on, so the output is the same as with one
-//! thread.
+//! crosses threads. Each thread sends the sessions that end, in its own output order, a chunk
+//! at a time, and every `BATCH` frames how far it read and which connections it opened (first
+//! packet numbers). The calling thread is shard 0 and the merger (`merge`): it merges the
+//! shards' streams by `OutputKey`, numbers the sessions in order of first packet across shards
+//! and hands them on, so the output is the same as with one thread, and what waits between the
+//! shards and the output is a few chunks however many connections end at once.
 //!
 //! Only a regular file can be shared this way; other input (stdin, gzip) is read by one thread.
 
-use super::read::{Rendered, Renderer};
+use super::merge::{BATCH, Body, CHUNK, Ended, IN_FLIGHT, Merger, Report};
+use super::renderer::Renderer;
 use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink, ReadStats};
-use smtpdiag::diagnose::{self, DiagnoseConfig, Verdict, failover};
-use smtpdiag::session::{Analyzer, AnalyzerConfig, Brief, DecodeStats, OutputKey, Route, Session};
+use smtpdiag::diagnose::{self, DiagnoseConfig, failover};
+use smtpdiag::session::{Analyzer, AnalyzerConfig, Brief, DecodeStats, Route, Session};
 use smtpdiag::tcp::flow::TableStats;
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver};
-
-/// Frames per report: large enough that channel costs vanish, small enough that the sessions
-/// of a few reports in flight stay small.
-const BATCH: u64 = 1024;
-/// Reports a shard may run ahead of the slowest one before it waits.
-const IN_FLIGHT: usize = 4;
-/// Mapped bytes released back to the page cache at a time, once every shard is past them.
-/// Unmapping pages that two running threads share interrupts the other core to flush its TLB;
-/// 4 MB steps instead of 1 MB made two threads about 4 % faster (1 GB file), and the few more
-/// pages held are lost in the heap's run-to-run spread.
-const RELEASE_STEP: usize = 4 << 20;
-
-/// A finished session on its way to the output.
-pub enum Done {
-    /// Diagnosed, whole: a failover note may still change it, or the sink renders it itself.
-    Whole(Box<Session>, Vec<Verdict>),
-    /// Rendered by its shard; what the failover tracker needs of it rides along.
-    Rendered(Brief, Rendered),
-}
-
-/// What one shard found in one batch of frames (`seq` u64::MAX: at end of input).
-struct Report {
-    shard: usize,
-    seq: u64,
-    /// End of the batch in the file (for giving mapped pages back).
-    offset: usize,
-    starts: Vec<u64>,
-    sessions: Vec<(OutputKey, Done)>,
-    /// Final counters and warnings, with the last report only.
-    end: Option<(TableStats, Vec<CaptureWarning>)>,
-}
+use std::sync::mpsc;
 
 /// What the read of one file produced, besides the sessions handed to `on_done`.
 pub struct Outcome {
@@ -107,7 +77,7 @@ struct Shared<'a> {
 pub fn read(
     job: Job<'_>,
     stop_reading: &dyn Fn() -> bool,
-    on_done: &mut dyn FnMut(Done) -> ControlFlow<()>,
+    on_done: &mut dyn FnMut(Ended) -> ControlFlow<()>,
 ) -> Outcome {
     let Job { name, map, threads, config, diagnose, renderer } = job;
     let shared = Shared {
@@ -130,9 +100,15 @@ pub fn read(
                 let _ = run_shard(shared, shard, &mut |r| tx.send(r).map_err(drop));
             });
         }
-        let mut merger = Merger::new(&shared, rxs, on_done);
+        let mut merger = Merger::new(map, rxs, on_done);
         let (result, decode_stats) = run_shard(&shared, 0, &mut |r| {
-            merger.own(r, stop_reading);
+            merger.own(r);
+            if merger.stopped {
+                shared.closed.store(true, Ordering::Relaxed);
+            }
+            if stop_reading() {
+                shared.stop_reading.store(true, Ordering::Relaxed);
+            }
             Ok(())
         });
         merger.drain_all();
@@ -158,22 +134,24 @@ fn run_shard(
     shard: usize,
     report: &mut dyn FnMut(Report) -> Result<(), ()>,
 ) -> (Result<ReadStats, CaptureError>, DecodeStats) {
+    let outbox = RefCell::new(Outbox { shard, sessions: Vec::new(), read_to: 0, offset: 0, report, gone: false });
     // Diagnosis (and rendering) runs here, in parallel; failover notes need the global order.
-    let found: RefCell<Vec<(OutputKey, Done)>> = RefCell::new(Vec::new());
     let mut analyzer = Analyzer::new(shared.name, shared.config.clone(), |s| {
-        found.borrow_mut().push((s.key, done(shared, s)));
-        ControlFlow::Continue(())
+        let ended = ended(shared, s);
+        outbox.borrow_mut().push(ended, &shared.closed)
     });
     analyzer.starts = Some(Vec::new());
-    let mut reader = ShardReader { shared, shard, analyzer: &mut analyzer, found: &found, report, seq: 0, gone: false };
+    let mut reader = ShardReader { shared, shard, analyzer: &mut analyzer, outbox: &outbox, read_to: 0 };
     let result = capture::read_map(shared.name, shared.map, &mut reader);
-    if reader.gone || shared.closed.load(Ordering::Relaxed) {
+    let (read_to, offset) = (reader.read_to, shared.map.len());
+    if outbox.borrow().gone || shared.closed.load(Ordering::Relaxed) {
         // The output is gone: the rest would not be shown.
         return (result, analyzer.decode_stats.clone());
     }
-    analyzer.finish();
+    // Every connection this shard opened is known before the ones still open are handed on.
     let starts = analyzer.starts.as_mut().map(std::mem::take).unwrap_or_default();
-    let sessions = std::mem::take(&mut *found.borrow_mut());
+    outbox.borrow_mut().send(read_to, offset, starts, None);
+    analyzer.finish();
     let mut table_stats = analyzer.table_stats().clone();
     if shard != 0 {
         // Every shard counts the packets on other ports it decodes; shard 0 reports them.
@@ -183,22 +161,59 @@ fn run_shard(
     // The analyzer's warnings are the flow table's caps (per shard) and the decoder's (alike
     // in every shard); the merger drops repeats.
     let end = Some((table_stats, analyzer.warnings.clone()));
-    let _ = report(Report { shard, seq: u64::MAX, offset: shared.map.len(), starts, sessions, end });
+    outbox.borrow_mut().send(u64::MAX, offset, Vec::new(), end);
     (result, analyzer.decode_stats.clone())
 }
 
+/// A shard's sessions on their way to the merger, sent a chunk at a time.
+struct Outbox<'r> {
+    shard: usize,
+    sessions: Vec<Ended>,
+    /// What the last report said of how far the shard read.
+    read_to: u64,
+    offset: usize,
+    report: &'r mut dyn FnMut(Report) -> Result<(), ()>,
+    /// The merger is gone (it stopped): nothing more is sent.
+    gone: bool,
+}
+
+impl Outbox<'_> {
+    /// A session that ended: sent on once a chunk is full. Break once the output is gone.
+    fn push(&mut self, ended: Ended, closed: &AtomicBool) -> ControlFlow<()> {
+        self.sessions.push(ended);
+        if self.sessions.len() >= CHUNK {
+            self.send(self.read_to, self.offset, Vec::new(), None);
+        }
+        if self.gone || closed.load(Ordering::Relaxed) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    }
+
+    /// Sends the sessions waiting, with how far the shard read and what it opened.
+    fn send(&mut self, read_to: u64, offset: usize, starts: Vec<u64>, end: Option<(TableStats, Vec<CaptureWarning>)>) {
+        (self.read_to, self.offset) = (read_to, offset);
+        if self.gone {
+            return;
+        }
+        let sessions = std::mem::take(&mut self.sessions);
+        let report = Report { shard: self.shard, read_to, offset, starts, sessions, end };
+        self.gone = (self.report)(report).is_err();
+    }
+}
+
 /// Diagnoses a finished session and, unless a failover note may still change it, renders it.
-fn done(shared: &Shared<'_>, mut s: Session) -> Done {
+fn ended(shared: &Shared<'_>, mut s: Session) -> Ended {
     // The number is the rank among all shards' connections, known when merged.
     s.index = 0;
+    let key = s.key;
+    let brief = Brief::of(&s);
     let verdicts = diagnose::diagnose(&s, shared.diagnose);
     if failover::may_fail_over(&verdicts) {
-        return Done::Whole(Box::new(s), verdicts);
+        return Ended { key, brief, body: Body::Whole(Box::new(s), verdicts) };
     }
-    match shared.renderer.and_then(|r| r.render(&s, &verdicts)) {
-        Some(rendered) => Done::Rendered(Brief::of(&s), rendered),
-        None => Done::Whole(Box::new(s), verdicts),
-    }
+    let body = match shared.renderer.and_then(|r| r.render(&s, &verdicts)) {
+        Some(rendered) => Body::Rendered(rendered),
+        None => Body::Whole(Box::new(s), verdicts),
+    };
+    Ended { key, brief, body }
 }
 
 /// Adds a shard's warning unless another shard gave it already. A cap's warning names the
@@ -226,21 +241,19 @@ fn shard_of(p: &smtpdiag::decode::Packet<'_>, n: usize) -> usize {
     smtpdiag::tcp::flow::bucket_of(p) % n
 }
 
-struct ShardReader<'s, 'a, 'r, F: FnMut(Session) -> ControlFlow<()>> {
+struct ShardReader<'s, 'a, 'r, 'o, F: FnMut(Session) -> ControlFlow<()>> {
     shared: &'s Shared<'a>,
     shard: usize,
     analyzer: &'r mut Analyzer<F>,
-    found: &'r RefCell<Vec<(OutputKey, Done)>>,
-    report: &'r mut dyn FnMut(Report) -> Result<(), ()>,
-    seq: u64,
-    /// The merger is gone (it stopped): nothing more is reported.
-    gone: bool,
+    outbox: &'r RefCell<Outbox<'o>>,
+    /// The last frame handled.
+    read_to: u64,
 }
 
-impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_, F> {
+impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_, '_, F> {
     fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
         let s = self.shared;
-        if self.gone || s.closed.load(Ordering::Relaxed) || s.stop_reading.load(Ordering::Relaxed) {
+        if self.outbox.borrow().gone || s.closed.load(Ordering::Relaxed) || s.stop_reading.load(Ordering::Relaxed) {
             return ControlFlow::Break(());
         }
         // Every shard reassembles IP fragments itself (each sees every frame), so a datagram
@@ -261,15 +274,14 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_,
             // Every packet's time moves the capture's clock, as in a single table.
             _ => self.analyzer.tick(frame.number, frame.ts),
         }
+        self.read_to = frame.number;
         if frame.number.is_multiple_of(BATCH) {
             let base = self.shared.map.as_ptr() as usize;
             let offset = (frame.data.as_ptr() as usize).saturating_sub(base) + frame.data.len();
             let starts = self.analyzer.starts.as_mut().map(std::mem::take).unwrap_or_default();
-            let sessions = std::mem::take(&mut *self.found.borrow_mut());
-            let report = Report { shard: self.shard, seq: self.seq, offset, starts, sessions, end: None };
-            self.seq += 1;
-            if (self.report)(report).is_err() {
-                self.gone = true;
+            let mut outbox = self.outbox.borrow_mut();
+            outbox.send(frame.number, offset, starts, None);
+            if outbox.gone {
                 return ControlFlow::Break(());
             }
         }
@@ -293,175 +305,4 @@ fn add_table_stats(total: &mut TableStats, t: &TableStats) {
     total.max_open_flows = total.max_open_flows.max(t.max_open_flows);
     total.global_cap_flushes += t.global_cap_flushes;
     total.late_packets += t.late_packets;
-}
-
-/// Puts the shards' sessions back in one order; runs on shard 0's thread.
-struct Merger<'s, 'a, 'o> {
-    shared: &'s Shared<'a>,
-    /// Reports of shards 1.., each on its own bounded channel: a shard that runs ahead waits.
-    rxs: Vec<Receiver<Report>>,
-    on_done: &'o mut dyn FnMut(Done) -> ControlFlow<()>,
-    /// Reports received and not merged yet, per shard (shard 0 first), in batch order.
-    queues: Vec<VecDeque<Report>>,
-    /// Shards whose channel closed (they sent their last report, or died).
-    closed: Vec<bool>,
-    /// First packet numbers of all connections, sorted: a session's index is its rank here.
-    starts: Vec<u64>,
-    /// Per shard, its final counters and warnings.
-    ends: Vec<(usize, TableStats, Vec<CaptureWarning>)>,
-    /// Mapped bytes before this offset were given back to the page cache.
-    released: usize,
-    stopped: bool,
-}
-
-impl<'s, 'a, 'o> Merger<'s, 'a, 'o> {
-    fn new(
-        shared: &'s Shared<'a>,
-        rxs: Vec<Receiver<Report>>,
-        on_done: &'o mut dyn FnMut(Done) -> ControlFlow<()>,
-    ) -> Self {
-        let n = shared.threads;
-        Merger {
-            shared,
-            rxs,
-            on_done,
-            queues: (0..n).map(|_| VecDeque::new()).collect(),
-            closed: vec![false; n],
-            starts: Vec::new(),
-            ends: Vec::new(),
-            released: 0,
-            stopped: false,
-        }
-    }
-
-    /// Shard 0's own report of a batch: merge what is complete, and wait for the other shards
-    /// while shard 0 is more than `IN_FLIGHT` batches ahead of them.
-    fn own(&mut self, report: Report, stop_reading: &dyn Fn() -> bool) {
-        self.queues[0].push_back(report);
-        loop {
-            self.poll();
-            while self.merge_next(false) {}
-            if self.queues[0].len() <= IN_FLIGHT || self.stopped {
-                break;
-            }
-            let lagging = (1..self.queues.len()).find(|&i| self.queues[i].is_empty() && !self.closed[i]);
-            let Some(i) = lagging else { break };
-            match self.rxs[i - 1].recv() {
-                Ok(r) => self.queues[i].push_back(r),
-                Err(_) => self.closed[i] = true,
-            }
-        }
-        if stop_reading() {
-            self.shared.stop_reading.store(true, Ordering::Relaxed);
-        }
-    }
-
-    /// Takes the reports that are in, up to `IN_FLIGHT` per shard (the rest wait in its channel,
-    /// and a shard whose channel is full waits too).
-    fn poll(&mut self) {
-        for (i, rx) in self.rxs.iter().enumerate() {
-            let shard = i + 1;
-            while self.queues[shard].len() < IN_FLIGHT {
-                match rx.try_recv() {
-                    Ok(r) => self.queues[shard].push_back(r),
-                    Err(mpsc::TryRecvError::Empty) => break,
-                    Err(mpsc::TryRecvError::Disconnected) => {
-                        self.closed[shard] = true;
-                        break;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Wait for every shard to end, merging as reports come; then merge what is left, batches
-    /// some shard never reported included (an interrupt stops the shards at different frames).
-    fn drain_all(&mut self) {
-        for i in 1..self.queues.len() {
-            while let Ok(r) = self.rxs[i - 1].recv() {
-                self.queues[i].push_back(r);
-                while self.merge_next(false) {}
-            }
-            self.closed[i] = true;
-        }
-        while self.merge_next(true) {}
-    }
-
-    fn stop(&mut self) {
-        self.stopped = true;
-        self.shared.closed.store(true, Ordering::Relaxed);
-    }
-
-    /// Merges the oldest batch once every shard reported it (or reported its end instead, or,
-    /// with `all`, is gone); the end reports (`seq` u64::MAX) once all are in. False when
-    /// nothing could be merged.
-    fn merge_next(&mut self, all: bool) -> bool {
-        let mut oldest = u64::MAX;
-        for (i, q) in self.queues.iter().enumerate() {
-            match q.front() {
-                None if !all && !self.closed[i] => return false,
-                None => {}
-                Some(r) => oldest = oldest.min(r.seq),
-            }
-        }
-        if self.queues.iter().all(VecDeque::is_empty) {
-            return false;
-        }
-        let reports: Vec<Report> = self
-            .queues
-            .iter_mut()
-            .filter_map(|q| if q.front().is_some_and(|r| r.seq == oldest) { q.pop_front() } else { None })
-            .collect();
-        self.merge(reports);
-        true
-    }
-
-    fn merge(&mut self, reports: Vec<Report>) {
-        let mut sessions = Vec::new();
-        let mut starts = Vec::new();
-        let mut offset = 0;
-        for r in reports {
-            starts.extend(r.starts);
-            sessions.extend(r.sessions);
-            self.ends.extend(r.end.map(|(t, w)| (r.shard, t, w)));
-            offset = offset.max(r.offset);
-        }
-        // Every batch's connections open after the previous batch's: appending keeps it sorted.
-        starts.sort_unstable();
-        self.starts.extend(starts);
-        sessions.sort_by_key(|(key, _)| *key);
-        for (key, mut done) in sessions {
-            if self.stopped {
-                break;
-            }
-            let index = self.starts.partition_point(|&n| n < key.first_packet) as u64 + 1;
-            match &mut done {
-                Done::Whole(s, _) => s.index = index,
-                Done::Rendered(brief, _) => brief.index = index,
-            }
-            if (self.on_done)(done).is_break() {
-                self.stop();
-            }
-        }
-        self.release(offset);
-    }
-
-    /// Give mapped pages every shard is done with back to the page cache, so the resident size
-    /// stays small however large the file.
-    fn release(&mut self, upto: usize) {
-        let upto = upto.min(self.shared.map.len()) & !4095;
-        if upto >= self.released + RELEASE_STEP {
-            // SAFETY: every shard has reported the batches holding the frames before `upto`, so
-            // none reads them again (reassembly copies what it keeps); the pages of this
-            // read-only file map are read again from the page cache if ever touched.
-            let _ = unsafe {
-                self.shared.map.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    self.released,
-                    upto - self.released,
-                )
-            };
-            self.released = upto;
-        }
-    }
 }
