@@ -24,7 +24,7 @@ fn verdicts(path: &Path, compact: bool) -> (Vec<Found>, usize) {
     let mut analyzer = Analyzer::new("x", config, |s| {
         events += s.conn.events.len();
         for v in diagnose::diagnose(&s, &diagnose_config) {
-            out.push((s.index, v.code.to_string(), v.summary, v.packets));
+            out.push((s.index, v.code.to_string(), v.summary().into_owned(), v.packets));
         }
         ControlFlow::Continue(())
     });

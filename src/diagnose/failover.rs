@@ -3,7 +3,7 @@
 //! by a failover are held back until the next session of the same client shows up or the window
 //! passes (in capture time), then released with the failover named in their verdict.
 
-use super::Verdict;
+use super::{Failover, Verdict};
 use crate::session::{Brief, Session};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -172,9 +172,9 @@ impl<T: HeldSize> FailoverTracker<T> {
             else {
                 return false;
             };
-            let Some(note) = failover_note(held, verdicts, next, self.window_s) else { return true };
+            let Some(to) = failover_to(held, verdicts, next, self.window_s) else { return true };
             for v in verdicts.iter_mut().filter(|v| v.code.props().fails_over) {
-                v.summary.push_str(&note);
+                v.failover = Some(to.clone());
                 v.packets.push(next.first.number);
                 v.packets.sort_unstable();
                 v.packets.dedup();
@@ -225,14 +225,13 @@ impl<T: HeldSize> FailoverTracker<T> {
 /// A failure after which the client may still fail over (not yet seen doing so): such a
 /// session waits in the tracker, and a later one may add a note to it.
 pub fn may_fail_over(verdicts: &[Verdict]) -> bool {
-    verdicts.iter().any(|v| v.code.props().fails_over && !v.summary.contains("failed over"))
+    verdicts.iter().any(|v| v.code.props().fails_over && v.failover.is_none())
 }
 
-/// "; the client failed over to 198.51.100.26:25 (session 7) 0.4 s later". A failover is the
-/// same client going to another server on the same service port, soon after the failure was
-/// known: a session to another port, or one opened before the failure (a scan's parallel
-/// probes), is not one.
-fn failover_note(failed: &Session, verdicts: &[Verdict], next: &Brief, window_s: f64) -> Option<String> {
+/// Whether `next` is a failover of `failed`: the same client going to another server on the
+/// same service port, soon after the failure was known. A session to another port, or one
+/// opened before the failure (a scan's parallel probes), is not one.
+fn failover_to(failed: &Session, verdicts: &[Verdict], next: &Brief, window_s: f64) -> Option<Failover> {
     let (a, b) = (&failed.conn, next);
     let same_client = a.client.ip == b.client.ip;
     let other_server = a.server.ip != b.server.ip;
@@ -247,13 +246,10 @@ fn failover_note(failed: &Session, verdicts: &[Verdict], next: &Brief, window_s:
     let delay = b.first.ts.secs_since(a.first.ts);
     let after_failure = b.first.number > failure_seen && delay >= 0.0 && b.first.ts.secs_since(a.last.ts) <= window_s;
     let already = failed.capture != next.capture;
-    (same_client && other_server && same_service && after_failure && !already).then(|| {
-        format!(
-            "; the client failed over to {} (session {}) {:.1} s later",
-            b.server,
-            next.id(),
-            b.first.ts.secs_since(a.last.ts).max(0.0)
-        )
+    (same_client && other_server && same_service && after_failure && !already).then(|| Failover {
+        server: b.server,
+        session: next.id(),
+        after_s: b.first.ts.secs_since(a.last.ts).max(0.0),
     })
 }
 
@@ -280,7 +276,7 @@ mod tests {
         }
         out.extend(tracker.finish());
         let Some(Held::Open(_, v)) = out.into_iter().next() else { panic!("first session held whole") };
-        v.iter().find(|v| v.code == VerdictCode::TcpRefuse).map(|v| v.summary.clone()).unwrap_or_default()
+        v.iter().find(|v| v.code == VerdictCode::TcpRefuse).map(|v| v.summary().into_owned()).unwrap_or_default()
     }
 
     #[test]
@@ -294,6 +290,20 @@ mod tests {
         assert!(tracker.push(s, v, |_, _| String::new()).is_empty(), "held for the failover check");
         assert!(tracker.tick(last + 1.0).is_empty());
         assert_eq!(tracker.tick(last + 3.5).len(), 1, "released by the timer, no new session needed");
+    }
+
+    #[test]
+    fn a_failover_is_kept_typed_and_shown_at_the_end_of_the_summary() {
+        let mut v = vec![Verdict::new(VerdictCode::Tempfail, "temporary failure".into(), String::new(), vec![3])];
+        assert!(may_fail_over(&v), "a tempfail waits for the client's next session");
+        let server = crate::tcp::conn::Endpoint { ip: [198, 51, 100, 26].into(), port: 25 };
+        v[0].failover = Some(Failover { server, session: "2".into(), after_s: 0.44 });
+        assert!(!may_fail_over(&v), "seen failing over: nothing left to wait for");
+        assert_eq!(
+            v[0].summary(),
+            "temporary failure; the client failed over to 198.51.100.26:25 (session 2) 0.4 s later"
+        );
+        assert_eq!(v[0].finding, "temporary failure");
     }
 
     #[test]

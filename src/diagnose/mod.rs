@@ -17,7 +17,7 @@ pub mod verdict;
 
 pub use failover::{FailoverTracker, Held};
 pub use headline::headline;
-pub use verdict::{Severity, Verdict, VerdictCode};
+pub use verdict::{Failover, Severity, Verdict, VerdictCode};
 
 use crate::session::Session;
 use facts::Facts;
@@ -105,11 +105,9 @@ pub fn diagnose(session: &Session, config: &DiagnoseConfig) -> Vec<Verdict> {
     out
 }
 
-/// Builds a verdict with its code's severity; packets are sorted and deduplicated.
-fn verdict(code: VerdictCode, summary: String, explanation: String, mut packets: Vec<u64>) -> Verdict {
-    packets.sort_unstable();
-    packets.dedup();
-    Verdict { code, severity: code.props().severity, summary, explanation, packets }
+/// A rule's verdict (see [`Verdict::new`]).
+fn verdict(code: VerdictCode, finding: String, explanation: String, packets: Vec<u64>) -> Verdict {
+    Verdict::new(code, finding, explanation, packets)
 }
 
 #[cfg(test)]

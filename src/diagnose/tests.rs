@@ -58,7 +58,7 @@ fn a_sender_callout_is_no_message() {
     let sessions = b.analyze();
     let v = diagnose(&sessions[0], &DiagnoseConfig::default());
     assert_eq!(v.iter().map(|v| v.code.as_str()).collect::<Vec<_>>(), ["NO_MESSAGE"]);
-    assert!(v[0].summary.contains("callout"), "{}", v[0].summary);
+    assert!(v[0].finding.contains("callout"), "{}", v[0].finding);
 }
 
 #[test]
@@ -87,8 +87,8 @@ fn a_client_silent_after_a_complete_greeting_stalled() {
     let sessions = b.analyze();
     let v = diagnose(&sessions[0], &DiagnoseConfig::default());
     assert_eq!(v.iter().map(|v| v.code.as_str()).collect::<Vec<_>>(), ["CLIENT_STALLED"]);
-    assert!(v[0].summary.contains("10.0 s after the greeting, then sent QUIT"), "{}", v[0].summary);
-    assert!(v[0].summary.contains("device in the path"), "{}", v[0].summary);
+    assert!(v[0].finding.contains("10.0 s after the greeting, then sent QUIT"), "{}", v[0].finding);
+    assert!(v[0].finding.contains("device in the path"), "{}", v[0].finding);
 }
 
 #[test]
@@ -234,12 +234,12 @@ fn cut_after(line: &str) -> Option<crate::diagnose::Verdict> {
 #[test]
 fn inspection_built_in_checks_are_named() {
     let pipe = cut_after("RCPT TO:<\"|/bin/sh\"@example.com>\r\n").expect("pipe");
-    assert!(pipe.summary.contains("pipe character"), "{}", pipe.summary);
+    assert!(pipe.finding.contains("pipe character"), "{}", pipe.finding);
     assert!(pipe.explanation.contains("built-in check"), "{}", pipe.explanation);
     let short = cut_after("XY\r\n").expect("short");
-    assert!(short.summary.contains("command of 2 characters"), "{}", short.summary);
+    assert!(short.finding.contains("command of 2 characters"), "{}", short.finding);
     let bare = cut_after("RCPT TO:<c@d>\n").expect("bare LF");
-    assert!(bare.summary.contains("not terminated by CRLF"), "{}", bare.summary);
+    assert!(bare.finding.contains("not terminated by CRLF"), "{}", bare.finding);
     assert!(cut_after("RCPT TO:<c@d>\r\n").is_none(), "an ordinary RCPT is no offence");
 }
 
@@ -264,6 +264,6 @@ fn a_syn_answered_by_a_bare_ack_is_no_answer_naming_the_ack() {
     let sessions = b.analyze();
     let verdicts = diagnose(&sessions[0], &DiagnoseConfig::default());
     assert_eq!(verdicts.iter().map(|v| v.code.as_str()).collect::<Vec<_>>(), ["NO_ANSWER"]);
-    assert!(verdicts[0].summary.contains("bare ACK (packet 2)"), "{}", verdicts[0].summary);
+    assert!(verdicts[0].finding.contains("bare ACK (packet 2)"), "{}", verdicts[0].finding);
     assert_eq!(verdicts[0].packets, [1, 2, 3]);
 }

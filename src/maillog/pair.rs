@@ -526,7 +526,7 @@ fn explain(c: &LogConnection, verdicts: &[Verdict]) -> Option<String> {
         c.format.name(),
         c.connection_id,
         c.outcome.as_deref().unwrap_or("lost"),
-        cause.summary,
+        cause.summary(),
         cause.code
     ))
 }
@@ -536,13 +536,14 @@ fn contradicts(c: &LogConnection, packets_show: String, packets: Vec<u64>) -> Ve
     Verdict {
         code: VerdictCode::LogContradicts,
         severity: Severity::Warning,
-        summary: format!("the {} log says {} '{log_says}', but {packets_show}", c.format.name(), c.connection_id),
+        finding: format!("the {} log says {} '{log_says}', but {packets_show}", c.format.name(), c.connection_id),
         explanation: "The server's log and the packets tell different stories about this connection. Either the \
                       capture point and the server do not see the same connection (a device between them ended it \
                       on one side only, e.g. a firewall or load balancer that answers or resets for the server), or \
                       the log lines belong to another connection (check --log-tz and --log-skew)."
             .to_string(),
         packets,
+        failover: None,
     }
 }
 

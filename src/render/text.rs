@@ -107,7 +107,7 @@ fn verdict_lines(out: &mut String, verdicts: &[Verdict], style: TextStyle, width
             if v.packets.is_empty() { String::new() } else { format!("  (packets {})", packet_list(&v.packets)) };
         let code = paint(&format!("{:<22}", v.code), v.severity, style.color);
         // Summaries and explanations quote the wire (banners, replies, commands).
-        let text = format!("{}{packets}", sanitize(&v.summary));
+        let text = format!("{}{packets}", sanitize(&v.summary()));
         match width {
             None => {
                 let _ = writeln!(out, "      {code} {text}");

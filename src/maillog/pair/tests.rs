@@ -89,7 +89,7 @@ fn a_quit_in_the_log_against_a_reset_in_the_packets_is_flagged() {
     let a = idx.annotate(&s, &[]);
     let [v] = &a.verdicts[..] else { panic!("{:?}", a.verdicts) };
     assert_eq!(v.code, VerdictCode::LogContradicts);
-    assert!(v.summary.contains("'closed by QUIT', but the packets show a reset from the client side"), "{}", v.summary);
+    assert!(v.finding.contains("'closed by QUIT', but the packets show a reset from the client side"), "{}", v.finding);
     assert_eq!(v.packets, [s.conn.last.number]);
 }
 
@@ -105,9 +105,10 @@ fn a_generic_loss_is_explained_by_the_packets_cause() {
     let cause = Verdict {
         code: VerdictCode::FirewallReset,
         severity: Severity::Error,
-        summary: "reset sent by a device in the path".into(),
+        finding: "reset sent by a device in the path".into(),
         explanation: String::new(),
         packets: vec![5],
+        failover: None,
     };
     let a = idx.annotate(&s, &[cause]);
     assert!(a.verdicts.is_empty(), "a loss and a reset agree: {:?}", a.verdicts);

@@ -210,7 +210,7 @@ pub fn build(s: &Session, verdicts: &[Verdict], opts: Options) -> Ladder {
             .map(|v| VerdictNote {
                 code: v.code.as_str(),
                 severity: v.severity,
-                summary: v.summary.clone(),
+                summary: v.summary().into_owned(),
                 packets: v.packets.clone(),
             })
             .collect(),
@@ -595,9 +595,10 @@ mod tests {
         let v = |code, packets: Vec<u64>| Verdict {
             code,
             severity: Severity::Error,
-            summary: String::new(),
+            finding: String::new(),
             explanation: String::new(),
             packets,
+            failover: None,
         };
         let notes = notes_by_packet(&[v(TcpRefuse, vec![1, 2, 3, 4]), v(Tempfail, vec![2, 9])], &numbers);
         assert_eq!(notes[&4][0].text, "RST after handshake");

@@ -244,7 +244,7 @@ fn detail(d: &Detail) -> Markup {
                 @for v in &d.verdicts {
                     li {
                         (badge(v.code.as_str(), Some(v.severity)))
-                        " " (v.summary)
+                        " " (v.summary())
                         @if !v.packets.is_empty() { " " span.packets { "packets " (packet_list(&v.packets)) } }
                         @if !v.explanation.is_empty() { p.explain { (v.explanation) } }
                     }

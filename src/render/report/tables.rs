@@ -108,7 +108,14 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn v(code: VerdictCode) -> Verdict {
-        Verdict { code, severity: Severity::Error, summary: String::new(), explanation: String::new(), packets: vec![] }
+        Verdict {
+            code,
+            severity: Severity::Error,
+            finding: String::new(),
+            explanation: String::new(),
+            packets: vec![],
+            failover: None,
+        }
     }
 
     #[test]
