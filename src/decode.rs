@@ -38,8 +38,20 @@ impl TcpFlags {
         self.has(Self::RST)
     }
 
-    /// Wireshark-style label: "SYN", "SYN/ACK", "FIN/ACK", "PSH/ACK", "RST/ACK", …
-    pub fn label(self) -> String {
+    /// Wireshark-style label: "SYN", "SYN/ACK", "FIN/ACK", "PSH/ACK", "RST/ACK", … A copy of the
+    /// flags that writes itself when shown: a connection records one per FIN or RST without
+    /// allocating a string for it.
+    pub fn label(self) -> FlagsLabel {
+        FlagsLabel(self)
+    }
+}
+
+/// The flags as Wireshark names them, shown with `Display` (see [`TcpFlags::label`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlagsLabel(TcpFlags);
+
+impl std::fmt::Display for FlagsLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         const NAMES: [(u8, &str); 8] = [
             (TcpFlags::SYN, "SYN"),
             (TcpFlags::FIN, "FIN"),
@@ -50,8 +62,25 @@ impl TcpFlags {
             (TcpFlags::CWR, "CWR"),
             (TcpFlags::ACK, "ACK"),
         ];
-        let parts: Vec<&str> = NAMES.iter().filter(|(b, _)| self.has(*b)).map(|(_, n)| *n).collect();
-        if parts.is_empty() { "none".to_string() } else { parts.join("/") }
+        let mut names = NAMES.iter().filter(|(b, _)| self.0.has(*b)).map(|(_, n)| *n);
+        let Some(first) = names.next() else { return f.write_str("none") };
+        f.write_str(first)?;
+        names.try_for_each(|n| write!(f, "/{n}"))
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::TcpFlags;
+
+    #[test]
+    fn labels_name_the_flags_in_wiresharks_order() {
+        let label = |bits: u8| TcpFlags(bits).label().to_string();
+        assert_eq!(label(TcpFlags::SYN | TcpFlags::ACK), "SYN/ACK");
+        assert_eq!(label(TcpFlags::FIN | TcpFlags::PSH | TcpFlags::ACK), "FIN/PSH/ACK");
+        assert_eq!(label(TcpFlags::RST), "RST");
+        assert_eq!(label(0xff), "SYN/FIN/RST/PSH/URG/ECE/CWR/ACK");
+        assert_eq!(label(0), "none");
     }
 }
 
@@ -547,7 +576,7 @@ mod tests {
         assert_eq!(p.src.to_string(), "203.0.113.5");
         assert_eq!(p.dst.to_string(), "198.51.100.25");
         assert_eq!((p.src_port, p.dst_port, p.seq, p.ack), (49152, 25, 1000, 77));
-        assert_eq!(p.flags.label(), "SYN/ACK");
+        assert_eq!(p.flags.label().to_string(), "SYN/ACK");
         assert_eq!(p.payload, b"EHLO x\r\n");
         assert_eq!((p.missing, p.ttl, p.number), (0, 64, 7));
     }

@@ -422,7 +422,7 @@ fn injected(v: &PairView<'_>, side: Side, k: usize, offset: Option<u64>) -> Inje
     Injected {
         side,
         packet: p.number,
-        flags: p.flags.label(),
+        flags: p.flags.label().to_string(),
         direction: p.dir,
         claims,
         claims_endpoint,

@@ -204,7 +204,7 @@ fn note_text(code: &str, summary: &str) -> String {
 
 /// "PSH/ACK  250-esa.example.com Hello … (+4 lines)".
 fn label(view: &CaptureView, p: &Pkt) -> String {
-    let mut s = p.flags.label();
+    let mut s = p.flags.label().to_string();
     let data = view.payload(p);
     if data.is_empty() {
         return s;

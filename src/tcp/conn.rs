@@ -8,7 +8,7 @@ use super::events::EventLog;
 use super::reassembly::{DirectionStats, Rewrite, SegmentClass};
 use super::zeek::ZeekConn;
 use super::{Direction, PacketRef};
-use crate::decode::{Packet, TcpFlags};
+use crate::decode::{FlagsLabel, Packet, TcpFlags};
 use std::net::IpAddr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,7 +60,7 @@ pub struct CloseEvent {
     pub ts: f64,
     pub by: Role,
     pub kind: CloseKind,
-    pub flags: String,
+    pub flags: FlagsLabel,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

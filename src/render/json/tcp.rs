@@ -57,16 +57,22 @@ struct RewriteOut<'a> {
 }
 
 #[derive(Serialize)]
-struct CloseOut<'a> {
+struct CloseOut {
     packet: u64,
     ts: f64,
     by: &'static str,
     kind: &'static str,
-    flags: &'a str,
+    flags: String,
 }
 
-fn close(c: &CloseEvent) -> CloseOut<'_> {
-    CloseOut { packet: c.packet, ts: c.ts, by: c.by.name(), kind: names::close_kind(c.kind), flags: &c.flags }
+fn close(c: &CloseEvent) -> CloseOut {
+    CloseOut {
+        packet: c.packet,
+        ts: c.ts,
+        by: c.by.name(),
+        kind: names::close_kind(c.kind),
+        flags: c.flags.to_string(),
+    }
 }
 
 #[derive(Serialize)]
@@ -113,7 +119,7 @@ pub(super) struct Tcp<'a> {
     synack_count: u32,
     handshake_packets: HandshakePackets,
     rtt_ms: Rtt,
-    close: Vec<CloseOut<'a>>,
+    close: Vec<CloseOut>,
     rewrites: Vec<RewriteOut<'a>>,
     events_kept: usize,
     events_dropped: u64,

@@ -227,7 +227,7 @@ fn row(s: &Session, e: &PacketEvent, items: Vec<Item>, marks: Vec<String>, notes
         delta: 0.0,
         at: e.ts,
         dir: e.dir,
-        flags: e.flags.label(),
+        flags: e.flags.label().to_string(),
         seq: e.rel_seq,
         ack: e.rel_ack,
         len: e.len,
