@@ -17,6 +17,11 @@ pub mod render;
 pub mod select;
 pub mod session;
 pub mod smtp;
-#[doc(hidden)]
+// Synthetic sessions for tests only (see synth.rs: also compiled into the binary's and the
+// integration tests from the same file). `smtpdiag::` names this crate inside it, as it does
+// in those builds.
+#[cfg(test)]
+extern crate self as smtpdiag;
+#[cfg(test)]
 pub mod synth;
 pub mod tcp;

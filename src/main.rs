@@ -1,6 +1,11 @@
 //! The `smtpdiag` binary: parses arguments, wires the library's stages, prints. Thin on purpose.
 
 mod app;
+/// The library's test helpers, from the same file (see its header).
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "synth.rs"]
+mod synth;
 
 use clap::Parser;
 use smtpdiag::cli::Cli;

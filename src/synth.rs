@@ -1,11 +1,16 @@
 //! Synthetic TCP sessions for tests and benchmarks: packets built with etherparse, written as a
 //! pcap with [`PcapWriter`], or analysed in memory. Not for captures shipped as evidence — those
 //! come from the lab (`scripts/lab`).
+//!
+//! Dev-only, one source for three test builds: the library's unit tests (`crate::synth`, under
+//! `cfg(test)` in lib.rs), the binary's (`#[path]` in main.rs) and the integration tests
+//! (`tests/common/mod.rs`, `common::synth`). Hence every library path here is spelled
+//! `smtpdiag::`, which lib.rs makes valid inside the library for its tests.
 
-use crate::capture::{self, CaptureWarning, FrameSink, LinkType, PcapWriter, Timestamp};
-use crate::decode::TcpFlags;
-use crate::session::{Analyzer, AnalyzerConfig, Session};
 use etherparse::PacketBuilder;
+use smtpdiag::capture::{self, CaptureWarning, FrameSink, LinkType, PcapWriter, Timestamp};
+use smtpdiag::decode::TcpFlags;
+use smtpdiag::session::{Analyzer, AnalyzerConfig, Session};
 use std::ops::ControlFlow;
 
 /// Builds one connection packet by packet, keeping sequence numbers right.

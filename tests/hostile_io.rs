@@ -208,8 +208,8 @@ fn a_fifo_without_a_writer_yields_to_sigint_and_sigterm() {
 /// with the offset, the sessions read so far, the totals; no SIGBUS.
 #[test]
 fn a_capture_truncated_while_read_ends_with_a_warning_not_sigbus() {
+    use common::synth::SessionBuilder;
     use smtpdiag::capture::{LinkType, PcapWriter};
-    use smtpdiag::synth::SessionBuilder;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rotating.pcap");
     let body = format!("Subject: x\r\n\r\n{}\r\n.\r\n", "y".repeat(1200));

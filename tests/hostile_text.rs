@@ -5,9 +5,9 @@
 
 mod common;
 
+use common::synth::{CLIENT, SERVER, SessionBuilder};
 use common::*;
 use smtpdiag::render::sanitize::is_clean;
-use smtpdiag::synth::{CLIENT, SERVER, SessionBuilder};
 
 /// What a malicious MX or client puts in its text: window title, screen clear, clipboard write
 /// (OSC 52), backspace, NUL, DEL, a C1 CSI, and bidi overrides.

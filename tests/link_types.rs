@@ -6,9 +6,9 @@
 
 mod common;
 
+use common::synth::SessionBuilder;
 use common::*;
 use smtpdiag::capture::{LinkType, PcapWriter};
-use smtpdiag::synth::SessionBuilder;
 
 fn delivery() -> SessionBuilder {
     let mut b = SessionBuilder::lab();

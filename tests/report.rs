@@ -5,8 +5,8 @@
 
 mod common;
 
+use common::synth::SessionBuilder;
 use common::*;
-use smtpdiag::synth::SessionBuilder;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;

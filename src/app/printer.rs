@@ -166,7 +166,7 @@ impl SessionSink for Printer {
 mod tests {
     use super::*;
     use smtpdiag::diagnose::{self, DiagnoseConfig};
-    use smtpdiag::synth::SessionBuilder;
+    use crate::synth::SessionBuilder;
 
     /// A session rendered before its number is known, then numbered, reads exactly as the
     /// printer renders it with the number: in JSON, and in text where the number is padded.

@@ -74,6 +74,9 @@ pub fn strings(v: &Value) -> Vec<String> {
     v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
 }
 pub mod pcap;
+/// The library's test helpers (synthetic sessions), compiled from their one source file.
+#[path = "../../src/synth.rs"]
+pub mod synth;
 
 /// The example binary cargo builds beside the tests.
 pub fn generator() -> Option<PathBuf> {
