@@ -165,8 +165,8 @@ impl SessionSink for Printer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smtpdiag::diagnose::{self, DiagnoseConfig};
     use crate::synth::SessionBuilder;
+    use smtpdiag::diagnose::{self, DiagnoseConfig};
 
     /// A session rendered before its number is known, then numbered, reads exactly as the
     /// printer renders it with the number: in JSON, and in text where the number is padded.
