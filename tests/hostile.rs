@@ -7,7 +7,7 @@ mod common;
 use common::pcap::*;
 use smtpdiag::capture::CaptureWarning;
 use smtpdiag::session::{Analyzer, AnalyzerConfig, Session};
-use smtpdiag::smtp::{AnomalyKind, SmtpConfig};
+use smtpdiag::smtp::{AnomalyKind, SmtpConfig, Verb};
 use smtpdiag::tcp::flow::{EndReason, TcpConfig};
 use std::ops::ControlFlow;
 
@@ -158,7 +158,7 @@ fn sequence_number_jumping_by_2_31() {
     let out = analyze(&p.bytes(), AnalyzerConfig::default());
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
     let s = &out.sessions[0];
-    assert_eq!(s.smtp.commands, ["EHLO", "QUIT"]);
+    assert_eq!(s.smtp.commands, [Verb::Ehlo, Verb::Quit]);
     assert_eq!(s.smtp.replies, [220, 250, 221]);
     assert_eq!(s.conn.dirs[0].stream.retransmissions, 1);
     assert_eq!(s.conn.dirs[1].stream.retransmissions, 1);
@@ -191,7 +191,7 @@ fn flow_that_never_closes() {
     p.tcp(true, 1001, 5015, ACK | PSH, b"EHLO c\r\n");
     let out = analyze(&p.bytes(), AnalyzerConfig::default());
     assert_eq!(out.sessions[0].end, EndReason::CaptureEnd);
-    assert_eq!(out.sessions[0].smtp.commands, ["EHLO"]);
+    assert_eq!(out.sessions[0].smtp.commands, [Verb::Ehlo]);
     // With a short idle timeout, a later packet of another flow hands it on as idle.
     let mut p2 = Pcap::default();
     opening(&mut p2);
@@ -317,7 +317,7 @@ fn ten_megabyte_line_without_crlf() {
         ["session 1: a line longer than 4096 bytes (--max-line) was cut; its full length is still reported"]
     );
     let s = &sessions[0];
-    assert_eq!(s.smtp.commands, ["EHLO"]);
+    assert_eq!(s.smtp.commands, [Verb::Ehlo]);
     assert!(kinds(s).contains(&AnomalyKind::LineTooLong) && kinds(s).contains(&AnomalyKind::PartialLineAtEnd));
 }
 
@@ -351,7 +351,7 @@ fn data_body_that_never_ends() {
     let body = s.smtp.transactions[0].body.as_ref().unwrap();
     assert_eq!((body.bytes, body.lines, body.terminated), (5000 * line.len() as u64, 200_000, false));
     assert!(kinds(s).contains(&AnomalyKind::DataBodyUnterminated), "{:?}", kinds(s));
-    assert_eq!(s.smtp.commands, ["MAIL", "RCPT", "DATA"]);
+    assert_eq!(s.smtp.commands, [Verb::Mail, Verb::Rcpt, Verb::Data]);
 }
 
 #[test]
@@ -365,7 +365,7 @@ fn nul_and_8_bit_bytes_everywhere() {
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
     let s = &out.sessions[0];
     assert_eq!(s.smtp.banner.as_ref().map(|b| b.code), Some(220));
-    assert_eq!(s.smtp.commands, ["EH\u{0}LO", "MAIL"]);
+    assert_eq!(s.smtp.commands, [Verb::Other("EH\u{0}LO".into()), Verb::Mail]);
     assert!(kinds(s).contains(&AnomalyKind::NulByte), "{:?}", kinds(s));
     // Everything still renders as JSON, one line per session.
     let verdicts = smtpdiag::diagnose::diagnose(s, &Default::default());

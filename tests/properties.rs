@@ -143,7 +143,8 @@ fn reference_dialogue_reads_as_intended() {
     let whole: Vec<Vec<(usize, usize)>> = d.iter().map(|(_, b)| vec![(0, b.len())]).collect();
     let out = analyze(&session_pcap(&whole), AnalyzerConfig::default());
     let s = &out.sessions[0];
-    assert_eq!(s.smtp.commands, ["EHLO", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"]);
+    use smtpdiag::smtp::Verb::*;
+    assert_eq!(s.smtp.commands, [Ehlo, Mail, Rcpt, Rcpt, Data, Quit]);
     assert_eq!(s.smtp.replies, [220, 250, 250, 250, 550, 354, 250, 221]);
     assert_eq!(s.smtp.transactions[0].queue_id.as_deref(), Some("Q1"));
 }

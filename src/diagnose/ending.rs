@@ -2,7 +2,7 @@
 
 use super::facts::{Facts, who};
 use super::{DiagnoseConfig, Severity, Verdict, VerdictCode, verdict};
-use crate::smtp::{AnomalyKind, Transaction};
+use crate::smtp::{AnomalyKind, Transaction, Verb};
 use crate::tcp::conn::{CloseKind, Handshake, Role};
 use crate::tcp::flow::EndReason;
 
@@ -138,13 +138,13 @@ pub fn reject(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
             // 5xx to the very first command, then the server closes (some gateways reject at EHLO).
             // A 5xx to an informational command (VRFY, EXPN, NOOP, HELP) refuses that command,
             // not the connection.
-            let first_reply = f.replies.iter().find(|r| r.answers.is_some_and(|a| a != "<greeting>"))?;
-            if first_reply.answers.is_some_and(|a| INFORMATIONAL.iter().any(|i| a.eq_ignore_ascii_case(i))) {
+            let first_reply = f.replies.iter().find(|r| r.answers.is_some_and(|a| *a != Verb::Greeting))?;
+            if first_reply.answers.is_some_and(|a| INFORMATIONAL.contains(a)) {
                 return None;
             }
             let server_closed =
                 f.first_fin_by(Role::Server).is_some() || f.first_rst().is_some_and(|r| r.by == Role::Server);
-            let only_command = f.commands.iter().filter(|c| !c.verb.eq_ignore_ascii_case("QUIT")).count() <= 1;
+            let only_command = f.commands.iter().filter(|c| *c.verb != Verb::Quit).count() <= 1;
             if !(500..600).contains(&first_reply.code) || !server_closed || !only_command {
                 return None;
             }
@@ -177,7 +177,7 @@ pub fn reject(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
 }
 
 /// Commands that ask the server something and change no state (RFC 5321 §4.1.1.6–10).
-const INFORMATIONAL: [&str; 5] = ["VRFY", "EXPN", "NOOP", "HELP", "RSET"];
+const INFORMATIONAL: [Verb; 5] = [Verb::Vrfy, Verb::Expn, Verb::Noop, Verb::Help, Verb::Rset];
 
 fn is_timeout_reply(code: u16, text: &str) -> bool {
     let t = text.to_ascii_lowercase();
@@ -185,10 +185,10 @@ fn is_timeout_reply(code: u16, text: &str) -> bool {
 }
 
 /// What a reply answered, for sentences: "at greeting", "to RCPT", "after DATA".
-fn stage(answers: Option<&str>) -> String {
+fn stage(answers: Option<&Verb>) -> String {
     match answers {
-        Some("<greeting>") => "at greeting".to_string(),
-        Some("<data-end>") => "after the message data".to_string(),
+        Some(Verb::Greeting) => "at greeting".to_string(),
+        Some(Verb::DataEnd) => "after the message data".to_string(),
         Some(verb) => format!("to {verb}"),
         None => "unsolicited".to_string(),
     }
@@ -221,19 +221,19 @@ pub fn tempfail(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
 
 /// 5xx to MAIL, RCPT, DATA, BDAT or the end of the message.
 pub fn transaction_rejected(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
-    const STAGES: [&str; 4] = ["MAIL", "RCPT", "DATA", "BDAT"];
+    const STAGES: [Verb; 4] = [Verb::Mail, Verb::Rcpt, Verb::Data, Verb::Bdat];
     // A DATA refused because no recipient was accepted repeats the RCPT failure (pipelining
     // clients send DATA before they know): it is a consequence, not a finding of its own.
     let no_rcpt_accepted = !f.s.smtp.transactions.iter().flat_map(|t| &t.rcpts).any(|r| is_2xx(r.reply));
     let consequence = |r: &&super::facts::ReplyLine| {
-        no_rcpt_accepted && r.answers.is_some_and(|a| a.eq_ignore_ascii_case("DATA") || a.eq_ignore_ascii_case("BDAT"))
+        no_rcpt_accepted && r.answers.is_some_and(|a| *a == Verb::Data || *a == Verb::Bdat)
     };
     let rejected: Vec<_> = f
         .replies
         .iter()
         .filter(|r| (500..600).contains(&r.code))
-        .filter(|r| r.answers.is_some_and(|a| a == "<data-end>" || STAGES.iter().any(|s| a.eq_ignore_ascii_case(s))))
-        .filter(|r| !consequence(r) || f.commands.iter().all(|c| !c.verb.eq_ignore_ascii_case("RCPT")))
+        .filter(|r| r.answers.is_some_and(|a| *a == Verb::DataEnd || STAGES.contains(a)))
+        .filter(|r| !consequence(r) || f.commands.iter().all(|c| *c.verb != Verb::Rcpt))
         .collect();
     let first = rejected.first()?;
     let delivered = f.s.smtp.transactions.iter().any(|t| is_2xx(t.data_reply.as_ref().map(|r| r.code)));
@@ -262,14 +262,14 @@ pub fn transaction_rejected(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
 
 /// 5xx to AUTH: the submission client could not log in.
 pub fn auth_failed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
-    let auth = f.commands.iter().find(|c| c.verb.eq_ignore_ascii_case("AUTH"))?;
+    let auth = f.commands.iter().find(|c| *c.verb == Verb::Auth)?;
     let failed = f
         .replies
         .iter()
         .find(|r| {
             r.packet > auth.packet
                 && (500..600).contains(&r.code)
-                && r.answers.is_some_and(|a| a.eq_ignore_ascii_case("AUTH") || a == "<auth-data>")
+                && r.answers.is_some_and(|a| *a == Verb::Auth || *a == Verb::AuthData)
         })
         .or_else(|| f.replies.iter().find(|r| r.packet > auth.packet && matches!(r.code, 530 | 534 | 535 | 538)))?;
     Some(verdict(

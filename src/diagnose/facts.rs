@@ -2,7 +2,7 @@
 //! commands and replies with packet numbers, the close sequence, per-side TTL baselines.
 
 use crate::session::Session;
-use crate::smtp::Event;
+use crate::smtp::{Event, Verb};
 use crate::tcp::Direction;
 use crate::tcp::conn::{CloseEvent, CloseKind, Role};
 use crate::tcp::reassembly::SegmentClass;
@@ -10,7 +10,7 @@ use crate::tcp::reassembly::SegmentClass;
 /// A command or reply with where it was seen.
 #[derive(Clone, Debug)]
 pub struct Line<'a> {
-    pub verb: &'a str,
+    pub verb: &'a Verb,
     pub arg: Option<&'a str>,
     pub len: usize,
     pub packet: u64,
@@ -22,8 +22,8 @@ pub struct Line<'a> {
 pub struct ReplyLine<'a> {
     pub code: u16,
     pub lines: &'a [String],
-    /// The verb of the command it answers ("<greeting>", "<data-end>"), if known.
-    pub answers: Option<&'a str>,
+    /// The command (or pseudo-command: the greeting, the end of data) it answers, if known.
+    pub answers: Option<&'a Verb>,
     pub packet: u64,
     pub ts: f64,
 }
@@ -63,7 +63,7 @@ impl<'a> Facts<'a> {
                 Event::Reply { code, lines, answers, last_packet, .. } => replies.push(ReplyLine {
                     code: *code,
                     lines,
-                    answers: answers.as_deref(),
+                    answers: answers.as_ref(),
                     packet: last_packet.number,
                     ts: last_packet.ts.as_secs_f64(),
                 }),
@@ -102,12 +102,12 @@ impl<'a> Facts<'a> {
 
     /// The session ended below SMTP (FIN or RST) before the client said QUIT.
     pub fn quit(&self) -> Option<&Line<'a>> {
-        self.commands.iter().find(|c| c.verb.eq_ignore_ascii_case("QUIT"))
+        self.commands.iter().find(|c| *c.verb == Verb::Quit)
     }
 
     /// The greeting reply (first reply of the server, answering no command).
     pub fn greeting(&self) -> Option<&ReplyLine<'a>> {
-        self.replies.iter().find(|r| r.answers == Some("<greeting>"))
+        self.replies.iter().find(|r| r.answers == Some(&Verb::Greeting))
     }
 
     /// Packet numbers of the TCP packets (by flags) of one side, in order.

@@ -8,7 +8,7 @@
 
 use super::facts::{Facts, who};
 use super::{DiagnoseConfig, Verdict, VerdictCode, verdict};
-use crate::smtp::{AnomalyKind, Event};
+use crate::smtp::{AnomalyKind, Event, Verb};
 use crate::tcp::Direction;
 use crate::tcp::conn::{IpIdPattern, Role};
 use crate::tcp::reassembly::SegmentClass;
@@ -89,9 +89,9 @@ fn is_masked_keyword(keyword: &str) -> bool {
             || (xs == word.len() - 1 && word.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())))
 }
 
-/// "XXXX…" in place of a command verb.
-fn is_masked_verb(verb: &str) -> bool {
-    verb.len() >= 4 && verb.chars().all(|c| c == 'X' || c == 'x')
+/// "XXXX…" in place of a command verb (no verb is made of X's only).
+fn is_masked_verb(verb: &Verb) -> bool {
+    matches!(verb, Verb::Other(text) if text.len() >= 4 && text.chars().all(|c| c == 'X' || c == 'x'))
 }
 
 pub fn masked_banner(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
@@ -171,7 +171,7 @@ pub fn ehlo_keywords_masked(f: &Facts, _: &DiagnoseConfig) -> Vec<Verdict> {
     if masked.is_empty() {
         return Vec::new();
     }
-    let packet = f.replies.iter().find(|r| r.answers.is_some_and(|a| a.eq_ignore_ascii_case("EHLO"))).map(|r| r.packet);
+    let packet = f.replies.iter().find(|r| r.answers.is_some_and(|a| *a == Verb::Ehlo)).map(|r| r.packet);
     let packets: Vec<u64> = packet.into_iter().collect();
     let tls_started = smtp.starttls.as_ref().is_some_and(|s| s.reply == Some(220));
     let mut out = Vec::new();
@@ -224,9 +224,22 @@ pub fn ehlo_keywords_masked(f: &Facts, _: &DiagnoseConfig) -> Vec<Verdict> {
 }
 
 /// Commands an ASA's ESMTP inspection lets through; it masks every other verb.
-const ASA_ALLOWED_VERBS: [&str; 15] = [
-    "HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "AUTH", "ETRN", "HELP", "SAML", "SEND", "SOML",
-    "VRFY",
+const ASA_ALLOWED_VERBS: [Verb; 15] = [
+    Verb::Helo,
+    Verb::Ehlo,
+    Verb::Mail,
+    Verb::Rcpt,
+    Verb::Data,
+    Verb::Rset,
+    Verb::Noop,
+    Verb::Quit,
+    Verb::Auth,
+    Verb::Etrn,
+    Verb::Help,
+    Verb::Saml,
+    Verb::Send,
+    Verb::Soml,
+    Verb::Vrfy,
 ];
 
 /// Seen from the client side, the mask is invisible: the client sends STARTTLS and the server
@@ -234,8 +247,7 @@ const ASA_ALLOWED_VERBS: [&str; 15] = [
 fn refused_outside_allowed_list<'a>(f: &'a Facts) -> Option<&'a super::facts::Line<'a>> {
     let inspected = f.s.smtp.banner.as_ref().is_some_and(|b| is_masked_text(&b.text))
         || f.s.smtp.ehlo_keywords.iter().any(|k| is_masked_keyword(k));
-    let allowed = |v: &str| ASA_ALLOWED_VERBS.iter().any(|a| a.eq_ignore_ascii_case(v));
-    f.commands.iter().find(|c| inspected && !allowed(c.verb) && matches!(c.reply, Some(500 | 502)))
+    f.commands.iter().find(|c| inspected && !ASA_ALLOWED_VERBS.contains(c.verb) && matches!(c.reply, Some(500 | 502)))
 }
 
 pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
@@ -253,7 +265,7 @@ pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
                 "A firewall with ESMTP inspection replaces commands outside its allowed list (HELO, EHLO, MAIL, \
                  RCPT, DATA, RSET, NOOP, QUIT, AUTH, ETRN, HELP, SAML, SEND, SOML, VRFY) with X's of the same \
                  length, so the server sees \"{}\" and refuses it. {}",
-                "X".repeat(c.verb.len()),
+                "X".repeat(c.verb.as_str().len()),
                 command_mask_fix()
             ),
             [Some(c.packet), f.replies.iter().find(|r| r.packet > c.packet).map(|r| r.packet)]
@@ -266,7 +278,7 @@ pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     if cmd.is_none() && reply.is_none() {
         return None;
     }
-    let guess = match cmd.map(|c| c.verb.len()) {
+    let guess = match cmd.map(|c| c.verb.as_str().len()) {
         Some(8) => " (8 letters: most likely STARTTLS)",
         Some(4) => " (4 letters: e.g. BDAT, EXPN, TURN)",
         _ => "",
@@ -296,8 +308,8 @@ pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
 }
 
 pub fn ehlo_refused(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
-    let ehlo = f.commands.iter().find(|c| c.verb.eq_ignore_ascii_case("EHLO") && c.reply.is_some_and(|r| r >= 500))?;
-    let helo = f.commands.iter().find(|c| c.verb.eq_ignore_ascii_case("HELO") && c.packet > ehlo.packet)?;
+    let ehlo = f.commands.iter().find(|c| *c.verb == Verb::Ehlo && c.reply.is_some_and(|r| r >= 500))?;
+    let helo = f.commands.iter().find(|c| *c.verb == Verb::Helo && c.packet > ehlo.packet)?;
     Some(verdict(
         VerdictCode::EhloRefused,
         format!(
@@ -446,7 +458,7 @@ fn long_command_line(f: &Facts, cut: &Cut) -> Option<Offence> {
 /// MAIL FROM or RCPT TO with a `|` in its parameter (mail to a pipe is an old sendmail attack).
 fn pipe_in_address(f: &Facts, cut: &Cut) -> Option<Offence> {
     let c = f.commands.iter().find(|c| {
-        (c.verb.eq_ignore_ascii_case("MAIL") || c.verb.eq_ignore_ascii_case("RCPT"))
+        (*c.verb == Verb::Mail || *c.verb == Verb::Rcpt)
             && c.arg.is_some_and(|a| a.contains('|'))
             && cut.right_after(c.packet, c.ts)
             && c.reply.is_none()
@@ -491,7 +503,7 @@ fn short_command(f: &Facts, cut: &Cut) -> Option<Offence> {
 }
 
 fn too_many_rcpt(f: &Facts, cut: &Cut) -> Option<Offence> {
-    let rcpts: Vec<_> = f.commands.iter().filter(|c| c.verb.eq_ignore_ascii_case("RCPT")).collect();
+    let rcpts: Vec<_> = f.commands.iter().filter(|c| *c.verb == Verb::Rcpt).collect();
     let over = rcpts.get(ASA_MAX_RCPT as usize)?;
     let last = rcpts.last()?;
     let cut_there =
@@ -508,7 +520,7 @@ fn too_many_rcpt(f: &Facts, cut: &Cut) -> Option<Offence> {
 
 fn long_sender(f: &Facts, cut: &Cut) -> Option<Offence> {
     let m = f.commands.iter().find(|c| {
-        c.verb.eq_ignore_ascii_case("MAIL")
+        *c.verb == Verb::Mail
             && sender_len(c.arg) > ASA_MAX_SENDER
             && cut.right_after(c.packet, c.ts)
             && c.reply.is_none()
@@ -625,9 +637,9 @@ mod tests {
         assert!(!is_masked_keyword("XCLIENT NAME ADDR"));
         assert!(!is_masked_keyword("XEXCH50"));
         assert!(!is_masked_keyword("PIPELINING"));
-        assert!(is_masked_verb("XXXXXXXX"));
-        assert!(!is_masked_verb("XXX"));
-        assert!(!is_masked_verb("EXPN"));
+        assert!(is_masked_verb(&Verb::parse("XXXXXXXX")));
+        assert!(!is_masked_verb(&Verb::parse("XXX")));
+        assert!(!is_masked_verb(&Verb::Expn));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::facts::Facts;
 use super::{DiagnoseConfig, Verdict, VerdictCode, verdict};
-use crate::smtp::AnomalyKind;
+use crate::smtp::{AnomalyKind, Verb};
 use crate::tcp::Direction;
 use crate::tcp::conn::{CloseKind, Handshake, Role};
 
@@ -54,17 +54,15 @@ pub fn no_message(f: &Facts, c: &DiagnoseConfig, found: &[Verdict]) -> Option<Ve
     let quit = f.quit();
     let client_close = f.closes().iter().find(|x| x.by == Role::Client);
     let greeting = f.greeting().filter(|g| (200..300).contains(&g.code));
-    let verbs: Vec<&str> = f.commands.iter().map(|c| c.verb).collect();
+    let verbs: Vec<&Verb> = f.commands.iter().map(|c| c.verb).collect();
     let (summary, packets) = match (greeting, quit, client_close) {
         (Some(g), Some(q), _) => {
             let what = match () {
-                _ if has(&verbs, "MAIL") && has(&verbs, "RCPT") => {
+                _ if verbs.contains(&&Verb::Mail) && verbs.contains(&&Verb::Rcpt) => {
                     "MAIL and RCPT without DATA: a sender callout verification (checking that an address exists)"
                 }
-                _ if has(&verbs, "MAIL") => "MAIL without a recipient",
-                _ if verbs.iter().any(|v| ["VRFY", "EXPN"].iter().any(|x| v.eq_ignore_ascii_case(x))) => {
-                    "address probes (VRFY/EXPN)"
-                }
+                _ if verbs.contains(&&Verb::Mail) => "MAIL without a recipient",
+                _ if verbs.iter().any(|v| matches!(v, Verb::Vrfy | Verb::Expn)) => "address probes (VRFY/EXPN)",
                 _ if verbs.len() <= 1 => "nothing but QUIT: a connection check",
                 _ => "no transaction: a probe or monitoring check",
             };
@@ -114,13 +112,9 @@ pub fn no_message(f: &Facts, c: &DiagnoseConfig, found: &[Verdict]) -> Option<Ve
     ))
 }
 
-fn has(verbs: &[&str], verb: &str) -> bool {
-    verbs.iter().any(|v| v.eq_ignore_ascii_case(verb))
-}
-
 /// "EHLO, MAIL, RCPT, RSET, QUIT" (at most eight verbs).
-fn shown(verbs: &[&str]) -> String {
-    let mut out: Vec<&str> = verbs.iter().take(8).copied().collect();
+fn shown(verbs: &[&Verb]) -> String {
+    let mut out: Vec<&str> = verbs.iter().take(8).map(|v| v.as_str()).collect();
     if verbs.len() > 8 {
         out.push("…");
     }

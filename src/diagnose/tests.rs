@@ -222,6 +222,20 @@ fn a_refused_login_is_auth_failed() {
     assert_eq!(codes(&b), ["AUTH_FAILED"]);
 }
 
+/// A refusal of the SASL response itself (501: it could not be decoded) fails the login too.
+#[test]
+fn a_refused_sasl_response_is_auth_failed() {
+    let mut b = SessionBuilder::new(([192, 0, 2, 7], 50000), ([198, 51, 100, 25], 587));
+    b.handshake().server("220 mx\r\n").client("EHLO a\r\n").server("250-mx\r\n250 AUTH LOGIN\r\n");
+    b.client("AUTH LOGIN\r\n").server("334 VXNlcm5hbWU6\r\n");
+    b.client("not base64\r\n").server("501 5.5.2 cannot decode response\r\n");
+    b.client("QUIT\r\n").server("221 bye\r\n").close();
+    let sessions = b.analyze();
+    let v = diagnose(&sessions[0], &DiagnoseConfig::default());
+    assert_eq!(v.iter().map(|v| v.code.as_str()).collect::<Vec<_>>(), ["AUTH_FAILED"]);
+    assert!(v[0].finding.contains("\"501 5.5.2 cannot decode response\""), "{}", v[0].finding);
+}
+
 /// A session cut by a forged reset right after `line`; the INSPECTION_LIMIT verdict.
 fn cut_after(line: &str) -> Option<crate::diagnose::Verdict> {
     let mut b = SessionBuilder::lab();

@@ -7,6 +7,7 @@
 
 use super::facts::{Facts, ReplyLine};
 use super::{DiagnoseConfig, Verdict, VerdictCode, verdict};
+use crate::smtp::Verb;
 use crate::tcp::Direction;
 use crate::tcp::conn::{CloseKind, Handshake, Role};
 use crate::tcp::flow::EndReason;
@@ -24,11 +25,12 @@ struct Ending {
 /// whatever ended the session, whichever came first.
 fn after_client_turn(f: &Facts, from_packet: u64) -> Ending {
     let closed = |kind: CloseKind| if kind == CloseKind::Rst { "reset" } else { "closed" };
-    let quit = f
-        .commands
-        .iter()
-        .find(|c| c.packet > from_packet && c.verb.eq_ignore_ascii_case("QUIT"))
-        .map(|q| Ending { ts: q.ts, packet: q.packet, how: "then sent QUIT".into(), by_client: true });
+    let quit = f.commands.iter().find(|c| c.packet > from_packet && *c.verb == Verb::Quit).map(|q| Ending {
+        ts: q.ts,
+        packet: q.packet,
+        how: "then sent QUIT".into(),
+        by_client: true,
+    });
     let client_close = f.closes().iter().find(|c| c.by == Role::Client && c.packet > from_packet).map(|c| Ending {
         ts: c.ts,
         packet: c.packet,
@@ -88,21 +90,21 @@ fn encrypted(f: &Facts) -> bool {
 /// The reply after which it was the client's turn for good: the last one that is not the
 /// server's goodbye, with no command of the client left unanswered before it.
 fn client_turn_reply<'a>(f: &'a Facts) -> Option<&'a ReplyLine<'a>> {
-    let r = f.replies.iter().rev().find(|r| r.code != 421 && r.answers != Some("QUIT"))?;
+    let r = f.replies.iter().rev().find(|r| r.code != 421 && r.answers != Some(&Verb::Quit))?;
     let pending_before = f.commands.iter().any(|c| c.packet <= r.packet && c.reply.is_none());
-    let continued = f.commands.iter().any(|c| c.packet > r.packet && !c.verb.eq_ignore_ascii_case("QUIT"));
-    let final_reply = matches!(r.code / 100, 4 | 5) && r.answers == Some("<greeting>");
+    let continued = f.commands.iter().any(|c| c.packet > r.packet && *c.verb != Verb::Quit);
+    let final_reply = matches!(r.code / 100, 4 | 5) && r.answers == Some(&Verb::Greeting);
     (!pending_before && !continued && !final_reply).then_some(r)
 }
 
 fn turn_name(r: &ReplyLine, body_sent: bool) -> String {
     match r.answers {
-        Some("<greeting>") => "after the greeting".to_string(),
-        Some(v) if v.eq_ignore_ascii_case("DATA") && r.code == 354 && body_sent => {
+        Some(Verb::Greeting) => "after the greeting".to_string(),
+        Some(v) if *v == Verb::Data && r.code == 354 && body_sent => {
             "in the middle of the message data (after 354 and part of the message)".to_string()
         }
-        Some(v) if v.eq_ignore_ascii_case("DATA") && r.code == 354 => "after 354 (the message was due)".to_string(),
-        Some("<data-end>") => format!("after the reply to the message ({})", r.code),
+        Some(v) if *v == Verb::Data && r.code == 354 => "after 354 (the message was due)".to_string(),
+        Some(Verb::DataEnd) => format!("after the reply to the message ({})", r.code),
         Some(v) => format!("after the reply to {v} ({})", r.code),
         None => format!("after the server's {}", r.code),
     }
@@ -136,7 +138,7 @@ pub fn client_stalled(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         The client was busy or stuck (a slow DNS or content check before its next command, a lost \
         packet it waited for), or it did not consider the server's last reply complete."
         .to_string();
-    if r.answers == Some("<greeting>") {
+    if r.answers == Some(&Verb::Greeting) {
         let lines = f.s.smtp.banner.as_ref().map_or(1, |b| b.text.lines().count().max(1));
         summary.push_str(&format!(
             "; the greeting here was complete ({} line{}), so a device in the path may have changed it: a capture on the client's side of the firewall will show it",
@@ -200,7 +202,7 @@ pub fn server_silent(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         ));
     }
     // A command (or the end of the message) the server never answered.
-    let pending = f.commands.iter().rev().find(|c| c.reply.is_none() && !c.verb.eq_ignore_ascii_case("QUIT"));
+    let pending = f.commands.iter().rev().find(|c| c.reply.is_none() && *c.verb != Verb::Quit);
     let data_end = f.s.smtp.transactions.last().filter(|t| {
         t.data_reply.is_none() && t.body.as_ref().is_some_and(|b| b.terminated) && t.bdat_chunks.is_empty()
     });

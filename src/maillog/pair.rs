@@ -9,6 +9,7 @@ use super::time::{self, Civil};
 use super::{Ending, LogConnection, LogFile, LogFormat, MaillogError, Parsed};
 use crate::diagnose::{Severity, Verdict, VerdictCode};
 use crate::session::Session;
+use crate::smtp::Verb;
 use crate::tcp::conn::{CloseKind, Handshake, Role};
 use crate::tcp::flow::EndReason;
 use jiff::tz::TimeZone;
@@ -500,7 +501,7 @@ fn ending_fits(c: &LogConnection, s: &Session) -> i32 {
     if smtp.starttls.is_some() || smtp.implicit_tls.is_some() {
         return 0;
     }
-    let quit = smtp.commands.iter().any(|v| v == "QUIT");
+    let quit = smtp.commands.contains(&Verb::Quit);
     let data_cut = smtp.transactions.iter().any(|t| t.data_verb.is_some() && t.data_reply.is_none());
     let delivered = smtp.transactions.iter().any(|t| t.data_reply.as_ref().is_some_and(|r| r.code / 100 == 2));
     let mut points = match c.ending {
@@ -550,7 +551,7 @@ fn contradicts(c: &LogConnection, packets_show: String, packets: Vec<u64>) -> Ve
 /// A verdict when the log and the packets disagree about how the session went.
 fn contradiction(c: &LogConnection, s: &Session) -> Option<Verdict> {
     let smtp = &s.smtp;
-    let quit = smtp.commands.iter().any(|v| v == "QUIT");
+    let quit = smtp.commands.contains(&Verb::Quit);
     let reset = s.conn.closes.iter().find(|e| e.kind == CloseKind::Rst);
     let encrypted = smtp.starttls.is_some() || smtp.implicit_tls.is_some();
     let whole = s.end != EndReason::CaptureEnd;

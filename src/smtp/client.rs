@@ -9,6 +9,7 @@ use super::line::{Ending, Line, LineBuf, LineRef};
 use super::record::BdatChunk;
 use super::tls;
 use super::tls_info;
+use super::verb::Verb;
 use crate::tcp::{Direction, PacketRef};
 
 const C2S: Direction = Direction::ClientToServer;
@@ -235,7 +236,7 @@ impl Dialogue {
         if self.is_sasl_response(&cmd) {
             return self.auth_data(&line);
         }
-        self.auth_ctx = cmd.verb == "AUTH";
+        self.auth_ctx = cmd.verb == Verb::Auth;
         let max = self.cfg.max_items;
         Self::bounded(max, &mut self.rec.items_dropped, &mut self.rec.commands, cmd.verb.clone());
         let event = self.command_event(&cmd, &line);
@@ -245,7 +246,7 @@ impl Dialogue {
 
     /// The command's event; AUTH keeps only its mechanism (credentials are never stored).
     fn command_event(&mut self, cmd: &command::Command, line: &Line) -> Option<usize> {
-        let shown = if cmd.verb == "AUTH" { command::auth_mechanism(&cmd.arg) } else { clip(&cmd.arg) };
+        let shown = if cmd.verb == Verb::Auth { command::auth_mechanism(&cmd.arg) } else { clip(&cmd.arg) };
         self.log.push(Event::Command {
             verb: cmd.verb.clone(),
             arg: (!shown.is_empty()).then_some(shown),
@@ -260,7 +261,7 @@ impl Dialogue {
     /// commands. Like the reference, a line after an AUTH exchange step is a response when the
     /// step got 334, or when its first word is no known verb (reply not yet seen).
     fn is_sasl_response(&self, cmd: &command::Command) -> bool {
-        self.auth_ctx && (self.auth_reply == Some(334) || !command::is_known_verb(&cmd.verb))
+        self.auth_ctx && (self.auth_reply == Some(334) || !cmd.verb.is_known())
     }
 
     fn auth_data(&mut self, line: &Line) {
@@ -273,41 +274,41 @@ impl Dialogue {
             reply: None,
         });
         let kind = Kind::Auth { seq: self.auth_seq };
-        self.expect(Pending::Command { verb: "<AUTH-DATA>".into(), kind, event, tx: self.cur_tx }, line.first);
+        self.expect(Pending::Command { verb: Verb::AuthData, kind, event, tx: self.cur_tx }, line.first);
     }
 
     /// What a command does to the dialogue state; returns what its reply will answer.
     fn command_effect(&mut self, cmd: &command::Command, line: &Line) -> (Kind, Option<usize>) {
         let at = line.first;
-        match cmd.verb.as_str() {
-            "HELO" | "EHLO" => self.helo(cmd),
-            "MAIL" => self.mail(cmd, at),
-            "RCPT" => self.rcpt(cmd, at),
-            "DATA" => {
-                let tx = self.tx_for_data("DATA");
+        match cmd.verb {
+            Verb::Helo | Verb::Ehlo => self.helo(cmd),
+            Verb::Mail => self.mail(cmd, at),
+            Verb::Rcpt => self.rcpt(cmd, at),
+            Verb::Data => {
+                let tx = self.tx_for_data(Verb::Data);
                 self.client_mode = ClientMode::Undecided(Decision::Data);
                 (Kind::Data, tx)
             }
-            "BDAT" => self.bdat(cmd, at),
-            "STARTTLS" => {
+            Verb::Bdat => self.bdat(cmd, at),
+            Verb::StartTls => {
                 self.rec.starttls.get_or_insert_with(|| {
                     Box::new(super::record::StartTls { requested: true, reply: None, packet: at, tls: None })
                 });
                 self.client_mode = ClientMode::Undecided(Decision::StartTls);
                 (Kind::StartTls, None)
             }
-            "AUTH" => {
+            Verb::Auth => {
                 self.auth_seq += 1;
                 self.auth_reply = None;
                 (Kind::Auth { seq: self.auth_seq }, self.cur_tx)
             }
-            "RSET" => (Kind::Rset, self.reset_tx("RSET")),
+            Verb::Rset => (Kind::Rset, self.reset_tx(Verb::Rset)),
             _ => (Kind::Other, self.cur_tx),
         }
     }
 
     fn bdat(&mut self, cmd: &command::Command, at: PacketRef) -> (Kind, Option<usize>) {
-        let tx = self.tx_for_data("BDAT");
+        let tx = self.tx_for_data(Verb::Bdat);
         match command::bdat(&cmd.arg) {
             Bdat::Valid { size, last } => {
                 let chunk = BdatChunk { size, last, seen: 0, reply: None, first_packet: at, last_packet: None };
@@ -390,7 +391,7 @@ impl Dialogue {
             let tx = self.close_tx(None);
             self.client_mode = ClientMode::Commands;
             let kind = Kind::DataEnd;
-            self.expect(Pending::Command { verb: "<data-end>".into(), kind, event: None, tx }, line.first);
+            self.expect(Pending::Command { verb: Verb::DataEnd, kind, event: None, tx }, line.first);
             return;
         }
         let wire = line.len as u64 + if line.ending == Ending::CrLf { 2 } else { 1 };
@@ -437,7 +438,8 @@ impl Dialogue {
     /// A command cut off by the end of the capture: the reference still lists its verb.
     fn partial_command(&mut self, l: &Line) {
         let head = String::from_utf8_lossy(&l.bytes[..l.bytes.len().min(64)]).to_uppercase();
-        let verb = head.split(' ').next().unwrap_or("").to_string();
+        // Upper-cased whole, not parsed: the reference lists the cut-off word as it reads it.
+        let verb = Verb::named(head.split(' ').next().unwrap_or("").to_string());
         let detail = format!("{} bytes without line end", l.len);
         self.log.anomaly(C2S, AnomalyKind::PartialLineAtEnd, detail, l.first);
         if l.truncated() {

@@ -1,41 +1,18 @@
 //! Client command lines (RFC 5321 §4.1): verb and argument, addresses, BDAT sizes, AUTH.
 
-/// Verbs that end a SASL exchange when they appear where a response line was expected.
-const KNOWN_VERBS: &[&str] = &[
-    "HELO", "EHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN", "HELP", "NOOP", "QUIT", "STARTTLS", "AUTH",
-    "ETRN", "TURN", "ATRN", "XCLIENT", "XFORWARD", "SEND", "SOML", "SAML",
-];
-
-/// Longest verb kept: a line without spaces is one huge "verb".
-const VERB_MAX: usize = 128;
+use super::verb::Verb;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Command {
-    pub verb: String,
+    pub verb: Verb,
     pub arg: String,
 }
 
-/// Splits at the first space. Verbs are case-insensitive (RFC 5321 §2.4): alphabetic verbs are
-/// upper-cased, anything else (an ASA-masked "XXXX", binary) is kept verbatim.
+/// Splits at the first space. Verbs are case-insensitive (RFC 5321 §2.4): see [`Verb::parse`].
 pub fn parse(line: &[u8]) -> Command {
     let text = String::from_utf8_lossy(line);
     let (verb, arg) = text.split_once(' ').unwrap_or((&text, ""));
-    Command { verb: normalize_verb(verb), arg: arg.to_string() }
-}
-
-pub fn normalize_verb(v: &str) -> String {
-    if (1..=16).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return v.to_ascii_uppercase();
-    }
-    let mut end = v.len().min(VERB_MAX);
-    while !v.is_char_boundary(end) {
-        end -= 1;
-    }
-    v[..end].to_string()
-}
-
-pub fn is_known_verb(token: &str) -> bool {
-    KNOWN_VERBS.iter().any(|k| k.eq_ignore_ascii_case(token))
+    Command { verb: Verb::parse(verb), arg: arg.to_string() }
 }
 
 /// The path of "FROM:<a@b> SIZE=1" → "a@b"; "TO: <x>" → "x"; "FROM:a@b" → "a@b".
@@ -81,11 +58,11 @@ mod tests {
 
     #[test]
     fn verbs() {
-        assert_eq!(parse(b"ehlo example.org"), Command { verb: "EHLO".into(), arg: "example.org".into() });
-        assert_eq!(parse(b"XXXX").verb, "XXXX");
+        assert_eq!(parse(b"ehlo example.org"), Command { verb: Verb::Ehlo, arg: "example.org".into() });
+        assert_eq!(parse(b"XXXX").verb.as_str(), "XXXX");
         assert_eq!(parse(b"DATA").arg, "");
-        assert_eq!(parse(b"\x00\xffx y").verb, "\u{0}\u{fffd}x");
-        assert_eq!(parse(b"").verb, "");
+        assert_eq!(parse(b"\x00\xffx y").verb.as_str(), "\u{0}\u{fffd}x");
+        assert_eq!(parse(b"").verb.as_str(), "");
     }
 
     #[test]

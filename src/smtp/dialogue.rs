@@ -8,6 +8,7 @@ use super::line::LineBuf;
 use super::record::{SmtpRecord, TlsInfo};
 use super::reply;
 use super::tls;
+use super::verb::Verb;
 use crate::tcp::{Direction, PacketRef};
 use std::collections::VecDeque;
 
@@ -73,7 +74,7 @@ pub(super) enum Kind {
 #[derive(Clone, Debug)]
 pub(super) enum Pending {
     Command {
-        verb: String,
+        verb: Verb,
         kind: Kind,
         event: Option<usize>,
         tx: Option<usize>,
@@ -278,9 +279,9 @@ impl Dialogue {
                 continue;
             };
             match kind {
-                Kind::DataEnd => self.log.anomaly(C2S, AnomalyKind::NoFinalReply, verb, at),
-                Kind::Auth { .. } if verb.starts_with('<') => {}
-                _ => self.log.anomaly(C2S, AnomalyKind::UnansweredCommand, verb, at),
+                Kind::DataEnd => self.log.anomaly(C2S, AnomalyKind::NoFinalReply, verb.to_string(), at),
+                Kind::Auth { .. } if verb == Verb::AuthData => {}
+                _ => self.log.anomaly(C2S, AnomalyKind::UnansweredCommand, verb.to_string(), at),
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The bounded, packet-referenced event list and the anomaly tally that later stages
 //! (diagnosis, ladder diagrams) read.
 
+use super::verb::Verb;
 use crate::tcp::{Direction, PacketRef};
 
 /// Longest argument or reply text kept in an event; the full length is in `len`.
@@ -9,7 +10,7 @@ pub const EVENT_TEXT_MAX: usize = 1024;
 #[derive(Clone, Debug)]
 pub enum Event {
     Command {
-        verb: String,
+        verb: Verb,
         /// For AUTH only the mechanism: credentials are never stored.
         arg: Option<String>,
         /// Line length without the line ending.
@@ -29,8 +30,9 @@ pub enum Event {
         code: u16,
         lines: Vec<String>,
         line_count: usize,
-        /// The verb of the command it answers ("<greeting>", "<data-end>", null if none).
-        answers: Option<String>,
+        /// What it answers: a command's verb or a pseudo-command ([`Verb::Greeting`],
+        /// [`Verb::DataEnd`]); `None` if nothing was pending.
+        answers: Option<Verb>,
         first_packet: PacketRef,
         last_packet: PacketRef,
     },

@@ -18,6 +18,7 @@ mod server;
 pub mod tls;
 mod tls_info;
 mod txn;
+pub mod verb;
 
 #[cfg(test)]
 mod tests;
@@ -25,6 +26,7 @@ mod tests;
 pub use dialogue::Dialogue;
 pub use event::{Anomaly, AnomalyKind, Event};
 pub use record::*;
+pub use verb::Verb;
 
 #[derive(Clone, Debug)]
 pub struct SmtpConfig {

@@ -2,6 +2,7 @@
 //! Plain data only; the parser lives in `dialogue` and its helpers.
 
 use super::event::{Anomaly, Event};
+use super::verb::Verb;
 use crate::tcp::PacketRef;
 
 /// The whole dialogue of one connection.
@@ -10,7 +11,7 @@ pub struct SmtpRecord {
     /// The greeting (first reply, RFC 5321 §4.3.1), text lines joined with "\n" and kept verbatim
     /// so a Cisco ASA masked banner ("220 ****2**0***") stays visible.
     pub banner: Option<Banner>,
-    pub helo_verb: Option<String>,
+    pub helo_verb: Option<Verb>,
     pub helo: Option<String>,
     /// Keyword lines of the first accepted EHLO reply, verbatim (ASA masks them as "XXXXXXXA").
     pub ehlo_keywords: Vec<String>,
@@ -22,7 +23,7 @@ pub struct SmtpRecord {
     /// TLS from the first client byte (port 465, RFC 8314) rather than after STARTTLS.
     pub implicit_tls: Option<Box<TlsInfo>>,
     /// Command verbs in order (alphabetic verbs upper-cased, anything else verbatim).
-    pub commands: Vec<String>,
+    pub commands: Vec<Verb>,
     /// Codes of every complete reply in server order, greeting first, multi-line replies once.
     pub replies: Vec<u16>,
     pub client_spoke_first: bool,
@@ -81,7 +82,7 @@ pub struct Transaction {
     pub rcpts: Vec<Rcpt>,
     pub rcpt_count: usize,
     /// "DATA" or "BDAT" once the client started sending the message.
-    pub data_verb: Option<String>,
+    pub data_verb: Option<Verb>,
     /// Reply to DATA itself (354, or a rejection such as 503/554).
     pub data_intermediate_reply: Option<u16>,
     /// Reply after the end-of-data dot, or to BDAT … LAST.
@@ -90,7 +91,7 @@ pub struct Transaction {
     pub bdat_chunks: Vec<BdatChunk>,
     pub body: Option<BodyStats>,
     /// The command that ended the transaction before delivery (RSET, HELO, EHLO).
-    pub reset_by: Option<String>,
+    pub reset_by: Option<Verb>,
 }
 
 /// Where a maximum was seen: its value and the packet carrying it.

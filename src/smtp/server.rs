@@ -7,6 +7,7 @@ use super::line::Line;
 use super::record::{Banner, Extreme, ReplyInfo};
 use super::reply::{self, Reply};
 use super::tls;
+use super::verb::Verb;
 use crate::tcp::{Direction, PacketRef};
 
 const S2C: Direction = Direction::ServerToClient;
@@ -117,7 +118,7 @@ impl Dialogue {
         let target = self.reply_target();
         let answers = match &target {
             Some(Pending::Command { verb, .. }) => Some(verb.clone()),
-            Some(Pending::Gap) => Some("<gap>".to_string()),
+            Some(Pending::Gap) => Some(Verb::Gap),
             None => None,
         };
         self.reply_event(&r, answers);
@@ -150,7 +151,7 @@ impl Dialogue {
     }
 
     fn greeting(&mut self, r: Reply) {
-        self.reply_event(&r, Some("<greeting>".into()));
+        self.reply_event(&r, Some(Verb::Greeting));
         self.rec.banner = Some(Banner { code: r.code, text: r.text(), packet: r.first });
     }
 
@@ -166,7 +167,7 @@ impl Dialogue {
         self.fifo.pop_front().map(|(p, _)| p)
     }
 
-    fn reply_event(&mut self, r: &Reply, answers: Option<String>) {
+    fn reply_event(&mut self, r: &Reply, answers: Option<Verb>) {
         self.log.push(Event::Reply {
             code: r.code,
             lines: r.lines.iter().take(EVENT_REPLY_LINES).map(|l| clip(l)).collect(),

@@ -4,6 +4,7 @@ use super::command;
 use super::dialogue::{Dialogue, Kind};
 use super::event::Event;
 use super::record::{Extreme, Rcpt, Transaction};
+use super::verb::Verb;
 use crate::tcp::PacketRef;
 
 impl Dialogue {
@@ -14,8 +15,8 @@ impl Dialogue {
             self.rec.helo_verb = Some(cmd.verb.clone());
             self.rec.helo = Some(cmd.arg.clone());
         }
-        let reset = self.reset_tx(&cmd.verb);
-        (Kind::Helo { ehlo: cmd.verb == "EHLO", reset }, reset)
+        let reset = self.reset_tx(cmd.verb.clone());
+        (Kind::Helo { ehlo: cmd.verb == Verb::Ehlo, reset }, reset)
     }
 
     pub(super) fn mail(&mut self, cmd: &command::Command, at: PacketRef) -> (Kind, Option<usize>) {
@@ -60,9 +61,9 @@ impl Dialogue {
 
     /// The transaction a DATA or BDAT belongs to; one without MAIL gets an envelope-less one
     /// so its replies are still recorded.
-    pub(super) fn tx_for_data(&mut self, verb: &str) -> Option<usize> {
+    pub(super) fn tx_for_data(&mut self, verb: Verb) -> Option<usize> {
         let tx = self.cur_tx.or_else(|| self.new_tx(Transaction::default()))?;
-        self.rec.transactions[tx].data_verb.get_or_insert_with(|| verb.to_string());
+        self.rec.transactions[tx].data_verb.get_or_insert(verb);
         Some(tx)
     }
 
@@ -82,10 +83,10 @@ impl Dialogue {
     }
 
     /// Ends the open transaction because of `verb` (RSET, HELO, EHLO); returns it.
-    pub(super) fn reset_tx(&mut self, verb: &str) -> Option<usize> {
+    pub(super) fn reset_tx(&mut self, verb: Verb) -> Option<usize> {
         let t = self.cur_tx?;
         self.end_message(false, self.last_at[0]);
-        self.rec.transactions[t].reset_by = Some(verb.to_string());
+        self.rec.transactions[t].reset_by = Some(verb);
         self.close_tx(None)
     }
 

@@ -2,7 +2,7 @@
 //! BDAT chunk, TLS record, gap and anomaly with the packets that carried it.
 
 use super::names::{self, number};
-use crate::smtp::Event;
+use crate::smtp::{Event, Verb};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -68,7 +68,7 @@ pub(super) enum EventOut<'a> {
 pub(super) fn event(e: &Event) -> EventOut<'_> {
     match e {
         Event::Command { verb, arg, len, first_packet, last_packet, reply } => EventOut::Command {
-            verb,
+            verb: verb.as_str(),
             arg: arg.as_deref(),
             len: *len,
             first_packet: number(first_packet),
@@ -85,7 +85,7 @@ pub(super) fn event(e: &Event) -> EventOut<'_> {
             code: *code,
             lines,
             line_count: *line_count,
-            answers: answers.as_deref(),
+            answers: answers.as_ref().map(Verb::as_str),
             first_packet: number(first_packet),
             last_packet: number(last_packet),
         },

@@ -6,7 +6,7 @@ use super::names::{self, number};
 use crate::smtp::headers::Identity;
 use crate::smtp::{
     Anomaly, Attachment, Banner, BdatChunk, BodyStats, ClientHello, Extreme, Maxima, Rcpt, ReplyInfo, ServerHello,
-    SmtpRecord, StartTls, TlsAlert, TlsInfo, Transaction,
+    SmtpRecord, StartTls, TlsAlert, TlsInfo, Transaction, Verb,
 };
 use serde::Serialize;
 
@@ -21,7 +21,7 @@ pub(super) struct Smtp<'a> {
     transactions: Vec<TransactionOut<'a>>,
     starttls: Option<StartTlsOut<'a>>,
     implicit_tls: Option<TlsOut<'a>>,
-    commands: &'a [String],
+    commands: Vec<&'a str>,
     replies: &'a [u16],
     client_spoke_first: bool,
     pipelining: bool,
@@ -35,7 +35,7 @@ pub(super) struct Smtp<'a> {
 pub(super) fn smtp(r: &SmtpRecord) -> Smtp<'_> {
     Smtp {
         banner: r.banner.as_ref().map(banner),
-        helo_verb: r.helo_verb.as_deref(),
+        helo_verb: r.helo_verb.as_ref().map(Verb::as_str),
         helo: r.helo.as_deref(),
         ehlo_keywords: &r.ehlo_keywords,
         mail_from: &r.mail_from,
@@ -43,7 +43,7 @@ pub(super) fn smtp(r: &SmtpRecord) -> Smtp<'_> {
         transactions: r.transactions.iter().map(transaction).collect(),
         starttls: r.starttls.as_deref().map(starttls),
         implicit_tls: r.implicit_tls.as_deref().map(tls),
-        commands: &r.commands,
+        commands: r.commands.iter().map(Verb::as_str).collect(),
         replies: &r.replies,
         client_spoke_first: r.client_spoke_first,
         pipelining: r.pipelining,
@@ -136,13 +136,13 @@ fn transaction(t: &Transaction) -> TransactionOut<'_> {
         rcpt_to: &t.rcpt_to,
         rcpts: t.rcpts.iter().map(rcpt).collect(),
         rcpt_count: t.rcpt_count,
-        data_verb: t.data_verb.as_deref(),
+        data_verb: t.data_verb.as_ref().map(Verb::as_str),
         data_intermediate_reply: t.data_intermediate_reply,
         data_reply: t.data_reply.as_ref().map(reply),
         queue_id: t.queue_id.as_deref(),
         bdat_chunks: t.bdat_chunks.iter().map(bdat).collect(),
         body: t.body.as_ref().map(body),
-        reset_by: t.reset_by.as_deref(),
+        reset_by: t.reset_by.as_ref().map(Verb::as_str),
     }
 }
 

@@ -269,7 +269,7 @@ fn packets_showing_masks(s: &Session) -> BTreeSet<u64> {
     let mut out = BTreeSet::new();
     for ev in &s.smtp.events {
         match ev {
-            Event::Command { verb, first_packet, last_packet, .. } if verb.contains("XXXX") => {
+            Event::Command { verb, first_packet, last_packet, .. } if verb.as_str().contains("XXXX") => {
                 out.extend([first_packet.number, last_packet.number]);
             }
             Event::Reply { lines, first_packet, last_packet, .. } if lines.iter().any(|l| masked(l)) => {
@@ -342,7 +342,7 @@ fn payload_items(s: &Session, masked: &BTreeSet<u64>) -> Payload {
 fn continuation(s: &Session, ev: &Event, out: &mut BTreeMap<u64, String>) {
     let (what, dir, first, last) = match ev {
         Event::Command { verb, first_packet, last_packet, .. } => {
-            (verb.clone(), Direction::ClientToServer, first_packet, last_packet)
+            (verb.to_string(), Direction::ClientToServer, first_packet, last_packet)
         }
         Event::Reply { code, first_packet, last_packet, .. } => {
             (code.to_string(), Direction::ServerToClient, first_packet, last_packet)
@@ -363,7 +363,7 @@ fn describe(ev: &Event) -> Option<(u64, Item)> {
         Event::Command { verb, arg, first_packet, .. } => {
             let text = match arg {
                 Some(a) => format!("{verb} {a}"),
-                None => verb.clone(),
+                None => verb.to_string(),
             };
             (first_packet.number, item(ItemKind::Command, text, Tone::Normal))
         }

@@ -86,7 +86,7 @@ fn event_lines(e: &Event) -> Vec<(u64, Speaker, u64, String)> {
         Event::Command { verb, arg, first_packet, last_packet, .. } => {
             let text = match arg {
                 Some(a) => format!("{verb} {a}"),
-                None => verb.clone(),
+                None => verb.to_string(),
             };
             vec![(first_packet.number, Speaker::Client, last_packet.number, text)]
         }

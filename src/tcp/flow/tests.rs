@@ -150,7 +150,7 @@ fn a_lost_client_segment_becomes_a_gap_and_the_dialogue_resyncs() {
     b.raw(SERVER, 0x18, ack, seq + mail.len() as u32 + 15, b"250 ok\r\n250 ok\r\n", 63);
     let s = &b.analyze()[0];
     assert_eq!(s.conn.dirs[0].stream.gap_bytes, mail.len() as u64);
-    assert!(s.smtp.commands.contains(&"RCPT".to_string()));
+    assert!(s.smtp.commands.contains(&crate::smtp::Verb::Rcpt));
     assert!(s.conn.zeek_history.contains('G') || s.conn.zeek_history.contains('g'), "{}", s.conn.zeek_history);
 }
 
