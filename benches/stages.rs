@@ -7,7 +7,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use smtpdiag::capture::{Frame, LinkType, Timestamp};
 use smtpdiag::decode;
 use smtpdiag::smtp::{Dialogue, SmtpConfig};
-use smtpdiag::tcp::reassembly::{Chunk, Reassembler, ReassemblyLimits};
+use smtpdiag::tcp::reassembly::{Chunk, Reassembler, ReassemblyLimits, Segment};
 use smtpdiag::tcp::seq::SeqNumber;
 use smtpdiag::tcp::{Direction, PacketRef};
 use std::hint::black_box;
@@ -56,7 +56,7 @@ fn reassembly_bench(c: &mut Criterion) {
             };
             for i in 0..1000u32 {
                 let at = PacketRef { number: i as u64, ts: Timestamp(0) };
-                r.segment(SeqNumber(1 + i * 1460), &seg, 0, false, at, &limits, &mut sink);
+                r.segment(Segment::new(SeqNumber(1 + i * 1460), &seg, at), &limits, &mut sink);
             }
             black_box(delivered)
         })

@@ -8,7 +8,7 @@ use common::pcap::*;
 use proptest::prelude::*;
 use smtpdiag::session::AnalyzerConfig;
 use smtpdiag::tcp::PacketRef;
-use smtpdiag::tcp::reassembly::{Chunk, Reassembler, ReassemblyLimits};
+use smtpdiag::tcp::reassembly::{Chunk, Reassembler, ReassemblyLimits, Segment};
 use smtpdiag::tcp::seq::SeqNumber;
 
 /// Segments [start, end) of a stream of `len` bytes: cut at `cuts`, plus duplicates of some
@@ -113,7 +113,7 @@ proptest! {
         for (i, (a, b)) in segments(len, &cuts, &extra, &order).into_iter().enumerate() {
             let at = PacketRef { number: i as u64, ts: Default::default() };
             let seq = SeqNumber(isn).plus(1 + a as u64);
-            r.segment(seq, &data[a..b], 0, false, at, &limits, &mut |c, _| match c {
+            r.segment(Segment::new(seq, &data[a..b], at), &limits, &mut |c, _| match c {
                 Chunk::Data(d) => out.extend_from_slice(d),
                 Chunk::Gap(n) => panic!("gap of {n}"),
             });

@@ -9,7 +9,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use smtpdiag::tcp::PacketRef;
-use smtpdiag::tcp::reassembly::{Chunk, Reassembler, ReassemblyLimits};
+use smtpdiag::tcp::reassembly::{Chunk, Reassembler, ReassemblyLimits, Segment};
 use smtpdiag::tcp::seq::SeqNumber;
 
 fn reference(seq: u32) -> u8 {
@@ -96,7 +96,8 @@ fuzz_target!(|data: &[u8]| {
                 let payload: Vec<u8> =
                     (0..len).map(|i| reference(seq.plus(i as u64).0) ^ if bad { 0x5a } else { 0 }).collect();
                 st.start.get_or_insert(seq);
-                r.segment(seq, &payload, missing, fin, at, &limits, &mut |c, _| st.chunk(c));
+                let segment = Segment { missing, fin, ..Segment::new(seq, &payload, at) };
+                r.segment(segment, &limits, &mut |c, _| st.chunk(c));
             }
         }
         assert!(r.buffered_bytes() <= limits.max_buffered_bytes, "{} buffered", r.buffered_bytes());

@@ -5,7 +5,7 @@
 pub use super::events::PacketEvent;
 
 use super::events::EventLog;
-use super::reassembly::{DirectionStats, Rewrite, SegmentClass};
+use super::reassembly::{DirectionStats, Reassembler, Rewrite, SegmentClass};
 use super::zeek::ZeekConn;
 use super::{Direction, PacketRef};
 use crate::decode::{FlagsLabel, Packet, TcpFlags};
@@ -200,16 +200,13 @@ pub struct ConnTracker {
     handshake_ack: Option<PacketRef>,
     syn_answered_by_rst: bool,
     isn: [Option<u32>; 2],
-    fin_seen: [bool; 2],
     rst_seen: bool,
     /// Zeek's own view, fed the same packets, for conn.log-compatible state and history.
     zeek: ZeekConn,
     /// Sender of the connection's first captured packet (Zeek's frame of reference).
     first_sender: Endpoint,
-    /// A new hole per direction not yet told to the Zeek model, and whether the last bytes handed
-    /// on were missing ones (so a hole spanning several packets is one gap).
-    zeek_gap_pending: [bool; 2],
-    in_gap: [bool; 2],
+    /// Holes per direction (the reassembler's count) the Zeek model has been told about.
+    zeek_gaps_told: [u64; 2],
     signatures: [[Signature; SIGNATURES_KEPT]; 2],
     signature_pos: [usize; 2],
 }
@@ -227,8 +224,7 @@ impl ConnTracker {
         ConnTracker {
             zeek: ZeekConn::with_ports(first_sender.port, other.port),
             first_sender,
-            zeek_gap_pending: [false; 2],
-            in_gap: [false; 2],
+            zeek_gaps_told: [0; 2],
             signatures: Default::default(),
             signature_pos: [0; 2],
             client,
@@ -247,7 +243,6 @@ impl ConnTracker {
             handshake_ack: None,
             syn_answered_by_rst: false,
             isn: [None; 2],
-            fin_seen: [false; 2],
             rst_seen: false,
         }
     }
@@ -260,31 +255,20 @@ impl ConnTracker {
         }
     }
 
-    /// The reassembler found bytes of `dir` missing from the capture.
-    pub fn content_gap(&mut self, dir: Direction) {
-        if !self.in_gap[dir.index()] {
-            self.zeek_gap_pending[dir.index()] = true;
-        }
-        self.in_gap[dir.index()] = true;
-    }
-
-    /// The reassembler handed on captured bytes of `dir`.
-    pub fn content_data(&mut self, dir: Direction) {
-        self.in_gap[dir.index()] = false;
-    }
-
     /// After the packet's bytes were reassembled: an acknowledgment tells Zeek about the holes
-    /// in the data it acknowledges.
-    pub fn after_reassembly(&mut self, p: &Packet<'_>, dir: Direction) {
+    /// the reassembler of the other direction found in the data it acknowledges.
+    pub fn after_reassembly(&mut self, p: &Packet<'_>, dir: Direction, streams: &[Reassembler; 2]) {
         if p.flags.ack() {
-            self.flush_zeek_gap(dir.reverse());
+            let other = dir.reverse();
+            self.tell_zeek_gaps(other, streams[other.index()].gaps());
         }
     }
 
     /// Zeek notices a content gap when the peer acknowledges past it, so its history letter comes
-    /// after the peer's ACK; tell the model at that point (or at the end).
-    fn flush_zeek_gap(&mut self, dir: Direction) {
-        if std::mem::take(&mut self.zeek_gap_pending[dir.index()]) {
+    /// after the peer's ACK; tell the model at that point (or at the end): one gap for any number
+    /// of new holes since it was last told.
+    fn tell_zeek_gaps(&mut self, dir: Direction, gaps: u64) {
+        if gaps > std::mem::replace(&mut self.zeek_gaps_told[dir.index()], gaps) {
             let sender = match dir {
                 Direction::ClientToServer => self.client,
                 Direction::ServerToClient => self.server,
@@ -394,7 +378,6 @@ impl ConnTracker {
             self.rst_seen = true;
             CloseKind::Rst
         } else if p.flags.fin() {
-            self.fin_seen[dir.index()] = true;
             CloseKind::Fin
         } else {
             return;
@@ -428,11 +411,6 @@ impl ConnTracker {
             class,
             gap_bytes,
         });
-    }
-
-    /// Both sides sent FIN, or someone reset: only late packets can still come.
-    pub fn is_closed(&self) -> bool {
-        self.rst_seen || (self.fin_seen[0] && self.fin_seen[1])
     }
 
     pub fn reset_seen(&self) -> bool {
@@ -476,8 +454,8 @@ impl ConnTracker {
 
     /// Finish: freeze what was observed into a record.
     pub fn into_record(mut self, stream_stats: [DirectionStats; 2]) -> ConnRecord {
-        self.flush_zeek_gap(Direction::ClientToServer);
-        self.flush_zeek_gap(Direction::ServerToClient);
+        self.tell_zeek_gaps(Direction::ClientToServer, stream_stats[0].gaps);
+        self.tell_zeek_gaps(Direction::ServerToClient, stream_stats[1].gaps);
         for (facts, stats) in self.dirs.iter_mut().zip(stream_stats) {
             facts.ip_id = facts.ip_ids.pattern();
             facts.stream = stats;

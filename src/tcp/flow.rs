@@ -225,7 +225,7 @@ impl<A: StreamConsumer> FlowTable<A> {
             _ => {
                 let full = make_full(config, flow, Some(p), make_app);
                 let new_deadline = process(config, full, p);
-                if new_deadline < deadline && full.tracker.is_closed() {
+                if new_deadline < deadline && full.is_closed() {
                     // Lingering for late packets only: its segment history is not worth its memory.
                     full.reasm.iter_mut().for_each(Reassembler::release_history);
                 }
@@ -339,10 +339,10 @@ impl<A: StreamConsumer> FlowTable<A> {
     ) {
         make_full(&self.config, &mut flow, None, &mut self.make_app);
         let State::Full(full) = flow.state else { unreachable!("made full above") };
-        let Full { mut reasm, mut app, mut tracker, .. } = *full;
+        let Full { mut reasm, mut app, tracker, .. } = *full;
         let at = tracker.last;
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-            reasm[dir.index()].flush(at, &mut |c, at| deliver(&mut app, &mut tracker, dir, c, at));
+            reasm[dir.index()].flush(at, &mut |c, at| deliver(&mut app, dir, c, at));
         }
         let stats = [std::mem::take(&mut reasm[0].stats), std::mem::take(&mut reasm[1].stats)];
         done(Finished { index: flow.id, phase, deadline, conn: tracker.into_record(stats), app, end });

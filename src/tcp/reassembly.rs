@@ -25,6 +25,29 @@ pub enum Chunk<'a> {
     Gap(u64),
 }
 
+/// One segment of a direction, as the reassembler takes it.
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a> {
+    /// Sequence number of the first payload byte (ISN + 1 for data carried on a SYN).
+    pub seq: SeqNumber,
+    pub payload: &'a [u8],
+    /// Wire bytes after `payload` that the capture cut off (snaplen).
+    pub missing: u32,
+    pub fin: bool,
+    /// The same packet seen a second time at another capture point (`tcpdump -i any` on a
+    /// router, a VLAN host): if its bytes were all delivered, it is compared with the first copy
+    /// and not counted as a retransmission.
+    pub duplicate: bool,
+    pub at: PacketRef,
+}
+
+impl<'a> Segment<'a> {
+    /// Captured whole, no FIN, seen once.
+    pub fn new(seq: SeqNumber, payload: &'a [u8], at: PacketRef) -> Self {
+        Segment { seq, payload, missing: 0, fin: false, duplicate: false, at }
+    }
+}
+
 /// Caps on what one direction may hold while waiting for a hole to fill.
 #[derive(Clone, Copy, Debug)]
 pub struct ReassemblyLimits {
@@ -115,8 +138,6 @@ pub struct Reassembler {
     recent_pos: usize,
     /// The last thing handed on was a gap: more missing bytes extend the same hole.
     in_gap: bool,
-    /// The next segment is a second copy of one already seen (set by the connection tracker).
-    duplicate_next: bool,
     pub stats: DirectionStats,
 }
 
@@ -138,7 +159,6 @@ impl Reassembler {
             recent: None,
             recent_pos: 0,
             in_gap: false,
-            duplicate_next: false,
             stats: DirectionStats::default(),
         }
     }
@@ -148,11 +168,6 @@ impl Reassembler {
         if self.next.is_none() {
             self.next = Some(isn.plus(1));
         }
-    }
-
-    /// The next segment is the same packet seen at another capture point.
-    pub fn expect_duplicate(&mut self) {
-        self.duplicate_next = true;
     }
 
     pub fn started(&self) -> bool {
@@ -185,8 +200,14 @@ impl Reassembler {
         matches!((self.fin, self.next), (Some(f), Some(n)) if f == n)
     }
 
+    /// This direction sent a FIN (a reset is no FIN: its segment is never given here).
     pub fn fin_seen(&self) -> bool {
         self.fin.is_some()
+    }
+
+    /// Holes found so far: missing bytes in a row, however many packets they spanned, are one.
+    pub fn gaps(&self) -> u64 {
+        self.stats.gaps
     }
 
     /// The peer acknowledged this direction's FIN: nothing more is owed in this direction.
@@ -194,23 +215,17 @@ impl Reassembler {
         self.fin_acked
     }
 
-    /// One segment of this direction. `seq` is the sequence number of the first payload byte
-    /// (ISN + 1 for data carried on a SYN).
-    #[allow(clippy::too_many_arguments)]
+    /// One segment of this direction.
     pub fn segment(
         &mut self,
-        seq: SeqNumber,
-        payload: &[u8],
-        missing: u32,
-        fin: bool,
-        at: PacketRef,
+        segment: Segment<'_>,
         limits: &ReassemblyLimits,
         sink: &mut dyn FnMut(Chunk<'_>, PacketRef),
     ) -> SegmentClass {
+        let Segment { seq, payload, missing, fin, duplicate, at } = segment;
         let len = payload.len() as u64 + missing as u64;
         let next = *self.next.get_or_insert(seq);
-        if self.duplicate_next {
-            self.duplicate_next = false;
+        if duplicate {
             let rel = seq.since(next);
             if rel + len as i64 <= 0 {
                 self.check_rewrite(self.next_offset.wrapping_add_signed(rel), payload, at);

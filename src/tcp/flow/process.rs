@@ -3,7 +3,7 @@
 
 use super::super::conn::ConnTracker;
 use super::super::events::EventLog;
-use super::super::reassembly::{Chunk, Reassembler, SegmentClass};
+use super::super::reassembly::{Chunk, Reassembler, Segment, SegmentClass};
 use super::super::seq::SeqNumber;
 use super::super::{Direction, PacketRef};
 use super::config::TcpConfig;
@@ -58,30 +58,18 @@ pub(super) fn reuses_ports<A>(f: &Flow<A>, p: &Packet<'_>) -> bool {
     p.flags.syn() && !p.flags.ack() && f.is_closed() && f.client_isn() != Some(p.seq)
 }
 
-pub(super) fn deliver<A: StreamConsumer>(
-    app: &mut A,
-    tracker: &mut ConnTracker,
-    dir: Direction,
-    chunk: Chunk<'_>,
-    at: PacketRef,
-) {
+pub(super) fn deliver<A: StreamConsumer>(app: &mut A, dir: Direction, chunk: Chunk<'_>, at: PacketRef) {
     match chunk {
-        Chunk::Data(d) => {
-            tracker.content_data(dir);
-            app.on_data(dir, d, at)
-        }
-        Chunk::Gap(n) => {
-            tracker.content_gap(dir);
-            app.on_gap(dir, n, at)
-        }
+        Chunk::Data(d) => app.on_data(dir, d, at),
+        Chunk::Gap(n) => app.on_gap(dir, n, at),
     }
 }
 
 pub(super) fn flush_pending<A: StreamConsumer>(full: &mut Full<A>) {
     let at = full.tracker.last;
-    let Full { reasm, app, tracker, .. } = full;
+    let Full { reasm, app, .. } = full;
     for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-        reasm[dir.index()].flush_pending(at, &mut |c, at| deliver(app, tracker, dir, c, at));
+        reasm[dir.index()].flush_pending(at, &mut |c, at| deliver(app, dir, c, at));
     }
 }
 
@@ -93,16 +81,13 @@ pub(super) fn process<A: StreamConsumer>(config: &TcpConfig, full: &mut Full<A>,
     let duplicate = full.tracker.is_duplicate(p, dir);
     full.tracker.observe(p, dir, duplicate);
     let at = PacketRef { number: p.number, ts: p.ts };
-    let Full { reasm, app, tracker, buffered } = full;
+    let Full { reasm, app, .. } = full;
     let other = dir.reverse();
     // A reset's acknowledgment field is not evidence of delivery (middleboxes forge resets).
     if p.flags.ack() && !p.flags.rst() {
-        reasm[other.index()].acked(SeqNumber(p.ack), at, &mut |c, at| deliver(app, tracker, other, c, at));
+        reasm[other.index()].acked(SeqNumber(p.ack), at, &mut |c, at| deliver(app, other, c, at));
     }
     let r = &mut reasm[dir.index()];
-    if duplicate && !p.flags.rst() {
-        r.expect_duplicate();
-    }
     let mut seq = SeqNumber(p.seq);
     if p.flags.syn() {
         r.syn(seq);
@@ -116,22 +101,23 @@ pub(super) fn process<A: StreamConsumer>(config: &TcpConfig, full: &mut Full<A>,
             if let Chunk::Gap(n) = c {
                 gap_bytes += n;
             }
-            deliver(app, tracker, dir, c, at)
+            deliver(app, dir, c, at)
         };
-        r.segment(seq, p.payload, p.missing, p.flags.fin(), at, &config.limits, &mut sink)
+        let segment = Segment { seq, payload: p.payload, missing: p.missing, fin: p.flags.fin(), duplicate, at };
+        r.segment(segment, &config.limits, &mut sink)
     };
     let class = if duplicate { SegmentClass::Duplicate } else { class };
-    tracker.push_event(p, dir, class, gap_bytes);
-    tracker.after_reassembly(p, dir);
-    *buffered = reasm[0].buffered_bytes() + reasm[1].buffered_bytes();
-    p.ts.0.saturating_add(secs_to_nanos(wait(config, tracker, reasm)))
+    full.tracker.push_event(p, dir, class, gap_bytes);
+    full.tracker.after_reassembly(p, dir, &full.reasm);
+    full.buffered = full.reasm[0].buffered_bytes() + full.reasm[1].buffered_bytes();
+    p.ts.0.saturating_add(secs_to_nanos(wait(config, full)))
 }
 
 /// Seconds a connection waits after its last packet before it is handed on.
-pub(super) fn wait(config: &TcpConfig, tracker: &ConnTracker, reasm: &[Reassembler; 2]) -> f64 {
-    if !tracker.is_closed() {
-        if tracker.half_open() { config.half_open_timeout_s } else { config.idle_timeout_s }
-    } else if !tracker.reset_seen() && reasm.iter().all(Reassembler::fin_acked) {
+fn wait<A>(config: &TcpConfig, full: &Full<A>) -> f64 {
+    if !full.is_closed() {
+        if full.tracker.half_open() { config.half_open_timeout_s } else { config.idle_timeout_s }
+    } else if !full.tracker.reset_seen() && full.reasm.iter().all(Reassembler::fin_acked) {
         config.close_grace_s.min(config.linger_s)
     } else {
         config.linger_s

@@ -13,6 +13,14 @@ pub(super) struct Full<A> {
     pub(super) buffered: usize,
 }
 
+impl<A> Full<A> {
+    /// Both directions sent a FIN (their reassemblers hold it), or someone reset: only late
+    /// packets can still come.
+    pub(super) fn is_closed(&self) -> bool {
+        self.tracker.reset_seen() || self.reasm.iter().all(Reassembler::fin_seen)
+    }
+}
+
 pub(super) enum State<A> {
     Early(Early),
     Full(Box<Full<A>>),
@@ -40,7 +48,7 @@ impl<A> Flow<A> {
     pub(super) fn is_closed(&self) -> bool {
         match &self.state {
             State::Early(e) => e.reset_seen(),
-            State::Full(f) => f.tracker.is_closed(),
+            State::Full(f) => f.is_closed(),
         }
     }
 

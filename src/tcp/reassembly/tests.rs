@@ -19,7 +19,7 @@ fn at(n: u64) -> PacketRef {
 
 fn feed(r: &mut Reassembler, out: &mut Out, seq: u32, data: &str) -> SegmentClass {
     let limits = ReassemblyLimits::default();
-    r.segment(SeqNumber(seq), data.as_bytes(), 0, false, at(seq as u64), &limits, &mut out.sink())
+    r.segment(Segment::new(SeqNumber(seq), data.as_bytes(), at(seq as u64)), &limits, &mut out.sink())
 }
 
 fn started(isn: u32) -> Reassembler {
@@ -72,8 +72,9 @@ fn retransmission_with_different_bytes_is_a_rewrite() {
 fn a_second_copy_from_another_capture_point_is_compared_not_counted() {
     let (mut r, mut out) = (started(99), Out::default());
     feed(&mut r, &mut out, 100, "220 mx ready\r\n");
-    r.expect_duplicate();
-    assert_eq!(feed(&mut r, &mut out, 100, "220 ********\r\n"), SegmentClass::Duplicate);
+    let copy = Segment { duplicate: true, ..Segment::new(SeqNumber(100), b"220 ********\r\n", at(2)) };
+    let limits = ReassemblyLimits::default();
+    assert_eq!(r.segment(copy, &limits, &mut out.sink()), SegmentClass::Duplicate);
     assert_eq!(r.stats.retransmissions, 0);
     assert_eq!(r.stats.rewrites.len(), 1);
     assert_eq!(out.0, "220 mx ready\r\n");
@@ -122,7 +123,7 @@ fn ack_beyond_what_was_seen_declares_a_gap() {
 fn ack_of_fin_is_not_a_gap() {
     let (mut r, mut out) = (started(99), Out::default());
     let limits = ReassemblyLimits::default();
-    r.segment(SeqNumber(100), b"QUIT\r\n", 0, true, at(1), &limits, &mut out.sink());
+    r.segment(Segment { fin: true, ..Segment::new(SeqNumber(100), b"QUIT\r\n", at(1)) }, &limits, &mut out.sink());
     r.acked(SeqNumber(107), at(2), &mut out.sink());
     assert_eq!(out.0, "QUIT\r\n");
     assert!(r.finished());
@@ -132,7 +133,7 @@ fn ack_of_fin_is_not_a_gap() {
 fn snaplen_cut_payload_becomes_a_gap() {
     let (mut r, mut out) = (started(99), Out::default());
     let limits = ReassemblyLimits::default();
-    r.segment(SeqNumber(100), b"abc", 5, false, at(1), &limits, &mut out.sink());
+    r.segment(Segment { missing: 5, ..Segment::new(SeqNumber(100), b"abc", at(1)) }, &limits, &mut out.sink());
     feed(&mut r, &mut out, 108, "next");
     assert_eq!(out.0, "abc[gap 5]next");
 }
@@ -143,7 +144,7 @@ fn flush_turns_holes_and_missing_end_into_gaps() {
     let limits = ReassemblyLimits::default();
     feed(&mut r, &mut out, 100, "ab");
     feed(&mut r, &mut out, 110, "kl");
-    r.segment(SeqNumber(120), b"", 0, true, at(3), &limits, &mut out.sink());
+    r.segment(Segment { fin: true, ..Segment::new(SeqNumber(120), b"", at(3)) }, &limits, &mut out.sink());
     r.flush(at(4), &mut out.sink());
     assert_eq!(out.0, "ab[gap 8]kl[gap 8]");
     assert!(r.finished());
@@ -153,8 +154,8 @@ fn flush_turns_holes_and_missing_end_into_gaps() {
 fn buffer_cap_forces_progress_instead_of_growing() {
     let (mut r, mut out) = (started(99), Out::default());
     let limits = ReassemblyLimits { max_buffered_bytes: 4, max_buffered_segments: 100 };
-    r.segment(SeqNumber(110), b"abcd", 0, false, at(1), &limits, &mut out.sink());
-    r.segment(SeqNumber(114), b"efgh", 0, false, at(2), &limits, &mut out.sink());
+    r.segment(Segment::new(SeqNumber(110), b"abcd", at(1)), &limits, &mut out.sink());
+    r.segment(Segment::new(SeqNumber(114), b"efgh", at(2)), &limits, &mut out.sink());
     assert!(r.buffered_bytes() <= 4);
     assert_eq!(out.0, "[gap 10]abcdefgh");
     assert_eq!(r.stats.cap_flushes, 1);
@@ -167,15 +168,15 @@ fn segment_larger_than_the_whole_cap_is_not_buffered() {
     let (mut r, mut out) = (started(99), Out::default());
     let limits = ReassemblyLimits { max_buffered_bytes: 16, max_buffered_segments: 100 };
     let big = "y".repeat(100);
-    r.segment(SeqNumber(110), big.as_bytes(), 0, false, at(1), &limits, &mut out.sink());
+    r.segment(Segment::new(SeqNumber(110), big.as_bytes(), at(1)), &limits, &mut out.sink());
     assert_eq!(r.buffered_bytes(), 0);
     assert_eq!(out.0, format!("[gap 10]{big}"));
     assert_eq!((r.stats.cap_flushes, r.stats.gap_bytes), (1, 10));
     // Two buffered pieces before it are given up on in turn, then the hole before it.
     let (mut r, mut out) = (started(99), Out::default());
-    r.segment(SeqNumber(105), b"ab", 0, false, at(1), &limits, &mut out.sink());
-    r.segment(SeqNumber(110), b"cd", 0, false, at(2), &limits, &mut out.sink());
-    r.segment(SeqNumber(120), big.as_bytes(), 0, false, at(3), &limits, &mut out.sink());
+    r.segment(Segment::new(SeqNumber(105), b"ab", at(1)), &limits, &mut out.sink());
+    r.segment(Segment::new(SeqNumber(110), b"cd", at(2)), &limits, &mut out.sink());
+    r.segment(Segment::new(SeqNumber(120), big.as_bytes(), at(3)), &limits, &mut out.sink());
     assert!(r.buffered_bytes() <= 16);
     assert_eq!(out.0, format!("[gap 5]ab[gap 3]cd[gap 8]{big}"));
 }
@@ -200,7 +201,7 @@ fn many_tiny_reversed_segments_stay_bounded_and_linear() {
     let (mut r, mut out) = (started(0), Out::default());
     let limits = ReassemblyLimits { max_buffered_bytes: 1 << 20, max_buffered_segments: 256 };
     for i in (1..20_000u32).rev() {
-        r.segment(SeqNumber(1 + i), b"x", 0, false, at(i as u64), &limits, &mut out.sink());
+        r.segment(Segment::new(SeqNumber(1 + i), b"x", at(i as u64)), &limits, &mut out.sink());
         assert!(r.pending.len() <= 256);
     }
     r.flush(at(0), &mut out.sink());
