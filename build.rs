@@ -14,6 +14,8 @@ mod cli;
 // What src/cli.rs uses of the library, at the paths it names them by.
 #[path = "src/diagnose/codes.rs"]
 pub mod codes;
+#[path = "src/select/options.rs"]
+pub mod options;
 #[allow(dead_code)]
 #[path = "src/select/spec.rs"]
 pub mod spec;
@@ -21,11 +23,11 @@ mod diagnose {
     pub use super::codes;
 }
 mod select {
-    pub use super::spec;
+    pub use super::{options, spec};
 }
 
 fn main() -> std::io::Result<()> {
-    for input in ["src/cli.rs", "src/diagnose/codes.rs", "src/select/spec.rs"] {
+    for input in ["src/cli.rs", "src/diagnose/codes.rs", "src/select/spec.rs", "src/select/options.rs"] {
         println!("cargo:rerun-if-changed={input}");
     }
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

@@ -1,10 +1,9 @@
-//! Command-line definition. It depends on clap and two std-only files (the verdict codes and
-//! the selection syntax) because build.rs includes them all to generate the man pages and shell
-//! completions.
+//! Command-line definition. It depends on clap and three files of the stages below (the verdict
+//! codes, the selection options and their syntax), which use nothing else, because build.rs
+//! includes them all to generate the man pages and shell completions.
 
-use crate::diagnose::codes::VerdictCode;
-use crate::select::spec::{AddrFilter, TimeBound};
-use clap::builder::{PossibleValuesParser, TypedValueParser};
+// The selection options belong to the stage that applies them; shown here with the others.
+pub use crate::select::options::Selection;
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use std::path::PathBuf;
 
@@ -186,41 +185,6 @@ pub struct ReportArgs {
     pub maillog: MaillogArgs,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
-}
-
-/// Which sessions to show: every condition given must hold; an option given several times
-/// matches any of its values.
-#[derive(Args, Debug, Clone, Default)]
-#[command(next_help_heading = "Selection")]
-pub struct Selection {
-    /// Session id (as printed by `read`; "FILE:ID" when several captures are read).
-    #[arg(long = "session", value_name = "ID")]
-    pub sessions: Vec<String>,
-    /// Only sessions from this client: an address, a network (203.0.113.0/24) or IP:PORT.
-    #[arg(long, value_name = "IP[/PREFIX]")]
-    pub client: Vec<AddrFilter>,
-    /// Only sessions to this server: an address, a network or IP:PORT.
-    #[arg(long, value_name = "IP[/PREFIX]")]
-    pub server: Vec<AddrFilter>,
-    /// Only sessions with this verdict code (e.g. TCPREFUSE; any letter case).
-    #[arg(long, value_name = "CODE", ignore_case = true, value_parser = verdict_codes())]
-    pub verdict: Vec<VerdictCode>,
-    /// Only sessions with a packet at or after this time: UTC ("2026-11-23 08:57:10"), @EPOCH,
-    /// or an offset from the capture's first packet (+90s, +5m, +1h30m).
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<TimeBound>,
-    /// Only sessions with a packet at or before this time (same forms as --since).
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<TimeBound>,
-    /// Only sessions that carried the message with this Message-ID (angle brackets optional).
-    #[arg(long, value_name = "ID")]
-    pub message_id: Vec<String>,
-    /// Only sessions in which the server queued a message under this id (from its 250 reply).
-    #[arg(long, value_name = "ID")]
-    pub queue_id: Vec<String>,
-    /// At most this many sessions.
-    #[arg(long, value_name = "N")]
-    pub limit: Option<usize>,
 }
 
 /// How terminal ladders look.
@@ -426,11 +390,6 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
         return Err(format!("{text}: the number of seconds must be finite and above 0"));
     }
     Ok(value)
-}
-
-/// The codes `--verdict` accepts (and shell completions offer), parsed into the enum.
-fn verdict_codes() -> impl TypedValueParser<Value = VerdictCode> {
-    PossibleValuesParser::new(VerdictCode::all().map(VerdictCode::as_str)).try_map(|name| name.parse::<VerdictCode>())
 }
 
 #[cfg(test)]

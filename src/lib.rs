@@ -25,3 +25,4 @@ extern crate self as smtpdiag;
 #[cfg(test)]
 pub mod synth;
 pub mod tcp;
+pub mod textfmt;

@@ -340,7 +340,7 @@ fn line_text(b: &[u8]) -> String {
 
 fn first_line(b: &[u8]) -> String {
     let end = b.iter().position(|&b| b == b'\n').map_or(b.len(), |p| p + 1);
-    crate::render::shorten(&line_text(&b[..end.min(MAX_LINE)]), 120, "…")
+    crate::textfmt::shorten(&line_text(&b[..end.min(MAX_LINE)]), 120, "…")
 }
 
 /// Which inspection rule turned `sent` into `received`.

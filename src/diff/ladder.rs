@@ -214,7 +214,7 @@ fn label(view: &CaptureView, p: &Pkt) -> String {
     let first: String =
         first.trim_end_matches(['\r', '\n']).chars().map(|c| if c.is_control() { '.' } else { c }).collect();
     s.push_str("  ");
-    s.push_str(&crate::render::shorten(&first, LABEL_TEXT, "…"));
+    s.push_str(&crate::textfmt::shorten(&first, LABEL_TEXT, "…"));
     let more = data[first_end..].iter().filter(|&&b| b == b'\n').count();
     if more > 0 {
         s.push_str(&format!(" (+{more} line{})", if more == 1 { "" } else { "s" }));

@@ -484,7 +484,7 @@ fn unpaired_reason(c: &packets::Conn, side: Side, other: &CaptureView, client_si
 
 fn nothing_in_common(a: &CaptureView, b: &CaptureView) -> String {
     let span = |v: &CaptureView| match (v.first_ts, v.last_ts) {
-        (Some(f), Some(l)) => format!("{} to {} UTC", crate::render::text::utc(f), crate::render::text::utc(l)),
+        (Some(f), Some(l)) => format!("{} to {} UTC", crate::textfmt::utc(f), crate::textfmt::utc(l)),
         _ => "no packets".to_string(),
     };
     format!(

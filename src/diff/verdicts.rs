@@ -4,9 +4,9 @@
 use super::Side;
 use super::findings::{Findings, Injected, Lost, LostKind, Rewrite, RewriteRule, SidePackets};
 use crate::diagnose::Severity;
-use crate::render::shorten;
 use crate::tcp::Direction;
 use crate::tcp::conn::Role;
+use crate::textfmt::shorten;
 use serde::Serialize;
 
 /// Characters of a line quoted in a summary.
@@ -46,7 +46,7 @@ fn role(r: Role) -> &'static str {
 
 /// "outside packet 4, inside packet 4" (sender's side first).
 fn packet_text(p: &SidePackets, first: Side) -> String {
-    let list = |v: &[u64]| crate::render::text::packet_list(v);
+    let list = |v: &[u64]| crate::textfmt::packet_list(v);
     let part = |side: Side| {
         let v = match side {
             Side::Outside => &p.outside,

@@ -8,18 +8,7 @@ pub mod sanitize;
 pub mod summary;
 pub mod text;
 
-/// At most `max` characters, ending with `mark` (e.g. "…") when shortened.
-pub fn shorten(text: &str, max: usize, mark: &str) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mark_len = mark.chars().count();
-    if max <= mark_len {
-        return text.chars().take(max).collect();
-    }
-    let kept: String = text.chars().take(max - mark_len).collect();
-    format!("{}{mark}", kept.trim_end())
-}
+pub use crate::textfmt::shorten;
 
 /// Words of `text` filled into lines of at most `width` characters (a longer word gets a line
 /// of its own).

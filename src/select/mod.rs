@@ -2,12 +2,13 @@
 //! `--until`, `--message-id`, `--queue-id`, the same for `read`, `ladder` and `live`. Every
 //! condition given must hold; an option given several times matches any of its values.
 
+pub mod options;
 pub mod spec;
 
 use crate::capture::Timestamp;
-use crate::cli::Selection;
 use crate::diagnose::Verdict;
 use crate::session::Session;
+pub use options::Selection;
 use std::collections::HashMap;
 use std::path::Path;
 
