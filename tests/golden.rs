@@ -8,6 +8,8 @@
 //!
 //! and check in the diff: it must show only what the change meant to change.
 //!
+//! The same files pin `read --threads 2`: sharding must not change a byte.
+//!
 //! Determinism: the binary runs with captures/ as its working directory and a relative file name,
 //! so the `capture` field and any file name in the text hold no absolute path; NO_COLOR=1 keeps
 //! colour codes out. Nothing in the output comes from the wall clock (times are the packets'), so
@@ -93,7 +95,14 @@ fn every_capture_matches_its_golden_outputs() {
                 std::fs::write(&path, &got).unwrap();
             }
             match std::fs::read_to_string(&path) {
-                Ok(want) if want == got => {}
+                Ok(want) if want == got => {
+                    // Sharded analysis must print the same bytes (README: --threads).
+                    let threaded = output(&[args, &["--threads", "2"]].concat(), capture);
+                    if threaded != want {
+                        let diff = first_difference(&want, &threaded);
+                        failures.push(format!("{} with --threads 2: {diff}", path.display()));
+                    }
+                }
                 Ok(want) => failures.push(format!("{}: {}", path.display(), first_difference(&want, &got))),
                 Err(e) => failures.push(format!("{}: {e}", path.display())),
             }
