@@ -130,8 +130,6 @@ fn fragments_lost(f: &FragmentStats) -> Option<String> {
 
 /// Adapts the SMTP dialogue to the TCP stage's consumer interface.
 pub(crate) struct SmtpApp(Dialogue);
-#[cfg(test)]
-pub(crate) type LeanProbe = SmtpApp;
 
 impl StreamConsumer for SmtpApp {
     fn on_data(&mut self, dir: Direction, data: &[u8], at: PacketRef) {

@@ -352,4 +352,6 @@ impl<A: StreamConsumer> FlowTable<A> {
 #[cfg(test)]
 mod lean_tests;
 #[cfg(test)]
+mod testkit;
+#[cfg(test)]
 mod tests;
