@@ -25,9 +25,16 @@ mod diagnose {
 mod select {
     pub use super::{options, spec};
 }
+#[path = "src/render/options.rs"]
+pub mod render_options;
+mod render {
+    pub use super::render_options as options;
+}
 
 fn main() -> std::io::Result<()> {
-    for input in ["src/cli.rs", "src/diagnose/codes.rs", "src/select/spec.rs", "src/select/options.rs"] {
+    let inputs =
+        ["src/cli.rs", "src/diagnose/codes.rs", "src/select/spec.rs", "src/select/options.rs", "src/render/options.rs"];
+    for input in inputs {
         println!("cargo:rerun-if-changed={input}");
     }
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

@@ -1,9 +1,11 @@
-//! Command-line definition. It depends on clap and three files of the stages below (the verdict
-//! codes, the selection options and their syntax), which use nothing else, because build.rs
-//! includes them all to generate the man pages and shell completions.
+//! Command-line definition. It depends on clap and four files of the stages below (the verdict
+//! codes, the selection options and their syntax, the render options), which use nothing else,
+//! because build.rs includes them all to generate the man pages and shell completions.
 
 // The selection options belong to the stage that applies them; shown here with the others.
 pub use crate::select::options::Selection;
+// How the summary groups sessions belongs to the renderer; named here with the other options.
+pub use crate::render::options::SummaryBy;
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use std::path::PathBuf;
 
@@ -218,14 +220,6 @@ pub struct SummaryArgs {
     /// With --json: end with a totals record (schema smtpdiag.totals.v1) on stdout.
     #[arg(long, requires = "json")]
     pub totals: bool,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SummaryBy {
-    Server,
-    Client,
-    Verdict,
-    Hour,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

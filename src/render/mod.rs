@@ -3,6 +3,8 @@
 pub mod json;
 pub mod ladder;
 pub mod maillog;
+pub mod options;
+pub mod paint;
 pub mod report;
 pub mod sanitize;
 pub mod summary;

@@ -1,11 +1,12 @@
 //! The end-of-run summary's groups: sessions by headline (the code on each session line), then
 //! by server, client, verdict or hour (`--by`), each with its count and first/last time.
 
-use super::text::{paint, utc};
+pub use super::options::SummaryBy;
+use super::paint::paint;
 use crate::capture::Timestamp;
-use crate::cli::SummaryBy;
 use crate::diagnose::{Severity, Verdict};
 use crate::session::Session;
+use crate::textfmt::utc;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -23,7 +24,7 @@ pub struct Entry {
 impl Entry {
     pub fn of(s: &Session, verdicts: &[Verdict]) -> Entry {
         Entry {
-            headline: super::text::headline(verdicts).map(|v| (v.code.as_str(), v.severity)),
+            headline: crate::diagnose::headline(verdicts).map(|v| (v.code.as_str(), v.severity)),
             client: s.conn.client.ip.to_string(),
             server: s.conn.server.to_string(),
             first: s.conn.first.ts,

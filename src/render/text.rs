@@ -1,5 +1,6 @@
 //! The human summary of `read`: one line per session, its verdicts under it, totals at the end.
 
+pub use super::paint::paint;
 use super::sanitize::sanitize;
 use super::wrap;
 use crate::diagnose::{Severity, Verdict};
@@ -16,18 +17,6 @@ pub use crate::textfmt::{packet_list, utc};
 pub struct TextStyle {
     pub color: bool,
     pub explain: bool,
-}
-
-/// Paint `text` with a severity's color when colors are on.
-pub fn paint(text: &str, severity: Severity, color: bool) -> String {
-    if !color {
-        return text.to_string();
-    }
-    match severity {
-        Severity::Error => text.red().bold().to_string(),
-        Severity::Warning => text.yellow().to_string(),
-        Severity::Info => text.green().to_string(),
-    }
 }
 
 /// Heads the sessions of one capture when several are read.
