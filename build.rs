@@ -25,6 +25,7 @@ mod diagnose {
 mod select {
     pub use super::{options, spec};
 }
+#[allow(dead_code)]
 #[path = "src/render/options.rs"]
 pub mod render_options;
 mod render {

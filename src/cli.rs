@@ -123,9 +123,15 @@ pub struct ReadArgs {
     /// One JSON object per session per line (NDJSON), then nothing else on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Add each verdict's longer explanation: what it means and what to check.
+    /// Add each verdict's longer explanation: what it means and what to check (in text and in
+    /// JSON).
     #[arg(long)]
     pub explain: bool,
+    /// With --json: add the evidence behind each record: the dialogue's transcript (smtp.events:
+    /// every command, reply, body, TLS record and gap with its packets), the FINs and RSTs, TTL,
+    /// IP-ID and MSS per side, the longest lines and the packet number of each SMTP fact.
+    #[arg(long, requires = "json")]
+    pub events: bool,
     /// Draw a ladder diagram under each session line.
     #[arg(long)]
     pub ladder: bool,
@@ -317,9 +323,12 @@ pub struct LiveArgs {
     /// Print each finished session's ladder.
     #[arg(long)]
     pub ladder: bool,
-    /// Add each verdict's longer explanation.
+    /// Add each verdict's longer explanation (in text and in JSON).
     #[arg(long)]
     pub explain: bool,
+    /// With --json: add the transcript and packet evidence behind each record (as in read).
+    #[arg(long, requires = "json")]
+    pub events: bool,
     /// User to switch to after opening the capture (default: the sudo caller, else nobody).
     #[arg(long, value_name = "USER", value_hint = ValueHint::Username)]
     pub user: Option<String>,

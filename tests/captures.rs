@@ -158,13 +158,13 @@ fn large_message_reassembles_every_byte() {
     let body = &s["smtp"]["transactions"][0]["body"];
     assert!(body["bytes"].as_u64().unwrap() > 60_000);
     assert_eq!(body["terminated"], true);
-    assert_eq!(s["tcp"]["gaps"]["client"], 0);
+    assert!(s["tcp"].get("gaps").is_none(), "no gap in either direction: {}", s["tcp"]);
 }
 
 #[test]
 fn a_router_capture_on_any_interface_shows_the_rewrite_without_false_retransmissions() {
     let s = session_of("30-fw-any-interface-starttls-stripped.pcap", "1");
-    assert_eq!(s["tcp"]["retransmissions"], serde_json::json!({"client": 0, "server": 0}));
+    assert!(s["tcp"].get("retransmissions").is_none(), "{}", s["tcp"]);
     assert!(s["tcp"]["duplicates"]["server"].as_u64().unwrap() >= 10);
     let summary = verdict(&s, "STREAM_REWRITTEN")["summary"].as_str().unwrap().to_string();
     assert!(summary.contains("XXXXXXXA") && summary.contains("STARTTLS"), "{summary}");
@@ -193,8 +193,9 @@ fn plain_text_after_starttls_keeps_the_dialogue() {
 /// Issue 15: the binary stream on 465 is not turned into dozens of commands.
 #[test]
 fn not_smtp_keeps_the_record_small() {
-    let s = session_of("38-not-smtp-on-465.pcap", "1");
-    assert!(strings(&s["smtp"]["commands"]).is_empty());
+    let path = capture("38-not-smtp-on-465.pcap");
+    let s = &sessions(&["--events", path.to_str().unwrap()])[0];
+    assert!(s["smtp"].get("commands").is_none(), "{}", s["smtp"]);
     assert!(s["smtp"]["events"].as_array().unwrap().len() <= 4, "{}", s["smtp"]["events"]);
     assert_eq!(s["headline"], "NOT_SMTP");
 }

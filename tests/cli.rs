@@ -125,7 +125,7 @@ fn text_output_has_no_color_codes_when_not_a_terminal() {
 #[test]
 fn json_records_carry_the_documented_fields() {
     let s = session_of("01-delivered.pcap", "1");
-    assert_eq!(s["schema"], "smtpdiag.session.v1");
+    assert_eq!(s["schema"], "smtpdiag.session.v2");
     for key in [
         "id",
         "capture",
@@ -135,35 +135,50 @@ fn json_records_carry_the_documented_fields() {
         "last_ts",
         "first_packet",
         "last_packet",
+        "end",
         "tcp",
         "smtp",
+        "headline",
         "verdicts",
     ] {
         assert!(s.get(key).is_some(), "missing {key}");
     }
-    for key in
-        ["handshake", "conn_state", "history", "closed_by", "packets", "payload_bytes", "retransmissions", "gaps"]
-    {
+    for key in ["handshake", "conn_state", "history", "closed_by", "role_basis", "packets", "payload_bytes", "rtt_ms"] {
         assert!(s["tcp"].get(key).is_some(), "missing tcp.{key}");
     }
-    for key in [
-        "banner",
-        "helo_verb",
-        "helo",
-        "ehlo_keywords",
-        "mail_from",
-        "rcpt_to",
-        "transactions",
-        "starttls",
-        "commands",
-        "replies",
-    ] {
+    for key in ["banner", "helo", "ehlo_keywords", "mail_from", "rcpt_to", "transactions", "commands", "replies"] {
         assert!(s["smtp"].get(key).is_some(), "missing smtp.{key}");
     }
     let v = &s["verdicts"][0];
-    for key in ["code", "severity", "summary", "explanation", "packets"] {
+    for key in ["code", "severity", "summary", "packets"] {
         assert!(v.get(key).is_some(), "missing verdicts[].{key}");
     }
+    // Left out by default: zero counters, the transcript, the packet evidence, explanations.
+    for key in ["retransmissions", "gaps", "close", "ttl", "handshake_packets", "events_kept"] {
+        assert!(s["tcp"].get(key).is_none(), "tcp.{key} without --events");
+    }
+    for key in ["events", "maxima", "starttls", "anomalies"] {
+        assert!(s["smtp"].get(key).is_none(), "smtp.{key} by default");
+    }
+    assert!(s["smtp"]["banner"].get("packet").is_none() && v.get("explanation").is_none(), "{s}");
+}
+
+#[test]
+fn events_and_explain_add_the_transcript_the_packet_evidence_and_the_explanations() {
+    let path = capture("01-delivered.pcap");
+    let s = &sessions(&["--events", "--explain", path.to_str().unwrap()])[0];
+    assert_eq!(s["schema"], "smtpdiag.session.v2");
+    for key in ["close", "ttl", "ip_id", "mss", "max_segment", "handshake_packets", "events_kept"] {
+        assert!(s["tcp"].get(key).is_some(), "missing tcp.{key} with --events");
+    }
+    let events = s["smtp"]["events"].as_array().unwrap();
+    assert_eq!((events[0]["type"].as_str(), events[0]["code"].as_u64()), (Some("reply"), Some(220)));
+    assert_eq!(s["smtp"]["banner"]["packet"], 4);
+    assert_eq!(s["smtp"]["transactions"][0]["rcpts"][0]["packet"], 10);
+    assert!(s["smtp"]["maxima"]["command_line"]["value"].as_u64().is_some(), "{s}");
+    assert!(s["verdicts"][0]["explanation"].as_str().is_some_and(|e| !e.is_empty()), "{s}");
+    // --events needs --json.
+    assert_eq!(run(&["read", "--events", path.to_str().unwrap()]).status.code(), Some(2));
 }
 
 #[test]
@@ -248,9 +263,10 @@ fn rtt_is_rounded_to_the_microsecond() {
 /// The inspection limit's text gives the command line's length as JSON does (without CRLF).
 #[test]
 fn text_and_json_count_a_command_line_alike() {
-    let s = session_of("20-fw-reset-long-command-line.pcap", "1");
+    let path = capture("20-fw-reset-long-command-line.pcap");
+    let s = &sessions(&["--events", path.to_str().unwrap()])[0];
     let len = s["smtp"]["maxima"]["command_line"]["value"].as_u64().unwrap();
-    let summary = verdict(&s, "INSPECTION_LIMIT")["summary"].as_str().unwrap().to_string();
+    let summary = verdict(s, "INSPECTION_LIMIT")["summary"].as_str().unwrap().to_string();
     assert!(summary.contains(&format!("command line of {len} bytes + CRLF")), "{len}: {summary}");
 }
 

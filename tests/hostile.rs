@@ -369,7 +369,7 @@ fn nul_and_8_bit_bytes_everywhere() {
     assert!(kinds(s).contains(&AnomalyKind::NulByte), "{:?}", kinds(s));
     // Everything still renders as JSON, one line per session.
     let verdicts = smtpdiag::diagnose::diagnose(s, &Default::default());
-    let line = smtpdiag::render::json::session_line(s, &verdicts);
+    let line = smtpdiag::render::json::session_line(s, &verdicts, Default::default());
     assert!(!line.contains('\n') && serde_json::from_str::<serde_json::Value>(&line).is_ok());
 }
 

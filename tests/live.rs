@@ -384,7 +384,7 @@ fn delivery_reject_and_refuse_are_reported_and_written() {
     assert_eq!(result.sessions.len(), 3, "{:#?}", result.sessions);
 
     for session in &result.sessions {
-        assert_eq!(session["schema"], "smtpdiag.session.v1");
+        assert_eq!(session["schema"], "smtpdiag.session.v2");
         assert_eq!(session["capture"], "vs");
         assert_eq!(session["client"]["ip"], CLIENT_IP);
         assert_eq!(session["server"]["ip"], SERVER_IP);

@@ -14,7 +14,7 @@ fn asyncos_log(name: &str) -> String {
 /// `read --json` with a log: (session records, log_connection records).
 fn paired(args: &[&str]) -> (Vec<Value>, Vec<Value>) {
     let all = sessions(args);
-    let (s, l): (Vec<Value>, Vec<Value>) = all.into_iter().partition(|r| r["schema"] == "smtpdiag.session.v1");
+    let (s, l): (Vec<Value>, Vec<Value>) = all.into_iter().partition(|r| r["schema"] == "smtpdiag.session.v2");
     assert!(l.iter().all(|r| r["schema"] == "smtpdiag.log_connection.v1"), "{l:?}");
     (s, l)
 }

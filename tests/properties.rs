@@ -6,6 +6,7 @@ mod common;
 
 use common::pcap::*;
 use proptest::prelude::*;
+use smtpdiag::render::json::JsonDetail;
 use smtpdiag::session::AnalyzerConfig;
 use smtpdiag::tcp::PacketRef;
 use smtpdiag::tcp::reassembly::{Chunk, Reassembler, ReassemblyLimits, Segment};
@@ -78,7 +79,8 @@ fn smtp_json(bytes: &[u8]) -> serde_json::Value {
     let s = &out.sessions[0];
     assert_eq!((s.conn.dirs[0].stream.gaps, s.conn.dirs[1].stream.gaps), (0, 0));
     assert!(s.conn.rewrites().next().is_none());
-    let mut v = smtpdiag::render::json::session_value(s, &[])["smtp"].clone();
+    let mut v =
+        smtpdiag::render::json::session_value(s, &[], JsonDetail { events: true, explain: false })["smtp"].clone();
     strip(&mut v);
     v
 }

@@ -76,7 +76,7 @@ fn by_chooses_the_second_section() {
 fn with_json_stdout_has_only_records_and_totals_adds_a_record() {
     let out = read(&["--json"]);
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.lines().all(|l| l.starts_with("{\"schema\":\"smtpdiag.session.v1\"")), "only sessions on stdout");
+    assert!(stdout.lines().all(|l| l.starts_with("{\"schema\":\"smtpdiag.session.v2\"")), "only sessions on stdout");
     // The text totals go to stderr only when that is a terminal (here a pipe).
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     let sessions = stdout.lines().count() as u64;

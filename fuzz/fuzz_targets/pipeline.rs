@@ -38,7 +38,7 @@ fn config() -> AnalyzerConfig {
 
 /// The session's JSON line and text, both checked: one line, and nothing that drives a terminal.
 fn render(s: Session, verdicts: Vec<diagnose::Verdict>) -> String {
-    let line = json::session_line(&s, &verdicts);
+    let line = json::session_line(&s, &verdicts, json::JsonDetail { events: true, explain: true });
     assert!(!line.contains('\n'));
     let text = text::session(&s, &verdicts, text::TextStyle::default());
     assert!(sanitize::is_clean(&text), "{text:?}");

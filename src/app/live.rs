@@ -69,6 +69,7 @@ pub fn run(args: LiveArgs) -> Result<i32> {
     // Offsets count from the start of the capture.
     selector.set_origin(interface, wall_clock());
     let mut printer = Printer::new(args.json, style, args.ladder.then_some(&args.ladder_style), true)
+        .events(args.events)
         .select(selector)
         .wrap(text_width(&args.ladder_style));
     printer.totals.summary.by = args.summary.by;

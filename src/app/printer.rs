@@ -48,7 +48,7 @@ impl Printer {
     /// `line_flush`: write each record out at once (NDJSON streams, live capture).
     pub fn new(json: bool, style: TextStyle, ladder: Option<&LadderStyle>, line_flush: bool) -> Self {
         Printer {
-            render: Renderer { json, style, width: None },
+            render: Renderer { json, style, events: false, width: None },
             ladder: ladder.filter(|_| !json).map(|l| TextLadder::new(l, style.color)),
             out: Out::new(line_flush),
             totals: Totals::default(),
@@ -79,6 +79,12 @@ impl Printer {
         } else {
             self.out.lines(&text::totals(&self.totals, self.render.style));
         }
+    }
+
+    /// NDJSON records carry the dialogue's transcript and packet evidence (`--events`).
+    pub fn events(mut self, on: bool) -> Self {
+        self.render.events = on;
+        self
     }
 
     /// Wraps verdict lines to `width` columns (see `text_width`).
@@ -197,7 +203,8 @@ mod tests {
         let mut b = SessionBuilder::lab();
         b.handshake().server("220 mx\r\n").close();
         let session = b.analyze().remove(0);
-        let renderer = Renderer { json: true, style: TextStyle { color: false, explain: false }, width: None };
+        let renderer =
+            Renderer { json: true, style: TextStyle { color: false, explain: false }, events: false, width: None };
         assert!(renderer.render(&session, &[]).is_none(), "index {} is not the placeholder", session.index);
     }
 }

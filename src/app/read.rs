@@ -17,6 +17,7 @@ pub fn run(args: ReadArgs) -> Result<i32> {
     // two-thread read, all of it on the thread that merges.
     let streams = args.files.iter().any(|f| f.as_os_str() == "-" || !std::fs::metadata(f).is_ok_and(|m| m.is_file()));
     let mut printer = Printer::new(args.json, style, ladder, args.json && streams)
+        .events(args.events)
         .wrap(text_width(&args.ladder_style))
         .select(super::select::selector(&args.select, &args.files)?);
     printer.maillog = super::maillog::load(&args.maillog)?;

@@ -21,6 +21,8 @@ use std::fmt::Write as _;
 pub struct Renderer {
     pub(super) json: bool,
     pub(super) style: TextStyle,
+    /// NDJSON records carry the dialogue's transcript and packet evidence (`--events`).
+    pub(super) events: bool,
     /// Columns verdict lines wrap to (None: no wrapping).
     pub(super) width: Option<usize>,
 }
@@ -36,7 +38,7 @@ pub struct Rendered {
 }
 
 /// How an NDJSON record begins, up to its id (`render::json` writes the fields in this order).
-const JSON_ID_PREFIX: &str = r#"{"schema":"smtpdiag.session.v1","id":""#;
+const JSON_ID_PREFIX: &str = json::ID_PREFIX;
 /// A text block begins with "#" and the number padded to four columns.
 const TEXT_ID_WIDTH: usize = 4;
 
@@ -52,7 +54,8 @@ impl Renderer {
         }
         let mut line = buf.into_bytes();
         line.clear();
-        json::write_session_line_with_log(&mut line, s, verdicts, log);
+        let detail = json::JsonDetail { events: self.events, explain: self.style.explain };
+        json::write_session_line(&mut line, s, verdicts, log, detail);
         line.push(b'\n');
         // serde_json writes UTF-8 only; the check costs a pass over a few kilobytes.
         String::from_utf8(line).unwrap_or_default()

@@ -9,3 +9,12 @@ pub enum SummaryBy {
     Verdict,
     Hour,
 }
+
+/// What a session's JSON record carries beyond its default (`--events`, `--explain`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JsonDetail {
+    /// The dialogue's transcript (`smtp.events`) and the packet-event counts.
+    pub events: bool,
+    /// Each verdict's fixed explanation text.
+    pub explain: bool,
+}

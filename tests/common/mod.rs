@@ -54,7 +54,9 @@ pub fn session_of(file: &str, id: &str) -> Value {
 }
 
 pub fn codes(session: &Value) -> Vec<String> {
-    session["verdicts"].as_array().unwrap().iter().map(|v| v["code"].as_str().unwrap().to_string()).collect()
+    // A record without verdicts has no `verdicts` field.
+    let verdicts = session.get("verdicts").map_or(&[][..], |v| v.as_array().unwrap());
+    verdicts.iter().map(|v| v["code"].as_str().unwrap().to_string()).collect()
 }
 
 pub fn verdict<'a>(session: &'a Value, code: &str) -> &'a Value {
@@ -67,7 +69,9 @@ pub fn verdict<'a>(session: &'a Value, code: &str) -> &'a Value {
 }
 
 pub fn packets(v: &Value) -> Vec<u64> {
-    v["packets"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap()).collect()
+    // A verdict without evidence packets has no `packets` field.
+    let packets = v.get("packets").map_or(&[][..], |p| p.as_array().unwrap());
+    packets.iter().map(|p| p.as_u64().unwrap()).collect()
 }
 
 pub fn strings(v: &Value) -> Vec<String> {

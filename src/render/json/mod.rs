@@ -1,19 +1,48 @@
-//! The NDJSON record of a session (schema "smtpdiag.session.v1", documented in README.md).
+//! The NDJSON record of a session (schema "smtpdiag.session.v2", documented in README.md):
+//! what is null, empty, zero or false is left out, and the transcript (`--events`) and the
+//! verdicts' fixed explanations (`--explain`) come only when asked for.
 //! The record's types live here and are filled from the stages' structs, which carry no serde:
 //! `tcp` and `smtp` are built in the modules of those names, `events` the dialogue's transcript.
 
 mod events;
 mod names;
+mod omit;
 mod smtp;
 mod tcp;
 
-use crate::diagnose::Verdict;
+use crate::diagnose::{Severity, Verdict};
 use crate::maillog::LogNote;
+pub use crate::render::options::JsonDetail;
 use crate::session::Session;
 use serde::Serialize;
 use serde_json::Value;
 
-pub const SCHEMA: &str = "smtpdiag.session.v1";
+pub const SCHEMA: &str = "smtpdiag.session.v2";
+/// How every record begins, up to its id (a renderer that writes the id later looks for it).
+pub const ID_PREFIX: &str = r#"{"schema":"smtpdiag.session.v2","id":""#;
+
+#[derive(Serialize)]
+struct VerdictOut<'a> {
+    code: &'static str,
+    severity: Severity,
+    /// The finding, and where the client failed over to.
+    summary: std::borrow::Cow<'a, str>,
+    /// The code's fixed text, with `--explain` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    packets: &'a [u64],
+}
+
+fn verdict(v: &Verdict, detail: JsonDetail) -> VerdictOut<'_> {
+    VerdictOut {
+        code: v.code.as_str(),
+        severity: v.severity,
+        summary: v.summary(),
+        explanation: detail.explain.then_some(v.explanation.as_str()),
+        packets: &v.packets,
+    }
+}
 
 /// The record, field for field in schema order; serialized straight to text (building a
 /// `serde_json::Value` tree first cost an allocation per field).
@@ -30,16 +59,20 @@ struct Record<'a> {
     last_packet: u64,
     end: &'static str,
     tcp: tcp::Tcp<'a>,
-    smtp: smtp::Smtp<'a>,
-    /// The code on the text session line (`diagnose::headline`), null without verdicts.
+    /// Absent when no SMTP byte crossed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    smtp: Option<smtp::Smtp<'a>>,
+    /// The code on the text session line (`diagnose::headline`), absent without verdicts.
+    #[serde(skip_serializing_if = "Option::is_none")]
     headline: Option<&'static str>,
-    verdicts: &'a [Verdict],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    verdicts: Vec<VerdictOut<'a>>,
     /// The mail server's log about this session (`--maillog`); absent without one.
     #[serde(skip_serializing_if = "Option::is_none")]
     log: Option<&'a LogNote>,
 }
 
-fn record<'a>(s: &'a Session, verdicts: &'a [Verdict]) -> Record<'a> {
+fn record<'a>(s: &'a Session, verdicts: &'a [Verdict], detail: JsonDetail) -> Record<'a> {
     let c = &s.conn;
     Record {
         schema: SCHEMA,
@@ -52,10 +85,10 @@ fn record<'a>(s: &'a Session, verdicts: &'a [Verdict]) -> Record<'a> {
         first_packet: c.first.number,
         last_packet: c.last.number,
         end: names::end(s.end),
-        tcp: tcp::tcp(s),
-        smtp: smtp::smtp(&s.smtp),
+        tcp: tcp::tcp(s, detail),
+        smtp: Some(smtp::smtp(&s.smtp, detail)).filter(|x| !x.is_empty()),
         headline: crate::diagnose::headline(verdicts).map(|v| v.code.as_str()),
-        verdicts,
+        verdicts: verdicts.iter().map(|v| verdict(v, detail)).collect(),
         log: None,
     }
 }
@@ -66,26 +99,85 @@ pub fn direction<S: serde::Serializer>(d: &crate::tcp::Direction, s: S) -> Resul
 }
 
 /// The whole record as a JSON value.
-pub fn session_value(s: &Session, verdicts: &[Verdict]) -> Value {
-    serde_json::to_value(record(s, verdicts)).unwrap_or(Value::Null)
+pub fn session_value(s: &Session, verdicts: &[Verdict], detail: JsonDetail) -> Value {
+    serde_json::to_value(record(s, verdicts, detail)).unwrap_or(Value::Null)
 }
 
 /// One NDJSON line (no trailing newline).
-pub fn session_line(s: &Session, verdicts: &[Verdict]) -> String {
+pub fn session_line(s: &Session, verdicts: &[Verdict], detail: JsonDetail) -> String {
     let mut out = Vec::new();
-    write_session_line(&mut out, s, verdicts);
+    write_session_line(&mut out, s, verdicts, None, detail);
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// Appends one NDJSON line (no trailing newline) to `out`, so a caller can reuse its buffer.
-pub fn write_session_line(out: &mut Vec<u8>, s: &Session, verdicts: &[Verdict]) {
-    write_session_line_with_log(out, s, verdicts, None);
-}
-
-/// `write_session_line` with the session's `log` object (`--maillog`).
-pub fn write_session_line_with_log(out: &mut Vec<u8>, s: &Session, verdicts: &[Verdict], log: Option<&LogNote>) {
-    let mut r = record(s, verdicts);
+/// Appends one NDJSON line (no trailing newline) to `out`, so a caller can reuse its buffer;
+/// `log`: the session's `log` object (`--maillog`).
+pub fn write_session_line(
+    out: &mut Vec<u8>,
+    s: &Session,
+    verdicts: &[Verdict],
+    log: Option<&LogNote>,
+    detail: JsonDetail,
+) {
+    let mut r = record(s, verdicts, detail);
     r.log = log;
     // Serializing plain structs, strings and numbers into a Vec cannot fail.
     let _ = serde_json::to_writer(out, &r);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record_of(server: &str, detail: JsonDetail) -> Value {
+        let mut b = crate::synth::SessionBuilder::lab();
+        b.handshake().server(server).close();
+        let s = b.analyze().remove(0);
+        let verdicts = crate::diagnose::diagnose(&s, &crate::diagnose::DiagnoseConfig::default());
+        let line = session_line(&s, &verdicts, detail);
+        assert!(line.starts_with(ID_PREFIX), "{line}");
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Every null, empty list or object, zero and false anywhere in `v`, by path.
+    fn defaults(v: &Value, path: &str, found: &mut Vec<String>) {
+        match v {
+            Value::Null => found.push(path.to_string()),
+            Value::Bool(false) => found.push(path.to_string()),
+            Value::Number(n) if n.as_f64() == Some(0.0) => found.push(path.to_string()),
+            Value::Array(a) if a.is_empty() => found.push(path.to_string()),
+            Value::Object(o) if o.is_empty() => found.push(path.to_string()),
+            Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| defaults(x, &format!("{path}[{i}]"), found)),
+            Value::Object(o) => o.iter().for_each(|(k, x)| defaults(x, &format!("{path}.{k}"), found)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_default_record_leaves_out_defaults_the_transcript_and_explanations() {
+        let v = record_of("554 5.7.1 go away\r\n", JsonDetail::default());
+        let mut found = Vec::new();
+        defaults(&v, "", &mut found);
+        // Packet and byte counts keep both sides (a side's zero included): the conformance
+        // facts compare them whole.
+        found.retain(|p| !p.starts_with(".tcp.packets.") && !p.starts_with(".tcp.payload_bytes."));
+        assert!(found.is_empty(), "{found:?} in {v}");
+        assert!(v["smtp"].get("events").is_none() && v["tcp"].get("events_kept").is_none(), "{v}");
+        assert!(v["verdicts"].as_array().unwrap().iter().all(|x| x.get("explanation").is_none()), "{v}");
+        assert_eq!(v["smtp"]["banner"]["code"], 554);
+        assert_eq!(v["smtp"]["replies"], serde_json::json!([554]));
+    }
+
+    #[test]
+    fn events_and_explain_add_the_transcript_and_the_explanations() {
+        let v = record_of("554 5.7.1 go away\r\n", JsonDetail { events: true, explain: true });
+        let events = v["smtp"]["events"].as_array().unwrap();
+        assert_eq!(events[0]["type"], "reply");
+        assert_eq!(events[0]["code"], 554);
+        assert!(v["tcp"]["events_kept"].as_u64().unwrap() > 0, "{v}");
+        let verdicts = v["verdicts"].as_array().unwrap();
+        assert!(
+            !verdicts.is_empty() && verdicts.iter().all(|x| x["explanation"].as_str().is_some_and(|e| !e.is_empty()))
+        );
+    }
 }
