@@ -21,7 +21,7 @@ pub struct Fragment<'a> {
     pub data: &'a [u8],
 }
 
-/// The fragment a frame carries, when `decode` said [`Skip::Fragment`].
+/// The fragment a frame carries, when `decode` said [`Skip::Fragment`](super::Skip::Fragment).
 pub fn fragment<'a>(frame: &Frame<'a>) -> Option<Fragment<'a>> {
     let sliced = slice_link(frame.link_type, frame.data).ok()?;
     match sliced.net? {
