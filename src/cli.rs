@@ -251,9 +251,12 @@ pub struct DiffArgs {
     /// Capture of the same traffic taken on the device's inside.
     #[arg(value_name = "INSIDE")]
     pub inside: PathBuf,
-    /// One JSON object per pair and per unpaired session (NDJSON, schema smtpdiag.diff.v1).
+    /// One JSON object per pair and per unpaired session (NDJSON, schema smtpdiag.diff.v2).
     #[arg(long)]
     pub json: bool,
+    /// With --json: add each verdict's explanation (what it means and what to check).
+    #[arg(long, requires = "json")]
+    pub explain: bool,
     /// Draw a three-column ladder (client | device | server) under each pair.
     #[arg(long)]
     pub ladder: bool,

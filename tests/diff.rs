@@ -20,11 +20,33 @@ fn diff_json(outside: &Path, inside: &Path) -> Vec<Value> {
     String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
 }
 
+/// The verdicts' fixed explanations are in the JSON only with --explain.
+#[test]
+fn explanations_only_with_explain() {
+    let (outside, inside) = (capture("16-fw-masked-banner.pcap"), capture("16-fw-masked-banner.inside.pcap"));
+    let with = |extra: &[&str]| -> Vec<Value> {
+        let mut args = vec!["diff", "--json"];
+        args.extend_from_slice(extra);
+        args.extend([outside.to_str().unwrap(), inside.to_str().unwrap()]);
+        let out = run(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let verdicts = |records: &[Value]| -> Vec<Value> {
+        records.iter().flat_map(|r| r["verdicts"].as_array().cloned().unwrap_or_default()).collect()
+    };
+    let plain = verdicts(&with(&[]));
+    assert!(!plain.is_empty() && plain.iter().all(|v| v.get("explanation").is_none()), "{plain:?}");
+    let explained = verdicts(&with(&["--explain"]));
+    assert_eq!(plain.len(), explained.len());
+    assert!(explained.iter().all(|v| v["explanation"].as_str().is_some_and(|e| !e.is_empty())), "{explained:?}");
+}
+
 fn the_pair(name: &str) -> Value {
     let records = diff_json(&capture(&format!("{name}.pcap")), &capture(&format!("{name}.inside.pcap")));
     let pairs: Vec<&Value> = records.iter().filter(|r| r["kind"] == "pair").collect();
     assert_eq!(pairs.len(), 1, "{name}: {records:?}");
-    assert!(records.iter().all(|r| r["schema"] == "smtpdiag.diff.v1"));
+    assert!(records.iter().all(|r| r["schema"] == "smtpdiag.diff.v2"));
     assert!(records.iter().all(|r| r["kind"] != "unpaired"), "{name}: unpaired sessions {records:?}");
     pairs[0].clone()
 }

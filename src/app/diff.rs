@@ -51,7 +51,7 @@ pub fn run(args: DiffArgs) -> Result<i32> {
     let color = args.output.is_none() && stdout_color();
     let style = Style { width, ascii: args.ascii, color };
     let text = match (args.json, args.format) {
-        (true, _) => json(&d, &selected, args.sessions.is_empty())?,
+        (true, _) => json(&d, &selected, args.sessions.is_empty(), args.explain)?,
         (false, DiffFormat::Text) => text(&d, &selected, &args, style),
         (false, DiffFormat::Mermaid) => selected
             .iter()
@@ -99,10 +99,18 @@ fn session_verdicts(
     found
 }
 
-fn json(d: &Diff, selected: &[usize], with_unpaired: bool) -> Result<String> {
+/// `explain`: keep each verdict's fixed explanation text (`--explain`).
+fn json(d: &Diff, selected: &[usize], with_unpaired: bool, explain: bool) -> Result<String> {
     let mut out = String::new();
     for &k in selected {
-        out.push_str(&serde_json::to_string(&d.pairs[k])?);
+        let line = if explain {
+            serde_json::to_string(&d.pairs[k])?
+        } else {
+            let mut pair = d.pairs[k].clone();
+            pair.verdicts.iter_mut().for_each(|v| v.explanation.clear());
+            serde_json::to_string(&pair)?
+        };
+        out.push_str(&line);
         out.push('\n');
     }
     if with_unpaired {

@@ -30,7 +30,7 @@ use pair::Certainty;
 use serde::Serialize;
 use verdicts::PairVerdict;
 
-pub const SCHEMA: &str = "smtpdiag.diff.v1";
+pub const SCHEMA: &str = "smtpdiag.diff.v2";
 
 /// Clock differences below this are jitter, not a skew worth a word.
 const SKEW_NOTE_S: f64 = 1.0;

@@ -17,6 +17,8 @@ pub struct PairVerdict {
     pub code: &'static str,
     pub severity: Severity,
     pub summary: String,
+    /// The code's fixed text: in JSON with `--explain` only (cleared otherwise).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub explanation: String,
     pub packets: SidePackets,
 }
