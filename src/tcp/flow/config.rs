@@ -10,7 +10,7 @@ pub struct TcpConfig {
     /// Cap on out-of-order bytes buffered by all flows together.
     pub max_buffered_total: usize,
     pub max_flows: usize,
-    /// Cap on the memory held by all connections together (see [`Flow::charge`]).
+    /// Cap on the memory held by all connections together (see [`super::state::Flow::charge`]).
     pub memcap: usize,
     /// Seconds without a packet after which an open connection is handed on.
     pub idle_timeout_s: f64,

@@ -119,8 +119,8 @@ pub(super) fn replayed(key: &FlowKey, h: &Header) -> Packet<'static> {
     }
 }
 
-/// How long an early connection waits after its last packet: what [`wait`] says for the full
-/// state of the same packets (none carried payload or a FIN, so a reset is the only close).
+/// How long an early connection waits after its last packet: what `process::wait` says for the
+/// full state of the same packets (none carried payload or a FIN, so a reset is the only close).
 pub(super) fn early_wait(config: &TcpConfig, e: &Early) -> f64 {
     if e.reset_seen() {
         config.linger_s

@@ -1,13 +1,14 @@
-//! Lean flows and the memory budget: a connection without payload costs a few hundred bytes,
-//! its early state replays into the same result as a full one, half-open attempts time out
-//! early, and the memcap evicts the oldest connections first.
+//! Lean flows and the caps: a connection without payload costs a few hundred bytes, its early
+//! state replays into the same result as a full one, half-open attempts time out early, the
+//! memcap and `--max-flows` evict the oldest connections first, and the buffer cap gives up on
+//! holes.
 
 use super::key::FlowKey;
 use super::state::{BOOKKEEPING, Flow, Full};
 use super::testkit::{CLIENT, Recorder, SERVER, Wire, feed, run, table};
 use super::{BUCKETS, EndReason, FinishPhase, TcpConfig, share};
 use crate::decode::TcpFlags;
-use crate::tcp::Direction::ServerToClient as S2C;
+use crate::tcp::Direction::{ClientToServer as C2S, ServerToClient as S2C};
 use crate::tcp::conn::Handshake;
 
 #[test]
@@ -146,4 +147,32 @@ fn a_closed_connection_pushed_out_by_the_memcap_is_reported_closed() {
     assert!(ended.iter().all(|f| f.end == EndReason::Closed), "none reported dropped");
     assert!(ended.iter().any(|f| f.phase == FinishPhase::Evicted), "the memcap pushed some out");
     assert_eq!(t.stats.flows_evicted, 0);
+}
+
+#[test]
+fn max_flows_evicts_the_oldest_connection_of_the_bucket() {
+    let w = sessions(200, |_| {});
+    // One connection per bucket: each new one pushes out the one before it in its bucket.
+    let mut t = table(TcpConfig { max_flows: BUCKETS, ..TcpConfig::default() });
+    let ended = feed(&mut t, &w, 1);
+    assert!(t.open_flows() <= BUCKETS);
+    assert_eq!(ended.len() + t.open_flows(), 200);
+    assert!(ended.iter().all(|f| f.end == EndReason::Evicted && f.phase == FinishPhase::Evicted));
+    assert_eq!((t.stats.flows_evicted, t.stats.memcap_evictions), (ended.len() as u64, 0));
+}
+
+#[test]
+fn the_buffer_cap_gives_up_on_a_hole_instead_of_buffering_more() {
+    let mut w = Wire::lab();
+    w.handshake();
+    let (seq, ack) = (w.next_seq(CLIENT), w.next_seq(SERVER));
+    // Five bytes lost, then twenty out of order: more than the bucket's ten-byte share.
+    w.raw(CLIENT, TcpFlags::PSH | TcpFlags::ACK, seq + 5, ack, b"abcdefghijklmnopqrst", 64);
+    let mut t = table(TcpConfig { max_buffered_total: BUCKETS * 10, ..TcpConfig::default() });
+    let mut ended = feed(&mut t, &w, 1);
+    assert_eq!(t.stats.global_cap_flushes, 1);
+    assert_eq!(t.buckets.iter().map(|b| b.buffered).sum::<usize>(), 0, "handed on at once, not held to the end");
+    t.finish_all(&mut |f| ended.push(f));
+    assert_eq!(ended[0].app.text(C2S), "[gap 5]abcdefghijklmnopqrst");
+    assert_eq!(ended[0].conn.dirs[0].stream.gap_bytes, 5);
 }
