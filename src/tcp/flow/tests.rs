@@ -1,8 +1,9 @@
 //! The flow table on its own (see `testkit`): connections found, closed, reused, timed out and
 //! refused, and the bytes, gaps and duplicates their streams carry.
 
-use super::testkit::{CLIENT, Piece, SERVER, Wire, feed_watching, run, run_with, table};
+use super::testkit::{CLIENT, Piece, SERVER, Wire, feed, feed_watching, run, run_with, table};
 use super::{BUCKETS, EndReason, TcpConfig};
+use crate::capture::Timestamp;
 use crate::decode::TcpFlags;
 use crate::tcp::Direction::{ClientToServer as C2S, ServerToClient as S2C};
 use crate::tcp::conn::{CloseKind, Handshake, Role};
@@ -189,4 +190,21 @@ fn a_mail_port_on_the_initiator_side_alone_is_no_mail_session() {
     let mut scan = Wire::new(([203, 0, 113, 5], 25), ([198, 51, 100, 21], 113));
     scan.syn().rst(SERVER);
     assert!(run(&scan).is_empty());
+}
+
+/// `live` moves the clock without packets: a closed connection leaves when its linger ends,
+/// not after the idle timeout counted from its last packet.
+#[test]
+fn the_clock_alone_hands_on_a_closed_connection_after_its_linger() {
+    let mut w = Wire::lab();
+    // Both FINs, neither acknowledged: the whole 5 s linger.
+    w.handshake().server("220 hi\r\n").fin(CLIENT).fin(SERVER);
+    let mut t = table(TcpConfig::default());
+    let mut ended = feed(&mut t, &w, 1);
+    let last = w.sent.last().expect("packets").ts.0;
+    t.expire(Timestamp(last + 4_000_000_000), &mut |f| ended.push(f));
+    assert_eq!((ended.len(), t.open_flows()), (0, 1), "still lingering after 4 s");
+    t.expire(Timestamp(last + 6_000_000_000), &mut |f| ended.push(f));
+    assert_eq!((ended.len(), t.open_flows()), (1, 0));
+    assert_eq!(ended[0].end, EndReason::Closed);
 }
