@@ -12,6 +12,7 @@ pub mod decode;
 pub mod defrag;
 pub mod diagnose;
 pub mod diff;
+pub mod heap;
 pub mod maillog;
 pub mod render;
 pub mod select;
@@ -26,3 +27,9 @@ extern crate self as smtpdiag;
 pub mod synth;
 pub mod tcp;
 pub mod textfmt;
+
+/// The library's tests count heap bytes as the binary does (see `heap`), so that the flow
+/// table's charges are the measured ones in its tests too.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOCATOR: heap::Metered<std::alloc::System> = heap::Metered(std::alloc::System);

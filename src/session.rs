@@ -6,7 +6,7 @@ use crate::decode::{self, Packet, Skip};
 use crate::defrag::{Defragmenter, FragmentStats, Reassembled};
 use crate::smtp::{AnomalyKind, Dialogue, SmtpConfig, SmtpRecord};
 use crate::tcp::conn::{ConnRecord, Endpoint};
-use crate::tcp::flow::{EndReason, FinishPhase, Finished, FlowTable, StreamConsumer, TableStats, TcpConfig};
+use crate::tcp::flow::{EndReason, Finished, FlowTable, HandOnOrder, StreamConsumer, TableStats, TcpConfig};
 use crate::tcp::{Direction, PacketRef};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -59,15 +59,14 @@ impl Brief {
 
 /// The output order of sessions, a function of the capture alone: sessions come out in the
 /// order their connections were handed on — by the packet whose handling ended them (`frame`;
-/// `u64::MAX` at end of input), then the phase (expired, port reused, evicted, end), then the
-/// expiry deadline, then the connection's first packet. One thread emits them in this order as
+/// `u64::MAX` at end of input), then the table's order among those (`HandOnOrder`: expired,
+/// port reused, evicted, end; by deadline), then the connection's first packet. One thread emits them in this order as
 /// it goes; `--threads N` sorts each batch's sessions from all shards by it, so both agree
 /// (except for evictions, which depend on how full each shard's table is).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OutputKey {
     pub frame: u64,
-    pub phase: FinishPhase,
-    pub deadline: i64,
+    pub order: HandOnOrder,
     pub first_packet: u64,
 }
 
@@ -359,6 +358,11 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
         self.table.open_flows()
     }
 
+    /// Bytes charged to the memory budget (`--memcap`) by the connections open now.
+    pub fn memory_used(&self) -> usize {
+        self.table.memory_used()
+    }
+
     /// See [`FlowTable::tombstones`].
     pub fn tombstones(&self) -> usize {
         self.table.tombstones()
@@ -456,8 +460,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Emit<'_, F> {
         if *self.stop {
             return;
         }
-        let key =
-            OutputKey { frame: self.frame, phase: f.phase, deadline: f.deadline, first_packet: f.conn.first.number };
+        let key = OutputKey { frame: self.frame, order: f.order(), first_packet: f.conn.first.number };
         let (capture, smtp) = (self.capture.clone(), f.app.0.finish());
         let session = Session { index: f.index, capture, conn: f.conn, smtp, end: f.end, key };
         self.caps_warned.session(self.config, &session, self.warnings);

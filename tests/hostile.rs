@@ -420,3 +420,74 @@ fn closed_connection_is_handed_on_after_its_linger_not_the_idle_timeout() {
     drop(f);
     assert_eq!(ended, [EndReason::Closed]);
 }
+
+/// Heap bytes counted per thread, as the binary does: the flow table charges each connection
+/// what handling it allocated (`smtpdiag::heap`).
+#[global_allocator]
+static ALLOCATOR: smtpdiag::heap::Metered<std::alloc::System> = smtpdiag::heap::Metered(std::alloc::System);
+
+/// One ordinary session from `client`, delivered and closed cleanly (as `hostile_gen mixed`).
+fn delivered_session(client: [u8; 4], port: u16) -> Vec<Vec<u8>> {
+    let (c, s) = (client, SERVER);
+    vec![
+        tcp_frame(c, s, port, 25, 100, 0, SYN, b""),
+        tcp_frame(s, c, 25, port, 500, 101, SYN | ACK, b""),
+        tcp_frame(c, s, port, 25, 101, 501, ACK, b""),
+        tcp_frame(s, c, 25, port, 501, 101, ACK | PSH, b"220 mx\r\n"),
+        tcp_frame(c, s, port, 25, 101, 509, ACK | PSH, b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+        tcp_frame(s, c, 25, port, 509, 151, ACK | PSH, b"250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n"),
+        tcp_frame(c, s, port, 25, 151, 543, ACK | PSH, b"Subject: x\r\n\r\nhello\r\n.\r\nQUIT\r\n"),
+        tcp_frame(s, c, 25, port, 543, 183, ACK | PSH, b"250 queued as X\r\n221 bye\r\n"),
+        tcp_frame(s, c, 25, port, 569, 183, FIN | ACK, b""),
+        tcp_frame(c, s, port, 25, 183, 570, FIN | ACK, b""),
+        tcp_frame(s, c, 25, port, 570, 184, ACK, b""),
+    ]
+}
+
+/// Issue 18's flood: a million SYNs of distinct flows with 1,000 ordinary sessions among them,
+/// default options. Every ordinary session is reported delivered and closed (SF), none evicted
+/// or cut short, and the memory the flow table charges (everything each connection holds, as
+/// counted by the metered allocator) stays under `--memcap` after every packet.
+#[test]
+fn a_million_syns_with_a_thousand_ordinary_sessions_among_them() {
+    let config = AnalyzerConfig::default();
+    let memcap = config.tcp.memcap;
+    let (mut total, mut ordinary, mut delivered) = (0u64, 0u64, 0u64);
+    let mut f = Feeder::new(config, |s: Session| {
+        total += 1;
+        if s.conn.client.ip == std::net::IpAddr::from([192, 0, 2, (s.conn.client.port % 250) as u8]) {
+            ordinary += 1;
+            let t = &s.smtp.transactions;
+            let data_reply = t.first().and_then(|t| t.data_reply.as_ref()).map(|r| r.code);
+            let right = s.conn.zeek_conn_state == "SF"
+                && s.end == EndReason::Closed
+                && t.len() == 1
+                && data_reply == Some(250)
+                && s.smtp.replies == [220, 250, 250, 250, 354, 250, 221];
+            delivered += u64::from(right);
+        }
+        ControlFlow::Continue(())
+    });
+    let mut syn = tcp_frame(CLIENT, SERVER, 1024, 25, 7, 0, SYN, b"");
+    let mut most_charged = 0;
+    for i in 0..1_000_000u32 {
+        syn[26..30].copy_from_slice(&(0x0a00_0000 | (i >> 6)).to_be_bytes());
+        syn[34..36].copy_from_slice(&(1024 + (i & 63) as u16).to_be_bytes());
+        f.frame(&syn);
+        if i % 1000 == 0 {
+            let n = i / 1000;
+            for frame in delivered_session([192, 0, 2, (n % 250) as u8], 2000 + n as u16) {
+                f.frame(&frame);
+                most_charged = most_charged.max(f.analyzer.memory_used());
+            }
+        }
+        most_charged = most_charged.max(f.analyzer.memory_used());
+    }
+    f.analyzer.finish();
+    drop(f);
+    assert_eq!(total, 1_001_000);
+    assert_eq!((ordinary, delivered), (1000, 1000), "every ordinary session reported, delivered and closed");
+    assert!(most_charged <= memcap, "{most_charged} bytes charged, over the {memcap}-byte memcap");
+    // The flood filled the table (200,000 flows of about 230 bytes): the accounting counted it.
+    assert!(most_charged > 200_000 * 200, "{most_charged} bytes charged");
+}

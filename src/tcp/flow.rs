@@ -70,6 +70,12 @@ pub enum FinishPhase {
     End,
 }
 
+/// Where a connection's hand-on falls among those the same packet causes (phase, then the
+/// deadline its heap popped it with). Only its order means anything outside the table: it keeps
+/// the output the same with any number of shards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HandOnOrder(FinishPhase, i64);
+
 pub struct Finished<A> {
     /// 1-based, in order of each connection's first packet (like tshark's tcp.stream + 1).
     pub index: u64,
@@ -80,6 +86,12 @@ pub struct Finished<A> {
     pub conn: ConnRecord,
     pub app: A,
     pub end: EndReason,
+}
+
+impl<A> Finished<A> {
+    pub fn order(&self) -> HandOnOrder {
+        HandOnOrder(self.phase, self.deadline)
+    }
 }
 
 /// Counters for the totals line and the caps' warnings.
@@ -223,6 +235,7 @@ impl<A: StreamConsumer> FlowTable<A> {
                 p.ts.0.saturating_add(secs_to_nanos(early_wait(config, e)))
             }
             _ => {
+                let allocated = crate::heap::thread_allocated();
                 let full = make_full(config, flow, Some(p), make_app);
                 let new_deadline = process(config, full, p);
                 if new_deadline < deadline && full.is_closed() {
@@ -236,6 +249,7 @@ impl<A: StreamConsumer> FlowTable<A> {
                     bucket.buffered -= full.buffered.min(bucket.buffered);
                     full.buffered = 0;
                 }
+                full.kept_since(allocated);
                 new_deadline
             }
         };

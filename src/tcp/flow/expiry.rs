@@ -25,7 +25,9 @@ impl<A: StreamConsumer> FlowTable<A> {
                         && full.buffered > 0
                     {
                         self.stats.global_cap_flushes += 1;
+                        let allocated = crate::heap::thread_allocated();
                         flush_pending(full);
+                        full.kept_since(allocated);
                         bucket.buffered -= full.buffered.min(bucket.buffered);
                         full.buffered = 0;
                         let charge = flow.charge();

@@ -176,3 +176,19 @@ fn the_buffer_cap_gives_up_on_a_hole_instead_of_buffering_more() {
     assert_eq!(ended[0].app.text(C2S), "[gap 5]abcdefghijklmnopqrst");
     assert_eq!(ended[0].conn.dirs[0].stream.gap_bytes, 5);
 }
+
+/// The library's tests run on the metered allocator (lib.rs), as the binary does: what the
+/// application keeps of a connection (the recorder keeps every byte, as a dialogue keeps lines
+/// and events) is charged to it, not only the table's own state.
+#[test]
+fn what_the_application_keeps_is_charged_to_its_connection() {
+    let mut t = table(TcpConfig::default());
+    let mut w = Wire::lab();
+    w.handshake();
+    for _ in 0..50 {
+        w.client(&"x".repeat(1000));
+    }
+    let ended = feed(&mut t, &w, 1);
+    assert!(ended.is_empty());
+    assert!(t.memory_used() >= 50_000, "{} bytes charged for 50,000 kept", t.memory_used());
+}

@@ -41,7 +41,8 @@ pub(super) fn make_full<'f, A: StreamConsumer>(
             EventLog::new(config.max_events, config.compact_events),
         );
         let app = make_app(&client, &server);
-        let mut full = Box::new(Full { tracker, reasm: [Reassembler::new(), Reassembler::new()], app, buffered: 0 });
+        let mut full =
+            Box::new(Full { tracker, reasm: [Reassembler::new(), Reassembler::new()], app, buffered: 0, heap: 0 });
         for h in &headers[..kept] {
             process(config, &mut full, &replayed(&key, h));
         }

@@ -11,6 +11,17 @@ pub(super) struct Full<A> {
     pub(super) reasm: [Reassembler; 2],
     pub(super) app: A,
     pub(super) buffered: usize,
+    /// Heap bytes handling its packets allocated and kept, this box included (`crate::heap`;
+    /// 0 when the program does not meter its allocator).
+    pub(super) heap: usize,
+}
+
+impl<A> Full<A> {
+    /// Adds to `heap` what was allocated (less what was freed) on this thread since `before`
+    /// (a reading of `heap::thread_allocated`), all of it by handling this connection.
+    pub(super) fn kept_since(&mut self, before: isize) {
+        self.heap = self.heap.saturating_add_signed(crate::heap::thread_allocated() - before);
+    }
 }
 
 impl<A> Full<A> {
@@ -74,8 +85,9 @@ impl<A> Flow<A> {
     }
 
     /// What the connection holds, for the memory budget: the flow and its bookkeeping, and once
-    /// it carried payload its state, buffered segments and their bookkeeping, kept packet
-    /// events and the rest the tracker grows.
+    /// it carried payload everything handling it allocated — its state, buffered segments and
+    /// their tree, kept packet events, the dialogue's strings and lists — as measured (`heap`).
+    /// Without a metered allocator, an estimate of the state, segments and events instead.
     pub(super) fn charge(&self) -> usize {
         let base = std::mem::size_of::<Flow<A>>() + BOOKKEEPING;
         match &self.state {
@@ -83,7 +95,8 @@ impl<A> Flow<A> {
             State::Full(f) => {
                 let reasm: usize =
                     f.reasm.iter().map(|r| r.held_bytes() + r.pending_segments() * PENDING_OVERHEAD).sum();
-                base + std::mem::size_of::<Full<A>>() + reasm + f.tracker.held_bytes()
+                let estimate = std::mem::size_of::<Full<A>>() + reasm + f.tracker.held_bytes();
+                base + f.heap.max(estimate)
             }
         }
     }
