@@ -14,11 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The top-level modules from the bottom of the stack to the top: a module may import only
-/// those before it. `textfmt` holds small text helpers shared by `diff` and `render`; `app` and
-/// `main` are the binary.
+/// those before it. `heap` (the metered allocator's count) is below everything; `textfmt` holds
+/// small text helpers shared by `diff` and `render`; `app` and `main` are the binary.
 const LAYERS: &[&str] = &[
-    "capture", "textfmt", "decode", "defrag", "tcp", "smtp", "session", "diagnose", "maillog", "diff", "render",
-    "select", "cli", "app", "main",
+    "heap", "capture", "textfmt", "decode", "defrag", "tcp", "smtp", "session", "diagnose", "maillog", "diff",
+    "render", "select", "cli", "app", "main",
 ];
 
 const MAX_LINES: usize = 700;
