@@ -30,6 +30,8 @@ pub struct Message {
     /// Still in the message's own header block (not a MIME part's): its identity is read there.
     top_headers: bool,
     personal_headers: bool,
+    /// Bytes kept of a line, as the dialogue's line splitter keeps them.
+    max_line_len: usize,
 }
 
 impl Message {
@@ -47,6 +49,7 @@ impl Message {
             raw_lines: LineBuf::new(max_line_len),
             top_headers: true,
             personal_headers,
+            max_line_len,
         }
     }
 
@@ -70,12 +73,40 @@ impl Message {
         }
     }
 
+    /// The fast path for a message: takes the complete CRLF-terminated lines at the start of
+    /// `data` (all of them in this packet, `at`) without the dialogue's line splitter, header
+    /// lines included, and returns the bytes they take. It stops before what only the
+    /// dialogue may judge: a line starting with "." (end of data, dot-stuffing), a bare LF
+    /// (an anomaly), or the unfinished line at the end. Each line is counted as `on_line`
+    /// counts it when the splitter hands it over, kept bytes cut to the same limit.
+    pub fn plain_lines(&mut self, data: &[u8], at: PacketRef) -> usize {
+        let mut pos = 0;
+        loop {
+            pos += self.plain_body_lines(&data[pos..], at);
+            let rest = &data[pos..];
+            let Some(nl) = memchr::memchr(b'\n', rest) else {
+                return pos;
+            };
+            let Some(content) = rest[..nl].strip_suffix(b"\r") else {
+                return pos;
+            };
+            if content.first() == Some(&b'.') {
+                return pos;
+            }
+            let kept = &content[..content.len().min(self.max_line_len)];
+            let line =
+                LineRef { bytes: kept, len: content.len(), ending: Ending::CrLf, first: at, last: at, tainted: false };
+            self.on_line(line, kept, content.len() as u64 + 2);
+            pos += nl + 1;
+        }
+    }
+
     /// The fast path for the bulk of a message: counts the ordinary CRLF-terminated body lines
     /// at the start of `data` (all of them in this packet, `at`) at once, and returns the bytes
     /// they take. It stops before anything the line-by-line path must see: a line starting
     /// with "." (end of data, dot-stuffing) or "-" (a MIME boundary), a bare LF, the header
     /// block, or the unfinished line at the end. Counting is the same as `on_line` per line.
-    pub fn plain_body_lines(&mut self, data: &[u8], at: PacketRef) -> usize {
+    fn plain_body_lines(&mut self, data: &[u8], at: PacketRef) -> usize {
         if self.in_headers {
             return 0;
         }

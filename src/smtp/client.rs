@@ -48,7 +48,7 @@ impl Dialogue {
                         if lines.is_idle()
                             && let Some((_, m)) = self.message.as_deref_mut()
                         {
-                            pos += m.plain_body_lines(&data[pos..], at);
+                            pos += m.plain_lines(&data[pos..], at);
                             if pos == data.len() {
                                 break;
                             }

@@ -288,3 +288,35 @@ fn hold_limit_assumes_the_body_follows() {
     assert!(has(&rec, AnomalyKind::UndecidedOverflow));
     assert!(has(&rec, AnomalyKind::DataBodyUnterminated));
 }
+
+/// The body's fast path (whole lines taken from the packet) counts what the line splitter
+/// counts: the same message fed whole and one byte at a time (so every line goes through the
+/// splitter) gives the same record, in headers, MIME parts and body alike.
+#[test]
+fn message_fed_whole_or_bytewise_is_the_same() {
+    let long = "x".repeat(1100);
+    let body = format!(
+        "Subject: t\r\nX-Long: {long}\r\nContent-Type: multipart/mixed;\r\n boundary=\"b1\"\r\n\r\n\
+         pre\r\n--b1\r\nContent-Disposition: attachment; filename=\"a.pdf\"\r\n\r\n{long}\r\n\
+         ..dot\r\nbare\n-dash\r\n--b1--\r\nafter\r\n.\r\n"
+    );
+    let feed = |bytewise: bool| {
+        let cfg = SmtpConfig { max_line_len: 1024, ..Default::default() };
+        let mut d = Dialogue::new(&cfg);
+        let p = |n| PacketRef { number: n, ..Default::default() };
+        d.on_data(S, b"220 mx\r\n", p(1));
+        d.on_data(C, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n", p(2));
+        d.on_data(S, b"250 ok\r\n250 ok\r\n354 go\r\n", p(3));
+        if bytewise {
+            body.as_bytes().chunks(1).for_each(|b| d.on_data(C, b, p(4)));
+        } else {
+            d.on_data(C, body.as_bytes(), p(4));
+        }
+        d.on_data(S, b"250 queued\r\n", p(5));
+        d.finish()
+    };
+    let whole = feed(false);
+    let b = whole.transactions[0].body.as_ref().unwrap();
+    assert_eq!((b.lines_over_998, b.dot_stuffed_lines, b.bare_lf_lines, b.attachments.len()), (2, 1, 1, 1));
+    assert_eq!(stored(&whole), stored(&feed(true)));
+}
