@@ -55,20 +55,27 @@ impl Message {
 
     /// One content line (after dot-unstuffing). `wire` is its size on the wire with ending.
     pub fn on_line(&mut self, line: LineRef<'_>, content: &[u8], wire: u64) {
+        let bare_lf = line.ending == Ending::BareLf;
+        self.count_line(line.len, bare_lf, line.first, line.last, content, wire);
+    }
+
+    /// `on_line` with the line's facts as scalars: inlined into the fast path's loop, where a
+    /// `LineRef` built and read back per line cost more than the counting itself.
+    #[inline(always)]
+    fn count_line(&mut self, len: usize, bare_lf: bool, first: PacketRef, last: PacketRef, content: &[u8], wire: u64) {
         let s = &mut self.stats;
-        s.first_packet.get_or_insert(line.first);
-        s.last_packet = Some(line.last);
+        s.first_packet.get_or_insert(first);
+        s.last_packet = Some(last);
         s.lines += 1;
-        s.bare_lf_lines += u64::from(line.ending == Ending::BareLf);
-        s.lines_over_998 += u64::from(line.len > LINE_LIMIT);
+        s.bare_lf_lines += u64::from(bare_lf);
+        s.lines_over_998 += u64::from(len > LINE_LIMIT);
         let before = s.bytes;
         s.bytes += wire;
-        let len = line.len as u64;
         if self.in_headers {
-            Extreme::raise(&mut s.longest_header_line, len, line.first);
-            self.header_line(content, line.first);
+            Extreme::raise(&mut s.longest_header_line, len as u64, first);
+            self.header_line(content, first);
         } else {
-            Extreme::raise(&mut s.longest_body_line, len, line.first);
+            Extreme::raise(&mut s.longest_body_line, len as u64, first);
             self.body_line(content, before);
         }
     }
@@ -94,9 +101,7 @@ impl Message {
                 return pos;
             }
             let kept = &content[..content.len().min(self.max_line_len)];
-            let line =
-                LineRef { bytes: kept, len: content.len(), ending: Ending::CrLf, first: at, last: at, tainted: false };
-            self.on_line(line, kept, content.len() as u64 + 2);
+            self.count_line(content.len(), false, at, at, kept, content.len() as u64 + 2);
             pos += nl + 1;
         }
     }
@@ -166,6 +171,7 @@ impl Message {
         self.stats
     }
 
+    #[inline]
     fn header_line(&mut self, content: &[u8], at: PacketRef) {
         if content.is_empty() {
             self.end_field();
