@@ -80,8 +80,9 @@ pub struct AnalysisArgs {
     /// Seconds without a packet after which an open session is considered over.
     #[arg(long, value_name = "SECONDS", default_value_t = 600.0, value_parser = positive_seconds)]
     pub idle: f64,
-    /// Memory all tracked connections may hold together (their state, buffered segments and
-    /// kept packet events), whatever --threads; over it the oldest idle ones are evicted.
+    /// Memory all tracked connections may hold together, whatever --threads: everything handling
+    /// a connection allocated and kept (its state, buffered segments, kept packet events, the
+    /// dialogue's strings and lists); over it the oldest idle ones are evicted.
     #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
     pub memcap: usize,
     /// Seconds after its last packet that a connection whose handshake never completed, and
