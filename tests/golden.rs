@@ -1,4 +1,5 @@
-//! Golden outputs: `read --json` (NAME.ndjson) and `read` (NAME.txt) of every capture in captures/
+//! Golden outputs: `read --json` (NAME.ndjson), `read --json --events --explain` (NAME.full.ndjson)
+//! and `read` (NAME.txt) of every capture in captures/
 //! and captures/public/, stored in captures/golden/ beside each other, so any change of output shows
 //! up as a reviewable diff of those files.
 //!
@@ -78,6 +79,14 @@ fn first_difference(want: &str, got: &str) -> String {
     unreachable!()
 }
 
+/// What is pinned per capture: the default record, the record with everything asked for (the
+/// transcript and packet evidence of --events, the explanations of --explain), and the text.
+const GOLDEN_OUTPUTS: [(&[&str], &str); 3] = [
+    (&["read", "--json"], "ndjson"),
+    (&["read", "--json", "--events", "--explain"], "full.ndjson"),
+    (&["read"], "txt"),
+];
+
 #[test]
 fn every_capture_matches_its_golden_outputs() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
@@ -87,7 +96,7 @@ fn every_capture_matches_its_golden_outputs() {
     // The summary of all captures together is the other test's.
     let mut expected_files = vec![captures_dir().join("golden/summary.txt")];
     for capture in &captures {
-        for (args, ext) in [(&["read", "--json"][..], "ndjson"), (&["read"][..], "txt")] {
+        for (args, ext) in GOLDEN_OUTPUTS {
             let got = output(args, capture);
             let path = golden_path(capture, ext);
             if update {
