@@ -14,9 +14,9 @@ use smtpdiag::render::{self, json};
 use smtpdiag::session::Session;
 use std::fmt::Write as _;
 
-/// Renders sessions the way a `Printer` without ladders does, in a worker thread
-/// (`read --threads`), before their number is known: it is written as 0 and patched in by the
-/// printer. Ladders stay with the printer.
+/// Renders sessions the way a `Printer` without ladders does, also in a worker thread
+/// (`read --threads`) before their number is known: there it renders what follows the number,
+/// and the printer writes the number in front. Ladders stay with the printer.
 #[derive(Clone, Copy)]
 pub struct Renderer {
     pub(super) json: bool,
@@ -27,64 +27,60 @@ pub struct Renderer {
     pub(super) width: Option<usize>,
 }
 
-/// A session's text with the place of its number.
+/// A session rendered without its number: everything after it.
 pub struct Rendered {
-    text: String,
-    /// The number's placeholder (`0`, padded to `id_width` in text) starts here.
-    id_at: usize,
-    id_width: usize,
+    body: String,
+    /// The body continues an NDJSON record (else a text block).
+    json: bool,
     /// What the totals count of the session.
     pub(super) entry: Box<Entry>,
 }
 
-/// How an NDJSON record begins, up to its id (`render::json` writes the fields in this order).
-const JSON_ID_PREFIX: &str = json::ID_PREFIX;
-/// A text block begins with "#" and the number padded to four columns.
-const TEXT_ID_WIDTH: usize = 4;
-
 impl Renderer {
     /// The session's NDJSON line or text block, written into `buf` (a reused buffer).
     pub(super) fn text(&self, buf: String, s: &Session, verdicts: &[Verdict], log: Option<&LogNote>) -> String {
+        let mut out = buf;
+        out.clear();
+        write_id(&mut out, self.json, s.index);
+        self.body(out, s, verdicts, log)
+    }
+
+    /// Appends what follows the session's number to `out`.
+    fn body(&self, mut out: String, s: &Session, verdicts: &[Verdict], log: Option<&LogNote>) -> String {
         if !self.json {
-            let mut text = text::session_wrapped(s, verdicts, self.style, self.width);
+            text::write_session_rest(&mut out, s, verdicts, self.style, self.width);
             if let Some(n) = log {
-                text.push_str(&render::maillog::note(n, self.style));
+                out.push_str(&render::maillog::note(n, self.style));
             }
-            return text;
+            return out;
         }
-        let mut line = buf.into_bytes();
-        line.clear();
+        let mut line = out.into_bytes();
         let detail = json::JsonDetail { events: self.events, explain: self.style.explain };
-        json::write_session_line(&mut line, s, verdicts, log, detail);
+        json::write_session_body(&mut line, s, verdicts, log, detail);
         line.push(b'\n');
         // serde_json writes UTF-8 only; the check costs a pass over a few kilobytes.
         String::from_utf8(line).unwrap_or_default()
     }
 
-    /// `s` has number 0 (not known yet). None when the number's place is not where it is
-    /// expected: then the session goes to the printer whole.
-    pub fn render(&self, s: &Session, verdicts: &[Verdict]) -> Option<Rendered> {
-        if s.index != 0 {
-            return None;
-        }
-        let text = self.text(String::new(), s, verdicts, None);
-        let (prefix, id_width) = if self.json { (JSON_ID_PREFIX, 0) } else { ("#", TEXT_ID_WIDTH) };
-        let id_at = prefix.len();
-        let placeholder = format!("{:<id_width$}", 0);
-        let in_place = text.starts_with(prefix) && text[id_at..].starts_with(&placeholder);
-        in_place.then_some(Rendered { text, id_at, id_width, entry: Box::new(Entry::of(s, verdicts)) })
+    /// The session without its number (`s.index` is not used), for the printer to number.
+    pub fn render(&self, s: &Session, verdicts: &[Verdict]) -> Rendered {
+        let body = self.body(String::new(), s, verdicts, None);
+        Rendered { body, json: self.json, entry: Box::new(Entry::of(s, verdicts)) }
     }
 }
 
+/// How a session's output begins: its NDJSON record's head, or "#" and the number in text.
+fn write_id(out: &mut String, json: bool, index: u64) {
+    // Writing into a String cannot fail.
+    let _ = if json { write!(out, "{}", json::Head(index)) } else { write!(out, "{}", text::Id(index)) };
+}
+
 impl Rendered {
-    /// The text with its number written in, into `out` (a reused buffer).
+    /// The session numbered `index`, into `out` (a reused buffer).
     pub(super) fn into_text(self, index: u64, mut out: String) -> String {
-        let width = self.id_width;
-        let after = self.id_at + width.max(1);
         out.clear();
-        out.push_str(&self.text[..self.id_at]);
-        let _ = write!(out, "{index:<width$}");
-        out.push_str(&self.text[after..]);
+        write_id(&mut out, self.json, index);
+        out.push_str(&self.body);
         out
     }
 }

@@ -209,8 +209,8 @@ fn ended(shared: &Shared<'_>, mut s: Session) -> Ended {
     if failover::may_fail_over(&verdicts) {
         return Ended { key, brief, body: Body::Whole(Box::new(s), verdicts) };
     }
-    let body = match shared.renderer.and_then(|r| r.render(&s, &verdicts)) {
-        Some(rendered) => Body::Rendered(rendered),
+    let body = match shared.renderer {
+        Some(r) => Body::Rendered(r.render(&s, &verdicts)),
         None => Body::Whole(Box::new(s), verdicts),
     };
     Ended { key, brief, body }

@@ -30,10 +30,34 @@ pub fn headline(verdicts: &[Verdict]) -> Option<&Verdict> {
     crate::diagnose::headline(verdicts)
 }
 
+/// How a session's text begins: "#" and its number in four columns. The rest is written by
+/// [`write_session_rest`], which can run before the number is known (`read --threads`).
+#[derive(Clone, Copy, Debug)]
+pub struct Id(pub u64);
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{:<4}", self.0)
+    }
+}
+
 /// The session line and one line per verdict (plus explanations with `explain`).
 pub fn session(s: &Session, verdicts: &[Verdict], style: TextStyle) -> String {
+    session_wrapped(s, verdicts, style, None)
+}
+
+/// `session` with its verdict lines wrapped to `width` columns at word boundaries, continuation
+/// lines indented under the summary (None: one line per verdict, for pipes and files).
+pub fn session_wrapped(s: &Session, verdicts: &[Verdict], style: TextStyle, width: Option<usize>) -> String {
+    let mut out = Id(s.index).to_string();
+    write_session_rest(&mut out, s, verdicts, style, width);
+    out
+}
+
+/// Appends what follows the session's [`Id`]: the rest of the session line and its verdict
+/// lines, wrapped as in `session_wrapped` (the session's own `index` is not written).
+pub fn write_session_rest(out: &mut String, s: &Session, verdicts: &[Verdict], style: TextStyle, width: Option<usize>) {
     let c = &s.conn;
-    let mut out = String::new();
     let outcome = match headline(verdicts) {
         Some(v) => paint(v.code.as_str(), v.severity, style.color),
         None => "-".to_string(),
@@ -42,8 +66,7 @@ pub fn session(s: &Session, verdicts: &[Verdict], style: TextStyle) -> String {
     let more = if s.smtp.replies.len() > 12 { " …" } else { "" };
     let _ = writeln!(
         out,
-        "#{id:<4} {time}  {client} → {server}  {outcome}  replies [{replies}{more}]  packets {first}-{last}",
-        id = s.id(),
+        " {time}  {client} → {server}  {outcome}  replies [{replies}{more}]  packets {first}-{last}",
         time = utc(c.first.ts),
         client = c.client,
         server = c.server,
@@ -51,18 +74,7 @@ pub fn session(s: &Session, verdicts: &[Verdict], style: TextStyle) -> String {
         first = c.first.number,
         last = c.last.number,
     );
-    verdict_lines(&mut out, verdicts, style, None);
-    out
-}
-
-/// `session` with its verdict lines wrapped to `width` columns at word boundaries, continuation
-/// lines indented under the summary (None: one line per verdict, for pipes and files).
-pub fn session_wrapped(s: &Session, verdicts: &[Verdict], style: TextStyle, width: Option<usize>) -> String {
-    let full = session(s, verdicts, TextStyle { explain: false, ..style });
-    let Some(head) = full.lines().next() else { return full };
-    let mut out = format!("{head}\n");
-    verdict_lines(&mut out, verdicts, style, width);
-    out
+    verdict_lines(out, verdicts, style, width);
 }
 
 /// Where a verdict's summary starts: six spaces, the code in 22 columns, a space.

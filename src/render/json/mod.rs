@@ -16,10 +16,22 @@ pub use crate::render::options::JsonDetail;
 use crate::session::Session;
 use serde::Serialize;
 use serde_json::Value;
+use std::io::{self, Write as _};
 
 pub const SCHEMA: &str = "smtpdiag.session.v2";
-/// How every record begins, up to its id (a renderer that writes the id later looks for it).
-pub const ID_PREFIX: &str = r#"{"schema":"smtpdiag.session.v2","id":""#;
+
+/// How a record begins, up to and including its id: `{"schema":"smtpdiag.session.v2","id":"7"`.
+/// The rest is the record's [body](write_session_body), which can be written before the
+/// session's number is known (`read --threads`).
+#[derive(Clone, Copy, Debug)]
+pub struct Head(pub u64);
+
+impl std::fmt::Display for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The schema name and a number need no escaping.
+        write!(f, r#"{{"schema":"{SCHEMA}","id":"{}""#, self.0)
+    }
+}
 
 #[derive(Serialize)]
 struct VerdictOut<'a> {
@@ -44,12 +56,10 @@ fn verdict(v: &Verdict, detail: JsonDetail) -> VerdictOut<'_> {
     }
 }
 
-/// The record, field for field in schema order; serialized straight to text (building a
-/// `serde_json::Value` tree first cost an allocation per field).
+/// The record after its id (see [`Head`]), field for field in schema order; serialized straight
+/// to text (building a `serde_json::Value` tree first cost an allocation per field).
 #[derive(Serialize)]
-struct Record<'a> {
-    schema: &'static str,
-    id: String,
+struct Body<'a> {
     capture: &'a str,
     client: tcp::EndpointOut,
     server: tcp::EndpointOut,
@@ -72,11 +82,9 @@ struct Record<'a> {
     log: Option<&'a LogNote>,
 }
 
-fn record<'a>(s: &'a Session, verdicts: &'a [Verdict], detail: JsonDetail) -> Record<'a> {
+fn body<'a>(s: &'a Session, verdicts: &'a [Verdict], detail: JsonDetail) -> Body<'a> {
     let c = &s.conn;
-    Record {
-        schema: SCHEMA,
-        id: s.id(),
+    Body {
         capture: &s.capture,
         client: tcp::endpoint(&c.client),
         server: tcp::endpoint(&c.server),
@@ -100,7 +108,12 @@ pub fn direction<S: serde::Serializer>(d: &crate::tcp::Direction, s: S) -> Resul
 
 /// The whole record as a JSON value.
 pub fn session_value(s: &Session, verdicts: &[Verdict], detail: JsonDetail) -> Value {
-    serde_json::to_value(record(s, verdicts, detail)).unwrap_or(Value::Null)
+    let mut v = serde_json::to_value(body(s, verdicts, detail)).unwrap_or(Value::Null);
+    if let Some(fields) = v.as_object_mut() {
+        fields.insert("schema".into(), SCHEMA.into());
+        fields.insert("id".into(), s.id().into());
+    }
+    v
 }
 
 /// One NDJSON line (no trailing newline).
@@ -119,10 +132,48 @@ pub fn write_session_line(
     log: Option<&LogNote>,
     detail: JsonDetail,
 ) {
-    let mut r = record(s, verdicts, detail);
-    r.log = log;
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{}", Head(s.index));
+    write_session_body(out, s, verdicts, log, detail);
+}
+
+/// Appends the record after its id (`,"capture":…}`, no trailing newline): what follows a
+/// [`Head`], whichever number that head gives the session (its own `index` is not written).
+pub fn write_session_body(
+    out: &mut Vec<u8>,
+    s: &Session,
+    verdicts: &[Verdict],
+    log: Option<&LogNote>,
+    detail: JsonDetail,
+) {
+    let mut b = body(s, verdicts, detail);
+    b.log = log;
     // Serializing plain structs, strings and numbers into a Vec cannot fail.
-    let _ = serde_json::to_writer(out, &r);
+    let _ = b.serialize(&mut serde_json::Serializer::with_formatter(out, Continuation::default()));
+}
+
+/// Writes an object as the continuation of one a [`Head`] opened: without its opening brace and
+/// with a comma before its first field; objects inside it are written as usual.
+#[derive(Default)]
+struct Continuation {
+    /// Objects open: 1 inside the continued one.
+    depth: usize,
+}
+
+impl serde_json::ser::Formatter for Continuation {
+    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        if self.depth == 1 { Ok(()) } else { w.write_all(b"{") }
+    }
+
+    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth -= 1;
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if first && self.depth > 1 { Ok(()) } else { w.write_all(b",") }
+    }
 }
 
 #[cfg(test)]
@@ -135,7 +186,7 @@ mod tests {
         let s = b.analyze().remove(0);
         let verdicts = crate::diagnose::diagnose(&s, &crate::diagnose::DiagnoseConfig::default());
         let line = session_line(&s, &verdicts, detail);
-        assert!(line.starts_with(ID_PREFIX), "{line}");
+        assert!(line.starts_with(&Head(s.index).to_string()), "{line}");
         serde_json::from_str(&line).unwrap()
     }
 
@@ -179,5 +230,27 @@ mod tests {
         assert!(
             !verdicts.is_empty() && verdicts.iter().all(|x| x["explanation"].as_str().is_some_and(|e| !e.is_empty()))
         );
+    }
+
+    /// A body written before the number is known, behind any number's head, is the record of
+    /// the session with that number, and valid JSON with that id.
+    #[test]
+    fn a_head_and_a_body_make_the_numbered_record() {
+        let mut b = crate::synth::SessionBuilder::lab();
+        b.handshake().server("250 mx\r\n").client("QUIT\r\n").server("221 bye\r\n").close();
+        let mut s = b.analyze().remove(0);
+        let verdicts = crate::diagnose::diagnose(&s, &crate::diagnose::DiagnoseConfig::default());
+        let detail = JsonDetail { events: true, explain: true };
+        let mut body = Vec::new();
+        write_session_body(&mut body, &s, &verdicts, None, detail);
+        for index in [0, 7, 98765] {
+            s.index = index;
+            let joined = format!("{}{}", Head(index), String::from_utf8(body.clone()).unwrap());
+            assert_eq!(joined, session_line(&s, &verdicts, detail));
+            let v: Value = serde_json::from_str(&joined).unwrap();
+            assert_eq!(v["id"], index.to_string());
+            assert_eq!(v["schema"], SCHEMA);
+            assert_eq!(session_value(&s, &verdicts, detail)["id"], index.to_string());
+        }
     }
 }
