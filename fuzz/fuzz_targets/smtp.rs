@@ -48,5 +48,5 @@ fuzz_target!(|data: &[u8]| {
     }
     // One anomaly entry per kind and direction.
     assert!(rec.anomalies.len() <= 2 * 32);
-    serde_json::to_string(&rec).expect("the record serialises");
+    smtpdiag::render::json::smtp_value(&rec).expect("the record serialises");
 });

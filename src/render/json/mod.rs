@@ -106,6 +106,12 @@ pub fn direction<S: serde::Serializer>(d: &crate::tcp::Direction, s: S) -> Resul
     s.serialize_str(d.name())
 }
 
+/// A dialogue's `smtp` object alone, everything included (the fuzz target serialises every
+/// dialogue it builds, whatever bytes made it).
+pub fn smtp_value(r: &crate::smtp::SmtpRecord) -> serde_json::Result<Value> {
+    serde_json::to_value(smtp::smtp(r, JsonDetail { events: true, explain: true }))
+}
+
 /// The whole record as a JSON value.
 pub fn session_value(s: &Session, verdicts: &[Verdict], detail: JsonDetail) -> Value {
     let mut v = serde_json::to_value(body(s, verdicts, detail)).unwrap_or(Value::Null);
