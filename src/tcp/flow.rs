@@ -5,10 +5,12 @@
 //!
 //! **Lean until the first payload byte.** A connection that has carried no payload (a SYN of a
 //! flood, a refused SYN answered by a reset) keeps only the headers of its first packets
-//! ([`Early`], about a hundred bytes). The connection tracker, both reassemblers and the
-//! application's state are created in one box when a payload byte, a FIN or one header too
-//! many arrives, and the kept headers are replayed through them first: the result is the same
-//! as if they had existed from the first packet.
+//! ([`Early`], about a hundred bytes). The connection tracker is created when a payload byte,
+//! a FIN or one header too many arrives, and the kept headers are replayed through it first.
+//! Both reassemblers and the application's state come later, in one box ([`state::Payload`],
+//! as Suricata creates a flow's `alstate`), when a packet needs them: a payload byte, a FIN or
+//! an acknowledgment of bytes the capture missed. Until then the tracker keeps where each
+//! stream starts, so the result is the same as if everything had existed from the first packet.
 //!
 //! **One budget for every thread.** Connections fall into [`BUCKETS`] buckets by a hash of their
 //! address pair with a fixed seed. Each bucket has a fixed share of the caps (`--memcap`,
@@ -35,7 +37,7 @@ use bucket::Bucket;
 use early::{EARLY_HEADERS, Early, Header, early_wait, fits_early, header};
 use key::FlowKey;
 use process::{deliver, flush_pending, make_full, process, reuses_ports};
-use state::{Flow, Full, State};
+use state::{Flow, Full, Payload, State};
 use std::cmp::Reverse;
 use std::hash::BuildHasher;
 
@@ -237,10 +239,13 @@ impl<A: StreamConsumer> FlowTable<A> {
             _ => {
                 let allocated = crate::heap::thread_allocated();
                 let full = make_full(config, flow, Some(p), make_app);
-                let new_deadline = process(config, full, p);
-                if new_deadline < deadline && full.is_closed() {
+                let new_deadline = process(config, full, p, make_app);
+                if new_deadline < deadline
+                    && full.is_closed()
+                    && let Some(payload) = &mut full.payload
+                {
                     // Lingering for late packets only: its segment history is not worth its memory.
-                    full.reasm.iter_mut().for_each(Reassembler::release_history);
+                    payload.reasm.iter_mut().for_each(Reassembler::release_history);
                 }
                 bucket.buffered = bucket.buffered - before.min(bucket.buffered) + full.buffered;
                 if bucket.buffered > share(config.max_buffered_total) {
@@ -351,9 +356,14 @@ impl<A: StreamConsumer> FlowTable<A> {
         (phase, deadline): (FinishPhase, i64),
         done: &mut dyn FnMut(Finished<A>),
     ) {
-        make_full(&self.config, &mut flow, None, &mut self.make_app);
+        let full = make_full(&self.config, &mut flow, None, &mut self.make_app);
+        // A connection that never carried a byte gets its application's state now, to make its
+        // record from (it is handed nothing).
+        full.payload(&mut self.make_app);
         let State::Full(full) = flow.state else { unreachable!("made full above") };
-        let Full { mut reasm, mut app, tracker, .. } = *full;
+        let Full { payload, tracker, .. } = *full;
+        let Some(payload) = payload else { unreachable!("made above") };
+        let Payload { mut reasm, mut app } = *payload;
         let at = tracker.last;
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
             reasm[dir.index()].flush(at, &mut |c, at| deliver(&mut app, dir, c, at));

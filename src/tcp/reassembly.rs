@@ -122,6 +122,30 @@ impl Pending {
     }
 }
 
+/// All a direction knows before its first payload byte, FIN or acknowledged hole: where its
+/// stream starts. The flow table keeps this instead of a [`Reassembler`] until one is needed,
+/// and the reassembler made from it is the one the same packets would have left.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStart(Option<SeqNumber>);
+
+impl StreamStart {
+    /// A SYN fixes the initial sequence number; the first data byte is ISN + 1.
+    pub fn syn(&mut self, isn: SeqNumber) {
+        self.0.get_or_insert(isn.plus(1));
+    }
+
+    /// A segment without payload or FIN: what [`Reassembler::segment`] keeps of it.
+    pub fn empty_segment(&mut self, seq: SeqNumber) {
+        self.0.get_or_insert(seq);
+    }
+
+    /// Would an acknowledgment up to `ack` declare bytes missing ([`Reassembler::acked`] with
+    /// nothing delivered, buffered or finished)?
+    pub fn ack_reveals_bytes(&self, ack: SeqNumber) -> bool {
+        self.0.is_some_and(|next| (1..=MAX_ACK_JUMP).contains(&ack.since(next)))
+    }
+}
+
 pub struct Reassembler {
     /// Sequence number of stream offset `next_offset`; None until the first SYN or data.
     next: Option<SeqNumber>,
@@ -149,8 +173,13 @@ impl Default for Reassembler {
 
 impl Reassembler {
     pub fn new() -> Self {
+        Self::from_start(StreamStart::default())
+    }
+
+    /// A direction that has carried nothing yet but the packets that gave it `start`.
+    pub fn from_start(start: StreamStart) -> Self {
         Reassembler {
-            next: None,
+            next: start.0,
             next_offset: 0,
             fin: None,
             fin_acked: false,

@@ -4,8 +4,8 @@
 //! holes.
 
 use super::key::FlowKey;
-use super::state::{BOOKKEEPING, Flow, Full};
-use super::testkit::{CLIENT, Recorder, SERVER, Wire, feed, run, table};
+use super::state::{BOOKKEEPING, Flow, Full, State};
+use super::testkit::{CLIENT, Recorder, SERVER, Wire, feed, feed_watching, run, table};
 use super::{BUCKETS, EndReason, FinishPhase, TcpConfig, share};
 use crate::decode::TcpFlags;
 use crate::tcp::Direction::{ClientToServer as C2S, ServerToClient as S2C};
@@ -191,4 +191,69 @@ fn what_the_application_keeps_is_charged_to_its_connection() {
     let ended = feed(&mut t, &w, 1);
     assert!(ended.is_empty());
     assert!(t.memory_used() >= 50_000, "{} bytes charged for 50,000 kept", t.memory_used());
+}
+
+/// Connections of the table past their early state, and how many of them hold a payload box.
+fn payload_boxes(t: &super::FlowTable<Recorder>) -> (usize, usize) {
+    let fulls = t.buckets.iter().flat_map(|b| b.flows.iter()).filter_map(|f| match &f.state {
+        State::Full(full) => Some(full.payload.is_some()),
+        State::Early(_) => None,
+    });
+    fulls.fold((0, 0), |(n, with), has| (n + 1, with + usize::from(has)))
+}
+
+/// TCPREFUSE: the server completes the handshake, then resets without a byte. The tracker is
+/// made by the third packet; the reassemblers and the application's state never are, yet the
+/// connection ends with the same record (and an application that was handed nothing).
+#[test]
+fn a_handshake_without_payload_never_creates_the_payload_state() {
+    let mut w = Wire::lab();
+    w.handshake().rst(SERVER);
+    let mut t = table(TcpConfig::default());
+    let mut seen = Vec::new();
+    let mut ended = feed_watching(&mut t, &w, 1, |t| seen.push(payload_boxes(t)));
+    assert_eq!(seen, [(0, 0), (0, 0), (1, 0), (1, 0)], "a tracker from the third packet, no payload box");
+    // The tracker and its events (the SMTP dialogue and both reassemblers would add 1,500 more).
+    assert!(t.memory_used() <= 2560, "{} bytes for a refused handshake", t.memory_used());
+    t.finish_all(&mut |f| ended.push(f));
+    assert_eq!(ended.len(), 1);
+    let f = &ended[0];
+    assert!(f.app.pieces.is_empty());
+    assert_eq!((f.conn.handshake, f.conn.zeek_conn_state), (Handshake::Complete, "RSTR"));
+    assert_eq!(f.conn.events.len(), 4);
+}
+
+/// The first payload byte creates the payload state, which then holds the stream as if it had
+/// existed from the SYN; an acknowledgment of bytes the capture missed creates it too.
+#[test]
+fn the_first_payload_byte_or_a_missed_one_creates_the_payload_state() {
+    let mut w = Wire::lab();
+    w.handshake().server("220 hi\r\n");
+    let mut t = table(TcpConfig::default());
+    let mut seen = Vec::new();
+    let mut ended = feed_watching(&mut t, &w, 1, |t| seen.push(payload_boxes(t)));
+    assert_eq!(seen, [(0, 0), (0, 0), (1, 0), (1, 1)]);
+    t.finish_all(&mut |f| ended.push(f));
+    assert_eq!(ended[0].app.text(S2C), "220 hi\r\n");
+
+    // The client's first 6 bytes were not captured; the server's ACK says they arrived.
+    let mut w = Wire::lab();
+    w.handshake();
+    let (seq, ack) = (w.next_seq(CLIENT), w.next_seq(SERVER));
+    w.raw(SERVER, TcpFlags::ACK, ack, seq + 6, b"", 63);
+    let mut t = table(TcpConfig::default());
+    let mut seen = Vec::new();
+    let mut ended = feed_watching(&mut t, &w, 1, |t| seen.push(payload_boxes(t)));
+    assert_eq!(seen, [(0, 0), (0, 0), (1, 0), (1, 1)]);
+    t.finish_all(&mut |f| ended.push(f));
+    assert_eq!(ended[0].app.text(C2S), "[gap 6]");
+    assert_eq!(ended[0].conn.dirs[0].stream.gap_bytes, 6);
+}
+
+#[test]
+fn the_tracker_only_state_does_not_grow_with_the_application() {
+    // The application's state and the reassemblers are boxed apart: the tracker's size is the
+    // same whatever the application (1,552 bytes, nearly all the connection tracker's).
+    assert_eq!(std::mem::size_of::<Full<Recorder>>(), std::mem::size_of::<Full<[u8; 4096]>>());
+    assert!(std::mem::size_of::<Full<Recorder>>() <= 1600, "{}", std::mem::size_of::<Full<Recorder>>());
 }

@@ -8,12 +8,13 @@ use super::super::seq::SeqNumber;
 use super::super::{Direction, PacketRef};
 use super::config::TcpConfig;
 use super::early::{FROM_A, replayed};
-use super::state::{Flow, Full, State};
+use super::state::{Flow, Full, Payload, State};
 use super::{AppFactory, StreamConsumer, secs_to_nanos};
 use crate::capture::Timestamp;
 use crate::decode::Packet;
 
-/// The full state of a connection, created (and fed the kept headers) if it is still early.
+/// The full state of a connection, created (and fed the kept headers) if it is still early: the
+/// tracker, and the payload state only if one of them needs it.
 pub(super) fn make_full<'f, A: StreamConsumer>(
     config: &TcpConfig,
     flow: &'f mut Flow<A>,
@@ -40,11 +41,9 @@ pub(super) fn make_full<'f, A: StreamConsumer>(
             first_sender,
             EventLog::new(config.max_events, config.compact_events),
         );
-        let app = make_app(&client, &server);
-        let mut full =
-            Box::new(Full { tracker, reasm: [Reassembler::new(), Reassembler::new()], app, buffered: 0, heap: 0 });
+        let mut full = Box::new(Full { tracker, starts: Default::default(), payload: None, buffered: 0, heap: 0 });
         for h in &headers[..kept] {
-            process(config, &mut full, &replayed(&key, h));
+            process(config, &mut full, &replayed(&key, h), make_app);
         }
         flow.state = State::Full(full);
     }
@@ -68,7 +67,8 @@ pub(super) fn deliver<A: StreamConsumer>(app: &mut A, dir: Direction, chunk: Chu
 
 pub(super) fn flush_pending<A: StreamConsumer>(full: &mut Full<A>) {
     let at = full.tracker.last;
-    let Full { reasm, app, .. } = full;
+    let Some(payload) = &mut full.payload else { return };
+    let Payload { reasm, app } = &mut **payload;
     for dir in [Direction::ClientToServer, Direction::ServerToClient] {
         reasm[dir.index()].flush_pending(at, &mut |c, at| deliver(app, dir, c, at));
     }
@@ -77,12 +77,57 @@ pub(super) fn flush_pending<A: StreamConsumer>(full: &mut Full<A>) {
 /// One packet of a known connection: header facts, then the peer's ACK (which may reveal bytes
 /// the capture missed in the other direction), then this packet's own payload. Returns the
 /// connection's new deadline.
-pub(super) fn process<A: StreamConsumer>(config: &TcpConfig, full: &mut Full<A>, p: &Packet<'_>) -> i64 {
+pub(super) fn process<A: StreamConsumer>(
+    config: &TcpConfig,
+    full: &mut Full<A>,
+    p: &Packet<'_>,
+    make_app: &mut AppFactory<A>,
+) -> i64 {
     let dir = full.tracker.direction_of(p);
     let duplicate = full.tracker.is_duplicate(p, dir);
     full.tracker.observe(p, dir, duplicate);
+    let (class, gap_bytes) = if full.payload.is_some() || needs_payload(full, p, dir) {
+        reassemble(config, full.payload(make_app), p, dir, duplicate)
+    } else {
+        // What the reassemblers would keep of this packet: its direction's start.
+        let start = &mut full.starts[dir.index()];
+        let mut seq = SeqNumber(p.seq);
+        if p.flags.syn() {
+            start.syn(seq);
+            seq = seq.plus(1);
+        }
+        if !p.flags.rst() {
+            start.empty_segment(seq);
+        }
+        (SegmentClass::Empty, 0)
+    };
+    let class = if duplicate { SegmentClass::Duplicate } else { class };
+    full.tracker.push_event(p, dir, class, gap_bytes);
+    if let Some(payload) = &full.payload {
+        full.tracker.after_reassembly(p, dir, &payload.reasm);
+    }
+    full.buffered = full.payload.as_ref().map_or(0, |pl| pl.reasm.iter().map(Reassembler::buffered_bytes).sum());
+    p.ts.0.saturating_add(secs_to_nanos(wait(config, full)))
+}
+
+/// Does this packet need the reassemblers: a payload byte, a FIN, or an acknowledgment of bytes
+/// the capture missed?
+fn needs_payload<A>(full: &Full<A>, p: &Packet<'_>, dir: Direction) -> bool {
+    let other = full.starts[dir.reverse().index()];
+    p.wire_len() > 0 || p.flags.fin() || (p.flags.ack() && !p.flags.rst() && other.ack_reveals_bytes(SeqNumber(p.ack)))
+}
+
+/// The packet through the reassemblers: the peer's acknowledgment, then its own segment.
+/// Returns how the segment related to the stream and the bytes it declared missing.
+fn reassemble<A: StreamConsumer>(
+    config: &TcpConfig,
+    payload: &mut Payload<A>,
+    p: &Packet<'_>,
+    dir: Direction,
+    duplicate: bool,
+) -> (SegmentClass, u64) {
     let at = PacketRef { number: p.number, ts: p.ts };
-    let Full { reasm, app, .. } = full;
+    let Payload { reasm, app } = payload;
     let other = dir.reverse();
     // A reset's acknowledgment field is not evidence of delivery (middleboxes forge resets).
     if p.flags.ack() && !p.flags.rst() {
@@ -107,18 +152,16 @@ pub(super) fn process<A: StreamConsumer>(config: &TcpConfig, full: &mut Full<A>,
         let segment = Segment { seq, payload: p.payload, missing: p.missing, fin: p.flags.fin(), duplicate, at };
         r.segment(segment, &config.limits, &mut sink)
     };
-    let class = if duplicate { SegmentClass::Duplicate } else { class };
-    full.tracker.push_event(p, dir, class, gap_bytes);
-    full.tracker.after_reassembly(p, dir, &full.reasm);
-    full.buffered = full.reasm[0].buffered_bytes() + full.reasm[1].buffered_bytes();
-    p.ts.0.saturating_add(secs_to_nanos(wait(config, full)))
+    (class, gap_bytes)
 }
 
 /// Seconds a connection waits after its last packet before it is handed on.
 fn wait<A>(config: &TcpConfig, full: &Full<A>) -> f64 {
     if !full.is_closed() {
         if full.tracker.half_open() { config.half_open_timeout_s } else { config.idle_timeout_s }
-    } else if !full.tracker.reset_seen() && full.reasm.iter().all(Reassembler::fin_acked) {
+    } else if !full.tracker.reset_seen()
+        && full.payload.as_ref().is_some_and(|p| p.reasm.iter().all(Reassembler::fin_acked))
+    {
         config.close_grace_s.min(config.linger_s)
     } else {
         config.linger_s

@@ -1,15 +1,19 @@
 //! What the table keeps per connection, and what it charges to the memory budget for it.
 
 use super::super::conn::ConnTracker;
-use super::super::reassembly::Reassembler;
+use super::super::reassembly::{Reassembler, StreamStart};
+use super::AppFactory;
 use super::early::Early;
 use super::key::FlowKey;
 
-/// Everything a connection holds once it carried payload: one allocation.
+/// A connection past its first packets: its tracker, and its payload state once it needs one.
 pub(super) struct Full<A> {
     pub(super) tracker: ConnTracker,
-    pub(super) reasm: [Reassembler; 2],
-    pub(super) app: A,
+    /// Where each direction's stream starts, until the payload state takes over.
+    pub(super) starts: [StreamStart; 2],
+    /// Created by the first payload byte, FIN or acknowledgment of bytes the capture missed (as
+    /// Suricata creates a flow's `alstate`): a handshake alone never allocates it.
+    pub(super) payload: Option<Box<Payload<A>>>,
     pub(super) buffered: usize,
     /// Heap bytes handling its packets allocated and kept, this box included (`crate::heap`;
     /// 0 when the program does not meter its allocator).
@@ -28,8 +32,23 @@ impl<A> Full<A> {
     /// Both directions sent a FIN (their reassemblers hold it), or someone reset: only late
     /// packets can still come.
     pub(super) fn is_closed(&self) -> bool {
-        self.tracker.reset_seen() || self.reasm.iter().all(Reassembler::fin_seen)
+        self.tracker.reset_seen() || self.payload.as_ref().is_some_and(|p| p.reasm.iter().all(Reassembler::fin_seen))
     }
+
+    /// The payload state, created from the stream starts if the connection has none yet.
+    pub(super) fn payload(&mut self, make_app: &mut AppFactory<A>) -> &mut Payload<A> {
+        let Full { payload, starts, tracker, .. } = self;
+        payload.get_or_insert_with(|| {
+            let app = make_app(&tracker.client, &tracker.server);
+            Box::new(Payload { reasm: starts.map(Reassembler::from_start), app })
+        })
+    }
+}
+
+/// What a connection holds once a byte flowed (or went missing): one allocation.
+pub(super) struct Payload<A> {
+    pub(super) reasm: [Reassembler; 2],
+    pub(super) app: A,
 }
 
 pub(super) enum State<A> {
@@ -85,17 +104,20 @@ impl<A> Flow<A> {
     }
 
     /// What the connection holds, for the memory budget: the flow and its bookkeeping, and once
-    /// it carried payload everything handling it allocated — its state, buffered segments and
-    /// their tree, kept packet events, the dialogue's strings and lists — as measured (`heap`).
-    /// Without a metered allocator, an estimate of the state, segments and events instead.
+    /// past its first packets everything handling it allocated — its tracker and kept packet
+    /// events, and with payload its reassemblers, buffered segments and their tree, the
+    /// dialogue's strings and lists — as measured (`heap`). Without a metered allocator, an
+    /// estimate of the state, segments and events instead.
     pub(super) fn charge(&self) -> usize {
         let base = std::mem::size_of::<Flow<A>>() + BOOKKEEPING;
         match &self.state {
             State::Early(_) => base,
             State::Full(f) => {
-                let reasm: usize =
-                    f.reasm.iter().map(|r| r.held_bytes() + r.pending_segments() * PENDING_OVERHEAD).sum();
-                let estimate = std::mem::size_of::<Full<A>>() + reasm + f.tracker.held_bytes();
+                let payload = f.payload.as_ref().map_or(0, |p| {
+                    let reasm = p.reasm.iter().map(|r| r.held_bytes() + r.pending_segments() * PENDING_OVERHEAD);
+                    std::mem::size_of::<Payload<A>>() + reasm.sum::<usize>()
+                });
+                let estimate = std::mem::size_of::<Full<A>>() + payload + f.tracker.held_bytes();
                 base + f.heap.max(estimate)
             }
         }
