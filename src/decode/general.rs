@@ -20,23 +20,35 @@ pub fn reassembled_tcp<'a>(
     tcp: &'a [u8],
 ) -> Result<Packet<'a>, Skip> {
     let slice = TcpSlice::from_slice(tcp).map_err(|e| Skip::Malformed(format!("TCP header: {e}")))?;
-    Ok(Packet {
+    Ok(packet(frame, (src, dst, ttl, ip_id), &slice, &tcp[slice.header_len()..], 0))
+}
+
+/// The packet of TCP header `tcp` between the IP header's addresses, with the payload bytes the
+/// capture holds and how many more the wire carried.
+fn packet<'a>(
+    frame: &Frame<'_>,
+    (src, dst, ttl, ip_id): (IpAddr, IpAddr, u8, Option<u16>),
+    tcp: &TcpSlice<'_>,
+    payload: &'a [u8],
+    missing: u32,
+) -> Packet<'a> {
+    Packet {
         number: frame.number,
         ts: frame.ts,
         src,
         dst,
         ttl,
         ip_id,
-        src_port: slice.source_port(),
-        dst_port: slice.destination_port(),
-        seq: slice.sequence_number(),
-        ack: slice.acknowledgment_number(),
-        flags: TcpFlags(tcp_flags_byte(&slice)),
-        window: slice.window_size(),
-        mss: mss_option(&slice),
-        payload: &tcp[slice.header_len()..],
-        missing: 0,
-    })
+        src_port: tcp.source_port(),
+        dst_port: tcp.destination_port(),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: TcpFlags(tcp_flags_byte(tcp)),
+        window: tcp.window_size(),
+        mss: mss_option(tcp),
+        payload,
+        missing,
+    }
 }
 
 fn tcp_packet<'a>(frame: &Frame<'a>, sliced: LaxSlicedPacket<'a>) -> Result<Packet<'a>, Skip> {
@@ -77,23 +89,7 @@ fn tcp_packet<'a>(frame: &Frame<'a>, sliced: LaxSlicedPacket<'a>) -> Result<Pack
     let wire_payload = wire_tcp_payload_len(&sliced, header_len).unwrap_or(captured.len());
     let missing = wire_payload.saturating_sub(captured.len()) as u32;
     let payload_bytes = &captured[..captured.len().min(wire_payload)];
-    Ok(Packet {
-        number: frame.number,
-        ts: frame.ts,
-        src,
-        dst,
-        ttl,
-        ip_id,
-        src_port: tcp.source_port(),
-        dst_port: tcp.destination_port(),
-        seq: tcp.sequence_number(),
-        ack: tcp.acknowledgment_number(),
-        flags: TcpFlags(tcp_flags_byte(&tcp)),
-        window: tcp.window_size(),
-        mss: mss_option(&tcp),
-        payload: payload_bytes,
-        missing,
-    })
+    Ok(packet(frame, (src, dst, ttl, ip_id), &tcp, payload_bytes, missing))
 }
 
 /// TCP payload length according to the IP header (total length minus headers).

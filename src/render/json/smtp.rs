@@ -16,7 +16,7 @@ use serde::Serialize;
 #[derive(Serialize)]
 pub(super) struct Smtp<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    banner: Option<BannerOut<'a>>,
+    banner: Option<ReplyOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     helo: Option<&'a str>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -105,18 +105,11 @@ fn at(d: JsonDetail, p: &PacketRef) -> Option<u64> {
     d.events.then_some(p.number)
 }
 
-#[derive(Serialize)]
-struct BannerOut<'a> {
-    code: u16,
-    text: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    packet: Option<u64>,
+fn banner(b: &Banner, d: JsonDetail) -> ReplyOut<'_> {
+    ReplyOut { code: b.code, text: &b.text, packet: at(d, &b.packet) }
 }
 
-fn banner(b: &Banner, d: JsonDetail) -> BannerOut<'_> {
-    BannerOut { code: b.code, text: &b.text, packet: at(d, &b.packet) }
-}
-
+/// A reply as the record shows it: the banner, and each reply.
 #[derive(Serialize)]
 struct ReplyOut<'a> {
     code: u16,
