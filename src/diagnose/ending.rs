@@ -1,6 +1,6 @@
 //! How the session ended: one rule per outcome a gateway admin has to tell apart.
 
-use super::facts::{Facts, who};
+use super::facts::{Facts, ReplyLine, who};
 use super::{DiagnoseConfig, Severity, Verdict, VerdictCode, verdict};
 use crate::smtp::{AnomalyKind, Transaction, Verb};
 use crate::tcp::conn::{CloseKind, Handshake, Role};
@@ -179,9 +179,16 @@ pub fn reject(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
 /// Commands that ask the server something and change no state (RFC 5321 §4.1.1.6–10).
 const INFORMATIONAL: [Verb; 5] = [Verb::Vrfy, Verb::Expn, Verb::Noop, Verb::Help, Verb::Rset];
 
-fn is_timeout_reply(code: u16, text: &str) -> bool {
-    let t = text.to_ascii_lowercase();
-    code == 421 && (t.contains("timeout") || t.contains("timed out") || t.contains("idle") || t.contains("too long"))
+/// A 421 that says the server timed the client out. The words are searched line by line, which
+/// finds what a search of the joined text finds: none of them spans the " / " between lines.
+fn is_timeout_reply(r: &ReplyLine) -> bool {
+    const WORDS: [&str; 4] = ["timeout", "timed out", "idle", "too long"];
+    r.code == 421 && r.lines.iter().any(|line| WORDS.iter().any(|w| contains_ignore_ascii_case(line, w)))
+}
+
+/// `hay` holds `needle` (lowercase ASCII), ignoring ASCII case, without a lowercased copy.
+fn contains_ignore_ascii_case(hay: &str, needle: &str) -> bool {
+    hay.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// What a reply answered, for sentences: "at greeting", "to RCPT", "after DATA".
@@ -202,7 +209,7 @@ pub fn tempfail(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let temp: Vec<_> = f
         .replies
         .iter()
-        .filter(|r| (400..500).contains(&r.code) && !is_timeout_reply(r.code, &r.text()) && r.ts <= client_gone)
+        .filter(|r| (400..500).contains(&r.code) && !is_timeout_reply(r) && r.ts <= client_gone)
         .collect();
     let first = temp.first()?;
     let more = if temp.len() > 1 { format!(" (and {} more 4xx)", temp.len() - 1) } else { String::new() };
@@ -386,13 +393,13 @@ pub fn receiving_aborted(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
 
 /// A long silence before the close, or a server's 421 timeout reply.
 pub fn idle_timeout(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
-    let explanation = "One side waited for the other until a timer expired. A server closing with \"421 … \
+    const EXPLANATION: &str = "One side waited for the other until a timer expired. A server closing with \"421 … \
                        timeout\" waited for the client's next command (client stuck, or its packets lost); \
                        a close after minutes of silence is an idle timer of an MTA, a load balancer or a \
                        firewall's connection table. Compare the silence with the timeouts configured on \
-                       both MTAs and on stateful devices in between."
-        .to_string();
-    if let Some(r) = f.replies.iter().find(|r| is_timeout_reply(r.code, &r.text())) {
+                       both MTAs and on stateful devices in between.";
+    let explanation = || EXPLANATION.to_string();
+    if let Some(r) = f.replies.iter().find(|r| is_timeout_reply(r)) {
         let silence = f
             .replies
             .iter()
@@ -405,7 +412,7 @@ pub fn idle_timeout(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         return Some(verdict(
             VerdictCode::IdleTimeout,
             format!("the server timed the session out{waited}: \"{} {}\"", r.code, r.first_line()),
-            explanation,
+            explanation(),
             vec![r.packet],
         ));
     }
@@ -417,7 +424,7 @@ pub fn idle_timeout(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
                 "no packet after packet {} for longer than the idle limit; the capture shows no close",
                 f.s.conn.last.number
             ),
-            format!("{explanation} The session lasted {secs:.1} s before going silent."),
+            format!("{EXPLANATION} The session lasted {secs:.1} s before going silent."),
             vec![f.s.conn.last.number],
         ));
     }
@@ -430,7 +437,7 @@ pub fn idle_timeout(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
     Some(verdict(
         VerdictCode::IdleTimeout,
         format!("{:.0} s of silence, then the {} closed ({})", silence, who(close.by), close.flags),
-        explanation,
+        explanation(),
         [f.last_payload_packet, Some(close.packet)].into_iter().flatten().collect(),
     ))
 }

@@ -29,9 +29,6 @@ pub struct ReplyLine<'a> {
 }
 
 impl ReplyLine<'_> {
-    pub fn text(&self) -> String {
-        self.lines.join(" / ")
-    }
     pub fn first_line(&self) -> &str {
         self.lines.first().map(String::as_str).unwrap_or("")
     }

@@ -74,15 +74,22 @@ fn builtin_check_fix(check: &str) -> String {
 }
 
 /// Text made only of '*' with surviving '2'/'0' (and perhaps separators the firewall also masked).
+/// (The character test first: an ordinary banner fails it at its first letter.)
 fn is_masked_text(text: &str) -> bool {
-    let stars = text.chars().filter(|&c| c == '*').count();
-    let masked = text.chars().all(|c| matches!(c, '*' | '2' | '0' | '\n' | ' '));
-    masked && stars >= 4 && stars * 2 >= text.chars().filter(|c| !c.is_whitespace()).count()
+    if !text.bytes().all(|c| matches!(c, b'*' | b'2' | b'0' | b'\n' | b' ')) {
+        return false;
+    }
+    // Only ASCII is left: bytes are characters.
+    let stars = text.bytes().filter(|&c| c == b'*').count();
+    stars >= 4 && stars * 2 >= text.bytes().filter(|c| !c.is_ascii_whitespace()).count()
 }
 
 /// An EHLO keyword replaced by X's, the ASA's marker letter possibly kept at the end.
 fn is_masked_keyword(keyword: &str) -> bool {
     let word = keyword.split_whitespace().next().unwrap_or("");
+    if !word.starts_with('X') {
+        return false; // most keywords: no X's to count
+    }
     let xs = word.chars().take_while(|&c| c == 'X').count();
     word.len() >= 4
         && (xs == word.len()
@@ -130,7 +137,7 @@ pub fn banner_never_completed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> 
             && a.from == Direction::ServerToClient
             && a.first_packet.number <= greeting_packet
     });
-    let masked_and_broken = f.masked_greeting_bytes() && (smtp.banner.is_none() || no_final_line);
+    let masked_and_broken = (smtp.banner.is_none() || no_final_line) && f.masked_greeting_bytes();
     if !(unterminated_220 || masked_and_broken) || f.server_bytes() == 0 {
         return None;
     }
@@ -247,13 +254,18 @@ const ASA_ALLOWED_VERBS: [Verb; 15] = [
 fn refused_outside_allowed_list<'a>(f: &'a Facts) -> Option<&'a super::facts::Line<'a>> {
     let inspected = f.s.smtp.banner.as_ref().is_some_and(|b| is_masked_text(&b.text))
         || f.s.smtp.ehlo_keywords.iter().any(|k| is_masked_keyword(k));
-    f.commands.iter().find(|c| inspected && !ASA_ALLOWED_VERBS.contains(c.verb) && matches!(c.reply, Some(500 | 502)))
+    if !inspected {
+        return None;
+    }
+    f.commands.iter().find(|c| !ASA_ALLOWED_VERBS.contains(c.verb) && matches!(c.reply, Some(500 | 502)))
 }
 
 pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let masked = f.commands.iter().find(|c| is_masked_verb(c.verb));
-    let reply = f.replies.iter().find(|r| r.code >= 500 && r.text().contains("XXXX"));
-    if let (None, None, Some(c)) = (masked, reply, refused_outside_allowed_list(f)) {
+    // Line by line: "XXXX" cannot span the " / " that joins them.
+    let reply = f.replies.iter().find(|r| r.code >= 500 && r.lines.iter().any(|l| l.contains("XXXX")));
+    let refused = if masked.is_none() && reply.is_none() { refused_outside_allowed_list(f) } else { None };
+    if let Some(c) = refused {
         return Some(verdict(
             VerdictCode::CommandMasked,
             format!(

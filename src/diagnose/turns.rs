@@ -9,45 +9,66 @@ use super::facts::{Facts, ReplyLine};
 use super::{DiagnoseConfig, Verdict, VerdictCode, verdict};
 use crate::smtp::Verb;
 use crate::tcp::Direction;
-use crate::tcp::conn::{CloseKind, Handshake, Role};
+use crate::tcp::conn::{CloseEvent, CloseKind, Handshake, Role};
 use crate::tcp::flow::EndReason;
 
-/// How the silence ended, for sentences: "then sent QUIT", "until the capture ended".
-struct Ending {
+/// How the silence ended; its sentence ("then sent QUIT", "until the capture ended") is built
+/// by [`Ending::how`] only for a verdict that fires.
+struct Ending<'f> {
     ts: f64,
     packet: u64,
-    how: String,
+    by: EndedBy<'f>,
+}
+
+enum EndedBy<'f> {
+    Quit,
+    ClientClose(&'f CloseEvent),
+    ServerGaveUp(&'f ReplyLine<'f>),
+    ServerClose(&'f CloseEvent),
+    /// No side ended it: what did, as a sentence.
+    Session(&'static str),
+}
+
+impl Ending<'_> {
     /// The packet is the client's own (QUIT or its close), not part of the silence.
-    by_client: bool,
+    fn by_client(&self) -> bool {
+        matches!(self.by, EndedBy::Quit | EndedBy::ClientClose(_))
+    }
+
+    fn how(&self) -> String {
+        let closed = |kind: CloseKind| if kind == CloseKind::Rst { "reset" } else { "closed" };
+        match self.by {
+            EndedBy::Quit => "then sent QUIT".into(),
+            EndedBy::ClientClose(c) => format!("then {} the connection ({})", closed(c.kind), c.flags),
+            EndedBy::ServerGaveUp(r) => format!("until the server gave up (\"{} {}\")", r.code, r.first_line()),
+            EndedBy::ServerClose(c) => format!("until the server {} the connection ({})", closed(c.kind), c.flags),
+            EndedBy::Session(how) => how.into(),
+        }
+    }
 }
 
 /// The client's turn ends with its QUIT or close, the server giving up (421, close), or
 /// whatever ended the session, whichever came first.
-fn after_client_turn(f: &Facts, from_packet: u64) -> Ending {
-    let closed = |kind: CloseKind| if kind == CloseKind::Rst { "reset" } else { "closed" };
+fn after_client_turn<'f>(f: &'f Facts, from_packet: u64) -> Ending<'f> {
     let quit = f.commands.iter().find(|c| c.packet > from_packet && *c.verb == Verb::Quit).map(|q| Ending {
         ts: q.ts,
         packet: q.packet,
-        how: "then sent QUIT".into(),
-        by_client: true,
+        by: EndedBy::Quit,
     });
     let client_close = f.closes().iter().find(|c| c.by == Role::Client && c.packet > from_packet).map(|c| Ending {
         ts: c.ts,
         packet: c.packet,
-        how: format!("then {} the connection ({})", closed(c.kind), c.flags),
-        by_client: true,
+        by: EndedBy::ClientClose(c),
     });
     let gave_up = f.replies.iter().find(|r| r.packet > from_packet && r.code == 421).map(|r| Ending {
         ts: r.ts,
         packet: r.packet,
-        how: format!("until the server gave up (\"{} {}\")", r.code, r.first_line()),
-        by_client: false,
+        by: EndedBy::ServerGaveUp(r),
     });
     let server_close = f.closes().iter().find(|c| c.by == Role::Server && c.packet > from_packet).map(|c| Ending {
         ts: c.ts,
         packet: c.packet,
-        how: format!("until the server {} the connection ({})", closed(c.kind), c.flags),
-        by_client: false,
+        by: EndedBy::ServerClose(c),
     });
     [quit, client_close, gave_up, server_close]
         .into_iter()
@@ -57,14 +78,14 @@ fn after_client_turn(f: &Facts, from_packet: u64) -> Ending {
 }
 
 /// The end of a session no side ended: it went idle, or the capture ended.
-fn session_end(f: &Facts) -> Ending {
+fn session_end<'f>(f: &'f Facts) -> Ending<'f> {
     let last = &f.s.conn.last;
     let how = match f.s.end {
         EndReason::Idle => "until the session went idle (no close in the capture)",
         EndReason::Evicted => "until the session was dropped from the flow table",
         _ => "until the capture ended",
     };
-    Ending { ts: last.ts.as_secs_f64(), packet: last.number, how: how.into(), by_client: false }
+    Ending { ts: last.ts.as_secs_f64(), packet: last.number, by: EndedBy::Session(how) }
 }
 
 /// A reply that a strict client never sees complete (BANNER_NEVER_COMPLETED's evidence): the
@@ -124,7 +145,7 @@ pub fn client_stalled(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         e.dir == Direction::ClientToServer
             && e.len > 0
             && e.number > r.packet
-            && (e.number < end.packet || (e.number == end.packet && !end.by_client))
+            && (e.number < end.packet || (e.number == end.packet && !end.by_client()))
     });
     let start = last_client_payload.map_or(r.ts, |e| e.ts.as_secs_f64().max(r.ts));
     let silence = end.ts - start;
@@ -132,7 +153,7 @@ pub fn client_stalled(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         return None;
     }
     let turn = turn_name(r, last_client_payload.is_some());
-    let mut summary = format!("the client was silent for {silence:.1} s {turn}, {}", end.how);
+    let mut summary = format!("the client was silent for {silence:.1} s {turn}, {}", end.how());
     let mut explanation = "It was the client's turn to speak (SMTP is turn-based: after the greeting, \
         after each reply and after 354 the server waits for the client), and the client said nothing. \
         The client was busy or stuck (a slow DNS or content check before its next command, a lost \
@@ -187,7 +208,7 @@ pub fn server_silent(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         if silence < c.client_stall_s {
             return None;
         }
-        let end_how = end.how.replace("then sent QUIT", "then the client sent QUIT");
+        let end_how = end.how().replace("then sent QUIT", "then the client sent QUIT");
         let end_how = end_how.replacen("then ", "then the client ", usize::from(!end_how.contains("client")));
         return Some(verdict(
             VerdictCode::ServerSilent,
@@ -227,7 +248,7 @@ pub fn server_silent(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         VerdictCode::ServerSilent,
         format!(
             "the server did not answer {what} in {silence:.1} s; the client {}",
-            end.how.trim_start_matches("then ")
+            end.how().trim_start_matches("then ")
         ),
         "It was the server's turn: the client had sent its command (or its whole message) and waited, and \
          no reply came. The server is stuck (a slow content scan, DNS or database lookup, a full disk), or \
