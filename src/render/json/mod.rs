@@ -6,17 +6,17 @@
 
 mod events;
 mod names;
-mod omit;
 mod smtp;
 mod tcp;
+mod write;
 
-use crate::diagnose::{Severity, Verdict};
+use crate::diagnose::Verdict;
 use crate::maillog::LogNote;
 pub use crate::render::options::JsonDetail;
 use crate::session::Session;
-use serde::Serialize;
 use serde_json::Value;
-use std::io::{self, Write as _};
+use std::io::Write as _;
+use write::Obj;
 
 pub const SCHEMA: &str = "smtpdiag.session.v2";
 
@@ -33,71 +33,43 @@ impl std::fmt::Display for Head {
     }
 }
 
-#[derive(Serialize)]
-struct VerdictOut<'a> {
-    code: &'static str,
-    severity: Severity,
-    /// The finding, and where the client failed over to.
-    summary: std::borrow::Cow<'a, str>,
-    /// The code's fixed text, with `--explain` only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    explanation: Option<&'a str>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    packets: &'a [u64],
-}
-
-fn verdict(v: &Verdict, detail: JsonDetail) -> VerdictOut<'_> {
-    VerdictOut {
-        code: v.code.as_str(),
-        severity: v.severity,
-        summary: v.summary(),
-        explanation: detail.explain.then_some(v.explanation.as_str()),
-        packets: &v.packets,
+/// A verdict: the finding (and where the client failed over to), the code's fixed text with
+/// `--explain` only, and its evidence packets.
+fn verdict(o: &mut Obj<'_>, v: &Verdict, detail: JsonDetail) {
+    o.str("code", v.code.as_str());
+    o.str("severity", v.severity.as_str());
+    o.str("summary", &v.summary());
+    if detail.explain {
+        o.str("explanation", v.explanation.as_str());
     }
+    o.nums("packets", &v.packets);
 }
 
-/// The record after its id (see [`Head`]), field for field in schema order; serialized straight
-/// to text (building a `serde_json::Value` tree first cost an allocation per field).
-#[derive(Serialize)]
-struct Body<'a> {
-    capture: &'a str,
-    client: tcp::EndpointOut,
-    server: tcp::EndpointOut,
-    first_ts: f64,
-    last_ts: f64,
-    first_packet: u64,
-    last_packet: u64,
-    end: &'static str,
-    tcp: tcp::Tcp<'a>,
-    /// Absent when no SMTP byte crossed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    smtp: Option<smtp::Smtp<'a>>,
-    /// The code on the text session line (`diagnose::headline`), absent without verdicts.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    headline: Option<&'static str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    verdicts: Vec<VerdictOut<'a>>,
-    /// The mail server's log about this session (`--maillog`); absent without one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    log: Option<&'a LogNote>,
-}
-
-fn body<'a>(s: &'a Session, verdicts: &'a [Verdict], detail: JsonDetail) -> Body<'a> {
+/// The record's fields after its id, in schema order.
+fn body(o: &mut Obj<'_>, s: &Session, verdicts: &[Verdict], log: Option<&LogNote>, detail: JsonDetail) {
     let c = &s.conn;
-    Body {
-        capture: &s.capture,
-        client: tcp::endpoint(&c.client),
-        server: tcp::endpoint(&c.server),
-        first_ts: c.first.ts.as_secs_f64(),
-        last_ts: c.last.ts.as_secs_f64(),
-        first_packet: c.first.number,
-        last_packet: c.last.number,
-        end: names::end(s.end),
-        tcp: tcp::tcp(s, detail),
-        smtp: Some(smtp::smtp(&s.smtp, detail)).filter(|x| !x.is_empty()),
-        headline: crate::diagnose::headline(verdicts).map(|v| v.code.as_str()),
-        verdicts: verdicts.iter().map(|v| verdict(v, detail)).collect(),
-        log: None,
+    o.str("capture", &s.capture);
+    tcp::endpoint(o, "client", &c.client);
+    tcp::endpoint(o, "server", &c.server);
+    o.float("first_ts", c.first.ts.as_secs_f64());
+    o.float("last_ts", c.last.ts.as_secs_f64());
+    o.num("first_packet", c.first.number);
+    o.num("last_packet", c.last.number);
+    o.str("end", names::end(s.end));
+    o.obj("tcp", |o| tcp::tcp(o, s, detail));
+    // Absent when no SMTP byte crossed.
+    if !smtp::is_empty(&s.smtp, detail) {
+        o.obj("smtp", |o| smtp::smtp(o, &s.smtp, detail));
+    }
+    // The code on the text session line (`diagnose::headline`), absent without verdicts.
+    o.some_str("headline", crate::diagnose::headline(verdicts).map(|v| v.code.as_str()));
+    if !verdicts.is_empty() {
+        o.objs("verdicts", verdicts, |o, v| verdict(o, v, detail));
+    }
+    // The mail server's log about this session (`--maillog`); absent without one. Rare, and
+    // shaped by the log's own module: serde writes it.
+    if let Some(log) = log {
+        let _ = serde_json::to_writer(o.key("log"), log);
     }
 }
 
@@ -109,17 +81,16 @@ pub fn direction<S: serde::Serializer>(d: &crate::tcp::Direction, s: S) -> Resul
 /// A dialogue's `smtp` object alone, everything included (the fuzz target serialises every
 /// dialogue it builds, whatever bytes made it).
 pub fn smtp_value(r: &crate::smtp::SmtpRecord) -> serde_json::Result<Value> {
-    serde_json::to_value(smtp::smtp(r, JsonDetail { events: true, explain: true }))
+    let mut out = Vec::new();
+    let mut o = Obj::open(&mut out);
+    smtp::smtp(&mut o, r, JsonDetail { events: true, explain: true });
+    o.end();
+    serde_json::from_slice(&out)
 }
 
 /// The whole record as a JSON value.
 pub fn session_value(s: &Session, verdicts: &[Verdict], detail: JsonDetail) -> Value {
-    let mut v = serde_json::to_value(body(s, verdicts, detail)).unwrap_or(Value::Null);
-    if let Some(fields) = v.as_object_mut() {
-        fields.insert("schema".into(), SCHEMA.into());
-        fields.insert("id".into(), s.id().into());
-    }
-    v
+    serde_json::from_str(&session_line(s, verdicts, detail)).unwrap_or(Value::Null)
 }
 
 /// One NDJSON line (no trailing newline).
@@ -152,34 +123,9 @@ pub fn write_session_body(
     log: Option<&LogNote>,
     detail: JsonDetail,
 ) {
-    let mut b = body(s, verdicts, detail);
-    b.log = log;
-    // Serializing plain structs, strings and numbers into a Vec cannot fail.
-    let _ = b.serialize(&mut serde_json::Serializer::with_formatter(out, Continuation::default()));
-}
-
-/// Writes an object as the continuation of one a [`Head`] opened: without its opening brace and
-/// with a comma before its first field; objects inside it are written as usual.
-#[derive(Default)]
-struct Continuation {
-    /// Objects open: 1 inside the continued one.
-    depth: usize,
-}
-
-impl serde_json::ser::Formatter for Continuation {
-    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.depth += 1;
-        if self.depth == 1 { Ok(()) } else { w.write_all(b"{") }
-    }
-
-    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.depth -= 1;
-        w.write_all(b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        if first && self.depth > 1 { Ok(()) } else { w.write_all(b",") }
-    }
+    let mut o = Obj::continued(out);
+    body(&mut o, s, verdicts, log, detail);
+    o.end();
 }
 
 #[cfg(test)]

@@ -1,103 +1,74 @@
-//! The record's `smtp` object, built from the SMTP stage's `SmtpRecord`: the record's field
+//! The record's `smtp` object, written from the SMTP stage's `SmtpRecord`: the record's field
 //! names and shapes are decided here, not by the parser's structs.
 
-use super::events::{self, EventOut};
+use super::events;
 use super::names;
-use super::omit;
+use super::write::Obj;
 use crate::render::options::JsonDetail;
 use crate::smtp::headers::Identity;
 use crate::smtp::{
-    Anomaly, Attachment, Banner, BdatChunk, BodyStats, ClientHello, Extreme, Maxima, Rcpt, ReplyInfo, ServerHello,
-    SmtpRecord, StartTls, TlsAlert, TlsInfo, Transaction, Verb,
+    Anomaly, Attachment, BdatChunk, BodyStats, ClientHello, Extreme, Maxima, Rcpt, ReplyInfo, SmtpRecord, StartTls,
+    TlsAlert, TlsInfo, Transaction, Verb,
 };
 use crate::tcp::PacketRef;
-use serde::Serialize;
 
-#[derive(Serialize)]
-pub(super) struct Smtp<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    banner: Option<ReplyOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    helo: Option<&'a str>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    ehlo_keywords: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    mail_from: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    rcpt_to: &'a [String],
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    transactions: Vec<TransactionOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    starttls: Option<StartTlsOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    implicit_tls: Option<TlsOut<'a>>,
-    /// The dialogue once: verbs in order, reply codes in order (the transcript is `events`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    commands: Vec<&'a str>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    replies: &'a [u16],
-    #[serde(skip_serializing_if = "omit::not")]
-    client_spoke_first: bool,
-    #[serde(skip_serializing_if = "omit::not")]
-    pipelining: bool,
-    /// The longest lines and largest counts with where they were, with `--events`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    maxima: Option<MaximaOut>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    anomalies: Vec<AnomalyOut<'a>>,
-    /// The transcript, with `--events` only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    events: Option<Vec<EventOut<'a>>>,
-    /// Transcript events cut by the cap, with `--events` only.
-    #[serde(skip_serializing_if = "omit::zero")]
-    events_dropped: u64,
-    #[serde(skip_serializing_if = "omit::zero")]
-    items_dropped: u64,
+/// Nothing to say (no SMTP byte crossed): the record leaves `smtp` out.
+pub(super) fn is_empty(r: &SmtpRecord, d: JsonDetail) -> bool {
+    r.banner.is_none()
+        && r.helo.is_none()
+        && r.ehlo_keywords.is_empty()
+        && r.mail_from.is_empty()
+        && r.rcpt_to.is_empty()
+        && r.transactions.is_empty()
+        && r.starttls.is_none()
+        && r.implicit_tls.is_none()
+        && r.commands.is_empty()
+        && r.replies.is_empty()
+        && !r.client_spoke_first
+        && !r.pipelining
+        && !(d.events && has_maxima(&r.maxima))
+        && r.anomalies.is_empty()
+        && !(d.events && (!r.events.is_empty() || r.events_dropped != 0))
+        && r.items_dropped == 0
 }
 
-impl Smtp<'_> {
-    /// Nothing to say (no SMTP byte crossed): the record leaves `smtp` out.
-    pub(super) fn is_empty(&self) -> bool {
-        self.banner.is_none()
-            && self.helo.is_none()
-            && self.ehlo_keywords.is_empty()
-            && self.mail_from.is_empty()
-            && self.rcpt_to.is_empty()
-            && self.transactions.is_empty()
-            && self.starttls.is_none()
-            && self.implicit_tls.is_none()
-            && self.commands.is_empty()
-            && self.replies.is_empty()
-            && !self.client_spoke_first
-            && !self.pipelining
-            && self.maxima.is_none()
-            && self.anomalies.is_empty()
-            && self.events.as_ref().is_none_or(Vec::is_empty)
-            && self.events_dropped == 0
-            && self.items_dropped == 0
+/// The fields of the `smtp` object. With `--events`: the longest lines and largest counts with
+/// where they were (`maxima`), the transcript (`events`) and the events the cap cut.
+pub(super) fn smtp(o: &mut Obj<'_>, r: &SmtpRecord, d: JsonDetail) {
+    if let Some(b) = &r.banner {
+        o.obj("banner", |o| reply_fields(o, b.code, &b.text, at(d, &b.packet)));
     }
-}
-
-pub(super) fn smtp(r: &SmtpRecord, d: JsonDetail) -> Smtp<'_> {
-    Smtp {
-        banner: r.banner.as_ref().map(|x| banner(x, d)),
-        helo: r.helo.as_deref(),
-        ehlo_keywords: &r.ehlo_keywords,
-        mail_from: &r.mail_from,
-        rcpt_to: &r.rcpt_to,
-        transactions: r.transactions.iter().map(|x| transaction(x, d)).collect(),
-        starttls: r.starttls.as_deref().map(|x| starttls(x, d)),
-        implicit_tls: r.implicit_tls.as_deref().map(|x| tls(x, d)),
-        commands: r.commands.iter().map(Verb::as_str).collect(),
-        replies: &r.replies,
-        client_spoke_first: r.client_spoke_first,
-        pipelining: r.pipelining,
-        maxima: Some(maxima(&r.maxima)).filter(|m| d.events && !m.is_empty()),
-        anomalies: r.anomalies.iter().map(|x| anomaly(x, d)).collect(),
-        events: d.events.then(|| r.events.iter().map(events::event).collect()),
-        events_dropped: if d.events { r.events_dropped } else { 0 },
-        items_dropped: r.items_dropped,
+    o.some_str("helo", r.helo.as_deref());
+    o.strs("ehlo_keywords", &r.ehlo_keywords);
+    o.strs("mail_from", &r.mail_from);
+    o.strs("rcpt_to", &r.rcpt_to);
+    if !r.transactions.is_empty() {
+        o.objs("transactions", &r.transactions, |o, t| transaction(o, t, d));
     }
+    if let Some(s) = r.starttls.as_deref() {
+        o.obj("starttls", |o| starttls(o, s, d));
+    }
+    if let Some(t) = r.implicit_tls.as_deref() {
+        o.obj("implicit_tls", |o| tls(o, t, d));
+    }
+    // The dialogue once: verbs in order, reply codes in order (the transcript is `events`).
+    if !r.commands.is_empty() {
+        o.list("commands", &r.commands, |out, v| super::write::string(out, v.as_str()));
+    }
+    o.nums("replies", &r.replies);
+    o.flag("client_spoke_first", r.client_spoke_first);
+    o.flag("pipelining", r.pipelining);
+    if d.events {
+        o.obj_unless_empty("maxima", |o| maxima(o, &r.maxima));
+    }
+    if !r.anomalies.is_empty() {
+        o.objs("anomalies", &r.anomalies, |o, a| anomaly(o, a, d));
+    }
+    if d.events {
+        o.list("events", &r.events, events::event);
+        o.nonzero("events_dropped", r.events_dropped);
+    }
+    o.nonzero("items_dropped", r.items_dropped);
 }
 
 /// A packet reference (the bare packet number, Wireshark's "Go to packet"), with `--events`.
@@ -105,395 +76,185 @@ fn at(d: JsonDetail, p: &PacketRef) -> Option<u64> {
     d.events.then_some(p.number)
 }
 
-fn banner(b: &Banner, d: JsonDetail) -> ReplyOut<'_> {
-    ReplyOut { code: b.code, text: &b.text, packet: at(d, &b.packet) }
-}
-
 /// A reply as the record shows it: the banner, and each reply.
-#[derive(Serialize)]
-struct ReplyOut<'a> {
-    code: u16,
-    text: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    packet: Option<u64>,
+fn reply_fields(o: &mut Obj<'_>, code: u16, text: &str, packet: Option<u64>) {
+    o.num("code", code);
+    o.str("text", text);
+    o.some_num("packet", packet);
 }
 
-fn reply(r: &ReplyInfo, d: JsonDetail) -> ReplyOut<'_> {
-    ReplyOut { code: r.code, text: &r.text, packet: at(d, &r.packet) }
+fn reply(o: &mut Obj<'_>, r: &ReplyInfo, d: JsonDetail) {
+    reply_fields(o, r.code, &r.text, at(d, &r.packet));
 }
 
-#[derive(Serialize)]
-struct RcptOut<'a> {
-    address: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reply: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    packet: Option<u64>,
+fn rcpt(o: &mut Obj<'_>, r: &Rcpt, d: JsonDetail) {
+    o.str("address", &r.address);
+    o.some_num("reply", r.reply);
+    o.some_num("packet", at(d, &r.packet));
 }
 
-#[derive(Serialize)]
-struct BdatOut {
-    size: u64,
-    #[serde(skip_serializing_if = "omit::not")]
-    last: bool,
-    #[serde(skip_serializing_if = "omit::zero")]
-    seen: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reply: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    first_packet: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_packet: Option<u64>,
+fn bdat(o: &mut Obj<'_>, c: &BdatChunk, d: JsonDetail) {
+    o.num("size", c.size);
+    o.flag("last", c.last);
+    o.nonzero("seen", c.seen);
+    o.some_num("reply", c.reply);
+    o.some_num("first_packet", at(d, &c.first_packet));
+    o.some_num("last_packet", c.last_packet.as_ref().and_then(|p| at(d, p)));
 }
 
-fn bdat(c: &BdatChunk, d: JsonDetail) -> BdatOut {
-    BdatOut {
-        size: c.size,
-        last: c.last,
-        seen: c.seen,
-        reply: c.reply,
-        first_packet: at(d, &c.first_packet),
-        last_packet: c.last_packet.as_ref().and_then(|p| at(d, p)),
+fn transaction(o: &mut Obj<'_>, t: &Transaction, d: JsonDetail) {
+    o.some_str("mail_from", t.mail_from.as_deref());
+    o.some_num("mail_reply", t.mail_reply);
+    o.some_num("mail_packet", t.mail_packet.as_ref().and_then(|p| at(d, p)));
+    o.strs("nested_mail_from", &t.nested_mail_from);
+    if !t.rcpts.is_empty() {
+        o.objs("rcpts", &t.rcpts, |o, r| rcpt(o, r, d));
     }
-}
-
-#[derive(Serialize)]
-struct TransactionOut<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mail_from: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mail_reply: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mail_packet: Option<u64>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    nested_mail_from: &'a [String],
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    rcpts: Vec<RcptOut<'a>>,
-    /// RCPT commands of the transaction, when more were sent than `rcpts` keeps.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rcpt_count: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data_verb: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data_intermediate_reply: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data_reply: Option<ReplyOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    queue_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    bdat_chunks: Vec<BdatOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    body: Option<BodyOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reset_by: Option<&'a str>,
-}
-
-fn rcpt(r: &Rcpt, d: JsonDetail) -> RcptOut<'_> {
-    RcptOut { address: &r.address, reply: r.reply, packet: at(d, &r.packet) }
-}
-
-fn transaction(t: &Transaction, d: JsonDetail) -> TransactionOut<'_> {
-    TransactionOut {
-        mail_from: t.mail_from.as_deref(),
-        mail_reply: t.mail_reply,
-        mail_packet: t.mail_packet.as_ref().and_then(|p| at(d, p)),
-        nested_mail_from: &t.nested_mail_from,
-        rcpts: t.rcpts.iter().map(|x| rcpt(x, d)).collect(),
-        rcpt_count: (t.rcpt_count != t.rcpts.len()).then_some(t.rcpt_count),
-        data_verb: t.data_verb.as_ref().map(Verb::as_str),
-        data_intermediate_reply: t.data_intermediate_reply,
-        data_reply: t.data_reply.as_ref().map(|x| reply(x, d)),
-        queue_id: t.queue_id.as_deref(),
-        bdat_chunks: t.bdat_chunks.iter().map(|x| bdat(x, d)).collect(),
-        body: t.body.as_ref().map(|x| body(x, d)).filter(|b| !b.is_empty()),
-        reset_by: t.reset_by.as_ref().map(Verb::as_str),
+    // RCPT commands of the transaction, when more were sent than `rcpts` keeps.
+    if t.rcpt_count != t.rcpts.len() {
+        o.num("rcpt_count", t.rcpt_count);
     }
+    o.some_str("data_verb", t.data_verb.as_ref().map(Verb::as_str));
+    o.some_num("data_intermediate_reply", t.data_intermediate_reply);
+    if let Some(r) = &t.data_reply {
+        o.obj("data_reply", |o| reply(o, r, d));
+    }
+    o.some_str("queue_id", t.queue_id.as_deref());
+    if !t.bdat_chunks.is_empty() {
+        o.objs("bdat_chunks", &t.bdat_chunks, |o, c| bdat(o, c, d));
+    }
+    if let Some(b) = t.body.as_ref().filter(|b| !body_is_empty(b, d)) {
+        o.obj("body", |o| body(o, b, d));
+    }
+    o.some_str("reset_by", t.reset_by.as_ref().map(Verb::as_str));
 }
 
 /// A maximum and the packet that carried it.
-#[derive(Serialize)]
-struct ExtremeOut {
-    value: u64,
-    packet: u64,
-}
-
-fn extreme(e: &Option<Extreme>) -> Option<ExtremeOut> {
-    e.as_ref().map(|e| ExtremeOut { value: e.value, packet: e.packet.number })
-}
-
-#[derive(Serialize)]
-struct AttachmentOut<'a> {
-    filename: &'a str,
-    #[serde(skip_serializing_if = "omit::zero")]
-    filename_len: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    part_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    packet: Option<u64>,
-}
-
-fn attachment(a: &Attachment, d: JsonDetail) -> AttachmentOut<'_> {
-    AttachmentOut {
-        filename: &a.filename,
-        filename_len: a.filename_len,
-        part_bytes: a.part_bytes,
-        packet: at(d, &a.packet),
+fn extreme(o: &mut Obj<'_>, name: &str, e: &Option<Extreme>) {
+    if let Some(e) = e {
+        o.obj(name, |o| {
+            o.num("value", e.value);
+            o.num("packet", e.packet.number);
+        });
     }
 }
 
-#[derive(Serialize)]
-struct BodyOut<'a> {
-    #[serde(skip_serializing_if = "omit::zero")]
-    bytes: u64,
-    #[serde(skip_serializing_if = "omit::zero")]
-    lines: u64,
-    #[serde(skip_serializing_if = "omit::zero")]
-    dot_stuffed_lines: u64,
-    #[serde(skip_serializing_if = "omit::zero")]
-    bare_lf_lines: u64,
-    #[serde(skip_serializing_if = "omit::not")]
-    terminated: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    longest_header_line: Option<ExtremeOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    longest_body_line: Option<ExtremeOut>,
-    #[serde(skip_serializing_if = "omit::zero")]
-    lines_over_998: u64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    attachments: Vec<AttachmentOut<'a>>,
-    #[serde(skip_serializing_if = "omit::zero")]
-    attachments_dropped: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    received_path: &'a [String],
-    /// Subject, From and To are recorded only with `--headers` (personal data).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subject: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    from: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    to: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    first_packet: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_packet: Option<u64>,
+fn attachment(o: &mut Obj<'_>, a: &Attachment, d: JsonDetail) {
+    o.str("filename", &a.filename);
+    o.nonzero("filename_len", a.filename_len);
+    o.some_num("part_bytes", a.part_bytes);
+    o.some_num("packet", at(d, &a.packet));
 }
 
-impl BodyOut<'_> {
-    /// A body begun but empty, with nothing to show (no bytes, no packet numbers asked for).
-    fn is_empty(&self) -> bool {
-        self.bytes == 0 && !self.terminated && self.first_packet.is_none() && self.message_id.is_none()
-    }
+/// A body begun but empty, with nothing to show (no bytes, no packet numbers asked for).
+fn body_is_empty(b: &BodyStats, d: JsonDetail) -> bool {
+    b.bytes == 0
+        && !b.terminated
+        && b.first_packet.as_ref().and_then(|p| at(d, p)).is_none()
+        && b.identity.message_id.is_none()
 }
 
-fn body(b: &BodyStats, d: JsonDetail) -> BodyOut<'_> {
+fn body(o: &mut Obj<'_>, b: &BodyStats, d: JsonDetail) {
     let Identity { message_id, received_path, subject, from, to } = &b.identity;
-    BodyOut {
-        bytes: b.bytes,
-        lines: b.lines,
-        dot_stuffed_lines: b.dot_stuffed_lines,
-        bare_lf_lines: b.bare_lf_lines,
-        terminated: b.terminated,
-        longest_header_line: extreme(&b.longest_header_line).filter(|_| d.events),
-        longest_body_line: extreme(&b.longest_body_line).filter(|_| d.events),
-        lines_over_998: b.lines_over_998,
-        attachments: b.attachments.iter().map(|x| attachment(x, d)).collect(),
-        attachments_dropped: b.attachments_dropped,
-        message_id: message_id.as_deref(),
-        received_path,
-        subject: subject.as_deref(),
-        from: from.as_deref(),
-        to: to.as_deref(),
-        first_packet: b.first_packet.as_ref().and_then(|p| at(d, p)),
-        last_packet: b.last_packet.as_ref().and_then(|p| at(d, p)),
+    o.nonzero("bytes", b.bytes);
+    o.nonzero("lines", b.lines);
+    o.nonzero("dot_stuffed_lines", b.dot_stuffed_lines);
+    o.nonzero("bare_lf_lines", b.bare_lf_lines);
+    o.flag("terminated", b.terminated);
+    if d.events {
+        extreme(o, "longest_header_line", &b.longest_header_line);
+        extreme(o, "longest_body_line", &b.longest_body_line);
+    }
+    o.nonzero("lines_over_998", b.lines_over_998);
+    if !b.attachments.is_empty() {
+        o.objs("attachments", &b.attachments, |o, a| attachment(o, a, d));
+    }
+    o.nonzero("attachments_dropped", b.attachments_dropped);
+    o.some_str("message_id", message_id.as_deref());
+    o.strs("received_path", received_path);
+    // Subject, From and To are recorded only with `--headers` (personal data).
+    o.some_str("subject", subject.as_deref());
+    o.some_str("from", from.as_deref());
+    o.some_str("to", to.as_deref());
+    o.some_num("first_packet", b.first_packet.as_ref().and_then(|p| at(d, p)));
+    o.some_num("last_packet", b.last_packet.as_ref().and_then(|p| at(d, p)));
+}
+
+fn has_maxima(m: &Maxima) -> bool {
+    [
+        &m.command_line,
+        &m.reply_line,
+        &m.rcpt_per_transaction,
+        &m.header_line,
+        &m.body_line,
+        &m.sender_address,
+        &m.mime_filename,
+    ]
+    .iter()
+    .any(|e| e.is_some())
+}
+
+fn maxima(o: &mut Obj<'_>, m: &Maxima) {
+    extreme(o, "command_line", &m.command_line);
+    extreme(o, "reply_line", &m.reply_line);
+    extreme(o, "rcpt_per_transaction", &m.rcpt_per_transaction);
+    extreme(o, "header_line", &m.header_line);
+    extreme(o, "body_line", &m.body_line);
+    extreme(o, "sender_address", &m.sender_address);
+    extreme(o, "mime_filename", &m.mime_filename);
+}
+
+fn starttls(o: &mut Obj<'_>, s: &StartTls, d: JsonDetail) {
+    o.bool("requested", s.requested);
+    o.some_num("reply", s.reply);
+    o.some_num("packet", at(d, &s.packet));
+    if let Some(t) = &s.tls {
+        // STARTTLS answered, but no TLS byte seen: every field of `tls` absent, and `tls` too.
+        o.obj_unless_empty("tls", |o| tls(o, t, d));
     }
 }
 
-#[derive(Serialize)]
-struct MaximaOut {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    command_line: Option<ExtremeOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reply_line: Option<ExtremeOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rcpt_per_transaction: Option<ExtremeOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    header_line: Option<ExtremeOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    body_line: Option<ExtremeOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sender_address: Option<ExtremeOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mime_filename: Option<ExtremeOut>,
+fn client_hello(o: &mut Obj<'_>, h: &ClientHello, d: JsonDetail) {
+    o.str("version", &h.version);
+    o.strs("supported_versions", &h.supported_versions);
+    o.some_str("sni", h.sni.as_deref());
+    o.some_num("packet", at(d, &h.packet));
 }
 
-impl MaximaOut {
-    fn is_empty(&self) -> bool {
-        [
-            &self.command_line,
-            &self.reply_line,
-            &self.rcpt_per_transaction,
-            &self.header_line,
-            &self.body_line,
-            &self.sender_address,
-            &self.mime_filename,
-        ]
-        .iter()
-        .all(|e| e.is_none())
+fn alert(o: &mut Obj<'_>, a: &TlsAlert, d: JsonDetail) {
+    o.str("from", &a.from);
+    o.str("level", &a.level);
+    o.str("description", &a.description);
+    o.some_num("packet", at(d, &a.packet));
+}
+
+fn tls(o: &mut Obj<'_>, t: &TlsInfo, d: JsonDetail) {
+    if let Some(h) = &t.client_hello {
+        o.obj("client_hello", |o| client_hello(o, h, d));
     }
-}
-
-fn maxima(m: &Maxima) -> MaximaOut {
-    MaximaOut {
-        command_line: extreme(&m.command_line),
-        reply_line: extreme(&m.reply_line),
-        rcpt_per_transaction: extreme(&m.rcpt_per_transaction),
-        header_line: extreme(&m.header_line),
-        body_line: extreme(&m.body_line),
-        sender_address: extreme(&m.sender_address),
-        mime_filename: extreme(&m.mime_filename),
+    if let Some(h) = &t.server_hello {
+        o.obj("server_hello", |o| {
+            o.str("version", &h.version);
+            o.some_num("packet", at(d, &h.packet));
+        });
     }
-}
-
-#[derive(Serialize)]
-struct StartTlsOut<'a> {
-    requested: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reply: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    packet: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tls: Option<TlsOut<'a>>,
-}
-
-fn starttls(s: &StartTls, d: JsonDetail) -> StartTlsOut<'_> {
-    StartTlsOut {
-        requested: s.requested,
-        reply: s.reply,
-        packet: at(d, &s.packet),
-        tls: s.tls.as_ref().map(|x| tls(x, d)).filter(|t| !t.is_empty()),
+    if !t.alerts.is_empty() {
+        o.objs("alerts", &t.alerts, |o, a| alert(o, a, d));
     }
+    o.flag("change_cipher_spec", t.change_cipher_spec);
+    o.flag("encrypted", t.encrypted);
+    o.nonzero("client_encrypted_records", t.client_encrypted_records);
+    o.nonzero("server_encrypted_records", t.server_encrypted_records);
+    o.nonzero("client_app_data_bytes", t.client_app_data_bytes);
+    o.nonzero("server_app_data_bytes", t.server_app_data_bytes);
+    o.nonzero("non_tls_bytes", t.non_tls_bytes);
 }
 
-#[derive(Serialize)]
-struct ClientHelloOut<'a> {
-    version: &'a str,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    supported_versions: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sni: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    packet: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct ServerHelloOut<'a> {
-    version: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    packet: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct AlertOut<'a> {
-    from: &'a str,
-    level: &'a str,
-    description: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    packet: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct TlsOut<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_hello: Option<ClientHelloOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    server_hello: Option<ServerHelloOut<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    alerts: Vec<AlertOut<'a>>,
-    #[serde(skip_serializing_if = "omit::not")]
-    change_cipher_spec: bool,
-    #[serde(skip_serializing_if = "omit::not")]
-    encrypted: bool,
-    #[serde(skip_serializing_if = "omit::zero")]
-    client_encrypted_records: u64,
-    #[serde(skip_serializing_if = "omit::zero")]
-    server_encrypted_records: u64,
-    #[serde(skip_serializing_if = "omit::zero")]
-    client_app_data_bytes: u64,
-    #[serde(skip_serializing_if = "omit::zero")]
-    server_app_data_bytes: u64,
-    #[serde(skip_serializing_if = "omit::zero")]
-    non_tls_bytes: u64,
-}
-
-fn client_hello(h: &ClientHello, d: JsonDetail) -> ClientHelloOut<'_> {
-    ClientHelloOut {
-        version: &h.version,
-        supported_versions: &h.supported_versions,
-        sni: h.sni.as_deref(),
-        packet: at(d, &h.packet),
-    }
-}
-
-fn server_hello(h: &ServerHello, d: JsonDetail) -> ServerHelloOut<'_> {
-    ServerHelloOut { version: &h.version, packet: at(d, &h.packet) }
-}
-
-fn alert(a: &TlsAlert, d: JsonDetail) -> AlertOut<'_> {
-    AlertOut { from: &a.from, level: &a.level, description: &a.description, packet: at(d, &a.packet) }
-}
-
-impl TlsOut<'_> {
-    /// STARTTLS answered, but no TLS byte seen.
-    fn is_empty(&self) -> bool {
-        self.client_hello.is_none()
-            && self.server_hello.is_none()
-            && self.alerts.is_empty()
-            && !self.change_cipher_spec
-            && !self.encrypted
-            && self.client_encrypted_records == 0
-            && self.server_encrypted_records == 0
-            && self.client_app_data_bytes == 0
-            && self.server_app_data_bytes == 0
-            && self.non_tls_bytes == 0
-    }
-}
-
-fn tls(t: &TlsInfo, d: JsonDetail) -> TlsOut<'_> {
-    TlsOut {
-        client_hello: t.client_hello.as_ref().map(|x| client_hello(x, d)),
-        server_hello: t.server_hello.as_ref().map(|x| server_hello(x, d)),
-        alerts: t.alerts.iter().map(|x| alert(x, d)).collect(),
-        change_cipher_spec: t.change_cipher_spec,
-        encrypted: t.encrypted,
-        client_encrypted_records: t.client_encrypted_records,
-        server_encrypted_records: t.server_encrypted_records,
-        client_app_data_bytes: t.client_app_data_bytes,
-        server_app_data_bytes: t.server_app_data_bytes,
-        non_tls_bytes: t.non_tls_bytes,
-    }
-}
-
-#[derive(Serialize)]
-struct AnomalyOut<'a> {
-    kind: &'static str,
-    from: &'static str,
-    count: u64,
-    detail: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    first_packet: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_packet: Option<u64>,
-}
-
-fn anomaly(a: &Anomaly, d: JsonDetail) -> AnomalyOut<'_> {
-    AnomalyOut {
-        kind: names::anomaly(a.kind),
-        from: names::direction(a.from),
-        count: a.count,
-        detail: &a.detail,
-        first_packet: at(d, &a.first_packet),
-        last_packet: at(d, &a.last_packet),
-    }
+fn anomaly(o: &mut Obj<'_>, a: &Anomaly, d: JsonDetail) {
+    o.str("kind", names::anomaly(a.kind));
+    o.str("from", names::direction(a.from));
+    o.num("count", a.count);
+    o.str("detail", &a.detail);
+    o.some_num("first_packet", at(d, &a.first_packet));
+    o.some_num("last_packet", at(d, &a.last_packet));
 }

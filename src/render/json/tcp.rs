@@ -1,53 +1,86 @@
-//! The record's `tcp` object, built from the TCP stage's `ConnRecord`.
+//! The record's `tcp` object, written from the TCP stage's `ConnRecord`.
 
-use super::{names, omit};
+use super::names;
+use super::write::{self, Obj};
 use crate::render::options::JsonDetail;
 use crate::session::Session;
 use crate::tcp::Direction;
 use crate::tcp::conn::{CloseEvent, CloseKind, DirFacts, Endpoint, IpIdPattern, Role};
-use serde::Serialize;
 use std::net::IpAddr;
 
-/// An address and port as `{ip, port}`.
-#[derive(Serialize)]
-pub(super) struct EndpointOut {
-    ip: IpAddr,
-    port: u16,
+/// An address and port as `{"ip":…,"port":…}`.
+pub(super) fn endpoint(o: &mut Obj<'_>, name: &str, e: &Endpoint) {
+    o.obj(name, |o| {
+        ip(o.key("ip"), e.ip);
+        o.num("port", e.port);
+    });
 }
 
-pub(super) fn endpoint(e: &Endpoint) -> EndpointOut {
-    EndpointOut { ip: e.ip, port: e.port }
+/// An address as a JSON string, as `Display` writes it (no address needs escaping).
+fn ip(out: &mut Vec<u8>, ip: IpAddr) {
+    out.push(b'"');
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                write::int(out, octet);
+            }
+        }
+        IpAddr::V6(v6) => {
+            use std::io::Write as _;
+            // Writing into a Vec cannot fail.
+            let _ = write!(out, "{v6}");
+        }
+    }
+    out.push(b'"');
 }
 
-/// A counter per direction, named by who sent it; absent when both are zero, both sides when
-/// either is not (`packets` and `payload_bytes` always).
-#[derive(Serialize)]
-struct PerSide<T: Serialize> {
-    client: T,
-    server: T,
+fn dirs(s: &Session) -> [&DirFacts; 2] {
+    [s.conn.dir(Direction::ClientToServer), s.conn.dir(Direction::ServerToClient)]
 }
 
-fn per_side<T: Serialize>(s: &Session, f: impl Fn(&DirFacts) -> T) -> PerSide<T> {
-    PerSide { client: f(s.conn.dir(Direction::ClientToServer)), server: f(s.conn.dir(Direction::ServerToClient)) }
+/// A counter per direction, named by who sent it.
+fn per_side<T: itoa::Integer>(o: &mut Obj<'_>, name: &str, s: &Session, f: impl Fn(&DirFacts) -> T) {
+    let [client, server] = dirs(s);
+    o.obj(name, |o| {
+        o.num("client", f(client));
+        o.num("server", f(server));
+    });
 }
 
-fn counter<T: Serialize + Default + PartialEq>(s: &Session, f: impl Fn(&DirFacts) -> T) -> Option<PerSide<T>> {
-    let v = per_side(s, f);
-    (!omit::zero(&v.client) || !omit::zero(&v.server)).then_some(v)
+/// A counter per direction, absent when both are zero, both sides when either is not.
+fn counter<T: itoa::Integer + Default + PartialEq>(
+    o: &mut Obj<'_>,
+    name: &str,
+    s: &Session,
+    f: impl Fn(&DirFacts) -> T,
+) {
+    let [client, server] = dirs(s);
+    if f(client) != T::default() || f(server) != T::default() {
+        per_side(o, name, s, f);
+    }
 }
 
-/// An observation per direction, each side absent when that side gave none.
-#[derive(Serialize)]
-struct Sides<T: Serialize> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client: Option<T>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    server: Option<T>,
-}
-
-fn sides<T: Serialize>(s: &Session, f: impl Fn(&DirFacts) -> Option<T>) -> Option<Sides<T>> {
-    let v = per_side(s, f);
-    (v.client.is_some() || v.server.is_some()).then_some(Sides { client: v.client, server: v.server })
+/// An observation per direction, each side absent when that side gave none, the whole when both
+/// gave none.
+fn sides<T>(
+    o: &mut Obj<'_>,
+    name: &str,
+    s: &Session,
+    f: impl Fn(&DirFacts) -> Option<T>,
+    mut value: impl FnMut(&mut Obj<'_>, &str, T),
+) {
+    let [client, server] = dirs(s);
+    o.obj_unless_empty(name, |o| {
+        if let Some(v) = f(client) {
+            value(o, "client", v);
+        }
+        if let Some(v) = f(server) {
+            value(o, "server", v);
+        }
+    });
 }
 
 fn closed_by(s: &Session) -> &'static str {
@@ -60,56 +93,12 @@ fn closed_by(s: &Session) -> &'static str {
     }
 }
 
-#[derive(Serialize)]
-struct MinMax {
-    min: u8,
-    max: u8,
-}
-
-#[derive(Serialize)]
-struct RewriteOut<'a> {
-    direction: &'static str,
-    original_packet: u64,
-    packet: u64,
-    offset: u64,
-    len: u32,
-    original: &'a str,
-    changed: &'a str,
-}
-
-#[derive(Serialize)]
-struct CloseOut {
-    packet: u64,
-    ts: f64,
-    by: &'static str,
-    kind: &'static str,
-    flags: String,
-}
-
-fn close(c: &CloseEvent) -> CloseOut {
-    CloseOut {
-        packet: c.packet,
-        ts: c.ts,
-        by: c.by.name(),
-        kind: names::close_kind(c.kind),
-        flags: c.flags.to_string(),
-    }
-}
-
-#[derive(Serialize)]
-struct HandshakePackets {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    syn: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    synack: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ack: Option<u64>,
-}
-
-impl HandshakePackets {
-    fn is_empty(&self) -> bool {
-        self.syn.is_none() && self.synack.is_none() && self.ack.is_none()
-    }
+fn close(o: &mut Obj<'_>, c: &CloseEvent) {
+    o.num("packet", c.packet);
+    o.float("ts", c.ts);
+    o.str("by", c.by.name());
+    o.str("kind", names::close_kind(c.kind));
+    o.str("flags", &c.flags.to_string());
 }
 
 /// Milliseconds rounded to the microsecond, the resolution of most captures: 0.045, not the
@@ -118,126 +107,72 @@ fn to_micros(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
 }
 
-#[derive(Serialize)]
-struct Rtt {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    syn_synack: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    synack_ack: Option<f64>,
-}
-
-impl Rtt {
-    fn is_empty(&self) -> bool {
-        self.syn_synack.is_none() && self.synack_ack.is_none()
-    }
-}
-
-#[derive(Serialize)]
-pub(super) struct Tcp<'a> {
-    handshake: &'static str,
-    conn_state: &'static str,
-    history: &'a str,
-    closed_by: &'static str,
-    role_basis: &'static str,
-    packets: PerSide<u64>,
-    payload_bytes: PerSide<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    retransmissions: Option<PerSide<u64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    retransmitted_bytes: Option<PerSide<u64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gaps: Option<PerSide<u64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gap_bytes: Option<PerSide<u64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    out_of_order: Option<PerSide<u64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    zero_window: Option<PerSide<u64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    duplicates: Option<PerSide<u64>>,
-    /// The packet evidence, with `--events`: per-direction TTL range, IP-ID pattern, MSS and
-    /// largest segment; the handshake's packets; each FIN and RST.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ttl: Option<Sides<MinMax>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip_id: Option<Sides<&'static str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mss: Option<Sides<u16>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_segment: Option<PerSide<u32>>,
-    #[serde(skip_serializing_if = "omit::zero")]
-    syn_count: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    syn_span_s: Option<f64>,
-    #[serde(skip_serializing_if = "omit::zero")]
-    synack_count: u32,
-    #[serde(skip_serializing_if = "HandshakePackets::is_empty")]
-    handshake_packets: HandshakePackets,
-    #[serde(skip_serializing_if = "Rtt::is_empty")]
-    rtt_ms: Rtt,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    close: Vec<CloseOut>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    rewrites: Vec<RewriteOut<'a>>,
-    /// Packet events kept for the rules and ladders, and those left out as ordinary
-    /// mid-transfer packets: bookkeeping shown with `--events` only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    events_kept: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    events_elided: Option<u64>,
-    /// Packet events cut by `--max-events`.
-    #[serde(skip_serializing_if = "omit::zero")]
-    events_dropped: u64,
-}
-
-pub(super) fn tcp(s: &Session, detail: JsonDetail) -> Tcp<'_> {
+/// The `tcp` object. The packet evidence comes with `--events` only: per-direction TTL range,
+/// IP-ID pattern, MSS and largest segment; the handshake's packets; each FIN and RST; and the
+/// bookkeeping of packet events kept for the rules and ladders and those left out as ordinary
+/// mid-transfer packets.
+pub(super) fn tcp(o: &mut Obj<'_>, s: &Session, detail: JsonDetail) {
     let c = &s.conn;
-    let rewrites = c
-        .rewrites()
-        .map(|(d, r)| RewriteOut {
-            direction: d.name(),
-            original_packet: r.original_packet,
-            packet: r.packet,
-            offset: r.offset,
-            len: r.len,
-            original: &r.original,
-            changed: &r.changed,
-        })
-        .collect();
-    let ttl = |d: &DirFacts| Some(MinMax { min: d.ttl_min?, max: d.ttl_max? });
-    let ip_id = |d: &DirFacts| (d.ip_id != IpIdPattern::None).then(|| names::ip_id(d.ip_id));
-    Tcp {
-        handshake: names::handshake(c.handshake),
-        conn_state: c.zeek_conn_state,
-        history: &c.zeek_history,
-        closed_by: closed_by(s),
-        role_basis: names::role_basis(c.role_basis),
-        packets: per_side(s, |d| d.packets),
-        payload_bytes: per_side(s, |d| d.payload_bytes),
-        retransmissions: counter(s, |d| d.stream.retransmissions),
-        retransmitted_bytes: counter(s, |d| d.stream.retransmitted_bytes),
-        gaps: counter(s, |d| d.stream.gaps),
-        gap_bytes: counter(s, |d| d.stream.gap_bytes),
-        out_of_order: counter(s, |d| d.stream.out_of_order),
-        zero_window: counter(s, |d| d.zero_window),
-        duplicates: counter(s, |d| d.duplicates),
-        ttl: sides(s, ttl).filter(|_| detail.events),
-        ip_id: sides(s, ip_id).filter(|_| detail.events),
-        mss: sides(s, |d| d.mss).filter(|_| detail.events),
-        max_segment: counter(s, |d| d.max_segment).filter(|_| detail.events),
-        syn_count: c.syn_count,
-        // A single SYN spans nothing.
-        syn_span_s: c.syn_span_s.filter(|_| c.syn_count > 1),
-        synack_count: c.synack_count,
-        handshake_packets: match detail.events {
-            true => HandshakePackets { syn: c.syn_packet, synack: c.synack_packet, ack: c.ack_packet },
-            false => HandshakePackets { syn: None, synack: None, ack: None },
-        },
-        rtt_ms: Rtt { syn_synack: c.rtt_syn_synack_ms.map(to_micros), synack_ack: c.rtt_synack_ack_ms.map(to_micros) },
-        close: c.closes.iter().filter(|_| detail.events).map(close).collect(),
-        rewrites,
-        events_kept: detail.events.then_some(c.events.len()),
-        events_elided: detail.events.then_some(c.events_elided),
-        events_dropped: c.events_dropped,
+    let events = detail.events;
+    o.str("handshake", names::handshake(c.handshake));
+    o.str("conn_state", c.zeek_conn_state);
+    o.str("history", &c.zeek_history);
+    o.str("closed_by", closed_by(s));
+    o.str("role_basis", names::role_basis(c.role_basis));
+    per_side(o, "packets", s, |d| d.packets);
+    per_side(o, "payload_bytes", s, |d| d.payload_bytes);
+    counter(o, "retransmissions", s, |d| d.stream.retransmissions);
+    counter(o, "retransmitted_bytes", s, |d| d.stream.retransmitted_bytes);
+    counter(o, "gaps", s, |d| d.stream.gaps);
+    counter(o, "gap_bytes", s, |d| d.stream.gap_bytes);
+    counter(o, "out_of_order", s, |d| d.stream.out_of_order);
+    counter(o, "zero_window", s, |d| d.zero_window);
+    counter(o, "duplicates", s, |d| d.duplicates);
+    if events {
+        let ttl = |d: &DirFacts| Some((d.ttl_min?, d.ttl_max?));
+        sides(o, "ttl", s, ttl, |o, side, (min, max)| {
+            o.obj(side, |o| {
+                o.num("min", min);
+                o.num("max", max);
+            })
+        });
+        let ip_id = |d: &DirFacts| (d.ip_id != IpIdPattern::None).then(|| names::ip_id(d.ip_id));
+        sides(o, "ip_id", s, ip_id, |o, side, v| o.str(side, v));
+        sides(o, "mss", s, |d| d.mss, |o, side, v| o.num(side, v));
+        counter(o, "max_segment", s, |d| d.max_segment);
     }
+    o.nonzero("syn_count", c.syn_count);
+    // A single SYN spans nothing.
+    o.some_float("syn_span_s", c.syn_span_s.filter(|_| c.syn_count > 1));
+    o.nonzero("synack_count", c.synack_count);
+    if events {
+        o.obj_unless_empty("handshake_packets", |o| {
+            o.some_num("syn", c.syn_packet);
+            o.some_num("synack", c.synack_packet);
+            o.some_num("ack", c.ack_packet);
+        });
+    }
+    o.obj_unless_empty("rtt_ms", |o| {
+        o.some_float("syn_synack", c.rtt_syn_synack_ms.map(to_micros));
+        o.some_float("synack_ack", c.rtt_synack_ack_ms.map(to_micros));
+    });
+    if events && !c.closes.is_empty() {
+        o.objs("close", &c.closes, close);
+    }
+    if c.rewrites().next().is_some() {
+        o.objs("rewrites", c.rewrites(), |o, (d, r)| {
+            o.str("direction", d.name());
+            o.num("original_packet", r.original_packet);
+            o.num("packet", r.packet);
+            o.num("offset", r.offset);
+            o.num("len", r.len);
+            o.str("original", &r.original);
+            o.str("changed", &r.changed);
+        });
+    }
+    if events {
+        o.num("events_kept", c.events.len());
+        o.num("events_elided", c.events_elided);
+    }
+    o.nonzero("events_dropped", c.events_dropped);
 }
