@@ -1,7 +1,7 @@
 //! Message content statistics (DATA body or BDAT chunks): sizes, longest header and body lines,
 //! MIME attachment names. Fed line by line; holds a bounded amount of state.
 
-use super::line::{Ending, LineBuf, LineRef};
+use super::line::{Ending, LineBuf, LineRef, short_line_ends};
 use super::mime;
 use super::record::{Attachment, BodyStats, Extreme};
 use crate::tcp::PacketRef;
@@ -90,6 +90,7 @@ impl Message {
         let mut pos = 0;
         loop {
             pos += self.plain_body_lines(&data[pos..], at);
+            pos += self.continuation_lines(&data[pos..], at);
             let rest = &data[pos..];
             let Some(nl) = memchr::memchr(b'\n', rest) else {
                 return pos;
@@ -137,6 +138,44 @@ impl Message {
             s.lines_over_998 += over;
             s.bytes += start as u64;
             Extreme::raise(&mut s.longest_body_line, longest as u64, at);
+        }
+        start
+    }
+
+    /// The fast path for folded header fields (RFC 5322 §2.2.3): counts the CRLF-terminated
+    /// continuation lines (starting with SP or HTAB) at the start of `data` (all of them in this
+    /// packet, `at`) at once, appends them to the field in progress up to its limit, and returns
+    /// the bytes they take. A field folded over many lines would otherwise pay the per-line
+    /// path for every fold, long after the kept field is full. Counting is `on_line`'s.
+    fn continuation_lines(&mut self, data: &[u8], at: PacketRef) -> usize {
+        // With nothing kept of a line (a zero limit) the per-line path sees it as empty.
+        if !self.in_headers || self.max_line_len == 0 || !matches!(data.first(), Some(b' ' | b'\t')) {
+            return 0;
+        }
+        let (mut start, mut lines, mut longest, mut over) = (0, 0u64, 0usize, 0u64);
+        for nl in short_line_ends(data) {
+            let content = match &data[start..nl] {
+                line @ [b' ' | b'\t', .., b'\r'] => &line[..line.len() - 1],
+                _ => break,
+            };
+            let len = content.len();
+            longest = longest.max(len);
+            over += u64::from(len > LINE_LIMIT);
+            lines += 1;
+            if self.field.len() < FIELD_MAX {
+                let kept = len.min(self.max_line_len).min(FIELD_MAX - self.field.len());
+                self.field.extend_from_slice(&content[..kept]);
+            }
+            start = nl + 1;
+        }
+        if lines > 0 {
+            let s = &mut self.stats;
+            s.first_packet.get_or_insert(at);
+            s.last_packet = Some(at);
+            s.lines += lines;
+            s.lines_over_998 += over;
+            s.bytes += start as u64;
+            Extreme::raise(&mut s.longest_header_line, longest as u64, at);
         }
         start
     }

@@ -295,13 +295,15 @@ fn hold_limit_assumes_the_body_follows() {
 #[test]
 fn message_fed_whole_or_bytewise_is_the_same() {
     let long = "x".repeat(1100);
+    // Folded beyond the kept field's limit, with a fold longer than the line limit.
+    let folds = " x\r\n".repeat(9000);
     let body = format!(
-        "Subject: t\r\nX-Long: {long}\r\nContent-Type: multipart/mixed;\r\n boundary=\"b1\"\r\n\r\n\
+        "Subject: t\r\n{folds}\t{long}\r\n x\r\nX-Long: {long}\r\nContent-Type: multipart/mixed;\r\n boundary=\"b1\"\r\n\r\n\
          pre\r\n--b1\r\nContent-Disposition: attachment; filename=\"a.pdf\"\r\n\r\n{long}\r\n\
          ..dot\r\nbare\n-dash\r\n--b1--\r\nafter\r\n.\r\n"
     );
     let feed = |bytewise: bool| {
-        let cfg = SmtpConfig { max_line_len: 1024, ..Default::default() };
+        let cfg = SmtpConfig { max_line_len: 1024, personal_headers: true, ..Default::default() };
         let mut d = Dialogue::new(&cfg);
         let p = |n| PacketRef { number: n, ..Default::default() };
         d.on_data(S, b"220 mx\r\n", p(1));
@@ -317,6 +319,7 @@ fn message_fed_whole_or_bytewise_is_the_same() {
     };
     let whole = feed(false);
     let b = whole.transactions[0].body.as_ref().unwrap();
-    assert_eq!((b.lines_over_998, b.dot_stuffed_lines, b.bare_lf_lines, b.attachments.len()), (2, 1, 1, 1));
+    assert_eq!((b.lines_over_998, b.dot_stuffed_lines, b.bare_lf_lines, b.attachments.len()), (3, 1, 1, 1));
+    assert_eq!(b.identity.subject.as_ref().map(String::len), Some(998));
     assert_eq!(stored(&whole), stored(&feed(true)));
 }
