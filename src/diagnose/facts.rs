@@ -45,8 +45,9 @@ pub struct Facts<'a> {
 
 impl<'a> Facts<'a> {
     pub fn new(s: &'a Session) -> Facts<'a> {
-        let mut commands = Vec::new();
-        let mut replies = Vec::new();
+        // Sized once: most events are commands or replies, and growing by pushes costs more.
+        let mut commands = Vec::with_capacity(s.smtp.events.len());
+        let mut replies = Vec::with_capacity(s.smtp.events.len());
         for e in &s.smtp.events {
             match e {
                 Event::Command { verb, arg, len, first_packet, reply, .. } => commands.push(Line {

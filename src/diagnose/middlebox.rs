@@ -86,10 +86,10 @@ fn is_masked_text(text: &str) -> bool {
 
 /// An EHLO keyword replaced by X's, the ASA's marker letter possibly kept at the end.
 fn is_masked_keyword(keyword: &str) -> bool {
-    let word = keyword.split_whitespace().next().unwrap_or("");
-    if !word.starts_with('X') {
-        return false; // most keywords: no X's to count
+    if !keyword.trim_start().starts_with('X') {
+        return false; // most keywords: no X's to count, no need to split
     }
+    let word = keyword.split_whitespace().next().unwrap_or("");
     let xs = word.chars().take_while(|&c| c == 'X').count();
     word.len() >= 4
         && (xs == word.len()
