@@ -1,6 +1,7 @@
 //! Overlaps whose bytes differ from the first copy, kept as [`Rewrite`] evidence: the last
 //! delivered segments (to compare full retransmissions with), buffered segments (to compare
-//! overlapping ones with) and a cheap fingerprint to tell two copies apart.
+//! overlapping ones with). A delivered segment keeps its first bytes, compared as they are, and
+//! a cheap fingerprint of the bytes after them: most mail segments are short and need none.
 
 use super::super::PacketRef;
 use super::{Reassembler, Rewrite};
@@ -15,6 +16,7 @@ pub(super) const RECENT_HEAD: usize = 192;
 pub(super) struct Recent {
     pub(super) offset: u64,
     pub(super) len: u32,
+    /// Fingerprint of the bytes after `head` (0 when the segment fits in it).
     pub(super) hash: u64,
     pub(super) packet: u64,
     pub(super) head: [u8; RECENT_HEAD],
@@ -55,7 +57,7 @@ impl Reassembler {
         let r = &mut slots[self.recent_pos];
         let n = data.len().min(RECENT_HEAD);
         r.head[..n].copy_from_slice(&data[..n]);
-        (r.offset, r.len, r.hash, r.packet) = (offset, data.len() as u32, hash_bytes(data), at.number);
+        (r.offset, r.len, r.hash, r.packet) = (offset, data.len() as u32, tail_hash(data), at.number);
         self.recent_pos = (self.recent_pos + 1) % RECENT_SEGMENTS;
     }
 
@@ -72,8 +74,12 @@ impl Reassembler {
         }
         let len = payload.len() as u32;
         let Some(slots) = &self.recent else { return };
-        let found = slots.iter().find(|r| r.len == len && r.offset == offset && r.packet != 0).copied();
-        if let Some(r) = found.filter(|r| r.hash != hash_bytes(payload)) {
+        let found = slots.iter().find(|r| r.len == len && r.offset == offset && r.packet != 0);
+        let differs = |r: &&Recent| {
+            let kept = &r.head[..(r.len as usize).min(RECENT_HEAD)];
+            kept != &payload[..kept.len()] || r.hash != tail_hash(payload)
+        };
+        if let Some(r) = found.filter(differs).copied() {
             let kept = &r.head[..(r.len as usize).min(RECENT_HEAD)];
             let (original, changed) = excerpts(kept, payload);
             self.push_rewrite(Rewrite { original_packet: r.packet, packet: at.number, offset, len, original, changed });
@@ -85,6 +91,11 @@ impl Reassembler {
             self.stats.rewrites.push(rewrite);
         }
     }
+}
+
+/// The fingerprint of what a segment's kept head does not hold (0 when it holds everything).
+fn tail_hash(data: &[u8]) -> u64 {
+    data.get(RECENT_HEAD..).map_or(0, hash_bytes)
 }
 
 /// Enough to tell two copies of a segment apart. Every delivered segment goes through this, so

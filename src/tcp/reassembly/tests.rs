@@ -69,6 +69,20 @@ fn retransmission_with_different_bytes_is_a_rewrite() {
 }
 
 #[test]
+fn a_long_retransmission_is_compared_past_the_kept_head_too() {
+    let body: String = (0..1400).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let (mut r, mut out) = (started(99), Out::default());
+    feed(&mut r, &mut out, 100, &body);
+    assert_eq!(feed(&mut r, &mut out, 100, &body), SegmentClass::Retransmission);
+    assert!(r.stats.rewrites.is_empty());
+    let mut changed = body.clone().into_bytes();
+    changed[1000] = b'#';
+    feed(&mut r, &mut out, 100, std::str::from_utf8(&changed).unwrap());
+    let rw = &r.stats.rewrites;
+    assert_eq!((rw.len(), rw[0].offset, rw[0].len), (1, 0, 1400));
+}
+
+#[test]
 fn a_second_copy_from_another_capture_point_is_compared_not_counted() {
     let (mut r, mut out) = (started(99), Out::default());
     feed(&mut r, &mut out, 100, "220 mx ready\r\n");
