@@ -281,18 +281,18 @@ impl ConnTracker {
     /// sequence and acknowledgment numbers, flags and length, moments later — and a TTL one hop
     /// lower, or the same TTL where the IP-ID proves identity (a VLAN host seeing it twice).
     pub fn is_duplicate(&self, p: &Packet<'_>, dir: Direction) -> bool {
+        // The sequence number first: it tells almost every packet from the kept ones.
         self.signatures[dir.index()].iter().any(|s| {
-            let age = p.ts.0 - s.ts;
-            let same_packet = match (s.ip_id, p.ip_id) {
+            let same_packet = || match (s.ip_id, p.ip_id) {
                 (Some(a), Some(b)) => a == b && (a != 0 || s.ttl != p.ttl),
                 (None, None) => s.ttl != p.ttl,
                 _ => false,
             };
-            s.number != 0
-                && (0..=DUPLICATE_WINDOW_NS).contains(&age)
-                && same_packet
-                && s.seq == p.seq
+            s.seq == p.seq
                 && s.ack == p.ack
+                && s.number != 0
+                && (0..=DUPLICATE_WINDOW_NS).contains(&(p.ts.0 - s.ts))
+                && same_packet()
                 && s.flags == p.flags.0
                 && s.len == p.wire_len()
         })

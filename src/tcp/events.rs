@@ -82,7 +82,8 @@ pub struct EventLog {
     kept: Vec<PacketEvent>,
     recent: [Ring; 2],
     seen: [Seen; 2],
-    last_payload: Option<PacketEvent>,
+    /// Number and direction of the latest packet with payload.
+    last_payload: Option<(u64, Direction)>,
     compact: bool,
     max: usize,
     pub dropped: u64,
@@ -111,7 +112,7 @@ impl EventLog {
     pub fn push(&mut self, e: PacketEvent) {
         let notable = self.note(&e);
         if e.len > 0 {
-            self.last_payload = Some(e);
+            self.last_payload = Some((e.number, e.dir));
         }
         if self.compact && !notable {
             if let Some(old) = self.recent[e.dir.index()].push(e) {
@@ -135,7 +136,7 @@ impl EventLog {
         if e.len > 0 {
             // A change of turn (a command after a reply, a reply after data) is kept: the
             // rules measure who waited for whom.
-            let turn = self.last_payload.is_none_or(|l| l.dir != e.dir);
+            let turn = self.last_payload.is_none_or(|(_, dir)| dir != e.dir);
             notable |= turn || !std::mem::replace(&mut seen.payload, true);
             if e.len >= FULL_SIZE_MIN {
                 notable |= !std::mem::replace(&mut seen.full_size, true);
@@ -166,7 +167,7 @@ impl EventLog {
 
     /// An ordinary packet leaving the recent window: dropped, unless it is the latest payload.
     fn keep_or_elide(&mut self, e: PacketEvent) {
-        if self.last_payload.is_some_and(|l| l.number == e.number) {
+        if self.last_payload.is_some_and(|(number, _)| number == e.number) {
             self.keep(e);
         } else {
             self.elided += 1;

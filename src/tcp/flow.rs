@@ -23,6 +23,7 @@ mod config;
 mod early;
 mod expiry;
 mod key;
+mod ports;
 mod process;
 mod state;
 
@@ -36,6 +37,7 @@ use crate::decode::Packet;
 use bucket::Bucket;
 use early::{EARLY_HEADERS, Early, Header, early_wait, fits_early, header};
 use key::FlowKey;
+use ports::PortSet;
 use process::{deliver, flush_pending, make_full, process, reuses_ports};
 use state::{Flow, Full, Payload, State};
 use std::cmp::Reverse;
@@ -116,6 +118,8 @@ pub struct TableStats {
 
 pub struct FlowTable<A> {
     config: TcpConfig,
+    /// `config.ports`, for the per-packet test.
+    mail_ports: PortSet,
     buckets: Vec<Bucket<A>>,
     /// foldhash instead of SipHash: a lookup per packet, and its per-process random seed still
     /// keeps crafted addresses from colliding on purpose (HashDoS).
@@ -148,6 +152,7 @@ impl<A: StreamConsumer> FlowTable<A> {
     pub fn new(config: TcpConfig, make_app: AppFactory<A>) -> Self {
         FlowTable {
             make_app,
+            mail_ports: PortSet::new(&config.ports),
             config,
             buckets: (0..BUCKETS).map(|_| Bucket::default()).collect(),
             hasher: foldhash::fast::RandomState::default(),
@@ -175,7 +180,7 @@ impl<A: StreamConsumer> FlowTable<A> {
 
     /// Is either port a mail port (the packets this table tracks)?
     pub fn on_mail_port(&self, p: &Packet<'_>) -> bool {
-        self.config.ports.contains(&p.src_port) || self.config.ports.contains(&p.dst_port)
+        self.mail_ports.contains(p.src_port) || self.mail_ports.contains(p.dst_port)
     }
 
     fn schedule(&mut self, bucket: usize, deadline: i64, first: u64, key: FlowKey) {
@@ -195,15 +200,15 @@ impl<A: StreamConsumer> FlowTable<A> {
         let key = FlowKey::of(p);
         let b = key.bucket();
         let hash = self.hasher.hash_one(key);
-        let reused = match self.buckets[b].flows.find(hash, |f| f.key == key) {
-            Some(flow) => reuses_ports(flow, p),
-            None => false,
-        };
-        if reused && let Some(flow) = self.buckets[b].remove(hash, &key) {
+        // None: no such connection; Some(true): a SYN reusing a closed one's ports.
+        let reused = self.buckets[b].flows.find(hash, |f| f.key == key).map(|flow| reuses_ports(flow, p));
+        if reused == Some(true)
+            && let Some(flow) = self.buckets[b].remove(hash, &key)
+        {
             self.open -= 1;
             self.finish(*flow, EndReason::Closed, (FinishPhase::Reused, 0), done);
         }
-        if self.buckets[b].flows.find(hash, |f| f.key == key).is_none() {
+        if reused != Some(false) {
             if self.is_late(b, key, p) {
                 self.stats.late_packets += 1;
                 return;
@@ -238,7 +243,10 @@ impl<A: StreamConsumer> FlowTable<A> {
             }
             _ => {
                 let allocated = crate::heap::thread_allocated();
-                let full = make_full(config, flow, Some(p), make_app);
+                if let State::Early(_) = flow.state {
+                    make_full(config, flow, Some(p), make_app);
+                }
+                let State::Full(full) = &mut flow.state else { unreachable!("made full above") };
                 let new_deadline = process(config, full, p, make_app);
                 if new_deadline < deadline
                     && full.is_closed()
@@ -308,7 +316,7 @@ impl<A: StreamConsumer> FlowTable<A> {
     /// 2525, a scan from port 25) does not make a mail session.
     fn server_on_mail_port(&self, p: &Packet<'_>) -> bool {
         let server_port = if self.roles(p).0 { p.dst_port } else { p.src_port };
-        self.config.ports.contains(&server_port)
+        self.mail_ports.contains(server_port)
     }
 
     /// Is the sender of the connection's first packet the client?
@@ -323,8 +331,8 @@ impl<A: StreamConsumer> FlowTable<A> {
         if let Some(hint) = self.config.server_payload_hint.filter(|_| !p.payload.is_empty()) {
             return (!hint(p.payload), RoleBasis::Reply);
         }
-        let src_mail = self.config.ports.contains(&p.src_port);
-        let dst_mail = self.config.ports.contains(&p.dst_port);
+        let src_mail = self.mail_ports.contains(p.src_port);
+        let dst_mail = self.mail_ports.contains(p.dst_port);
         match (src_mail, dst_mail) {
             (false, true) => (true, RoleBasis::Port),
             (true, false) => (false, RoleBasis::Port),

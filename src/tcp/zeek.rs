@@ -18,6 +18,8 @@
 
 use std::fmt;
 
+use crate::decode::TcpFlags as Flag;
+
 mod endpoint;
 mod state;
 
@@ -257,7 +259,7 @@ impl ZeekConn {
     /// `update_history`: S H A D F R I Q letters.
     fn update_history(&mut self, role: Role, seg: &Seg, rel_seq: i64) {
         let i = Self::idx(role);
-        let bits = [seg.syn(), seg.fin(), seg.rst()].iter().filter(|b| **b).count();
+        let bits = (seg.flags & (Flag::SYN | Flag::FIN | Flag::RST)).count_ones();
         if bits > 1 {
             if seg.fin() && seg.rst() {
                 self.check_history(role, Once::FinRst, 'I');
