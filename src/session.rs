@@ -350,6 +350,14 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
         table.expire(ts, &mut |f| out.session(f));
     }
 
+    /// A frame the caller read as another shard's mail-port packet without decoding it (it
+    /// would route as `Route::Mail`): counted, and its time ticks as in `tick`.
+    pub fn foreign(&mut self, frame: &Frame<'_>) {
+        self.decode_stats.frames += 1;
+        self.caps_warned.offset = frame.offset;
+        self.tick(frame.number, frame.ts);
+    }
+
     pub fn table_stats(&self) -> &TableStats {
         &self.table.stats
     }

@@ -8,6 +8,7 @@ mod live;
 mod maillog;
 mod merge;
 mod output;
+mod peek;
 mod pipeline;
 mod printer;
 mod read;

@@ -1,9 +1,10 @@
 //! `read --threads N`: connections sharded over N threads by a hash of their normalised address
 //! pair, each thread with its own flow table and analyzer.
 //!
-//! Every thread reads the whole memory-mapped capture itself: it decodes each frame, analyses
-//! the packets of its shard and uses the others only as clock ticks, so connections expire
-//! exactly when they would in one table. No thread hands frames to another: a dispatcher
+//! Every thread reads the whole memory-mapped capture itself: it analyses the packets of its
+//! shard and uses the others only as clock ticks, so connections expire exactly when they would
+//! in one table. Of another shard's frame it reads only the header bytes that give its bucket
+//! (`peek`); frames too odd for that (fragments, VLAN tags, IPv6...) every shard decodes. No thread hands frames to another: a dispatcher
 //! thread cost as much as the analysis it saved (it waited on memory for every record header,
 //! then the workers decoded each frame again). Each thread diagnoses its sessions and, when
 //! the sink gives a [`Renderer`], renders those no failover note can change, so mostly text
@@ -17,11 +18,12 @@
 //! Only a regular file can be shared this way; other input (stdin, gzip) is read by one thread.
 
 use super::merge::{BATCH, Body, CHUNK, Ended, IN_FLIGHT, Merger, Report};
+use super::peek;
 use super::renderer::Renderer;
 use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink, ReadStats};
 use smtpdiag::diagnose::{self, DiagnoseConfig, failover};
 use smtpdiag::session::{Analyzer, AnalyzerConfig, Brief, DecodeStats, Route, Session};
-use smtpdiag::tcp::flow::TableStats;
+use smtpdiag::tcp::flow::{TableStats, bucket_of};
 use std::cell::RefCell;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -141,7 +143,7 @@ fn run_shard(
         outbox.borrow_mut().push(ended, &shared.closed)
     });
     analyzer.starts = Some(Vec::new());
-    let mut reader = ShardReader { shared, shard, analyzer: &mut analyzer, outbox: &outbox, read_to: 0 };
+    let mut reader = ShardReader { shared, shard, analyzer: &mut analyzer, outbox: &outbox, read_to: 0, populated: 0 };
     let result = capture::read_map(shared.name, shared.map, &mut reader);
     let (read_to, offset) = (reader.read_to, shared.map.len());
     if outbox.borrow().gone || shared.closed.load(Ordering::Relaxed) {
@@ -235,12 +237,6 @@ fn merge_warning(warnings: &mut Vec<CaptureWarning>, w: CaptureWarning) {
     }
 }
 
-/// The shard of a connection: whole buckets of the flow table (see `tcp::flow`), so that every
-/// bucket's share of the caps, and what it evicts, is the same for any number of threads.
-fn shard_of(p: &smtpdiag::decode::Packet<'_>, n: usize) -> usize {
-    smtpdiag::tcp::flow::bucket_of(p) % n
-}
-
 struct ShardReader<'s, 'a, 'r, 'o, F: FnMut(Session) -> ControlFlow<()>> {
     shared: &'s Shared<'a>,
     shard: usize,
@@ -248,6 +244,8 @@ struct ShardReader<'s, 'a, 'r, 'o, F: FnMut(Session) -> ControlFlow<()>> {
     outbox: &'r RefCell<Outbox<'o>>,
     /// The last frame handled.
     read_to: u64,
+    /// The map is populated up to here (see `capture::populate_ahead`).
+    populated: usize,
 }
 
 impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_, '_, F> {
@@ -256,28 +254,23 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_,
         if self.outbox.borrow().gone || s.closed.load(Ordering::Relaxed) || s.stop_reading.load(Ordering::Relaxed) {
             return ControlFlow::Break(());
         }
-        // Every shard reassembles IP fragments itself (each sees every frame), so a datagram
-        // becomes the same packet in all of them and goes to the shard of its connection.
-        let reassembled;
-        let packet = match self.analyzer.route(frame) {
-            Route::Mail(p) => Some(p),
-            Route::Reassembled(r) => {
-                reassembled = r;
-                reassembled.packet(frame).ok()
-            }
-            _ => None,
-        };
-        match packet {
-            Some(p) if shard_of(&p, s.threads) == self.shard => {
-                let _ = self.analyzer.packet(&p);
-            }
-            // Every packet's time moves the capture's clock, as in a single table.
-            _ => self.analyzer.tick(frame.number, frame.ts),
+        // A shard holds whole buckets of the flow table (bucket mod threads; see `tcp::flow`),
+        // so that every bucket's share of the caps, and what it evicts, is the same for any
+        // number of threads. Most frames are plain and another shard's: their bucket, read from
+        // the header bytes, is all this shard needs of them.
+        let bucket = peek::mail_bucket(frame, &s.config.tcp.ports);
+        if bucket.is_some_and(|b| b % s.threads != self.shard) {
+            self.analyzer.foreign(frame);
+        } else {
+            self.decoded(frame, bucket);
         }
         self.read_to = frame.number;
+        let base = s.map.as_ptr() as usize;
+        let offset = (frame.data.as_ptr() as usize).saturating_sub(base) + frame.data.len();
+        // Pages mapped ahead in one call per step, not faulted in one by one (whichever shard
+        // leads maps them for all).
+        capture::populate_ahead(s.map, offset, &mut self.populated);
         if frame.number.is_multiple_of(BATCH) {
-            let base = self.shared.map.as_ptr() as usize;
-            let offset = (frame.data.as_ptr() as usize).saturating_sub(base) + frame.data.len();
             let starts = self.analyzer.starts.as_mut().map(std::mem::take).unwrap_or_default();
             let mut outbox = self.outbox.borrow_mut();
             outbox.send(frame.number, offset, starts, None);
@@ -292,6 +285,32 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_,
         // Reader warnings are the same in every shard: shard 0 keeps them.
         if self.shard == 0 {
             self.analyzer.warning(warning);
+        }
+    }
+}
+
+impl<F: FnMut(Session) -> ControlFlow<()>> ShardReader<'_, '_, '_, '_, F> {
+    /// A frame decoded whole: this shard's packet, or a tick. `bucket`: its connection's, when
+    /// the header bytes said already.
+    fn decoded(&mut self, frame: &Frame<'_>, bucket: Option<usize>) {
+        // Every shard reassembles IP fragments itself (each sees every frame), so a datagram
+        // becomes the same packet in all of them and goes to the shard of its connection.
+        let reassembled;
+        let packet = match self.analyzer.route(frame) {
+            Route::Mail(p) => Some(p),
+            Route::Reassembled(r) => {
+                reassembled = r;
+                reassembled.packet(frame).ok()
+            }
+            _ => None,
+        };
+        let threads = self.shared.threads;
+        match packet {
+            Some(p) if bucket.unwrap_or_else(|| bucket_of(&p)) % threads == self.shard => {
+                let _ = self.analyzer.packet(&p);
+            }
+            // Every packet's time moves the capture's clock, as in a single table.
+            _ => self.analyzer.tick(frame.number, frame.ts),
         }
     }
 }

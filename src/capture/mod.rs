@@ -22,7 +22,9 @@ mod source;
 mod testutil;
 mod writer;
 
-pub use read::{PageRelease, map_regular, read_bytes, read_map, read_path, read_path_until, read_stream};
+pub use read::{
+    PageRelease, map_regular, populate_ahead, read_bytes, read_map, read_path, read_path_until, read_stream,
+};
 pub use writer::PcapWriter;
 
 /// Largest captured length accepted for one packet. It is libpcap's and Wireshark's limit

@@ -28,7 +28,7 @@ mod process;
 mod state;
 
 pub use config::{DEFAULT_MEMCAP, DEFAULT_PORTS, TcpConfig};
-pub use key::{BUCKETS, bucket_of};
+pub use key::{BUCKETS, bucket_of, bucket_of_v4};
 
 use super::conn::{ConnRecord, Endpoint, RoleBasis};
 use super::reassembly::Reassembler;

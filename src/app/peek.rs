@@ -1,0 +1,169 @@
+//! The flow-table bucket of a frame read straight from its header bytes, for `read --threads`:
+//! every shard reads every frame, and most frames belong to another shard, which only needs
+//! their time. Decoding them whole (and hashing the decoded packet) was most of what two
+//! threads spent beyond one.
+//!
+//! Only the frames the decoder's fast path takes whole are read here (untagged Ethernet, whole
+//! unfragmented IPv4, TCP with plainly well-formed options), by the same tests, so such a frame
+//! decodes to a packet with these very addresses and ports (tested on every capture in
+//! captures/). Anything else is left to the decoder.
+
+use smtpdiag::capture::{Frame, LinkType};
+
+const ETHERNET_HEADER: usize = 14;
+const TYPE_IPV4: [u8; 2] = [0x08, 0x00];
+const IPV4_MIN_HEADER: usize = 20;
+const PROTOCOL_TCP: u8 = 6;
+const TCP_MIN_HEADER: usize = 20;
+
+/// The bucket (`tcp::flow::bucket_of`) of a plain Ethernet/IPv4/TCP frame to or from one of
+/// `ports`; None for any other frame.
+pub fn mail_bucket(frame: &Frame<'_>, ports: &[u16]) -> Option<usize> {
+    if frame.link_type != LinkType::ETHERNET {
+        return None;
+    }
+    let data = frame.data;
+    if data.get(12..ETHERNET_HEADER)? != TYPE_IPV4 {
+        return None;
+    }
+    let ip = &data[ETHERNET_HEADER..];
+    let head = ip.get(..IPV4_MIN_HEADER)?;
+    let header_len = usize::from(head[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([head[2], head[3]]));
+    let fragment = u16::from_be_bytes([head[6], head[7]]) & 0x3fff != 0;
+    if head[0] >> 4 != 4 || header_len < IPV4_MIN_HEADER || total > ip.len() || fragment || head[9] != PROTOCOL_TCP {
+        return None;
+    }
+    let tcp = ip.get(header_len..total)?;
+    let tcp_len = usize::from(*tcp.get(12)? >> 4) * 4;
+    if tcp_len < TCP_MIN_HEADER || tcp.len() < tcp_len || !options_plain(&tcp[TCP_MIN_HEADER..tcp_len]) {
+        return None;
+    }
+    let (src_port, dst_port) = (u16::from_be_bytes([tcp[0], tcp[1]]), u16::from_be_bytes([tcp[2], tcp[3]]));
+    if !ports.contains(&src_port) && !ports.contains(&dst_port) {
+        return None;
+    }
+    let addr = |at: usize| [head[at], head[at + 1], head[at + 2], head[at + 3]];
+    Some(smtpdiag::tcp::flow::bucket_of_v4((addr(12), src_port), (addr(16), dst_port)))
+}
+
+/// The decoder's fast path takes the options when every one has a sane length and an MSS
+/// option is four bytes long; otherwise its general path decides.
+fn options_plain(mut options: &[u8]) -> bool {
+    const END: u8 = 0;
+    const NOP: u8 = 1;
+    const MSS: u8 = 2;
+    while let Some(&kind) = options.first() {
+        match kind {
+            END => break,
+            NOP => options = &options[1..],
+            _ => {
+                let Some(&len) = options.get(1) else { return false };
+                let len = usize::from(len);
+                if len < 2 || len > options.len() || (kind == MSS && len != 4) {
+                    return false;
+                }
+                options = &options[len..];
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smtpdiag::capture::{self, CaptureWarning, FrameSink};
+    use smtpdiag::decode;
+    use std::ops::ControlFlow;
+
+    /// Checks every frame: where `mail_bucket` reads one, the decoder gives a packet with the
+    /// same bucket on a mail port. Counts the frames read and those left to the decoder.
+    #[derive(Default)]
+    struct Agree {
+        read: usize,
+        left: usize,
+    }
+
+    const PORTS: [u16; 3] = [25, 465, 587];
+
+    impl FrameSink for Agree {
+        fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
+            let Some(bucket) = mail_bucket(frame, &PORTS) else {
+                self.left += 1;
+                return ControlFlow::Continue(());
+            };
+            let p =
+                decode::decode(frame).unwrap_or_else(|e| panic!("frame {}: read here, skipped: {e:?}", frame.number));
+            assert!(PORTS.contains(&p.src_port) || PORTS.contains(&p.dst_port), "frame {}", frame.number);
+            assert_eq!(bucket, smtpdiag::tcp::flow::bucket_of(&p), "frame {}", frame.number);
+            self.read += 1;
+            ControlFlow::Continue(())
+        }
+        fn warning(&mut self, _: CaptureWarning) {}
+    }
+
+    /// Every capture in captures/ (real and crafted: VLAN, IPv6, fragments, cut frames, odd
+    /// options), and each of their frames with its bytes cut or its option lengths changed.
+    #[test]
+    fn agrees_with_the_decoder_on_every_capture() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let mut total = Agree::default();
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).expect("captures/") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+                let _ = capture::read_path(&path, &mut total);
+                files += 1;
+            }
+        }
+        assert!(files > 10 && total.read > 1000 && total.left > 0, "{files} files, {} read", total.read);
+    }
+
+    /// An Ethernet/IPv4/TCP frame from 192.0.2.1:40000 to 198.51.100.2:25 with `options`.
+    fn frame_bytes(options: &[u8], payload: &[u8]) -> Vec<u8> {
+        let tcp_len = 20 + options.len();
+        let total = 20 + tcp_len + payload.len();
+        let mut b = vec![0; 12];
+        b.extend([0x08, 0x00]);
+        b.extend([0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, 6, 0, 0, 192, 0, 2, 1, 198, 51, 100, 2]);
+        b.extend([0x9c, 0x40, 0, 25, 0, 0, 0, 1, 0, 0, 0, 0, ((tcp_len / 4) << 4) as u8, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+        b.extend(options);
+        b.extend(payload);
+        b
+    }
+
+    fn check(bytes: &[u8]) -> Option<usize> {
+        let frame = Frame {
+            number: 1,
+            ts: capture::Timestamp(0),
+            link_type: LinkType::ETHERNET,
+            data: bytes,
+            orig_len: bytes.len() as u32,
+            offset: 0,
+        };
+        let mut agree = Agree::default();
+        let _ = agree.frame(&frame);
+        mail_bucket(&frame, &PORTS)
+    }
+
+    #[test]
+    fn plain_frames_are_read_and_odd_ones_left_to_the_decoder() {
+        assert!(check(&frame_bytes(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2], b"EHLO x\r\n")).is_some());
+        assert!(check(&frame_bytes(&[2, 4, 5, 0xb4], b"")).is_some(), "MSS");
+        assert!(check(&frame_bytes(&[2, 3, 5, 0], b"")).is_none(), "MSS of odd length");
+        assert!(check(&frame_bytes(&[8, 1, 0, 0], b"")).is_none(), "option length below 2");
+        assert!(check(&frame_bytes(&[1, 1, 8, 10], b"")).is_none(), "option past the header");
+        let whole = frame_bytes(&[], b"QUIT\r\n");
+        assert!(check(&whole[..whole.len() - 1]).is_none(), "cut by the snaplen");
+        let mut fragment = whole.clone();
+        fragment[14 + 6] = 0x20;
+        assert!(check(&fragment).is_none(), "more fragments");
+        let mut other_port = whole.clone();
+        other_port[14 + 20 + 3] = 80;
+        assert!(check(&other_port).is_none(), "not a mail port");
+        for cut in 0..54 {
+            assert!(check(&whole[..cut]).is_none(), "cut at {cut}");
+        }
+    }
+}
