@@ -48,7 +48,7 @@ impl Printer {
     /// `line_flush`: write each record out at once (NDJSON streams, live capture).
     pub fn new(json: bool, style: TextStyle, ladder: Option<&LadderStyle>, line_flush: bool) -> Self {
         Printer {
-            render: Renderer { json, style, events: false, width: None },
+            render: Renderer { json, style, events: false, width: None, tally: true },
             ladder: ladder.filter(|_| !json).map(|l| TextLadder::new(l, style.color)),
             out: Out::new(line_flush),
             totals: Totals::default(),
@@ -70,7 +70,7 @@ impl Printer {
         }
         if self.render.json {
             // For the person watching; a script reading NDJSON keeps a quiet stderr.
-            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            if stderr_watched() {
                 eprint!("{}", text::totals(&self.totals, TextStyle { color: false, ..self.render.style }));
             }
             if record {
@@ -79,6 +79,14 @@ impl Printer {
         } else {
             self.out.lines(&text::totals(&self.totals, self.render.style));
         }
+    }
+
+    /// Counts sessions in the totals only when `print_totals(record)` will show them: NDJSON
+    /// into a pipe shows none, and counting took a few percent of the run (a map insert per
+    /// session).
+    pub fn tally_for(mut self, record: bool) -> Self {
+        self.render.tally = !self.render.json || record || stderr_watched();
+        self
     }
 
     /// NDJSON records carry the dialogue's transcript and packet evidence (`--events`).
@@ -100,6 +108,11 @@ impl Printer {
     }
 }
 
+/// NDJSON's totals go to stderr for a person watching it.
+fn stderr_watched() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
 impl SessionSink for Printer {
     type Final = String;
 
@@ -111,7 +124,9 @@ impl SessionSink for Printer {
         if self.select.as_ref().is_some_and(|sel| !sel.matches(&s, &verdicts)) {
             return String::new();
         }
-        self.totals.add_session(&s, &verdicts);
+        if self.render.tally {
+            self.totals.add_session(&s, &verdicts);
+        }
         let mut text = self.render.text(self.spare.pop().unwrap_or_default(), &s, &verdicts, log.as_ref());
         if let Some(ladder) = &self.ladder {
             text.push_str(&ladder.render(&s, &verdicts));
@@ -131,7 +146,9 @@ impl SessionSink for Printer {
     }
 
     fn rendered(&mut self, r: Rendered, index: u64) -> String {
-        self.totals.add_entry(&r.entry);
+        if let Some(entry) = &r.entry {
+            self.totals.add_entry(entry);
+        }
         r.into_text(index, self.spare.pop().unwrap_or_default())
     }
 

@@ -19,7 +19,8 @@ pub fn run(args: ReadArgs) -> Result<i32> {
     let mut printer = Printer::new(args.json, style, ladder, args.json && streams)
         .events(args.events)
         .wrap(text_width(&args.ladder_style))
-        .select(super::select::selector(&args.select, &args.files)?);
+        .select(super::select::selector(&args.select, &args.files)?)
+        .tally_for(args.summary.totals);
     printer.maillog = super::maillog::load(&args.maillog)?;
     printer.totals.summary.by = args.summary.by;
     let status = pipeline::analyze(&args.files, &args.analysis, args.threads.into(), &interrupt, &mut printer);

@@ -25,6 +25,8 @@ pub struct Renderer {
     pub(super) events: bool,
     /// Columns verdict lines wrap to (None: no wrapping).
     pub(super) width: Option<usize>,
+    /// The totals will be shown: each session is counted in them.
+    pub(super) tally: bool,
 }
 
 /// A session rendered without its number: everything after it.
@@ -32,8 +34,8 @@ pub struct Rendered {
     body: String,
     /// The body continues an NDJSON record (else a text block).
     json: bool,
-    /// What the totals count of the session.
-    pub(super) entry: Box<Entry>,
+    /// What the totals count of the session (None when no totals are shown).
+    pub(super) entry: Option<Box<Entry>>,
 }
 
 impl Renderer {
@@ -65,7 +67,8 @@ impl Renderer {
     /// The session without its number (`s.index` is not used), for the printer to number.
     pub fn render(&self, s: &Session, verdicts: &[Verdict]) -> Rendered {
         let body = self.body(String::new(), s, verdicts, None);
-        Rendered { body, json: self.json, entry: Box::new(Entry::of(s, verdicts)) }
+        let entry = self.tally.then(|| Box::new(Entry::of(s, verdicts)));
+        Rendered { body, json: self.json, entry }
     }
 }
 
