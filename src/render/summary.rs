@@ -6,16 +6,19 @@ use super::paint::paint;
 use crate::capture::Timestamp;
 use crate::diagnose::{Severity, Verdict};
 use crate::session::Session;
+use crate::tcp::conn::Endpoint;
 use crate::textfmt::utc;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+use std::net::IpAddr;
 
-/// What the summary needs of one session.
+/// What the summary needs of one session: copied, not formatted (formatting waits for the few
+/// groups shown at the end).
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub headline: Option<(&'static str, Severity)>,
-    pub client: String,
-    pub server: String,
+    pub client: IpAddr,
+    pub server: Endpoint,
     pub first: Timestamp,
     pub last: Timestamp,
     pub verdicts: Vec<(&'static str, Severity)>,
@@ -25,8 +28,8 @@ impl Entry {
     pub fn of(s: &Session, verdicts: &[Verdict]) -> Entry {
         Entry {
             headline: crate::diagnose::headline(verdicts).map(|v| (v.code.as_str(), v.severity)),
-            client: s.conn.client.ip.to_string(),
-            server: s.conn.server.to_string(),
+            client: s.conn.client.ip,
+            server: s.conn.server,
             first: s.conn.first.ts,
             last: s.conn.last.ts,
             verdicts: verdicts.iter().map(|v| (v.code.as_str(), v.severity)).collect(),
@@ -44,12 +47,42 @@ pub struct Group {
 }
 
 impl Group {
-    fn add(slot: &mut Option<Group>, e: &Entry, severity: Severity) {
-        let g = slot.get_or_insert(Group { sessions: 0, first: e.first, last: e.last, severity });
-        g.sessions += 1;
-        g.first = g.first.min(e.first);
-        g.last = g.last.max(e.last);
-        g.severity = g.severity.max(severity);
+    fn of(e: &Entry, severity: Severity) -> Group {
+        Group { sessions: 1, first: e.first, last: e.last, severity }
+    }
+
+    fn add(&mut self, e: &Entry, severity: Severity) {
+        self.sessions += 1;
+        self.first = self.first.min(e.first);
+        self.last = self.last.max(e.last);
+        self.severity = self.severity.max(severity);
+    }
+}
+
+/// What a `--by` group is keyed by while sessions are counted; shown as text (its [`name`]) only
+/// at the end, so that no session pays for formatting an address or an hour.
+///
+/// [`name`]: GroupKey::name
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GroupKey {
+    Server(Endpoint),
+    Client(IpAddr),
+    /// Hours since the epoch, UTC.
+    Hour(i64),
+    Verdict(&'static str),
+}
+
+const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
+
+impl GroupKey {
+    /// The key as the summary shows it: `10.0.0.1:25`, `10.0.0.2`, `2026-11-23 08:00`, a code.
+    pub fn name(self) -> String {
+        match self {
+            GroupKey::Server(e) => e.to_string(),
+            GroupKey::Client(ip) => ip.to_string(),
+            GroupKey::Hour(h) => format!("{}:00", &utc(Timestamp(h * NANOS_PER_HOUR))[..13]),
+            GroupKey::Verdict(code) => code.to_string(),
+        }
     }
 }
 
@@ -57,17 +90,17 @@ impl Group {
 pub struct Summary {
     pub by: SummaryBy,
     pub headlines: BTreeMap<&'static str, Group>,
-    pub groups: BTreeMap<String, Group>,
+    pub groups: HashMap<GroupKey, Group, foldhash::fast::RandomState>,
 }
 
 impl Default for Summary {
     fn default() -> Self {
-        Summary { by: SummaryBy::Server, headlines: BTreeMap::new(), groups: BTreeMap::new() }
+        Summary { by: SummaryBy::Server, headlines: BTreeMap::new(), groups: HashMap::default() }
     }
 }
 
 /// Groups in the order they are shown: (key, group).
-pub type Rows<'a> = Vec<(&'a str, &'a Group)>;
+pub type Rows<'a> = Vec<(std::borrow::Cow<'a, str>, &'a Group)>;
 
 /// Shown for a session without a verdict.
 const NO_VERDICT: &str = "-";
@@ -75,33 +108,39 @@ const NO_VERDICT: &str = "-";
 impl Summary {
     pub fn add(&mut self, e: &Entry) {
         let (code, severity) = e.headline.unwrap_or((NO_VERDICT, Severity::Info));
-        let mut slot = self.headlines.remove(code);
-        Group::add(&mut slot, e, severity);
-        self.headlines.insert(code, slot.expect("added"));
-        let keys: Vec<String> = match self.by {
-            SummaryBy::Server => vec![e.server.clone()],
-            SummaryBy::Client => vec![e.client.clone()],
-            SummaryBy::Hour => vec![format!("{}:00", &utc(e.first)[..13])],
-            SummaryBy::Verdict => {
-                let mut codes: Vec<String> = e.verdicts.iter().map(|(c, _)| c.to_string()).collect();
-                codes.dedup();
-                if codes.is_empty() { vec![NO_VERDICT.to_string()] } else { codes }
-            }
+        self.headlines.entry(code).and_modify(|g| g.add(e, severity)).or_insert_with(|| Group::of(e, severity));
+        let mut count = |key: GroupKey| {
+            self.groups.entry(key).and_modify(|g| g.add(e, severity)).or_insert_with(|| Group::of(e, severity));
         };
-        for key in keys {
-            let mut slot = self.groups.remove(&key);
-            Group::add(&mut slot, e, severity);
-            self.groups.insert(key, slot.expect("added"));
+        match self.by {
+            SummaryBy::Server => count(GroupKey::Server(e.server)),
+            SummaryBy::Client => count(GroupKey::Client(e.client)),
+            SummaryBy::Hour => count(GroupKey::Hour(e.first.0.div_euclid(NANOS_PER_HOUR))),
+            SummaryBy::Verdict => {
+                // A code repeated in a row counts once (as the session's verdicts list it).
+                let mut last = None;
+                for (code, _) in &e.verdicts {
+                    if last != Some(*code) {
+                        count(GroupKey::Verdict(code));
+                    }
+                    last = Some(*code);
+                }
+                if last.is_none() {
+                    count(GroupKey::Verdict(NO_VERDICT));
+                }
+            }
         }
     }
 
-    /// Headlines most severe first, then by count; groups by count (hours in time order).
+    /// Headlines most severe first, then by count; groups by count (hours in time order), ties
+    /// by name.
     pub fn sorted(&self) -> (Rows<'_>, Rows<'_>) {
-        let mut heads: Vec<(&str, &Group)> = self.headlines.iter().map(|(k, g)| (*k, g)).collect();
-        heads.sort_by(|a, b| b.1.severity.cmp(&a.1.severity).then(b.1.sessions.cmp(&a.1.sessions)).then(a.0.cmp(b.0)));
-        let mut groups: Vec<(&str, &Group)> = self.groups.iter().map(|(k, g)| (k.as_str(), g)).collect();
+        let mut heads: Rows<'_> = self.headlines.iter().map(|(k, g)| ((*k).into(), g)).collect();
+        heads.sort_by(|a, b| b.1.severity.cmp(&a.1.severity).then(b.1.sessions.cmp(&a.1.sessions)).then(a.0.cmp(&b.0)));
+        let mut groups: Rows<'_> = self.groups.iter().map(|(k, g)| (k.name().into(), g)).collect();
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
         if self.by != SummaryBy::Hour {
-            groups.sort_by(|a, b| b.1.sessions.cmp(&a.1.sessions).then(a.0.cmp(b.0)));
+            groups.sort_by(|a, b| b.1.sessions.cmp(&a.1.sessions).then(a.0.cmp(&b.0)));
         }
         (heads, groups)
     }
