@@ -5,6 +5,7 @@ use super::{DiagnoseConfig, Severity, Verdict, VerdictCode, verdict};
 use crate::smtp::{AnomalyKind, Transaction, Verb};
 use crate::tcp::conn::{CloseKind, Handshake, Role};
 use crate::tcp::flow::EndReason;
+use std::fmt::Write as _;
 
 fn is_2xx(code: Option<u16>) -> bool {
     matches!(code, Some(200..=299))
@@ -300,17 +301,24 @@ pub fn delivered(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let recipients: usize = accepted.iter().map(|t| t.rcpts.iter().filter(|r| is_2xx(r.reply)).count()).sum();
     let last = accepted.last()?;
     let reply = last.data_reply.as_ref()?;
-    let queue = last.queue_id.as_ref().map(|q| format!(", queue id {q}")).unwrap_or_default();
     let n = accepted.len();
+    // One string, written in place: this verdict is in most sessions' output.
+    let first_line = reply.text.lines().next().unwrap_or("");
+    let mut summary = String::with_capacity(64 + first_line.len());
+    let _ = write!(
+        summary,
+        "delivered {n} message{} to {recipients} recipient{} (\"{} {first_line}\"",
+        if n == 1 { "" } else { "s" },
+        if recipients == 1 { "" } else { "s" },
+        reply.code,
+    );
+    if let Some(q) = &last.queue_id {
+        let _ = write!(summary, ", queue id {q}");
+    }
+    summary.push(')');
     Some(verdict(
         VerdictCode::Delivered,
-        format!(
-            "delivered {n} message{} to {recipients} recipient{} (\"{} {}\"{queue})",
-            if n == 1 { "" } else { "s" },
-            if recipients == 1 { "" } else { "s" },
-            reply.code,
-            reply.text.lines().next().unwrap_or("")
-        ),
+        summary,
         "The server accepted the message(s) with a 2xx reply after the data: from here on the receiving \
          side is responsible for it. Search its log for the queue id."
             .to_string(),

@@ -41,7 +41,15 @@ pub struct Facts<'a> {
     /// Timestamp (seconds) of the last packet carrying payload, if any.
     pub last_payload_ts: Option<f64>,
     pub last_payload_packet: Option<u64>,
+    /// A reset that is not a duplicate of another packet was seen.
+    pub has_reset: bool,
+    /// By [`Direction`] as index.
+    full_size_retransmissions: [usize; 2],
 }
+
+/// Segments at least this large count as "full-size" for the path-MTU check (Ethernet MSS is
+/// 1460, tunnels and PPPoE lower it; small SMTP commands are far below).
+pub const FULL_SIZE_MIN: u32 = 1000;
 
 impl<'a> Facts<'a> {
     pub fn new(s: &'a Session) -> Facts<'a> {
@@ -68,14 +76,33 @@ impl<'a> Facts<'a> {
                 _ => {}
             }
         }
-        let last_payload = s.conn.events.iter().rev().find(|e| e.len > 0);
+        // One walk over the packets for what several rules would each walk them for.
+        let mut last_payload = None;
+        let mut has_reset = false;
+        let mut full_size_retransmissions = [0; 2];
+        for e in &s.conn.events {
+            if e.len > 0 {
+                last_payload = Some(e);
+            }
+            has_reset |= e.flags.rst() && e.class != SegmentClass::Duplicate;
+            if e.len >= FULL_SIZE_MIN && e.class == SegmentClass::Retransmission {
+                full_size_retransmissions[e.dir.index()] += 1;
+            }
+        }
         Facts {
             s,
             commands,
             replies,
             last_payload_ts: last_payload.map(|e| e.ts.as_secs_f64()),
             last_payload_packet: last_payload.map(|e| e.number),
+            has_reset,
+            full_size_retransmissions,
         }
+    }
+
+    /// Retransmitted full-size segments (see [`FULL_SIZE_MIN`]) sent in `dir`.
+    pub fn full_size_retransmissions(&self, dir: Direction) -> usize {
+        self.full_size_retransmissions[dir.index()]
     }
 
     pub fn server_bytes(&self) -> u64 {

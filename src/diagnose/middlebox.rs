@@ -24,53 +24,74 @@ pub const ASA_MAX_MIME_FILENAME: u64 = 255;
 /// A reset this soon after the offending line counts as caused by it.
 const LIMIT_RESET_WITHIN_S: f64 = 5.0;
 
+// The fix texts are put together at compile time (`concat!`): they only ever combine fixed
+// words, and a verdict that fires should not format them again each time.
+
 /// What to change on the ASA, naming the setting as `show service-policy inspect esmtp` prints
 /// it (the default map `_default_esmtp_map`, or the one the policy names).
-fn asa_fix(setting: &str, change: &str) -> String {
-    format!(
-        "On a Cisco ASA the setting is `{setting}` in the ESMTP inspection policy map (`show service-policy \
-         inspect esmtp` lists it with its hit count): {change}, under `policy-map type inspect esmtp` (a copy \
-         of `_default_esmtp_map` referenced by `inspect esmtp` in the global policy), or exempt this traffic \
-         from `inspect esmtp`. A capture on the server's side of the firewall confirms it: there the bytes \
-         are intact."
-    )
+macro_rules! asa_fix {
+    ($setting:expr, $change:expr) => {
+        concat!(
+            "On a Cisco ASA the setting is `",
+            $setting,
+            "` in the ESMTP inspection policy map (`show service-policy inspect esmtp` lists it with its hit \
+             count): ",
+            $change,
+            ", under `policy-map type inspect esmtp` (a copy of `_default_esmtp_map` referenced by `inspect \
+             esmtp` in the global policy), or exempt this traffic from `inspect esmtp`. A capture on the \
+             server's side of the firewall confirms it: there the bytes are intact."
+        )
+    };
 }
 
-fn mask_banner_fix() -> String {
-    asa_fix("mask-banner", "under `parameters`, `no mask-banner` lets the server's greeting through unchanged")
+macro_rules! mask_banner_fix {
+    () => {
+        asa_fix!("mask-banner", "under `parameters`, `no mask-banner` lets the server's greeting through unchanged")
+    };
 }
 
-fn ehlo_mask_fix() -> String {
-    asa_fix(
-        "match ehlo-reply-parameter others` with action `mask",
-        "`no match ehlo-reply-parameter others` (or its action `log` instead of `mask`) keeps EHLO keywords; \
-         for STARTTLS also add `allow-tls` under `parameters`, or the ASA masks the STARTTLS command itself",
-    )
+macro_rules! ehlo_mask_fix {
+    () => {
+        asa_fix!(
+            "match ehlo-reply-parameter others` with action `mask",
+            "`no match ehlo-reply-parameter others` (or its action `log` instead of `mask`) keeps EHLO \
+             keywords; for STARTTLS also add `allow-tls` under `parameters`, or the ASA masks the STARTTLS \
+             command itself"
+        )
+    };
 }
 
-fn command_mask_fix() -> String {
-    asa_fix(
-        "parameters` (commands outside the inspected list are masked; STARTTLS needs `allow-tls`",
-        "add `allow-tls` under `parameters` so STARTTLS and the TLS session pass",
-    )
+macro_rules! command_mask_fix {
+    () => {
+        asa_fix!(
+            "parameters` (commands outside the inspected list are masked; STARTTLS needs `allow-tls`",
+            "add `allow-tls` under `parameters` so STARTTLS and the TLS session pass"
+        )
+    };
 }
 
 /// The default `drop-connection log` match a limit comes from, and what to change.
-fn limit_fix(setting: &str, what: &str) -> String {
-    asa_fix(
-        &format!("{setting}` / `drop-connection log"),
-        &format!("raise the limit ({what}) or change the action to `log` only"),
-    )
+macro_rules! limit_fix {
+    ($setting:expr, $what:expr) => {
+        asa_fix!(
+            concat!($setting, "` / `drop-connection log"),
+            concat!("raise the limit (", $what, ") or change the action to `log` only")
+        )
+    };
 }
 
 /// A built-in protocol check of ESMTP inspection: no `match` to change.
-fn builtin_check_fix(check: &str) -> String {
-    format!(
-        "This is a built-in check of Cisco ASA ESMTP inspection ({check}), not a `match` line of the policy \
-         map, so no limit can be raised: fix the sending side, or exempt this traffic from `inspect esmtp` \
-         (a class-map for these hosts without it). `show service-policy inspect esmtp` counts the drops; a \
-         capture on the server's side of the firewall shows the line never arrived."
-    )
+macro_rules! builtin_check_fix {
+    ($check:expr) => {
+        concat!(
+            "This is a built-in check of Cisco ASA ESMTP inspection (",
+            $check,
+            "), not a `match` line of the policy map, so no limit can be raised: fix the sending side, or \
+             exempt this traffic from `inspect esmtp` (a class-map for these hosts without it). `show \
+             service-policy inspect esmtp` counts the drops; a capture on the server's side of the firewall \
+             shows the line never arrived."
+        )
+    };
 }
 
 /// Text made only of '*' with surviving '2'/'0' (and perhaps separators the firewall also masked).
@@ -106,17 +127,19 @@ pub fn masked_banner(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     if !is_masked_text(&banner.text) {
         return None;
     }
-    let shown: String = banner.text.lines().next().unwrap_or("").chars().take(40).collect();
+    let line = banner.text.lines().next().unwrap_or("");
+    let shown = &line[..line.char_indices().nth(40).map_or(line.len(), |(i, _)| i)];
     Some(verdict(
         VerdictCode::MaskedBanner,
         format!("banner masked by a firewall: \"{} {shown}…\" (only the characters 2 and 0 survive)", banner.code),
-        format!(
+        concat!(
             "A firewall with ESMTP inspection (Cisco ASA/PIX `inspect esmtp`, the old \"fixup smtp\" / \
              mailguard) replaced the server's greeting text with asterisks. Mail can still flow, but the same \
              inspection masks EHLO keywords (STARTTLS), rewrites commands it does not know and resets \
-             sessions over its limits. {}",
-            mask_banner_fix()
-        ),
+             sessions over its limits. ",
+            mask_banner_fix!()
+        )
+        .to_string(),
         vec![banner.packet.number],
     ))
 }
@@ -153,13 +176,14 @@ pub fn banner_never_completed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> 
     Some(verdict(
         VerdictCode::BannerNeverCompleted,
         format!("the greeting never completed: no valid final \"220 \" line arrived{waited}"),
-        format!(
+        concat!(
             "The server sent a multi-line greeting (220-…) but the client never received its final \"220 \" \
              line, so it waited for the banner until its timeout. An ESMTP-inspecting firewall masks a \
-             multi-line banner through its continuation lines, which breaks exactly this. {} \
-             Or configure the server with a single-line banner.",
-            mask_banner_fix()
-        ),
+             multi-line banner through its continuation lines, which breaks exactly this. ",
+            mask_banner_fix!(),
+            " Or configure the server with a single-line banner."
+        )
+        .to_string(),
         [Some(first_server.number), next_client.map(|e| e.number)].into_iter().flatten().collect(),
     ))
 }
@@ -201,12 +225,13 @@ pub fn ehlo_keywords_masked(f: &Facts, _: &DiagnoseConfig) -> Vec<Verdict> {
         out.push(verdict(
             VerdictCode::StarttlsStripped,
             format!("EHLO keyword masked as \"{k}\" (most likely STARTTLS): {outcome}"),
-            format!(
+            concat!(
                 "A firewall with ESMTP inspection replaced an EHLO keyword it does not know with X's. An \
                  8-letter keyword is most likely STARTTLS (CHUNKING has the same length), so the client never \
-                 saw the offer and sent the mail in clear — or, if it requires TLS, deferred it. {}",
-                ehlo_mask_fix()
-            ),
+                 saw the offer and sent the mail in clear — or, if it requires TLS, deferred it. ",
+                ehlo_mask_fix!()
+            )
+            .to_string(),
             packets.clone(),
         ));
     }
@@ -219,11 +244,12 @@ pub fn ehlo_keywords_masked(f: &Facts, _: &DiagnoseConfig) -> Vec<Verdict> {
         out.push(verdict(
             VerdictCode::EhloKeywordMasked,
             format!("EHLO keyword{} masked by a firewall: {}", if list.len() == 1 { "" } else { "s" }, list.join(", ")),
-            format!(
+            concat!(
                 "A firewall with ESMTP inspection masked EHLO extensions it does not know, so the client \
-                 cannot use them (e.g. CHUNKING, SMTPUTF8, DSN on some versions). {}",
-                ehlo_mask_fix()
-            ),
+                 cannot use them (e.g. CHUNKING, SMTPUTF8, DSN on some versions). ",
+                ehlo_mask_fix!()
+            )
+            .to_string(),
             packets,
         ));
     }
@@ -278,7 +304,7 @@ pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
                  RCPT, DATA, RSET, NOOP, QUIT, AUTH, ETRN, HELP, SAML, SEND, SOML, VRFY) with X's of the same \
                  length, so the server sees \"{}\" and refuses it. {}",
                 "X".repeat(c.verb.as_str().len()),
-                command_mask_fix()
+                command_mask_fix!()
             ),
             [Some(c.packet), f.replies.iter().find(|r| r.packet > c.packet).map(|r| r.packet)]
                 .into_iter()
@@ -309,12 +335,13 @@ pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     Some(verdict(
         VerdictCode::CommandMasked,
         format!("command masked by a firewall: {what}"),
-        format!(
+        concat!(
             "A firewall with ESMTP inspection replaced a command outside its allowed list (HELO, EHLO, MAIL, \
              RCPT, DATA, RSET, NOOP, QUIT, AUTH, ETRN, HELP, SAML, SEND, SOML, VRFY) with X's of the same \
-             length, so the server saw garbage and refused it. {}",
-            command_mask_fix()
-        ),
+             length, so the server saw garbage and refused it. ",
+            command_mask_fix!()
+        )
+        .to_string(),
         [cmd.map(|c| c.packet), reply.map(|r| r.packet)].into_iter().flatten().collect(),
     ))
 }
@@ -339,9 +366,13 @@ pub fn ehlo_refused(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
 /// A reset that did not come from the endpoint it claims to come from.
 pub fn firewall_reset(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let events = &f.s.conn.events;
+    if !f.has_reset {
+        return None; // most sessions: no reset to judge
+    }
+    let resets = || events.iter().filter(|e| e.flags.rst() && e.class != SegmentClass::Duplicate);
     let mut clues: Vec<String> = Vec::new();
     let mut packets = Vec::new();
-    for rst in events.iter().filter(|e| e.flags.rst() && e.class != SegmentClass::Duplicate) {
+    for rst in resets() {
         let Some((lo, hi)) = f.ttl_baseline(rst.dir) else { continue };
         if rst.ttl >= lo && rst.ttl <= hi {
             continue;
@@ -366,7 +397,7 @@ pub fn firewall_reset(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         packets.push(rst.number);
     }
     // Resets in both directions within a millisecond while neither side had closed.
-    let rsts: Vec<_> = events.iter().filter(|e| e.flags.rst() && e.class != SegmentClass::Duplicate).collect();
+    let rsts: Vec<_> = resets().collect();
     let fin_before = |n: u64| events.iter().any(|e| e.flags.fin() && e.number < n);
     for pair in rsts.windows(2) {
         if pair[0].dir != pair[1].dir && pair[1].ts.secs_since(pair[0].ts).abs() < 0.001 && !fin_before(pair[0].number)
@@ -398,7 +429,7 @@ pub fn firewall_reset(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
 
 /// A line that broke one of the inspection's rules: what it was, the packet that carried it,
 /// and the fix naming the ASA setting.
-type Offence = (String, u64, String);
+type Offence = (String, u64, &'static str);
 
 /// The session was cut right after a line over one of the ESMTP-inspection default limits, or
 /// one that broke its built-in checks (a pipe in an address, no CRLF, a command under four
@@ -463,7 +494,7 @@ fn long_command_line(f: &Facts, cut: &Cut) -> Option<Offence> {
             c.len, c.verb
         ),
         c.packet,
-        limit_fix("match cmd line length gt 512", "e.g. `match cmd line length gt 1024`"),
+        limit_fix!("match cmd line length gt 512", "e.g. `match cmd line length gt 1024`"),
     ))
 }
 
@@ -479,7 +510,7 @@ fn pipe_in_address(f: &Facts, cut: &Cut) -> Option<Offence> {
     Some((
         format!("{} whose parameter holds a pipe character '|': \"{} {arg}\"", c.verb, c.verb),
         c.packet,
-        builtin_check_fix("a `|` in a MAIL FROM or RCPT TO parameter closes the connection"),
+        builtin_check_fix!("a `|` in a MAIL FROM or RCPT TO parameter closes the connection"),
     ))
 }
 
@@ -495,7 +526,7 @@ fn not_crlf_terminated(f: &Facts, cut: &Cut) -> Option<Offence> {
     Some((
         format!("command line not terminated by CRLF ({how})"),
         a.last_packet.number,
-        builtin_check_fix("a command not terminated by <CR><LF> closes the connection"),
+        builtin_check_fix!("a command not terminated by <CR><LF> closes the connection"),
     ))
 }
 
@@ -510,7 +541,7 @@ fn short_command(f: &Facts, cut: &Cut) -> Option<Offence> {
             c.verb
         ),
         c.packet,
-        builtin_check_fix("a command shorter than four characters closes the connection"),
+        builtin_check_fix!("a command shorter than four characters closes the connection"),
     ))
 }
 
@@ -526,7 +557,7 @@ fn too_many_rcpt(f: &Facts, cut: &Cut) -> Option<Offence> {
             rcpts.len(),
             ASA_MAX_RCPT + 1
         );
-        (what, over.packet, limit_fix("match cmd RCPT count gt 100", "e.g. `match cmd RCPT count gt 1000`"))
+        (what, over.packet, limit_fix!("match cmd RCPT count gt 100", "e.g. `match cmd RCPT count gt 1000`"))
     })
 }
 
@@ -540,7 +571,7 @@ fn long_sender(f: &Facts, cut: &Cut) -> Option<Offence> {
     Some((
         format!("sender address of {} bytes (limit {ASA_MAX_SENDER})", sender_len(m.arg)),
         m.packet,
-        limit_fix("match sender-address length gt 320", "e.g. `match sender-address length gt 512`"),
+        limit_fix!("match sender-address length gt 320", "e.g. `match sender-address length gt 512`"),
     ))
 }
 
@@ -558,7 +589,7 @@ fn long_header_line(f: &Facts, cut: &Cut) -> Option<Offence> {
         (
             format!("message header line of {} bytes (limit {ASA_MAX_HEADER_LINE})", h.value),
             h.packet.number,
-            limit_fix("match header line length gt 998", "e.g. `match header line length gt 4096`"),
+            limit_fix!("match header line length gt 998", "e.g. `match header line length gt 4096`"),
         )
     })
 }
@@ -572,7 +603,7 @@ fn long_mime_filename(f: &Facts, cut: &Cut) -> Option<Offence> {
         (
             format!("MIME attachment filename of {} bytes (limit {ASA_MAX_MIME_FILENAME})", m.value),
             m.packet.number,
-            limit_fix("match MIME filename length gt 255", "e.g. `match MIME filename length gt 1024`"),
+            limit_fix!("match MIME filename length gt 255", "e.g. `match MIME filename length gt 1024`"),
         )
     })
 }

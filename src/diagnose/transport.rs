@@ -1,14 +1,11 @@
 //! Transport faults under the SMTP dialogue: loss, flow control, path MTU, slow handshakes.
 
-use super::facts::{Facts, who};
+use super::facts::{FULL_SIZE_MIN, Facts, who};
 use super::{DiagnoseConfig, Verdict, VerdictCode, verdict};
 use crate::tcp::Direction;
 use crate::tcp::conn::Role;
 use crate::tcp::reassembly::SegmentClass;
 
-/// Segments at least this large count as "full-size" for the path-MTU check (Ethernet MSS is
-/// 1460, tunnels and PPPoE lower it; small SMTP commands are far below).
-const FULL_SIZE_MIN: u32 = 1000;
 /// Retransmissions of full-size segments, never acknowledged, that make a black hole.
 const BLACKHOLE_MIN_RETRANSMISSIONS: usize = 2;
 
@@ -76,12 +73,13 @@ pub fn zero_window(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
 pub fn mtu_blackhole(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let events = &f.s.conn.events;
     for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-        let big: Vec<_> = events.iter().filter(|e| e.dir == dir && e.len >= FULL_SIZE_MIN).collect();
-        let Some(first_big) = big.first() else { continue };
-        let retransmitted: Vec<_> = big.iter().filter(|e| e.class == SegmentClass::Retransmission).collect();
-        if retransmitted.len() < BLACKHOLE_MIN_RETRANSMISSIONS {
+        // Counted in Facts' one walk over the packets: most sessions have none.
+        if f.full_size_retransmissions(dir) < BLACKHOLE_MIN_RETRANSMISSIONS {
             continue;
         }
+        let big = || events.iter().filter(move |e| e.dir == dir && e.len >= FULL_SIZE_MIN);
+        let Some(first_big) = big().next() else { continue };
+        let retransmitted: Vec<_> = big().filter(|e| e.class == SegmentClass::Retransmission).collect();
         // The peer never acknowledged past the start of the first full-size segment…
         let acked_past = events.iter().filter(|e| e.dir != dir && e.flags.ack()).any(|e| e.rel_ack > first_big.rel_seq);
         // …while it did acknowledge this side's earlier, smaller segments.
@@ -90,7 +88,7 @@ pub fn mtu_blackhole(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         if acked_past || !small_ok {
             continue;
         }
-        let size = big.iter().map(|e| e.len).max().unwrap_or(0);
+        let size = big().map(|e| e.len).max().unwrap_or(0);
         let mut packets: Vec<u64> = vec![first_big.number];
         packets.extend(retransmitted.iter().map(|e| e.number));
         return Some(verdict(

@@ -140,6 +140,10 @@ pub fn client_stalled(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
     }
     let r = client_turn_reply(f)?;
     let end = after_client_turn(f, r.packet);
+    // The silence starts at the reply or later: too short from there, too short at all.
+    if end.ts - r.ts < c.client_stall_s {
+        return None;
+    }
     // Message data the client sent after 354 moves the start of its silence.
     let last_client_payload = f.s.conn.events.iter().rfind(|e| {
         e.dir == Direction::ClientToServer
