@@ -92,8 +92,8 @@ fn tombstones_are_capped_like_flows() {
     // The cap is per bucket: ten client ports whose connections share one.
     let key = |port: u16| super::key::FlowKey {
         v6: false,
-        a: (super::key::addr_bits([10, 0, 0, 1].into()), port),
-        b: (super::key::addr_bits([10, 0, 0, 2].into()), 25),
+        a: (super::key::addr_bytes([10, 0, 0, 1].into()), port),
+        b: (super::key::addr_bytes([10, 0, 0, 2].into()), 25),
     };
     let bucket = key(40000).bucket();
     let ports: Vec<u16> = (40000..u16::MAX).filter(|&p| key(p).bucket() == bucket).take(10).collect();
