@@ -15,7 +15,7 @@ use smtpdiag::cli::Cli;
 /// Version 2 (Cargo.toml says why). Metered: the flow table charges each connection the heap
 /// bytes handling it allocated (`--memcap`).
 #[global_allocator]
-static ALLOCATOR: smtpdiag::heap::Metered<mimalloc::MiMalloc> = smtpdiag::heap::Metered(mimalloc::MiMalloc);
+static ALLOCATOR: smtpdiag::heap::Metered<smtpdiag::heap::Mimalloc> = smtpdiag::heap::Metered(smtpdiag::heap::Mimalloc);
 
 /// mimalloc's `mi_option_purge_delay` (its index in `mi_option_t`, which the crate does not
 /// export: mimalloc 2.3, pinned by Cargo.lock).

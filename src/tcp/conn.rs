@@ -205,6 +205,8 @@ pub struct ConnTracker {
     zeek: ZeekConn,
     /// Sender of the connection's first captured packet (Zeek's frame of reference).
     first_sender: Endpoint,
+    /// `first_sender == client`: which direction's packets are the first sender's.
+    first_sender_is_client: bool,
     /// Holes per direction (the reassembler's count) the Zeek model has been told about.
     zeek_gaps_told: [u64; 2],
     signatures: [[Signature; SIGNATURES_KEPT]; 2],
@@ -224,6 +226,7 @@ impl ConnTracker {
         ConnTracker {
             zeek: ZeekConn::with_ports(first_sender.port, other.port),
             first_sender,
+            first_sender_is_client: first_sender == client,
             zeek_gaps_told: [0; 2],
             signatures: Default::default(),
             signature_pos: [0; 2],
@@ -318,7 +321,8 @@ impl ConnTracker {
     pub fn observe(&mut self, p: &Packet<'_>, dir: Direction, duplicate: bool) {
         let at = PacketRef { number: p.number, ts: p.ts };
         self.last = at;
-        let from_first = p.src == self.first_sender.ip && p.src_port == self.first_sender.port;
+        // The packet is the client's or the server's: the first sender's when it is the same side.
+        let from_first = (dir == Direction::ClientToServer) == self.first_sender_is_client;
         self.zeek.on_packet(from_first, p.flags.0, p.seq, p.ack, p.wire_len(), p.window, true);
         let facts = &mut self.dirs[dir.index()];
         facts.packets += 1;

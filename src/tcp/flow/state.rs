@@ -36,12 +36,22 @@ impl<A> Full<A> {
     }
 
     /// The payload state, created from the stream starts if the connection has none yet.
+    #[inline]
     pub(super) fn payload(&mut self, make_app: &mut AppFactory<A>) -> &mut Payload<A> {
-        let Full { payload, starts, tracker, .. } = self;
-        payload.get_or_insert_with(|| {
-            let app = make_app(&tracker.client, &tracker.server);
-            Box::new(Payload { reasm: starts.map(Reassembler::from_start), app })
-        })
+        if self.payload.is_none() {
+            self.payload = Some(self.new_payload(make_app));
+        }
+        match &mut self.payload {
+            Some(payload) => payload,
+            None => unreachable!("made above"),
+        }
+    }
+
+    /// Once per connection: kept out of the per-packet path.
+    #[cold]
+    fn new_payload(&self, make_app: &mut AppFactory<A>) -> Box<Payload<A>> {
+        let app = make_app(&self.tracker.client, &self.tracker.server);
+        Box::new(Payload { reasm: self.starts.map(Reassembler::from_start), app })
     }
 }
 
