@@ -1,7 +1,8 @@
 //! Message content statistics (DATA body or BDAT chunks): sizes, longest header and body lines,
 //! MIME attachment names. Fed line by line; holds a bounded amount of state.
 
-use super::line::{Ending, LineBuf, LineRef, short_line_ends};
+use super::folds::FoldRun;
+use super::line::{Ending, LINE_LIMIT, LineBuf, LineRef};
 use super::mime;
 use super::record::{Attachment, BodyStats, Extreme};
 use crate::tcp::PacketRef;
@@ -10,8 +11,6 @@ use crate::tcp::PacketRef;
 const FIELD_MAX: usize = 16 * 1024;
 const MAX_BOUNDARIES: usize = 32;
 const MAX_ATTACHMENTS: usize = 1000;
-/// RFC 5322 §2.1.1: lines must not exceed 998 characters without the CRLF.
-pub const LINE_LIMIT: usize = 998;
 
 #[derive(Clone, Debug)]
 pub struct Message {
@@ -152,32 +151,31 @@ impl Message {
         if !self.in_headers || self.max_line_len == 0 || !matches!(data.first(), Some(b' ' | b'\t')) {
             return 0;
         }
-        let (mut start, mut lines, mut longest, mut over) = (0, 0u64, 0usize, 0u64);
-        for nl in short_line_ends(data) {
-            let content = match &data[start..nl] {
-                line @ [b' ' | b'\t', .., b'\r'] => &line[..line.len() - 1],
-                _ => break,
-            };
-            let len = content.len();
-            longest = longest.max(len);
-            over += u64::from(len > LINE_LIMIT);
-            lines += 1;
-            if self.field.len() < FIELD_MAX {
-                let kept = len.min(self.max_line_len).min(FIELD_MAX - self.field.len());
-                self.field.extend_from_slice(&content[..kept]);
+        let known = self.stats.longest_header_line.as_ref().map_or(0, |e| e.value as usize);
+        let mut run = FoldRun::after(known);
+        let mut open = true;
+        while open && self.field.len() < FIELD_MAX {
+            match run.next_line(data) {
+                Some(content) => {
+                    let kept = content.len().min(self.max_line_len).min(FIELD_MAX - self.field.len());
+                    self.field.extend_from_slice(&content[..kept]);
+                }
+                None => open = false,
             }
-            start = nl + 1;
         }
-        if lines > 0 {
+        if open {
+            run.count_rest(data);
+        }
+        if run.lines > 0 {
             let s = &mut self.stats;
             s.first_packet.get_or_insert(at);
             s.last_packet = Some(at);
-            s.lines += lines;
-            s.lines_over_998 += over;
-            s.bytes += start as u64;
-            Extreme::raise(&mut s.longest_header_line, longest as u64, at);
+            s.lines += run.lines;
+            s.lines_over_998 += run.over_998;
+            s.bytes += run.end as u64;
+            Extreme::raise(&mut s.longest_header_line, run.longest as u64, at);
         }
-        start
+        run.end
     }
 
     /// Raw content bytes (BDAT): split into lines here, CRLF inside chunks being ordinary data.

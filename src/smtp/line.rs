@@ -3,6 +3,9 @@
 
 use crate::tcp::PacketRef;
 
+/// RFC 5322 §2.1.1: lines of a message must not exceed 998 characters without the CRLF.
+pub const LINE_LIMIT: usize = 998;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
     CrLf,
@@ -206,73 +209,9 @@ impl LineBuf {
     }
 }
 
-/// Positions of the LFs in `data`, found eight bytes at a time. For runs of very short lines
-/// (a header folded over thousands of " x" lines) this is cheaper than one SIMD `memchr`
-/// call per line, whose setup costs more than such a line.
-pub fn short_line_ends(data: &[u8]) -> ShortLineEnds<'_> {
-    ShortLineEnds { data, word_start: 0, mask: 0, loaded: false }
-}
-
-pub struct ShortLineEnds<'a> {
-    data: &'a [u8],
-    /// Offset of the word whose LFs are in `mask`.
-    word_start: usize,
-    /// The high bit of each byte of the current word that is an LF, not yet returned.
-    mask: u64,
-    loaded: bool,
-}
-
-impl ShortLineEnds<'_> {
-    /// High bit set in exactly the bytes of `word` equal to LF (no false positives: the
-    /// carry-free form of the classic "has zero byte" test).
-    fn lf_mask(word: u64) -> u64 {
-        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-        let x = word ^ 0x0a0a_0a0a_0a0a_0a0a;
-        !(((x & LOW7) + LOW7) | x | LOW7)
-    }
-
-    fn word_at(&self, start: usize) -> u64 {
-        let mut word = [0u8; 8];
-        let end = (start + 8).min(self.data.len());
-        word[..end - start].copy_from_slice(&self.data[start..end]);
-        u64::from_le_bytes(word)
-    }
-}
-
-impl Iterator for ShortLineEnds<'_> {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        while self.mask == 0 {
-            let next = if self.loaded { self.word_start + 8 } else { 0 };
-            if next >= self.data.len() {
-                return None;
-            }
-            self.loaded = true;
-            self.word_start = next;
-            self.mask = Self::lf_mask(self.word_at(next));
-        }
-        let at = self.word_start + self.mask.trailing_zeros() as usize / 8;
-        self.mask &= self.mask - 1;
-        Some(at)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn short_line_ends_finds_every_lf_and_nothing_else() {
-        let mut data: Vec<u8> = (0..=255u8).collect();
-        data.extend_from_slice(b" x\r\n x\r\n\n\n\x8a\x0b\x09\n");
-        for end in 0..data.len() {
-            let d = &data[..end];
-            let want: Vec<usize> = memchr::memchr_iter(b'\n', d).collect();
-            assert_eq!(short_line_ends(d).collect::<Vec<_>>(), want, "prefix of {end} bytes");
-        }
-    }
 
     fn p(n: u64) -> PacketRef {
         PacketRef { number: n, ..Default::default() }

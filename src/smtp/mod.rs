@@ -9,6 +9,7 @@ mod client;
 mod command;
 mod dialogue;
 pub mod event;
+mod folds;
 pub mod headers;
 mod line;
 mod mime;
