@@ -30,6 +30,7 @@ impl<'a> Obj<'a> {
     }
 
     /// Writes the field's name and returns the buffer its value goes into.
+    #[inline]
     pub(super) fn key(&mut self, name: &str) -> &mut Vec<u8> {
         if !self.empty {
             self.out.push(b',');
@@ -42,10 +43,12 @@ impl<'a> Obj<'a> {
         self.out
     }
 
+    #[inline]
     pub(super) fn str(&mut self, name: &str, v: &str) {
         string(self.key(name), v);
     }
 
+    #[inline]
     pub(super) fn num(&mut self, name: &str, v: impl itoa::Integer) {
         int(self.key(name), v);
     }
@@ -113,12 +116,14 @@ impl<'a> Obj<'a> {
     // What the record leaves out: a field that is null, empty, zero or false is not written,
     // so a consumer reads a missing field as that value.
 
+    #[inline]
     pub(super) fn some_str(&mut self, name: &str, v: Option<&str>) {
         if let Some(v) = v {
             self.str(name, v);
         }
     }
 
+    #[inline]
     pub(super) fn some_num(&mut self, name: &str, v: Option<impl itoa::Integer>) {
         if let Some(v) = v {
             self.num(name, v);
@@ -131,12 +136,14 @@ impl<'a> Obj<'a> {
         }
     }
 
+    #[inline]
     pub(super) fn nonzero(&mut self, name: &str, v: impl itoa::Integer + Default + PartialEq) {
         if v != Default::default() {
             self.num(name, v);
         }
     }
 
+    #[inline]
     pub(super) fn flag(&mut self, name: &str, v: bool) {
         if v {
             self.bool(name, true);
@@ -156,6 +163,7 @@ impl<'a> Obj<'a> {
     }
 }
 
+#[inline]
 pub(super) fn int(out: &mut Vec<u8>, v: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
@@ -172,6 +180,7 @@ pub(super) fn float(out: &mut Vec<u8>, v: f64) {
 /// `s` as a JSON string: runs that need no escaping are copied whole; `"`, `\` and the C0
 /// controls are escaped as serde_json escapes them (`\n`, `\u001b`); everything else, non-ASCII
 /// included, is written as it is.
+#[inline]
 pub(super) fn string(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
@@ -191,22 +200,31 @@ fn needs_escape(b: u8) -> bool {
 
 /// Where the first byte that needs escaping is, eight bytes at a time: text from the wire is
 /// nearly always clean, and a byte-by-byte loop over it was the largest cost of the record.
+#[inline]
 fn first_to_escape(bytes: &[u8]) -> Option<usize> {
-    let mut words = bytes.chunks_exact(8);
+    if bytes.len() < 8 {
+        return bytes.iter().position(|&b| needs_escape(b));
+    }
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
     let mut at = 0;
-    for w in words.by_ref() {
-        if word_needs_escape(u64::from_le_bytes(w.try_into().expect("eight bytes"))) {
-            break;
+    while at + 8 <= bytes.len() {
+        if word_needs_escape(word(at)) {
+            return bytes[at..at + 8].iter().position(|&b| needs_escape(b)).map(|i| at + i);
         }
         at += 8;
     }
-    // The word that needs it (or the tail shorter than a word), byte by byte.
-    bytes[at..].iter().position(|&b| needs_escape(b)).map(|i| at + i)
+    // The tail shorter than a word: the last eight bytes, overlapping words already clean.
+    let last = bytes.len() - 8;
+    if at < bytes.len() && word_needs_escape(word(last)) {
+        return bytes[last..].iter().position(|&b| needs_escape(b)).map(|i| last + i);
+    }
+    None
 }
 
 /// Whether any byte of `w` needs escaping, by the bit tricks of "Bit Twiddling Hacks"
 /// (hasless, haszero): each is nonzero exactly when some byte matches, because a borrow only
 /// starts at a matching byte.
+#[inline]
 fn word_needs_escape(w: u64) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
@@ -263,6 +281,25 @@ mod tests {
         ];
         for s in samples {
             assert_eq!(json(s), serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+    }
+
+    /// Every length around the word size, with one byte to escape at every place (the words,
+    /// the overlapping last word, strings shorter than a word).
+    #[test]
+    fn escapes_are_found_wherever_they_are() {
+        for len in 0..26 {
+            let clean = "é".repeat(len / 2) + &"x".repeat(len % 2);
+            assert_eq!(json(&clean), serde_json::to_string(&clean).unwrap());
+            for at in 0..=clean.len() {
+                if !clean.is_char_boundary(at) {
+                    continue;
+                }
+                for c in ["\"", "\\", "\n", "\u{1}"] {
+                    let s = format!("{}{c}{}", &clean[..at], &clean[at..]);
+                    assert_eq!(json(&s), serde_json::to_string(&s).unwrap(), "{s:?}");
+                }
+            }
         }
     }
 
