@@ -24,11 +24,17 @@ pub const BATCH: u64 = 1024;
 /// Sessions per report at most: with `IN_FLIGHT` reports in each channel and `WAITING` sessions
 /// taken per shard, what the merger holds is bounded (whole sessions are kilobytes each).
 pub const CHUNK: usize = 64;
-/// Reports a shard may have in its channel before it waits; and batches of frames shard 0 (the
-/// merger's own) may read ahead of the slowest shard before it waits for it.
-pub const IN_FLIGHT: usize = 4;
+/// Reports a shard may have in its channel before it waits. Most are a batch's note, a few
+/// bytes: room for a few batches of them lets a shard read on while shard 0, which takes them in
+/// only between its own batches, is busy with heavy frames (4 stalled the other shard often).
+pub const IN_FLIGHT: usize = 16;
 /// Sessions taken in per shard before its channel is left to wait.
-const WAITING: usize = IN_FLIGHT * CHUNK;
+const WAITING: usize = 4 * CHUNK;
+/// Batches of frames shard 0 (the merger's own) may read ahead of the slowest shard before it
+/// waits for it. Meanwhile its sessions wait here (at most `WAITING`) and the mapped pages
+/// behind the slowest shard stay (8 MB of frames of 240 bytes). Work comes in runs (one heavy
+/// connection, then light ones); with 4 batches the shards took turns waiting for each other.
+const AHEAD: u64 = 32;
 
 /// A finished session on its way to the output: where it goes, what the failover tracker needs
 /// of it, and its body. The merger writes its number into `brief` (and a whole session).
@@ -187,7 +193,7 @@ impl<'o, T: Numbered> Merger<'o, T> {
     }
 
     /// Shard 0's own report: merge what can be, and wait for the other shards while shard 0 is
-    /// more than `IN_FLIGHT` batches ahead of them or holds more than `WAITING` sessions.
+    /// more than `AHEAD` batches ahead of them or holds more than `WAITING` sessions.
     pub fn own(&mut self, report: Report<T>) {
         self.accept(report);
         loop {
@@ -195,7 +201,7 @@ impl<'o, T: Numbered> Merger<'o, T> {
             self.emit();
             let own = &self.lanes[0];
             let behind = self.lanes[1..].iter().filter(|l| !l.done).map(|l| l.read_to).min();
-            let ahead = behind.is_some_and(|b| own.read_to > b + IN_FLIGHT as u64 * BATCH);
+            let ahead = behind.is_some_and(|b| own.read_to > b + AHEAD * BATCH);
             if self.stopped || !(ahead || own.waiting.len() > WAITING) {
                 break;
             }

@@ -18,7 +18,7 @@
 //! Only a regular file can be shared this way; other input (stdin, gzip) is read by one thread.
 
 use super::merge::{BATCH, Body, CHUNK, Ended, IN_FLIGHT, Merger, Report};
-use super::peek;
+use super::peek::Peek;
 use super::renderer::Renderer;
 use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink, ReadStats};
 use smtpdiag::diagnose::{self, DiagnoseConfig, failover};
@@ -60,7 +60,9 @@ pub struct Job<'a> {
     pub renderer: Option<&'a Renderer>,
 }
 
-/// What every shard thread shares.
+/// What every shard thread shares, read at every frame: on cache lines of its own, so that no
+/// variable the merging thread writes beside it takes the line from the other cores.
+#[repr(align(128))]
 struct Shared<'a> {
     name: &'a str,
     map: &'a memmap2::Mmap,
@@ -143,7 +145,15 @@ fn run_shard(
         outbox.borrow_mut().push(ended, &shared.closed)
     });
     analyzer.starts = Some(Vec::new());
-    let mut reader = ShardReader { shared, shard, analyzer: &mut analyzer, outbox: &outbox, read_to: 0, populated: 0 };
+    let mut reader = ShardReader {
+        shared,
+        shard,
+        analyzer: &mut analyzer,
+        outbox: &outbox,
+        read_to: 0,
+        populated: 0,
+        peek: Peek::new(&shared.config.tcp.ports),
+    };
     let result = capture::read_map(shared.name, shared.map, &mut reader);
     let (read_to, offset) = (reader.read_to, shared.map.len());
     if outbox.borrow().gone || shared.closed.load(Ordering::Relaxed) {
@@ -246,6 +256,7 @@ struct ShardReader<'s, 'a, 'r, 'o, F: FnMut(Session) -> ControlFlow<()>> {
     read_to: u64,
     /// The map is populated up to here (see `capture::populate_ahead`).
     populated: usize,
+    peek: Peek,
 }
 
 impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_, '_, F> {
@@ -258,7 +269,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_,
         // so that every bucket's share of the caps, and what it evicts, is the same for any
         // number of threads. Most frames are plain and another shard's: their bucket, read from
         // the header bytes, is all this shard needs of them.
-        let bucket = peek::mail_bucket(frame, &s.config.tcp.ports);
+        let bucket = self.peek.mail_bucket(frame);
         if bucket.is_some_and(|b| b % s.threads != self.shard) {
             self.analyzer.foreign(frame);
         } else {
