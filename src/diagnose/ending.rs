@@ -206,6 +206,9 @@ fn stage(answers: Option<&Verb>) -> String {
 pub fn tempfail(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     // A 421 sent after the client already closed (Exim: "421 Lost incoming connection") is the
     // server's epitaph for the session, not a failure the sender saw.
+    if !f.has_4xx {
+        return None;
+    }
     let client_gone = f.client_closed_at().unwrap_or(f64::MAX);
     let temp: Vec<_> = f
         .replies
@@ -230,6 +233,9 @@ pub fn tempfail(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
 /// 5xx to MAIL, RCPT, DATA, BDAT or the end of the message.
 pub fn transaction_rejected(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     const STAGES: [Verb; 4] = [Verb::Mail, Verb::Rcpt, Verb::Data, Verb::Bdat];
+    if !f.has_5xx {
+        return None;
+    }
     // A DATA refused because no recipient was accepted repeats the RCPT failure (pipelining
     // clients send DATA before they know): it is a consequence, not a finding of its own.
     let no_rcpt_accepted = !f.s.smtp.transactions.iter().flat_map(|t| &t.rcpts).any(|r| is_2xx(r.reply));
@@ -407,7 +413,8 @@ pub fn idle_timeout(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
                        firewall's connection table. Compare the silence with the timeouts configured on \
                        both MTAs and on stateful devices in between.";
     let explanation = || EXPLANATION.to_string();
-    if let Some(r) = f.replies.iter().find(|r| is_timeout_reply(r)) {
+    let timeout_reply = if f.has_421 { f.replies.iter().find(|r| is_timeout_reply(r)) } else { None };
+    if let Some(r) = timeout_reply {
         let silence = f
             .replies
             .iter()

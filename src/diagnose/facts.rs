@@ -43,6 +43,13 @@ pub struct Facts<'a> {
     pub last_payload_packet: Option<u64>,
     /// A reset that is not a duplicate of another packet was seen.
     pub has_reset: bool,
+    /// Some reply was a 421 / a 4xx / a 5xx: rules about those look no further without one.
+    pub has_421: bool,
+    pub has_4xx: bool,
+    pub has_5xx: bool,
+    /// The latest timestamp of a command, reply, close or the session's last packet: no
+    /// silence inside the session ends later.
+    pub latest_ts: f64,
     /// By [`Direction`] as index.
     full_size_retransmissions: [usize; 2],
 }
@@ -89,10 +96,21 @@ impl<'a> Facts<'a> {
                 full_size_retransmissions[e.dir.index()] += 1;
             }
         }
+        let has_class = |class: u16| replies.iter().any(|r: &ReplyLine| r.code / 100 == class);
+        let (has_4xx, has_5xx) = (has_class(4), has_class(5));
+        let has_421 = has_4xx && replies.iter().any(|r| r.code == 421);
+        let latest_ts = (commands.iter().map(|c| c.ts))
+            .chain(replies.iter().map(|r| r.ts))
+            .chain(s.conn.closes.iter().map(|c| c.ts))
+            .fold(s.conn.last.ts.as_secs_f64(), f64::max);
         Facts {
             s,
             commands,
             replies,
+            has_421,
+            has_4xx,
+            has_5xx,
+            latest_ts,
             last_payload_ts: last_payload.map(|e| e.ts.as_secs_f64()),
             last_payload_packet: last_payload.map(|e| e.number),
             has_reset,

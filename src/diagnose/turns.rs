@@ -139,6 +139,10 @@ pub fn client_stalled(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         return None;
     }
     let r = client_turn_reply(f)?;
+    // Nothing in the session ends later than `latest_ts`: too short from there, too short at all.
+    if f.latest_ts - r.ts < c.client_stall_s {
+        return None;
+    }
     let end = after_client_turn(f, r.packet);
     // The silence starts at the reply or later: too short from there, too short at all.
     if end.ts - r.ts < c.client_stall_s {
