@@ -211,7 +211,7 @@ mod tests {
                 for carried in [0, 5, index] {
                     let mut unnumbered = session.clone();
                     unnumbered.index = carried;
-                    let rendered = renderer.render(&unnumbered, &verdicts);
+                    let rendered = renderer.render(&unnumbered, &verdicts, 0);
                     assert_eq!(printer.rendered(rendered, index), expected, "json {json}, number {index}");
                 }
             }

@@ -64,9 +64,11 @@ impl Renderer {
         String::from_utf8(line).unwrap_or_default()
     }
 
-    /// The session without its number (`s.index` is not used), for the printer to number.
-    pub fn render(&self, s: &Session, verdicts: &[Verdict]) -> Rendered {
-        let body = self.body(String::new(), s, verdicts, None);
+    /// The session without its number (`s.index` is not used), for the printer to number;
+    /// `capacity`: what its text is expected to take (grown from nothing, a record of a few
+    /// kilobytes was reallocated ten times).
+    pub fn render(&self, s: &Session, verdicts: &[Verdict], capacity: usize) -> Rendered {
+        let body = self.body(String::with_capacity(capacity), s, verdicts, None);
         let entry = self.tally.then(|| Box::new(Entry::of(s, verdicts)));
         Rendered { body, json: self.json, entry }
     }
@@ -79,6 +81,11 @@ fn write_id(out: &mut String, json: bool, index: u64) {
 }
 
 impl Rendered {
+    /// Bytes of its text (without the number).
+    pub(super) fn len(&self) -> usize {
+        self.body.len()
+    }
+
     /// The session numbered `index`, into `out` (a reused buffer).
     pub(super) fn into_text(self, index: u64, mut out: String) -> String {
         out.clear();

@@ -140,8 +140,10 @@ fn run_shard(
 ) -> (Result<ReadStats, CaptureError>, DecodeStats) {
     let outbox = RefCell::new(Outbox { shard, sessions: Vec::new(), read_to: 0, offset: 0, report, gone: false });
     // Diagnosis (and rendering) runs here, in parallel; failover notes need the global order.
+    // Sessions of one capture render to texts of similar length: each is sized like the last.
+    let mut size_hint = 0;
     let mut analyzer = Analyzer::new(shared.name, shared.config.clone(), |s| {
-        let ended = ended(shared, s);
+        let ended = ended(shared, s, &mut size_hint);
         outbox.borrow_mut().push(ended, &shared.closed)
     });
     analyzer.starts = Some(Vec::new());
@@ -211,8 +213,9 @@ impl Outbox<'_> {
     }
 }
 
-/// Diagnoses a finished session and, unless a failover note may still change it, renders it.
-fn ended(shared: &Shared<'_>, mut s: Session) -> Ended {
+/// Diagnoses a finished session and, unless a failover note may still change it, renders it
+/// into a text of `size_hint` bytes' room (then set to what this one took).
+fn ended(shared: &Shared<'_>, mut s: Session, size_hint: &mut usize) -> Ended {
     // The number is the rank among all shards' connections, known when merged.
     s.index = 0;
     let key = s.key;
@@ -222,7 +225,11 @@ fn ended(shared: &Shared<'_>, mut s: Session) -> Ended {
         return Ended { key, brief, body: Body::Whole(Box::new(s), verdicts) };
     }
     let body = match shared.renderer {
-        Some(r) => Body::Rendered(r.render(&s, &verdicts)),
+        Some(r) => {
+            let rendered = r.render(&s, &verdicts, *size_hint);
+            *size_hint = rendered.len().next_power_of_two();
+            Body::Rendered(rendered)
+        }
         None => Body::Whole(Box::new(s), verdicts),
     };
     Ended { key, brief, body }
