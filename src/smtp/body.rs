@@ -2,6 +2,7 @@
 //! MIME attachment names. Fed line by line; holds a bounded amount of state.
 
 use super::folds::FoldRun;
+use super::headers::Identity;
 use super::line::{Ending, LINE_LIMIT, LineBuf, LineRef};
 use super::mime;
 use super::record::{Attachment, BodyStats, Extreme};
@@ -17,6 +18,9 @@ pub struct Message {
     pub stats: BodyStats,
     in_headers: bool,
     field: Vec<u8>,
+    /// The field in progress is one `parse_field` reads (or its name is not known yet); the
+    /// others (most of a header: DKIM signatures, X- fields, a folded Subject) are not kept.
+    field_wanted: bool,
     field_packet: PacketRef,
     /// Best file name candidate of the header block being read (disposition beats type).
     candidate: Option<(u8, Vec<u8>, PacketRef)>,
@@ -40,6 +44,7 @@ impl Message {
             stats: BodyStats::default(),
             in_headers: true,
             field: Vec::new(),
+            field_wanted: true,
             field_packet: PacketRef::default(),
             candidate: None,
             boundaries: Vec::new(),
@@ -154,7 +159,7 @@ impl Message {
         let known = self.stats.longest_header_line.as_ref().map_or(0, |e| e.value as usize);
         let mut run = FoldRun::after(known);
         let mut open = true;
-        while open && self.field.len() < FIELD_MAX {
+        while open && self.field_wanted && self.field.len() < FIELD_MAX {
             match run.next_line(data) {
                 Some(content) => {
                     let kept = content.len().min(self.max_line_len).min(FIELD_MAX - self.field.len());
@@ -220,9 +225,12 @@ impl Message {
         if !matches!(content[0], b' ' | b'\t') {
             self.end_field();
             self.field_packet = at;
+            self.field_wanted = self.wants_field(&content[..content.len().min(FIELD_MAX)]);
         }
-        let room = FIELD_MAX.saturating_sub(self.field.len());
-        self.field.extend_from_slice(&content[..content.len().min(room)]);
+        if self.field_wanted {
+            let room = FIELD_MAX.saturating_sub(self.field.len());
+            self.field.extend_from_slice(&content[..content.len().min(room)]);
+        }
     }
 
     fn body_line(&mut self, content: &[u8], offset: u64) {
@@ -248,6 +256,19 @@ impl Message {
         self.parse_field(&field);
         self.field = field;
         self.field.clear();
+        self.field_wanted = true;
+    }
+
+    /// Whether the field whose first line (as kept in the field) is `first` can matter to
+    /// `parse_field`. Without a colon its name is not known yet, so it is kept.
+    fn wants_field(&self, first: &[u8]) -> bool {
+        let Some(colon) = memchr::memchr(b':', first) else {
+            return true;
+        };
+        let name = first[..colon].trim_ascii();
+        name.eq_ignore_ascii_case(b"content-type")
+            || name.eq_ignore_ascii_case(b"content-disposition")
+            || (self.top_headers && Identity::reads(name, self.personal_headers))
     }
 
     fn parse_field(&mut self, field: &[u8]) {

@@ -19,6 +19,13 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// Whether `field` does anything with a field of this name: callers skip the others
+    /// without keeping them.
+    pub fn reads(name: &[u8], personal: bool) -> bool {
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        is("message-id") || is("received") || (personal && (is("subject") || is("from") || is("to")))
+    }
+
     /// One unfolded header field ("Name: value"); `personal`: keep Subject, From and To too.
     pub fn field(&mut self, field: &[u8], personal: bool) {
         let Some(colon) = memchr::memchr(b':', field) else { return };
@@ -72,6 +79,20 @@ fn received_from(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `reads` names exactly the fields `field` takes something from (callers skip the others).
+    #[test]
+    fn reads_names_what_field_keeps() {
+        let names = ["Message-ID", "received", "Subject", "FROM", "To", "Cc", "X-Mailer", "Reply-To", "Content-Type"];
+        for personal in [true, false] {
+            for name in names {
+                let mut id = Identity::default();
+                id.field(format!("{name}: from a.example [192.0.2.1] by b <x@y>").as_bytes(), personal);
+                let kept = id != Identity::default();
+                assert_eq!(Identity::reads(name.as_bytes(), personal), kept, "{name}, personal {personal}");
+            }
+        }
+    }
 
     fn fields(lines: &[&str], personal: bool) -> Identity {
         let mut id = Identity::default();
