@@ -208,7 +208,7 @@ impl Dialogue {
     }
 
     /// Notes what is wrong with a line's framing or content.
-    pub(super) fn line_anomalies(&mut self, from: Direction, line: &Line) {
+    pub(super) fn line_anomalies(&mut self, from: Direction, line: LineRef<'_>) {
         if line.ending == Ending::BareLf {
             self.log.anomaly(from, AnomalyKind::BareLf, "line ended by LF without CR".into(), line.first);
         }
@@ -226,7 +226,7 @@ impl Dialogue {
             let detail = format!("{} bytes after a gap dropped", line.len);
             return self.log.anomaly(C2S, AnomalyKind::Gap, detail, line.first);
         }
-        self.line_anomalies(C2S, &line);
+        self.line_anomalies(C2S, line.as_ref());
         super::record::Extreme::raise(&mut self.rec.maxima.command_line, line.len as u64, line.first);
         if self.last_command_packet == Some(line.first.number) {
             self.rec.pipelining = true;

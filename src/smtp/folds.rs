@@ -90,6 +90,10 @@ fn bytes_marked(mask: u64) -> u64 {
 
 /// Eight bytes from `start`, zero-padded past the end of `data`.
 fn word_at(data: &[u8], start: usize) -> u64 {
+    if let Some(whole) = data.get(start..start + 8) {
+        // A fixed-size copy: a copy of variable length would be a memcpy call per word.
+        return u64::from_le_bytes(whole.try_into().expect("8 bytes"));
+    }
     let mut word = [0u8; 8];
     let end = (start + 8).min(data.len());
     word[..end - start].copy_from_slice(&data[start..end]);

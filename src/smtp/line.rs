@@ -56,6 +56,12 @@ pub struct LineRef<'a> {
     pub tainted: bool,
 }
 
+impl LineRef<'_> {
+    pub fn truncated(&self) -> bool {
+        self.bytes.len() < self.len
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct LineBuf {
     buf: Vec<u8>,

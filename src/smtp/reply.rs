@@ -1,6 +1,6 @@
 //! Server reply lines (RFC 5321 §4.2): "ddd-text" continues, "ddd text" or "ddd" ends a reply.
 
-use super::line::Line;
+use super::line::LineRef;
 use crate::tcp::PacketRef;
 
 /// Lines of one reply kept in full; a 5 KB banner or a 1000-line reply is counted, not stored.
@@ -59,7 +59,7 @@ pub struct Assembler {
 
 impl Assembler {
     /// Adds a reply line; returns the reply it completes.
-    pub fn push(&mut self, rl: ReplyLine, line: &Line) -> Option<Reply> {
+    pub fn push(&mut self, rl: ReplyLine, line: LineRef<'_>) -> Option<Reply> {
         let r = self.cur.get_or_insert_with(|| Reply { code: rl.code, first: line.first, ..Default::default() });
         r.code_changed |= r.code != rl.code;
         r.line_count += 1;
@@ -111,7 +111,7 @@ pub fn queue_id(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::smtp::line::Ending;
+    use crate::smtp::line::{Ending, Line};
 
     fn line(b: &[u8], n: u64) -> Line {
         let at = PacketRef { number: n, ..Default::default() };
@@ -134,8 +134,8 @@ mod tests {
     #[test]
     fn multi_line_reply_counted_once() {
         let mut a = Assembler::default();
-        assert!(a.push(parse_line(b"220-first").unwrap(), &line(b"220-first", 1)).is_none());
-        let r = a.push(parse_line(b"220 second").unwrap(), &line(b"220 second", 2)).unwrap();
+        assert!(a.push(parse_line(b"220-first").unwrap(), line(b"220-first", 1).as_ref()).is_none());
+        let r = a.push(parse_line(b"220 second").unwrap(), line(b"220 second", 2).as_ref()).unwrap();
         assert_eq!((r.code, r.text(), r.first.number, r.last.number), (220, "first\nsecond".into(), 1, 2));
     }
 

@@ -3,7 +3,7 @@
 
 use super::dialogue::{ClientMode, Decision, Dialogue, Kind, Pending, ServerMode};
 use super::event::{AnomalyKind, Event, clip};
-use super::line::Line;
+use super::line::{LineBuf, LineRef};
 use super::record::{Banner, Extreme, ReplyInfo};
 use super::reply::{self, Reply};
 use super::tls;
@@ -18,6 +18,14 @@ const GREETING_CODES: [u16; 3] = [220, 421, 554];
 
 impl Dialogue {
     pub(super) fn server_data(&mut self, data: &[u8], at: PacketRef) {
+        // Reply lines are borrowed, not copied into a Vec each: the splitter is moved out while
+        // its line is lent (as on the client side; moving a Vec is free).
+        let mut lines = std::mem::replace(&mut self.server_lines, LineBuf::new(0));
+        self.server_bytes(&mut lines, data, at);
+        self.server_lines = lines;
+    }
+
+    fn server_bytes(&mut self, lines: &mut LineBuf, data: &[u8], at: PacketRef) {
         let mut pos = 0;
         while pos < data.len() {
             let rest = &data[pos..];
@@ -28,14 +36,14 @@ impl Dialogue {
                     self.server_mode = ServerMode::Replies;
                 }
                 ServerMode::Tls => return self.tls_data(S2C, rest, at),
-                ServerMode::Replies if self.server_tls_starts(rest) => {
-                    let mut bytes = self.server_lines.take_partial(at).map(|l| l.bytes).unwrap_or_default();
+                ServerMode::Replies if Self::server_tls_starts(lines, rest) => {
+                    let mut bytes = lines.take_partial(at).map(|l| l.bytes).unwrap_or_default();
                     bytes.extend_from_slice(rest);
                     self.server_mode = ServerMode::Tls;
                     return self.tls_data(S2C, &bytes, at);
                 }
                 _ => {
-                    let (n, line) = self.server_lines.feed(rest, at);
+                    let (n, line) = lines.feed_ref(rest, at);
                     pos += n;
                     if let Some(line) = line {
                         self.server_line(line);
@@ -45,9 +53,9 @@ impl Dialogue {
         }
     }
 
-    fn server_tls_starts(&self, rest: &[u8]) -> bool {
-        let head = self.server_lines.head();
-        if head.len() >= 3 || !self.server_lines.untainted() {
+    fn server_tls_starts(lines: &LineBuf, rest: &[u8]) -> bool {
+        let head = lines.head();
+        if head.len() >= 3 || !lines.untainted() {
             return false;
         }
         tls::starts_record(&tls::probe(head, rest))
@@ -66,7 +74,7 @@ impl Dialogue {
         }
     }
 
-    fn server_line(&mut self, line: Line) {
+    fn server_line(&mut self, line: LineRef<'_>) {
         if self.server_mode == ServerMode::HttpHeader {
             if line.len == 0 {
                 self.server_mode = ServerMode::Replies;
@@ -77,29 +85,29 @@ impl Dialogue {
             let detail = format!("{} bytes after a gap dropped", line.len);
             return self.log.anomaly(S2C, AnomalyKind::Gap, detail, line.first);
         }
-        self.line_anomalies(S2C, &line);
-        let Some(rl) = reply::parse_line(&line.bytes) else {
-            return self.non_reply_line(&line);
+        self.line_anomalies(S2C, line);
+        let Some(rl) = reply::parse_line(line.bytes) else {
+            return self.non_reply_line(line);
         };
         Extreme::raise(&mut self.rec.maxima.reply_line, line.len as u64, line.first);
         // "220text": no space or hyphen after the code. Lenient here (the reference ends the reply),
         // but a strict client never sees a final line: an ASA masking a multi-line banner does this.
         if line.bytes.len() > 3 && !matches!(line.bytes[3], b' ' | b'-') {
-            let detail = clip(&String::from_utf8_lossy(&line.bytes));
+            let detail = clip(&String::from_utf8_lossy(line.bytes));
             self.log.anomaly(S2C, AnomalyKind::ReplyWithoutSeparator, detail, line.first);
         }
-        if let Some(r) = self.replies.push(rl, &line) {
+        if let Some(r) = self.replies.push(rl, line) {
             self.on_reply(r);
         }
     }
 
-    fn non_reply_line(&mut self, line: &Line) {
-        if reply::looks_binary(&line.bytes) {
+    fn non_reply_line(&mut self, line: LineRef<'_>) {
+        if reply::looks_binary(line.bytes) {
             self.log.anomaly(S2C, AnomalyKind::BinaryJunk, "binary data from the server".into(), line.first);
             self.server_mode = ServerMode::Opaque;
             return;
         }
-        let detail = clip(&String::from_utf8_lossy(&line.bytes));
+        let detail = clip(&String::from_utf8_lossy(line.bytes));
         self.log.anomaly(S2C, AnomalyKind::NonReplyLine, detail, line.first);
     }
 
