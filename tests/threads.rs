@@ -44,6 +44,13 @@ fn two_threads_match_one_on_a_generated_capture() {
     let text = json(&["read", p]);
     assert!(text == json(&["read", "--threads", "2", p]), "text with 2 threads differs");
     assert!(text == json(&["read", "--threads", "4", p]), "text with 4 threads differs");
+    // NDJSON into a pipe counts no totals unless asked for; asked for, every session is counted,
+    // with the shards' rendered sessions as with whole ones.
+    let totals = json(&["read", "--json", "--totals", p]);
+    assert!(totals == json(&["read", "--json", "--totals", "--threads", "2", p]), "totals with 2 threads differ");
+    let record = totals.lines().last().unwrap();
+    let sessions = format!(r#""sessions":{},"#, one.lines().count());
+    assert!(record.starts_with(r#"{"schema":"smtpdiag.totals.v1","#) && record.contains(&sessions), "{record}");
     // A stream (stdin) cannot be shared by several readers: one thread reads it, and says so.
     let piped = |threads: &str| {
         let out = Command::new(bin())
