@@ -1,8 +1,9 @@
 //! The NDJSON record of a session (schema "smtpdiag.session.v2", documented in README.md):
 //! what is null, empty, zero or false is left out, and the transcript (`--events`) and the
 //! verdicts' fixed explanations (`--explain`) come only when asked for.
-//! The record's types live here and are filled from the stages' structs, which carry no serde:
-//! `tcp` and `smtp` are built in the modules of those names, `events` the dialogue's transcript.
+//! The record is written here field by field from the stages' structs, which carry no serde
+//! (`write` holds the JSON primitives): `tcp` and `smtp` are written by the modules of those
+//! names, `events` the dialogue's transcript.
 
 mod events;
 mod names;
