@@ -24,76 +24,6 @@ pub const ASA_MAX_MIME_FILENAME: u64 = 255;
 /// A reset this soon after the offending line counts as caused by it.
 const LIMIT_RESET_WITHIN_S: f64 = 5.0;
 
-// The fix texts are put together at compile time (`concat!`): they only ever combine fixed
-// words, and a verdict that fires should not format them again each time.
-
-/// What to change on the ASA, naming the setting as `show service-policy inspect esmtp` prints
-/// it (the default map `_default_esmtp_map`, or the one the policy names).
-macro_rules! asa_fix {
-    ($setting:expr, $change:expr) => {
-        concat!(
-            "On a Cisco ASA the setting is `",
-            $setting,
-            "` in the ESMTP inspection policy map (`show service-policy inspect esmtp` lists it with its hit \
-             count): ",
-            $change,
-            ", under `policy-map type inspect esmtp` (a copy of `_default_esmtp_map` referenced by `inspect \
-             esmtp` in the global policy), or exempt this traffic from `inspect esmtp`. A capture on the \
-             server's side of the firewall confirms it: there the bytes are intact."
-        )
-    };
-}
-
-macro_rules! mask_banner_fix {
-    () => {
-        asa_fix!("mask-banner", "under `parameters`, `no mask-banner` lets the server's greeting through unchanged")
-    };
-}
-
-macro_rules! ehlo_mask_fix {
-    () => {
-        asa_fix!(
-            "match ehlo-reply-parameter others` with action `mask",
-            "`no match ehlo-reply-parameter others` (or its action `log` instead of `mask`) keeps EHLO \
-             keywords; for STARTTLS also add `allow-tls` under `parameters`, or the ASA masks the STARTTLS \
-             command itself"
-        )
-    };
-}
-
-macro_rules! command_mask_fix {
-    () => {
-        asa_fix!(
-            "parameters` (commands outside the inspected list are masked; STARTTLS needs `allow-tls`",
-            "add `allow-tls` under `parameters` so STARTTLS and the TLS session pass"
-        )
-    };
-}
-
-/// The default `drop-connection log` match a limit comes from, and what to change.
-macro_rules! limit_fix {
-    ($setting:expr, $what:expr) => {
-        asa_fix!(
-            concat!($setting, "` / `drop-connection log"),
-            concat!("raise the limit (", $what, ") or change the action to `log` only")
-        )
-    };
-}
-
-/// A built-in protocol check of ESMTP inspection: no `match` to change.
-macro_rules! builtin_check_fix {
-    ($check:expr) => {
-        concat!(
-            "This is a built-in check of Cisco ASA ESMTP inspection (",
-            $check,
-            "), not a `match` line of the policy map, so no limit can be raised: fix the sending side, or \
-             exempt this traffic from `inspect esmtp` (a class-map for these hosts without it). `show \
-             service-policy inspect esmtp` counts the drops; a capture on the server's side of the firewall \
-             shows the line never arrived."
-        )
-    };
-}
-
 /// Text made only of '*' with surviving '2'/'0' (and perhaps separators the firewall also masked).
 /// (The character test first: an ordinary banner fails it at its first letter.)
 fn is_masked_text(text: &str) -> bool {
@@ -107,14 +37,29 @@ fn is_masked_text(text: &str) -> bool {
 
 /// An EHLO keyword replaced by X's, the ASA's marker letter possibly kept at the end.
 fn is_masked_keyword(keyword: &str) -> bool {
-    if !keyword.trim_start().starts_with('X') {
-        return false; // most keywords: no X's to count, no need to split
+    // Most keywords start with another letter: no X's to count, no need to split.
+    let starts_with_x = match keyword.as_bytes().first() {
+        Some(&b) if b.is_ascii_alphanumeric() => b == b'X',
+        _ => keyword.trim_start().starts_with('X'),
+    };
+    if !starts_with_x {
+        return false;
     }
     let word = keyword.split_whitespace().next().unwrap_or("");
     let xs = word.chars().take_while(|&c| c == 'X').count();
     word.len() >= 4
         && (xs == word.len()
             || (xs == word.len() - 1 && word.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())))
+}
+
+/// The line holds "XXXX" (a masked command echoed in a reply). A run count: a substring
+/// search sets up more than the short reply line costs to walk.
+fn has_run_of_four_x(line: &str) -> bool {
+    let mut run = 0;
+    line.bytes().any(|b| {
+        run = if b == b'X' { run + 1 } else { 0 };
+        run == 4
+    })
 }
 
 /// "XXXX…" in place of a command verb (no verb is made of X's only).
@@ -289,7 +234,7 @@ fn refused_outside_allowed_list<'a>(f: &'a Facts) -> Option<&'a super::facts::Li
 pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let masked = f.commands.iter().find(|c| is_masked_verb(c.verb));
     // Line by line: "XXXX" cannot span the " / " that joins them.
-    let reply = f.replies.iter().find(|r| r.code >= 500 && r.lines.iter().any(|l| l.contains("XXXX")));
+    let reply = f.replies.iter().find(|r| r.code >= 500 && r.lines.iter().any(|l| has_run_of_four_x(l)));
     let refused = if masked.is_none() && reply.is_none() { refused_outside_allowed_list(f) } else { None };
     if let Some(c) = refused {
         return Some(verdict(
@@ -683,6 +628,14 @@ mod tests {
         assert!(is_masked_verb(&Verb::parse("XXXXXXXX")));
         assert!(!is_masked_verb(&Verb::parse("XXX")));
         assert!(!is_masked_verb(&Verb::Expn));
+    }
+
+    #[test]
+    fn a_run_of_four_xs() {
+        assert!(has_run_of_four_x("500 5.5.2 Error: command XXXXXXXX not recognized"));
+        assert!(has_run_of_four_x("XXXX"));
+        assert!(!has_run_of_four_x("500 XXX X XXX"));
+        assert!(!has_run_of_four_x(""));
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! (`ending`), traces of middleboxes (`middlebox`), transport faults (`transport`). Verdicts that
 //! need to see several sessions (failover after a tempfail) are added by `failover`.
 
+// Before the rule families: its macros are used by `middlebox`.
+#[macro_use]
+mod asa_fix;
 pub mod codes;
 mod ending;
 mod facts;
