@@ -66,11 +66,14 @@ impl Dialogue {
                     return data.len();
                 }
                 _ => {
-                    let (n, line) = self.client_lines.feed(rest, at);
+                    // Command lines are borrowed too (nothing a command does reads the splitter).
+                    let mut lines = std::mem::replace(&mut self.client_lines, LineBuf::new(0));
+                    let (n, line) = lines.feed_ref(rest, at);
                     pos += n;
                     if let Some(line) = line {
                         self.client_line(line);
                     }
+                    self.client_lines = lines;
                 }
             }
         }
@@ -198,11 +201,11 @@ impl Dialogue {
         }
     }
 
-    fn client_line(&mut self, line: Line) {
+    fn client_line(&mut self, line: LineRef<'_>) {
         match self.client_mode {
             ClientMode::Connect if line.len == 0 => self.client_mode = ClientMode::Commands,
             ClientMode::Connect => {}
-            ClientMode::Body => self.body_line(line.as_ref()),
+            ClientMode::Body => self.body_line(line),
             _ => self.command_line(line),
         }
     }
@@ -221,31 +224,31 @@ impl Dialogue {
         }
     }
 
-    fn command_line(&mut self, line: Line) {
+    fn command_line(&mut self, line: LineRef<'_>) {
         if line.tainted {
             let detail = format!("{} bytes after a gap dropped", line.len);
             return self.log.anomaly(C2S, AnomalyKind::Gap, detail, line.first);
         }
-        self.line_anomalies(C2S, line.as_ref());
+        self.line_anomalies(C2S, line);
         super::record::Extreme::raise(&mut self.rec.maxima.command_line, line.len as u64, line.first);
         if self.last_command_packet == Some(line.first.number) {
             self.rec.pipelining = true;
         }
         self.last_command_packet = Some(line.last.number);
-        let cmd = command::parse(&line.bytes);
+        let cmd = command::parse(line.bytes);
         if self.is_sasl_response(&cmd) {
-            return self.auth_data(&line);
+            return self.auth_data(line);
         }
         self.auth_ctx = cmd.verb == Verb::Auth;
         let max = self.cfg.max_items;
         Self::bounded(max, &mut self.rec.items_dropped, &mut self.rec.commands, cmd.verb.clone());
-        let event = self.command_event(&cmd, &line);
-        let (kind, tx) = self.command_effect(&cmd, &line);
+        let event = self.command_event(&cmd, line);
+        let (kind, tx) = self.command_effect(&cmd, line);
         self.expect(Pending::Command { verb: cmd.verb, kind, event, tx }, line.first);
     }
 
     /// The command's event; AUTH keeps only its mechanism (credentials are never stored).
-    fn command_event(&mut self, cmd: &command::Command, line: &Line) -> Option<usize> {
+    fn command_event(&mut self, cmd: &command::Command, line: LineRef<'_>) -> Option<usize> {
         let shown = if cmd.verb == Verb::Auth { command::auth_mechanism(&cmd.arg) } else { clip(&cmd.arg) };
         self.log.push(Event::Command {
             verb: cmd.verb.clone(),
@@ -264,7 +267,7 @@ impl Dialogue {
         self.auth_ctx && (self.auth_reply == Some(334) || !cmd.verb.is_known())
     }
 
-    fn auth_data(&mut self, line: &Line) {
+    fn auth_data(&mut self, line: LineRef<'_>) {
         self.auth_seq += 1;
         self.auth_reply = None;
         let event = self.log.push(Event::AuthData {
@@ -278,7 +281,7 @@ impl Dialogue {
     }
 
     /// What a command does to the dialogue state; returns what its reply will answer.
-    fn command_effect(&mut self, cmd: &command::Command, line: &Line) -> (Kind, Option<usize>) {
+    fn command_effect(&mut self, cmd: &command::Command, line: LineRef<'_>) -> (Kind, Option<usize>) {
         let at = line.first;
         match cmd.verb {
             Verb::Helo | Verb::Ehlo => self.helo(cmd),

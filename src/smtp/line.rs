@@ -85,22 +85,8 @@ impl LineBuf {
     }
 
     /// Consumes bytes up to and including the first LF; returns how many were consumed and the
-    /// completed line, if any.
-    pub fn feed(&mut self, data: &[u8], at: PacketRef) -> (usize, Option<Line>) {
-        match memchr::memchr(b'\n', data) {
-            Some(i) => {
-                self.append(&data[..i], at);
-                (i + 1, Some(self.complete(at)))
-            }
-            None => {
-                self.append(data, at);
-                (data.len(), None)
-            }
-        }
-    }
-
-    /// Like [`LineBuf::feed`], but the completed line is borrowed: from `data` when the whole
-    /// line is in it (no copy), else from the splitter's buffer, which is reused.
+    /// completed line, if any, borrowed: from `data` when the whole line is in it (no copy), else
+    /// from the splitter's buffer, which is reused.
     pub fn feed_ref<'a>(&'a mut self, data: &'a [u8], at: PacketRef) -> (usize, Option<LineRef<'a>>) {
         if self.pending_clear {
             self.pending_clear = false;
@@ -111,7 +97,7 @@ impl LineBuf {
             return (data.len(), None);
         };
         if self.first.is_none() {
-            // The whole line is in `data`: the same result as append + complete, without copying.
+            // The whole line is in `data`: the same result as copying it to `buf` first.
             let part = &data[..i];
             let crlf = i > 0 && part[i - 1] == b'\r';
             let len = i - usize::from(crlf);
@@ -146,15 +132,6 @@ impl LineBuf {
         self.last_cr = part[part.len() - 1] == b'\r';
         let room = self.max.saturating_sub(self.buf.len());
         self.buf.extend_from_slice(&part[..part.len().min(room)]);
-    }
-
-    fn complete(&mut self, at: PacketRef) -> Line {
-        let crlf = self.last_cr && self.total > 0;
-        let len = if crlf { self.total - 1 } else { self.total };
-        let mut line = self.take(at, if crlf { Ending::CrLf } else { Ending::BareLf });
-        line.bytes.truncate(len);
-        line.len = len;
-        line
     }
 
     fn take(&mut self, at: PacketRef, ending: Ending) -> Line {
@@ -226,28 +203,28 @@ mod tests {
     #[test]
     fn crlf_and_bare_lf() {
         let mut lb = LineBuf::new(100);
-        let (n, l) = lb.feed(b"EHLO x\r\nQUIT\n", p(1));
+        let (n, l) = lb.feed_ref(b"EHLO x\r\nQUIT\n", p(1));
         assert_eq!(n, 8);
         let l = l.unwrap();
-        assert_eq!((l.bytes.as_slice(), l.ending), (&b"EHLO x"[..], Ending::CrLf));
-        let (_, l) = lb.feed(b"QUIT\n", p(1));
+        assert_eq!((l.bytes, l.ending), (&b"EHLO x"[..], Ending::CrLf));
+        let (_, l) = lb.feed_ref(b"QUIT\n", p(1));
         assert_eq!(l.unwrap().ending, Ending::BareLf);
     }
 
     #[test]
     fn split_across_feeds_keeps_first_packet() {
         let mut lb = LineBuf::new(100);
-        assert!(lb.feed(b"250-SIZE 1", p(3)).1.is_none());
-        assert!(lb.feed(b"0\r", p(4)).1.is_none());
-        let l = lb.feed(b"\n", p(5)).1.unwrap();
-        assert_eq!((l.bytes.as_slice(), l.first.number, l.last.number), (&b"250-SIZE 10"[..], 3, 5));
+        assert!(lb.feed_ref(b"250-SIZE 1", p(3)).1.is_none());
+        assert!(lb.feed_ref(b"0\r", p(4)).1.is_none());
+        let l = lb.feed_ref(b"\n", p(5)).1.unwrap();
+        assert_eq!((l.bytes, l.first.number, l.last.number), (&b"250-SIZE 10"[..], 3, 5));
         assert_eq!(l.ending, Ending::CrLf);
     }
 
     #[test]
     fn long_line_is_capped_but_counted() {
         let mut lb = LineBuf::new(4);
-        let l = lb.feed(b"abcdefgh\r\n", p(1)).1.unwrap();
+        let l = lb.feed_ref(b"abcdefgh\r\n", p(1)).1.unwrap();
         assert_eq!((l.bytes.len(), l.len, l.truncated()), (4, 8, true));
         assert_eq!(l.ending, Ending::CrLf);
     }
@@ -255,11 +232,11 @@ mod tests {
     #[test]
     fn gap_mid_line_taints_next_line_only() {
         let mut lb = LineBuf::new(100);
-        lb.feed(b"MAIL FR", p(1));
+        lb.feed_ref(b"MAIL FR", p(1));
         assert_eq!(lb.gap(), Some(7));
-        let l = lb.feed(b"x>\r\n", p(3)).1.unwrap();
+        let l = lb.feed_ref(b"x>\r\n", p(3)).1.unwrap();
         assert!(l.tainted);
-        let l = lb.feed(b"QUIT\r\n", p(3)).1.unwrap();
+        let l = lb.feed_ref(b"QUIT\r\n", p(3)).1.unwrap();
         assert!(!l.tainted);
         assert_eq!(lb.gap(), None);
         assert!(lb.untainted() && lb.head().is_empty());
