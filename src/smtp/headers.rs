@@ -30,12 +30,7 @@ impl Identity {
     pub fn field(&mut self, field: &[u8], personal: bool) {
         let Some(colon) = memchr::memchr(b':', field) else { return };
         let name = field[..colon].trim_ascii();
-        let value = || {
-            let v = String::from_utf8_lossy(field[colon + 1..].trim_ascii());
-            // Folding left CR/LF inside; a value is one line.
-            let v: String = v.split_whitespace().collect::<Vec<_>>().join(" ");
-            v.chars().take(MAX_VALUE).collect::<String>()
-        };
+        let value = || one_line(field[colon + 1..].trim_ascii());
         let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
         if is("message-id") {
             self.message_id.get_or_insert_with(value);
@@ -55,15 +50,42 @@ impl Identity {
     }
 }
 
+/// A header value as one line: folding left CR/LF inside, so runs of white space become one
+/// space; at most `MAX_VALUE` characters.
+fn one_line(value: &[u8]) -> String {
+    if !value.is_ascii() {
+        let v = String::from_utf8_lossy(value);
+        let v: String = v.split_whitespace().collect::<Vec<_>>().join(" ");
+        return v.chars().take(MAX_VALUE).collect();
+    }
+    // ASCII (nearly every value): the same, without the intermediate strings. The white space
+    // is `char::is_whitespace`'s in ASCII, which unlike `u8::is_ascii_whitespace` has VT.
+    let mut out = String::with_capacity(value.len().min(MAX_VALUE));
+    let words = value.split(|b| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')).filter(|w| !w.is_empty());
+    for word in words {
+        if out.len() >= MAX_VALUE {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(std::str::from_utf8(word).expect("ASCII is UTF-8"));
+    }
+    out.truncate(MAX_VALUE);
+    out
+}
+
 /// The hop of one Received: value: "from mx.example.org (mx.example.org [192.0.2.1]) by …" →
 /// "192.0.2.1"; without an address, "mx.example.org".
 fn received_from(value: &str) -> Option<String> {
-    let lower = value.to_ascii_lowercase();
     // RFC 5321 §4.4: the from clause comes first; a relay that gives none is not a hop.
-    let start = if lower.starts_with("from ") { 5 } else { return None };
-    let clause = &value[start..];
+    // (Compared in place, ignoring ASCII case: no lower-cased copies of the value.)
+    if !value.as_bytes().get(..5).is_some_and(|p| p.eq_ignore_ascii_case(b"from ")) {
+        return None;
+    }
+    let clause = &value[5..];
     // The from clause ends where "by" begins (RFC 5321 §4.4).
-    let end = clause.to_ascii_lowercase().find(" by ").unwrap_or(clause.len());
+    let end = clause.as_bytes().windows(4).position(|w| w.eq_ignore_ascii_case(b" by ")).unwrap_or(clause.len());
     let clause = &clause[..end];
     let address = clause.split(['[', ']']).skip(1).step_by(2).find_map(|inside| {
         let inside = inside.trim();
@@ -94,6 +116,15 @@ mod tests {
         }
     }
 
+    #[test]
+    fn one_line_is_split_whitespace_joined_and_cut() {
+        let long = "a b\t".repeat(400);
+        for v in ["", " x ", "a\r\n\tb  c", "a\x0bb\x0cc", "é\r\n  ü", long.as_str(), &"y".repeat(2000)] {
+            let want: String = v.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(MAX_VALUE).collect();
+            assert_eq!(one_line(v.as_bytes()), want, "{v:?}");
+        }
+    }
+
     fn fields(lines: &[&str], personal: bool) -> Identity {
         let mut id = Identity::default();
         for l in lines {
@@ -109,6 +140,7 @@ mod tests {
                 "Received: from mx.example.org (mx.example.org [192.0.2.1])\r\n\tby esa.example.com with ESMTP id 1",
                 "Received: from client ([IPv6:2001:db8::5]) by mx.example.org",
                 "Received: from localhost by client.example.org",
+                "Received: FROM upper.example [x] BY other.example [192.0.2.9]",
                 "Received: by host.example without from clause",
                 "Message-ID: <abc.123@example.org>",
                 "Message-ID: <second@example.org>",
@@ -117,7 +149,7 @@ mod tests {
             false,
         );
         assert_eq!(id.message_id.as_deref(), Some("<abc.123@example.org>"));
-        assert_eq!(id.received_path, ["192.0.2.1", "2001:db8::5", "localhost"]);
+        assert_eq!(id.received_path, ["192.0.2.1", "2001:db8::5", "localhost", "upper.example"]);
         assert_eq!(id.subject, None, "personal headers only when asked");
     }
 
