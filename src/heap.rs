@@ -3,7 +3,7 @@
 //! strings, event lists, reassembly trees and all — instead of an estimate of it (`--memcap`).
 //!
 //! A program opts in by wrapping its allocator: `#[global_allocator] static A:
-//! smtpdiag::heap::Metered<mimalloc::MiMalloc> = smtpdiag::heap::Metered(mimalloc::MiMalloc);`.
+//! smtpdiag::heap::Metered<smtpdiag::heap::Mimalloc> = smtpdiag::heap::Metered(smtpdiag::heap::Mimalloc);`.
 //! Without it [`thread_allocated`] stays 0 and the table falls back to its estimates. Each block
 //! counts as its size class (see [`class`]), not the size asked for: a one-byte segment takes
 //! eight bytes of heap, and a flood of them is held by what it takes.
