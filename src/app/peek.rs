@@ -4,17 +4,12 @@
 //! threads spent beyond one.
 //!
 //! Only the frames the decoder's fast path takes whole are read here (untagged Ethernet, whole
-//! unfragmented IPv4, TCP with plainly well-formed options), by the same tests, so such a frame
-//! decodes to a packet with these very addresses and ports (tested on every capture in
-//! captures/). Anything else is left to the decoder.
+//! unfragmented IPv4, TCP with plainly well-formed options), through the decoder's own header
+//! checks (`decode::plain_ipv4_tcp_ends`), so such a frame decodes to a packet with these very
+//! addresses and ports (tested on every capture in captures/). Anything else is left to the
+//! decoder.
 
-use smtpdiag::capture::{Frame, LinkType};
-
-const ETHERNET_HEADER: usize = 14;
-const TYPE_IPV4: [u8; 2] = [0x08, 0x00];
-const IPV4_MIN_HEADER: usize = 20;
-const PROTOCOL_TCP: u8 = 6;
-const TCP_MIN_HEADER: usize = 20;
+use smtpdiag::capture::Frame;
 
 /// Reads buckets for one shard: the mail ports as a bit set, and the buckets of recent
 /// connections by their raw ends (a connection's packets come in runs; hashing its key costs
@@ -46,7 +41,7 @@ impl Peek {
     /// The bucket (`tcp::flow::bucket_of`) of a plain Ethernet/IPv4/TCP frame to or from a mail
     /// port; None for any other frame.
     pub fn mail_bucket(&mut self, frame: &Frame<'_>) -> Option<usize> {
-        let (src, dst, ports) = plain_ipv4_tcp(frame)?;
+        let (src, dst, ports) = smtpdiag::decode::plain_ipv4_tcp_ends(frame)?;
         let (src_port, dst_port) = ((ports >> 16) as u16, ports as u16);
         if !self.mail_port(src_port) && !self.mail_port(dst_port) {
             return None;
@@ -63,60 +58,10 @@ impl Peek {
     }
 }
 
-/// Source and destination address and both ports (source port high) of a frame the decoder's
-/// fast path takes whole; None for any other.
-fn plain_ipv4_tcp(frame: &Frame<'_>) -> Option<(u32, u32, u32)> {
-    if frame.link_type != LinkType::ETHERNET {
-        return None;
-    }
-    let data = frame.data;
-    if data.get(12..ETHERNET_HEADER)? != TYPE_IPV4 {
-        return None;
-    }
-    let ip = &data[ETHERNET_HEADER..];
-    let head = ip.get(..IPV4_MIN_HEADER)?;
-    let header_len = usize::from(head[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([head[2], head[3]]));
-    let fragment = u16::from_be_bytes([head[6], head[7]]) & 0x3fff != 0;
-    if head[0] >> 4 != 4 || header_len < IPV4_MIN_HEADER || total > ip.len() || fragment || head[9] != PROTOCOL_TCP {
-        return None;
-    }
-    let tcp = ip.get(header_len..total)?;
-    let tcp_len = usize::from(*tcp.get(12)? >> 4) * 4;
-    if tcp_len < TCP_MIN_HEADER || tcp.len() < tcp_len || !options_plain(&tcp[TCP_MIN_HEADER..tcp_len]) {
-        return None;
-    }
-    let word = |at: usize, b: &[u8]| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-    Some((word(12, head), word(16, head), word(0, tcp)))
-}
-
-/// The decoder's fast path takes the options when every one has a sane length and an MSS
-/// option is four bytes long; otherwise its general path decides.
-fn options_plain(mut options: &[u8]) -> bool {
-    const END: u8 = 0;
-    const NOP: u8 = 1;
-    const MSS: u8 = 2;
-    while let Some(&kind) = options.first() {
-        match kind {
-            END => break,
-            NOP => options = &options[1..],
-            _ => {
-                let Some(&len) = options.get(1) else { return false };
-                let len = usize::from(len);
-                if len < 2 || len > options.len() || (kind == MSS && len != 4) {
-                    return false;
-                }
-                options = &options[len..];
-            }
-        }
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smtpdiag::capture::{self, CaptureWarning, FrameSink};
+    use smtpdiag::capture::{self, CaptureWarning, FrameSink, LinkType};
     use smtpdiag::decode;
     use std::ops::ControlFlow;
 

@@ -12,24 +12,7 @@ use std::net::IpAddr;
 /// for the frames this one accepts (tested). It exists for speed: the general path builds and
 /// copies etherparse's slice structures for every packet.
 pub(super) fn ethernet_ipv4_tcp<'a>(frame: &Frame<'a>) -> Option<Packet<'a>> {
-    if frame.link_type != LinkType::ETHERNET {
-        return None;
-    }
-    let eth = EthernetFrame::new_checked(frame.data)?;
-    if eth.ethertype() != ethernet::TYPE_IPV4 {
-        return None;
-    }
-    let ip = Ipv4Header::new_checked(eth.payload())?;
-    let (header_len, total) = (ip.header_len(), ip.total_len());
-    if ip.version() != 4
-        || header_len < ipv4::MIN_HEADER_LEN
-        || total > ip.bytes().len()
-        || ip.is_fragment()
-        || ip.protocol() != ipv4::PROTOCOL_TCP
-    {
-        return None;
-    }
-    let tcp = TcpHeader::new_checked(ip.bytes().get(header_len..total)?)?;
+    let (ip, tcp) = plain_headers(frame)?;
     let mss = mss(tcp.options())?;
     Some(Packet {
         number: frame.number,
@@ -48,6 +31,40 @@ pub(super) fn ethernet_ipv4_tcp<'a>(frame: &Frame<'a>) -> Option<Packet<'a>> {
         payload: tcp.payload(),
         missing: 0,
     })
+}
+
+/// The connection ends of a frame the fast path takes whole, without building its packet:
+/// source and destination IPv4 address and both ports (source port high). `read --threads`
+/// reads another shard's frames only this far.
+pub fn plain_ipv4_tcp_ends(frame: &Frame<'_>) -> Option<(u32, u32, u32)> {
+    let (ip, tcp) = plain_headers(frame)?;
+    mss(tcp.options())?;
+    let ports = u32::from(tcp.src_port()) << 16 | u32::from(tcp.dst_port());
+    Some((u32::from(ip.src_addr()), u32::from(ip.dst_addr()), ports))
+}
+
+/// The IPv4 and TCP headers of the frames the fast path takes (see `ethernet_ipv4_tcp`).
+#[inline(always)]
+fn plain_headers<'a>(frame: &Frame<'a>) -> Option<(Ipv4Header<'a>, TcpHeader<'a>)> {
+    if frame.link_type != LinkType::ETHERNET {
+        return None;
+    }
+    let eth = EthernetFrame::new_checked(frame.data)?;
+    if eth.ethertype() != ethernet::TYPE_IPV4 {
+        return None;
+    }
+    let ip = Ipv4Header::new_checked(eth.payload())?;
+    let (header_len, total) = (ip.header_len(), ip.total_len());
+    if ip.version() != 4
+        || header_len < ipv4::MIN_HEADER_LEN
+        || total > ip.bytes().len()
+        || ip.is_fragment()
+        || ip.protocol() != ipv4::PROTOCOL_TCP
+    {
+        return None;
+    }
+    let tcp = TcpHeader::new_checked(ip.bytes().get(header_len..total)?)?;
+    Some((ip, tcp))
 }
 
 /// The MSS option, `Some(None)` when absent; `None` when the options are not plainly well

@@ -17,6 +17,7 @@ mod view;
 #[cfg(test)]
 mod tests;
 
+pub use fast::plain_ipv4_tcp_ends;
 pub use flags::{FlagsLabel, TcpFlags};
 pub use fragment::{Fragment, fragment};
 pub use general::reassembled_tcp;
