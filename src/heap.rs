@@ -19,6 +19,7 @@ thread_local! {
 
 /// Bytes this thread allocated minus those it freed, since it started (0 without [`Metered`]).
 /// The difference of two readings around some work is what the work kept.
+#[inline]
 pub fn thread_allocated() -> isize {
     ALLOCATED.try_with(Cell::get).unwrap_or(0)
 }

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 /// headers, odd options) returns `None` and takes the general path, which gives the same result
 /// for the frames this one accepts (tested). It exists for speed: the general path builds and
 /// copies etherparse's slice structures for every packet.
+#[inline]
 pub(super) fn ethernet_ipv4_tcp<'a>(frame: &Frame<'a>) -> Option<Packet<'a>> {
     let (ip, tcp) = plain_headers(frame)?;
     let mss = mss(tcp.options())?;
@@ -69,6 +70,7 @@ fn plain_headers<'a>(frame: &Frame<'a>) -> Option<(Ipv4Header<'a>, TcpHeader<'a>
 
 /// The MSS option, `Some(None)` when absent; `None` when the options are not plainly well
 /// formed (the general path then decides).
+#[inline]
 fn mss(mut options: &[u8]) -> Option<Option<u16>> {
     let mut mss = None;
     while let Some(&kind) = options.first() {

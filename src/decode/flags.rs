@@ -14,18 +14,23 @@ impl TcpFlags {
     pub const ECE: u8 = 0x40;
     pub const CWR: u8 = 0x80;
 
+    #[inline]
     pub fn has(self, bit: u8) -> bool {
         self.0 & bit != 0
     }
+    #[inline]
     pub fn syn(self) -> bool {
         self.has(Self::SYN)
     }
+    #[inline]
     pub fn ack(self) -> bool {
         self.has(Self::ACK)
     }
+    #[inline]
     pub fn fin(self) -> bool {
         self.has(Self::FIN)
     }
+    #[inline]
     pub fn rst(self) -> bool {
         self.has(Self::RST)
     }

@@ -30,6 +30,7 @@ pub struct Packet<'a> {
 
 impl Packet<'_> {
     /// Payload length on the wire.
+    #[inline]
     pub fn wire_len(&self) -> u32 {
         self.payload.len() as u32 + self.missing
     }

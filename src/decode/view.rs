@@ -103,14 +103,28 @@ pub mod null {
 }
 
 /// The big-endian u16 at `field` (two bytes long); the caller has checked the length.
+#[inline]
 pub fn be16(bytes: &[u8], field: Field) -> u16 {
     u16::from_be_bytes([bytes[field.start], bytes[field.start + 1]])
 }
 
-/// The big-endian u32 at `field` (four bytes long); the caller has checked the length.
-fn be32(bytes: &[u8], field: Field) -> u32 {
+/// The big-endian u16 at a fixed place of a fixed-size header: no check left at run time.
+#[inline(always)]
+fn fixed16<const N: usize>(bytes: &[u8; N], field: Field) -> u16 {
+    u16::from_be_bytes([bytes[field.start], bytes[field.start + 1]])
+}
+
+/// The big-endian u32 at a fixed place of a fixed-size header.
+#[inline(always)]
+fn fixed32<const N: usize>(bytes: &[u8; N], field: Field) -> u32 {
     let at = field.start;
     u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// The first `N` bytes as an array, when there are that many.
+#[inline(always)]
+fn head<const N: usize>(bytes: &[u8]) -> Option<&[u8; N]> {
+    bytes.first_chunk::<N>()
 }
 
 /// An Ethernet II frame at least a header long.
@@ -118,95 +132,129 @@ fn be32(bytes: &[u8], field: Field) -> u32 {
 pub struct EthernetFrame<'a>(&'a [u8]);
 
 impl<'a> EthernetFrame<'a> {
+    #[inline]
     pub fn new_checked(bytes: &'a [u8]) -> Option<Self> {
         (bytes.len() >= ethernet::HEADER_LEN).then_some(Self(bytes))
     }
+    #[inline]
     pub fn ethertype(&self) -> u16 {
         be16(self.0, ethernet::ETHERTYPE)
     }
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.0[ethernet::HEADER_LEN..]
     }
 }
 
-/// An IPv4 header's fixed part (options, if any, follow; `header_len` says how many).
+/// An IPv4 header's fixed part (options, if any, follow; `header_len` says how many). The fixed
+/// part is held as an array, so reading a field is a load at a constant place.
 #[derive(Clone, Copy, Debug)]
-pub struct Ipv4Header<'a>(&'a [u8]);
+pub struct Ipv4Header<'a> {
+    fixed: &'a [u8; ipv4::MIN_HEADER_LEN],
+    bytes: &'a [u8],
+}
 
 impl<'a> Ipv4Header<'a> {
+    #[inline]
     pub fn new_checked(bytes: &'a [u8]) -> Option<Self> {
-        (bytes.len() >= ipv4::MIN_HEADER_LEN).then_some(Self(bytes))
+        Some(Self { fixed: head(bytes)?, bytes })
     }
     /// The bytes from the header on, as given (perhaps more than `total_len`).
+    #[inline]
     pub fn bytes(&self) -> &'a [u8] {
-        self.0
+        self.bytes
     }
+    #[inline]
     pub fn version(&self) -> u8 {
-        self.0[ipv4::VER_IHL] >> 4
+        self.fixed[ipv4::VER_IHL] >> 4
     }
+    #[inline]
     pub fn header_len(&self) -> usize {
-        usize::from(self.0[ipv4::VER_IHL] & 0x0f) * 4
+        usize::from(self.fixed[ipv4::VER_IHL] & 0x0f) * 4
     }
+    #[inline]
     pub fn total_len(&self) -> usize {
-        usize::from(be16(self.0, ipv4::TOTAL_LEN))
+        usize::from(fixed16(self.fixed, ipv4::TOTAL_LEN))
     }
+    #[inline]
     pub fn ident(&self) -> u16 {
-        be16(self.0, ipv4::IDENT)
+        fixed16(self.fixed, ipv4::IDENT)
     }
+    #[inline]
     pub fn is_fragment(&self) -> bool {
-        be16(self.0, ipv4::FLAGS_FRAG) & ipv4::MF_AND_OFFSET != 0
+        fixed16(self.fixed, ipv4::FLAGS_FRAG) & ipv4::MF_AND_OFFSET != 0
     }
+    #[inline]
     pub fn ttl(&self) -> u8 {
-        self.0[ipv4::TTL]
+        self.fixed[ipv4::TTL]
     }
+    #[inline]
     pub fn protocol(&self) -> u8 {
-        self.0[ipv4::PROTOCOL]
+        self.fixed[ipv4::PROTOCOL]
     }
+    #[inline]
     pub fn src_addr(&self) -> Ipv4Addr {
-        Ipv4Addr::from(be32(self.0, ipv4::SRC_ADDR))
+        Ipv4Addr::from(fixed32(self.fixed, ipv4::SRC_ADDR))
     }
+    #[inline]
     pub fn dst_addr(&self) -> Ipv4Addr {
-        Ipv4Addr::from(be32(self.0, ipv4::DST_ADDR))
+        Ipv4Addr::from(fixed32(self.fixed, ipv4::DST_ADDR))
     }
 }
 
-/// A TCP segment whose header (with its options) lies wholly within the bytes.
+/// A TCP segment whose header (with its options) lies wholly within the bytes. The fixed part
+/// is held as an array and the header length is read once.
 #[derive(Clone, Copy, Debug)]
-pub struct TcpHeader<'a>(&'a [u8]);
+pub struct TcpHeader<'a> {
+    fixed: &'a [u8; tcp::MIN_HEADER_LEN],
+    bytes: &'a [u8],
+    header_len: usize,
+}
 
 impl<'a> TcpHeader<'a> {
     /// None when the bytes are shorter than the fixed header, or than the header length its
     /// data offset gives, or that offset is below the fixed header.
+    #[inline]
     pub fn new_checked(bytes: &'a [u8]) -> Option<Self> {
-        let offset = usize::from(*bytes.get(tcp::DATA_OFFSET)? >> 4) * 4;
-        (offset >= tcp::MIN_HEADER_LEN && bytes.len() >= offset).then_some(Self(bytes))
+        let fixed = head::<{ tcp::MIN_HEADER_LEN }>(bytes)?;
+        let header_len = usize::from(fixed[tcp::DATA_OFFSET] >> 4) * 4;
+        (header_len >= tcp::MIN_HEADER_LEN && bytes.len() >= header_len).then_some(Self { fixed, bytes, header_len })
     }
+    #[inline]
     pub fn header_len(&self) -> usize {
-        usize::from(self.0[tcp::DATA_OFFSET] >> 4) * 4
+        self.header_len
     }
+    #[inline]
     pub fn src_port(&self) -> u16 {
-        be16(self.0, tcp::SRC_PORT)
+        fixed16(self.fixed, tcp::SRC_PORT)
     }
+    #[inline]
     pub fn dst_port(&self) -> u16 {
-        be16(self.0, tcp::DST_PORT)
+        fixed16(self.fixed, tcp::DST_PORT)
     }
+    #[inline]
     pub fn seq_number(&self) -> u32 {
-        be32(self.0, tcp::SEQ_NUM)
+        fixed32(self.fixed, tcp::SEQ_NUM)
     }
+    #[inline]
     pub fn ack_number(&self) -> u32 {
-        be32(self.0, tcp::ACK_NUM)
+        fixed32(self.fixed, tcp::ACK_NUM)
     }
+    #[inline]
     pub fn flags(&self) -> u8 {
-        self.0[tcp::FLAGS]
+        self.fixed[tcp::FLAGS]
     }
+    #[inline]
     pub fn window(&self) -> u16 {
-        be16(self.0, tcp::WINDOW)
+        fixed16(self.fixed, tcp::WINDOW)
     }
+    #[inline]
     pub fn options(&self) -> &'a [u8] {
-        &self.0[tcp::MIN_HEADER_LEN..self.header_len()]
+        &self.bytes[tcp::MIN_HEADER_LEN..self.header_len()]
     }
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
-        &self.0[self.header_len()..]
+        &self.bytes[self.header_len()..]
     }
 }
 

@@ -10,12 +10,14 @@ pub enum Direction {
 }
 
 impl Direction {
+    #[inline]
     pub fn reverse(self) -> Direction {
         match self {
             Direction::ClientToServer => Direction::ServerToClient,
             Direction::ServerToClient => Direction::ClientToServer,
         }
     }
+    #[inline]
     pub fn index(self) -> usize {
         self as usize
     }

@@ -199,25 +199,30 @@ impl Reassembler {
         }
     }
 
+    #[inline]
     pub fn started(&self) -> bool {
         self.next.is_some()
     }
 
     /// Bytes delivered or declared missing so far.
+    #[inline]
     pub fn offset(&self) -> u64 {
         self.next_offset
     }
 
+    #[inline]
     pub fn buffered_bytes(&self) -> usize {
         self.pending_bytes
     }
 
     /// Segments waiting for a hole to fill.
+    #[inline]
     pub fn pending_segments(&self) -> usize {
         self.pending.len()
     }
 
     /// Heap bytes held: buffered payload, the segment history and kept rewrites.
+    #[inline]
     pub fn held_bytes(&self) -> usize {
         let recent = if self.recent.is_some() { std::mem::size_of::<[Recent; RECENT_SEGMENTS]>() } else { 0 };
         let rewrites = self.stats.rewrites.iter().map(|r| 64 + r.original.len() + r.changed.len()).sum::<usize>();
@@ -225,21 +230,25 @@ impl Reassembler {
     }
 
     /// A FIN was seen and every byte before it has been delivered or declared missing.
+    #[inline]
     pub fn finished(&self) -> bool {
         matches!((self.fin, self.next), (Some(f), Some(n)) if f == n)
     }
 
     /// This direction sent a FIN (a reset is no FIN: its segment is never given here).
+    #[inline]
     pub fn fin_seen(&self) -> bool {
         self.fin.is_some()
     }
 
     /// Holes found so far: missing bytes in a row, however many packets they spanned, are one.
+    #[inline]
     pub fn gaps(&self) -> u64 {
         self.stats.gaps
     }
 
     /// The peer acknowledged this direction's FIN: nothing more is owed in this direction.
+    #[inline]
     pub fn fin_acked(&self) -> bool {
         self.fin_acked
     }

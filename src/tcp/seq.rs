@@ -8,21 +8,25 @@ pub struct SeqNumber(pub u32);
 
 impl SeqNumber {
     /// Signed distance `self - earlier`, valid while the two are less than 2^31 apart.
+    #[inline]
     pub fn since(self, earlier: SeqNumber) -> i64 {
         self.0.wrapping_sub(earlier.0) as i32 as i64
     }
+    #[inline]
     pub fn plus(self, n: u64) -> SeqNumber {
         SeqNumber(self.0.wrapping_add(n as u32))
     }
 }
 
 impl PartialOrd for SeqNumber {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
 impl Ord for SeqNumber {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         self.since(*other).cmp(&0)
     }

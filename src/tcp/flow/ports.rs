@@ -12,6 +12,7 @@ impl PortSet {
         PortSet(bits)
     }
 
+    #[inline]
     pub(super) fn contains(&self, port: u16) -> bool {
         self.0[usize::from(port >> 6)] & (1 << (port & 63)) != 0
     }
