@@ -286,7 +286,7 @@ impl Message {
         } else {
             return;
         };
-        let text = String::from_utf8_lossy(field);
+        let text = super::text(field);
         let Some((_, value)) = text.split_once(':') else {
             return;
         };

@@ -1,27 +1,49 @@
 //! Client command lines (RFC 5321 §4.1): verb and argument, addresses, BDAT sizes, AUTH.
 
 use super::verb::Verb;
+use std::borrow::Cow;
 
+/// A command line parsed in place: the argument is borrowed from the line unless invalid UTF-8
+/// had to be replaced (a command is read once; only what the record keeps is copied).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Command {
+pub struct Command<'a> {
     pub verb: Verb,
-    pub arg: String,
+    pub arg: Cow<'a, str>,
 }
 
 /// Splits at the first space. Verbs are case-insensitive (RFC 5321 §2.4): see [`Verb::parse`].
-pub fn parse(line: &[u8]) -> Command {
-    let text = String::from_utf8_lossy(line);
-    let (verb, arg) = text.split_once(' ').unwrap_or((&text, ""));
-    Command { verb: Verb::parse(verb), arg: arg.to_string() }
+pub fn parse(line: &[u8]) -> Command<'_> {
+    match super::text(line) {
+        Cow::Borrowed(text) => {
+            let (verb, arg) = split_at_space(text);
+            Command { verb: Verb::parse(verb), arg: Cow::Borrowed(arg) }
+        }
+        Cow::Owned(text) => {
+            let (verb, arg) = split_at_space(&text);
+            Command { verb: Verb::parse(verb), arg: Cow::Owned(arg.to_string()) }
+        }
+    }
+}
+
+/// Text before and after the first space (`str::split_once(' ')` without its searcher, which
+/// costs more than the short lines it scans).
+fn split_at_space(text: &str) -> (&str, &str) {
+    match text.bytes().position(|b| b == b' ') {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => (text, ""),
+    }
 }
 
 /// The path of "FROM:<a@b> SIZE=1" → "a@b"; "TO: <x>" → "x"; "FROM:a@b" → "a@b".
 pub fn address(arg: &str) -> String {
-    let a = arg.split_once(':').map_or(arg, |(_, rest)| rest).trim();
-    match a.strip_prefix('<') {
-        Some(rest) => rest.split_once('>').map_or(rest, |(inside, _)| inside).to_string(),
-        None => a.split(' ').next().unwrap_or("").to_string(),
-    }
+    // Byte searches for ASCII delimiters: they split the text on character boundaries.
+    let after = |s: &str, b: u8| s.bytes().position(|c| c == b).map(|i| i + 1);
+    let a = after(arg, b':').map_or(arg, |i| &arg[i..]).trim();
+    let path = match a.strip_prefix('<') {
+        Some(rest) => after(rest, b'>').map_or(rest, |i| &rest[..i - 1]),
+        None => after(a, b' ').map_or(a, |i| &a[..i - 1]),
+    };
+    path.to_string()
 }
 
 /// The mechanism of "AUTH PLAIN <initial-response>": the only part worth keeping.
@@ -59,6 +81,8 @@ mod tests {
     #[test]
     fn verbs() {
         assert_eq!(parse(b"ehlo example.org"), Command { verb: Verb::Ehlo, arg: "example.org".into() });
+        assert_eq!(parse(b"MAIL FROM:<a@b>  SIZE=1").arg, "FROM:<a@b>  SIZE=1");
+        assert_eq!(parse(b"RCPT TO:<\xe9@b>").arg, "TO:<\u{fffd}@b>");
         assert_eq!(parse(b"XXXX").verb.as_str(), "XXXX");
         assert_eq!(parse(b"DATA").arg, "");
         assert_eq!(parse(b"\x00\xffx y").verb.as_str(), "\u{0}\u{fffd}x");
@@ -72,6 +96,10 @@ mod tests {
         assert_eq!(address("FROM:a@b BODY=8BITMIME"), "a@b");
         assert_eq!(address("FROM:<>"), "");
         assert_eq!(address("FROM:<unterminated"), "unterminated");
+        assert_eq!(address("TO:<a:b@c>"), "a:b@c");
+        assert_eq!(address("FROM:\u{a0}<é@b>\u{a0}"), "é@b");
+        assert_eq!(address("no colon here"), "no");
+        assert_eq!(address(""), "");
     }
 
     #[test]

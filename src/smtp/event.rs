@@ -184,3 +184,8 @@ pub fn clip(s: &str) -> String {
     }
     format!("{}…", &s[..end])
 }
+
+/// `clip` for text already owned: kept as it is when short enough (no copy).
+pub fn clip_owned(s: String) -> String {
+    if s.len() <= EVENT_TEXT_MAX { s } else { clip(&s) }
+}

@@ -52,10 +52,14 @@ impl FoldRun {
                 && prev_lf
                 && self.longest >= 16
             {
-                self.lines += r.lines;
-                self.end = base + r.end;
+                // A word that leaves the carries as it found them repeats as long as the data
+                // does: those words are found by comparing the data with itself 8 bytes on.
+                let more =
+                    if (r.starts_out, r.cr_out) == (starts_in, cr_in) { repeated_words(data, base + 8) } else { 0 };
+                self.lines += r.lines * (1 + more as u64);
+                self.end = base + 8 * more + r.end;
                 (starts_in, cr_in) = (r.starts_out, r.cr_out);
-                base += 8;
+                base += 8 * (1 + more);
                 continue;
             }
             let lf = byte_mask(word, b'\n');
@@ -113,6 +117,24 @@ struct Repeat {
     end: usize,
     starts_out: u64,
     cr_out: u64,
+}
+
+/// How many whole words from `start` repeat the word just before it. Slices are compared (a
+/// vectorised `bcmp`) in steps that double while they match and halve when they do not.
+fn repeated_words(data: &[u8], start: usize) -> usize {
+    const MAX_STEP: usize = 64 * 1024;
+    let (mut n, mut step) = (0, 64);
+    loop {
+        let at = start + n;
+        if at + step <= data.len() && data[at..at + step] == data[at - 8..at + step - 8] {
+            n += step;
+            step = (step * 2).min(MAX_STEP);
+        } else if step > 8 {
+            step /= 2;
+        } else {
+            return n / 8;
+        }
+    }
 }
 
 /// How many bytes of a `byte_mask` result are marked (without a popcount instruction, which
@@ -190,6 +212,30 @@ mod tests {
         b"\t",
         b"\x8a",
     ];
+
+    #[test]
+    fn repeated_words_are_found_whole() {
+        let data = b"12345678".repeat(100);
+        assert_eq!(repeated_words(&data, 8), 99);
+        assert_eq!(repeated_words(&data[..8 * 50 + 7], 8), 49);
+        let mut changed = data.clone();
+        changed[8 * 37 + 3] = b'x';
+        assert_eq!(repeated_words(&changed, 8), 36);
+        assert_eq!(repeated_words(&changed, 8 * 38), 0);
+        assert_eq!(repeated_words(&changed, 8 * 39), 61);
+    }
+
+    #[test]
+    fn a_long_run_of_folds_is_counted_whole() {
+        let mut data = " x\r\n".repeat(100_000).into_bytes();
+        data.extend_from_slice(b"To: z\r\n");
+        for known in [0, 20] {
+            let mut run = FoldRun::after(known);
+            run.count_rest(&data);
+            assert_eq!(run, line_by_line(&data, known));
+            assert_eq!((run.lines, run.end), (100_000, 400_000));
+        }
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]

@@ -29,6 +29,16 @@ pub use event::{Anomaly, AnomalyKind, Event};
 pub use record::*;
 pub use verb::Verb;
 
+/// Bytes as text, U+FFFD for invalid UTF-8 (as `String::from_utf8_lossy`), borrowed when valid.
+/// `from_utf8` checks ASCII a word at a time; `from_utf8_lossy` walks its chunk iterator per
+/// line even when there is nothing to replace, which cost more than the rest of a command's parse.
+pub(crate) fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SmtpConfig {
     /// Bytes of a line kept (the rest is counted): RFC 5321 §4.5.3.1 limits are 512 for

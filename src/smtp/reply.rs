@@ -25,7 +25,7 @@ pub fn parse_line(line: &[u8]) -> Option<ReplyLine> {
         Some(b' ') => (true, &line[4..]),
         _ => (true, &line[3..]),
     };
-    Some(ReplyLine { code, last, text: String::from_utf8_lossy(text).into_owned() })
+    Some(ReplyLine { code, last, text: super::text(text).into_owned() })
 }
 
 /// Binary junk rather than text: the server side is not SMTP (or not in clear) from here on.

@@ -2,7 +2,7 @@
 //! order (RFC 5321 §4.2, RFC 2920 §3).
 
 use super::dialogue::{ClientMode, Decision, Dialogue, Kind, Pending, ServerMode};
-use super::event::{AnomalyKind, Event, clip};
+use super::event::{AnomalyKind, Event, clip, clip_owned};
 use super::line::{LineBuf, LineRef};
 use super::record::{Banner, Extreme, ReplyInfo};
 use super::reply::{self, Reply};
@@ -111,7 +111,7 @@ impl Dialogue {
         self.log.anomaly(S2C, AnomalyKind::NonReplyLine, detail, line.first);
     }
 
-    fn on_reply(&mut self, r: Reply) {
+    fn on_reply(&mut self, mut r: Reply) {
         if r.code_changed {
             self.log.anomaly(S2C, AnomalyKind::MultilineCodeChange, format!("reply {}", r.code), r.last);
         }
@@ -129,7 +129,16 @@ impl Dialogue {
             Some(Pending::Gap) => Some(Verb::Gap),
             None => None,
         };
-        self.reply_event(&r, answers);
+        // The event takes the reply's lines unless `apply_reply` still reads them.
+        let reads_lines = matches!(
+            &target,
+            Some(Pending::Command {
+                kind: Kind::Helo { ehlo: true, .. } | Kind::DataEnd | Kind::Bdat { last: true, .. },
+                ..
+            })
+        );
+        let lines = if reads_lines { event_lines(&r.lines) } else { event_lines_owned(std::mem::take(&mut r.lines)) };
+        self.reply_event(&r, lines, answers);
         match target {
             Some(Pending::Command { kind, event, tx, .. }) => {
                 self.log.set_reply(event, r.code);
@@ -158,9 +167,10 @@ impl Dialogue {
         greeting
     }
 
-    fn greeting(&mut self, r: Reply) {
-        self.reply_event(&r, Some(Verb::Greeting));
+    fn greeting(&mut self, mut r: Reply) {
         self.rec.banner = Some(Banner { code: r.code, text: r.text(), packet: r.first });
+        let lines = event_lines_owned(std::mem::take(&mut r.lines));
+        self.reply_event(&r, lines, Some(Verb::Greeting));
     }
 
     /// The pending entry this reply answers. A gap at the head keeps the replies that come
@@ -175,10 +185,10 @@ impl Dialogue {
         self.fifo.pop_front().map(|(p, _)| p)
     }
 
-    fn reply_event(&mut self, r: &Reply, answers: Option<Verb>) {
+    fn reply_event(&mut self, r: &Reply, lines: Vec<String>, answers: Option<Verb>) {
         self.log.push(Event::Reply {
             code: r.code,
-            lines: r.lines.iter().take(EVENT_REPLY_LINES).map(|l| clip(l)).collect(),
+            lines,
             line_count: r.line_count,
             answers,
             first_packet: r.first,
@@ -271,4 +281,15 @@ impl Dialogue {
             self.log.anomaly(S2C, AnomalyKind::UnterminatedMultilineReply, detail, r.last);
         }
     }
+}
+
+/// The lines a reply event keeps, copied from a reply still in use.
+fn event_lines(lines: &[String]) -> Vec<String> {
+    lines.iter().take(EVENT_REPLY_LINES).map(|l| clip(l)).collect()
+}
+
+/// The lines a reply event keeps, taken from a reply nothing else reads (collected in place).
+fn event_lines_owned(mut lines: Vec<String>) -> Vec<String> {
+    lines.truncate(EVENT_REPLY_LINES);
+    lines.into_iter().map(clip_owned).collect()
 }

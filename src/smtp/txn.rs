@@ -13,7 +13,7 @@ impl Dialogue {
     pub(super) fn helo(&mut self, cmd: &command::Command) -> (Kind, Option<usize>) {
         if self.rec.helo_verb.is_none() {
             self.rec.helo_verb = Some(cmd.verb.clone());
-            self.rec.helo = Some(cmd.arg.clone());
+            self.rec.helo = Some(cmd.arg.to_string());
         }
         let reset = self.reset_tx(cmd.verb.clone());
         (Kind::Helo { ehlo: cmd.verb == Verb::Ehlo, reset }, reset)

@@ -75,7 +75,11 @@ impl Verb {
     /// kept (upper-cased when alphabetic, cut at `VERB_MAX` bytes).
     pub fn parse(word: &str) -> Verb {
         if (1..=16).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Verb::named(word.to_ascii_uppercase());
+            // Compared in place: only a verb that is no known one is upper-cased into a copy.
+            return KNOWN
+                .iter()
+                .find(|(_, n)| n.eq_ignore_ascii_case(word))
+                .map_or_else(|| Verb::Other(word.to_ascii_uppercase().into()), |(v, _)| v.clone());
         }
         let mut end = word.len().min(VERB_MAX);
         while !word.is_char_boundary(end) {
