@@ -56,12 +56,10 @@ impl Renderer {
             }
             return out;
         }
-        let mut line = out.into_bytes();
         let detail = json::JsonDetail { events: self.events, explain: self.style.explain };
-        json::write_session_body(&mut line, s, verdicts, log, detail);
-        line.push(b'\n');
-        // serde_json writes UTF-8 only; the check costs a pass over a few kilobytes.
-        String::from_utf8(line).unwrap_or_default()
+        json::write_session_body(&mut out, s, verdicts, log, detail);
+        out.push('\n');
+        out
     }
 
     /// The session without its number (`s.index` is not used), for the printer to number;
@@ -76,8 +74,12 @@ impl Renderer {
 
 /// How a session's output begins: its NDJSON record's head, or "#" and the number in text.
 fn write_id(out: &mut String, json: bool, index: u64) {
-    // Writing into a String cannot fail.
-    let _ = if json { write!(out, "{}", json::Head(index)) } else { write!(out, "{}", text::Id(index)) };
+    if json {
+        json::Head(index).write(out);
+    } else {
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{}", text::Id(index));
+    }
 }
 
 impl Rendered {

@@ -9,18 +9,18 @@ use crate::smtp::{Event, Verb};
 fn null_or_str(o: &mut Obj<'_>, name: &str, v: Option<&str>) {
     match v {
         Some(v) => o.str(name, v),
-        None => o.key(name).extend_from_slice(b"null"),
+        None => o.key(name).push_str("null"),
     }
 }
 
 fn null_or_num(o: &mut Obj<'_>, name: &str, v: Option<impl itoa::Integer>) {
     match v {
         Some(v) => o.num(name, v),
-        None => o.key(name).extend_from_slice(b"null"),
+        None => o.key(name).push_str("null"),
     }
 }
 
-pub(super) fn event(out: &mut Vec<u8>, e: &Event) {
+pub(super) fn event(out: &mut String, e: &Event) {
     let mut o = Obj::open(out);
     fields(&mut o, e);
     o.end();

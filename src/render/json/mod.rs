@@ -16,7 +16,6 @@ use crate::maillog::LogNote;
 pub use crate::render::options::JsonDetail;
 use crate::session::Session;
 use serde_json::Value;
-use std::io::Write as _;
 use write::Obj;
 
 pub const SCHEMA: &str = "smtpdiag.session.v2";
@@ -27,21 +26,29 @@ pub const SCHEMA: &str = "smtpdiag.session.v2";
 #[derive(Clone, Copy, Debug)]
 pub struct Head(pub u64);
 
+impl Head {
+    /// Appends the head to `out` (without `core::fmt`, which costs more than the rest of it).
+    pub fn write(self, out: &mut String) {
+        // The schema name and a number need no escaping.
+        out.push_str(concat!(r#"{"schema":""#, "smtpdiag.session.v2", r#"","id":""#));
+        out.push_str(itoa::Buffer::new().format(self.0));
+        out.push('"');
+    }
+}
+
 impl std::fmt::Display for Head {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The schema name and a number need no escaping; written piece by piece, as `write!`
-        // with arguments costs more than the rest of a short record's head.
-        f.write_str(concat!(r#"{"schema":""#, "smtpdiag.session.v2", r#"","id":""#))?;
-        f.write_str(itoa::Buffer::new().format(self.0))?;
-        f.write_str("\"")
+        let mut head = String::new();
+        self.write(&mut head);
+        f.write_str(&head)
     }
 }
 
 /// A verdict: the finding (and where the client failed over to), the code's fixed text with
 /// `--explain` only, and its evidence packets.
 fn verdict(o: &mut Obj<'_>, v: &Verdict, detail: JsonDetail) {
-    o.str("code", v.code.as_str());
-    o.str("severity", v.severity.as_str());
+    o.name("code", v.code.as_str());
+    o.name("severity", v.severity.as_str());
     o.str("summary", &v.summary());
     if detail.explain {
         o.str("explanation", v.explanation.as_str());
@@ -59,21 +66,21 @@ fn body(o: &mut Obj<'_>, s: &Session, verdicts: &[Verdict], log: Option<&LogNote
     o.float("last_ts", c.last.ts.as_secs_f64());
     o.num("first_packet", c.first.number);
     o.num("last_packet", c.last.number);
-    o.str("end", names::end(s.end));
+    o.name("end", names::end(s.end));
     o.obj("tcp", |o| tcp::tcp(o, s, detail));
     // Absent when no SMTP byte crossed.
     if !smtp::is_empty(&s.smtp, detail) {
         o.obj("smtp", |o| smtp::smtp(o, &s.smtp, detail));
     }
     // The code on the text session line (`diagnose::headline`), absent without verdicts.
-    o.some_str("headline", crate::diagnose::headline(verdicts).map(|v| v.code.as_str()));
+    o.some_name("headline", crate::diagnose::headline(verdicts).map(|v| v.code.as_str()));
     if !verdicts.is_empty() {
         o.objs("verdicts", verdicts, |o, v| verdict(o, v, detail));
     }
     // The mail server's log about this session (`--maillog`); absent without one. Rare, and
     // shaped by the log's own module: serde writes it.
     if let Some(log) = log {
-        let _ = serde_json::to_writer(o.key("log"), log);
+        o.key("log").push_str(&serde_json::to_string(log).unwrap_or_default());
     }
 }
 
@@ -85,11 +92,11 @@ pub fn direction<S: serde::Serializer>(d: &crate::tcp::Direction, s: S) -> Resul
 /// A dialogue's `smtp` object alone, everything included (the fuzz target serialises every
 /// dialogue it builds, whatever bytes made it).
 pub fn smtp_value(r: &crate::smtp::SmtpRecord) -> serde_json::Result<Value> {
-    let mut out = Vec::new();
+    let mut out = String::new();
     let mut o = Obj::open(&mut out);
     smtp::smtp(&mut o, r, JsonDetail { events: true, explain: true });
     o.end();
-    serde_json::from_slice(&out)
+    serde_json::from_str(&out)
 }
 
 /// The whole record as a JSON value.
@@ -99,22 +106,21 @@ pub fn session_value(s: &Session, verdicts: &[Verdict], detail: JsonDetail) -> V
 
 /// One NDJSON line (no trailing newline).
 pub fn session_line(s: &Session, verdicts: &[Verdict], detail: JsonDetail) -> String {
-    let mut out = Vec::new();
+    let mut out = String::new();
     write_session_line(&mut out, s, verdicts, None, detail);
-    String::from_utf8(out).unwrap_or_default()
+    out
 }
 
 /// Appends one NDJSON line (no trailing newline) to `out`, so a caller can reuse its buffer;
 /// `log`: the session's `log` object (`--maillog`).
 pub fn write_session_line(
-    out: &mut Vec<u8>,
+    out: &mut String,
     s: &Session,
     verdicts: &[Verdict],
     log: Option<&LogNote>,
     detail: JsonDetail,
 ) {
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "{}", Head(s.index));
+    Head(s.index).write(out);
     write_session_body(out, s, verdicts, log, detail);
 }
 
@@ -123,7 +129,7 @@ const RECORD_ROOM: usize = 2048;
 /// Appends the record after its id (`,"capture":…}`, no trailing newline): what follows a
 /// [`Head`], whichever number that head gives the session (its own `index` is not written).
 pub fn write_session_body(
-    out: &mut Vec<u8>,
+    out: &mut String,
     s: &Session,
     verdicts: &[Verdict],
     log: Option<&LogNote>,
@@ -209,11 +215,11 @@ mod tests {
         let mut s = b.analyze().remove(0);
         let verdicts = crate::diagnose::diagnose(&s, &crate::diagnose::DiagnoseConfig::default());
         let detail = JsonDetail { events: true, explain: true };
-        let mut body = Vec::new();
+        let mut body = String::new();
         write_session_body(&mut body, &s, &verdicts, None, detail);
         for index in [0, 7, 98765] {
             s.index = index;
-            let joined = format!("{}{}", Head(index), String::from_utf8(body.clone()).unwrap());
+            let joined = format!("{}{body}", Head(index));
             assert_eq!(joined, session_line(&s, &verdicts, detail));
             let v: Value = serde_json::from_str(&joined).unwrap();
             assert_eq!(v["id"], index.to_string());

@@ -3,7 +3,7 @@
 
 use super::events;
 use super::names;
-use super::write::Obj;
+use super::write::{self, Obj};
 use crate::render::options::JsonDetail;
 use crate::smtp::headers::Identity;
 use crate::smtp::{
@@ -53,7 +53,7 @@ pub(super) fn smtp(o: &mut Obj<'_>, r: &SmtpRecord, d: JsonDetail) {
     }
     // The dialogue once: verbs in order, reply codes in order (the transcript is `events`).
     if !r.commands.is_empty() {
-        o.list("commands", &r.commands, |out, v| super::write::string(out, v.as_str()));
+        o.list("commands", &r.commands, verb);
     }
     o.nums("replies", &r.replies);
     o.flag("client_spoke_first", r.client_spoke_first);
@@ -69,6 +69,15 @@ pub(super) fn smtp(o: &mut Obj<'_>, r: &SmtpRecord, d: JsonDetail) {
         o.nonzero("events_dropped", r.events_dropped);
     }
     o.nonzero("items_dropped", r.items_dropped);
+}
+
+/// A verb as a JSON string: a known verb's name needs no escaping; one that arrived as
+/// something else (binary garbage included) is escaped.
+fn verb(out: &mut String, v: &Verb) {
+    match v {
+        Verb::Other(text) => write::string(out, text),
+        known => write::plain(out, known.as_str()),
+    }
 }
 
 /// A packet reference (the bare packet number, Wireshark's "Go to packet"), with `--events`.
@@ -114,7 +123,9 @@ fn transaction(o: &mut Obj<'_>, t: &Transaction, d: JsonDetail) {
     if t.rcpt_count != t.rcpts.len() {
         o.num("rcpt_count", t.rcpt_count);
     }
-    o.some_str("data_verb", t.data_verb.as_ref().map(Verb::as_str));
+    if let Some(v) = &t.data_verb {
+        verb(o.key("data_verb"), v);
+    }
     o.some_num("data_intermediate_reply", t.data_intermediate_reply);
     if let Some(r) = &t.data_reply {
         o.obj("data_reply", |o| reply(o, r, d));
@@ -126,7 +137,9 @@ fn transaction(o: &mut Obj<'_>, t: &Transaction, d: JsonDetail) {
     if let Some(b) = t.body.as_ref().filter(|b| !body_is_empty(b, d)) {
         o.obj("body", |o| body(o, b, d));
     }
-    o.some_str("reset_by", t.reset_by.as_ref().map(Verb::as_str));
+    if let Some(v) = &t.reset_by {
+        verb(o.key("reset_by"), v);
+    }
 }
 
 /// A maximum and the packet that carried it.
@@ -251,8 +264,8 @@ fn tls(o: &mut Obj<'_>, t: &TlsInfo, d: JsonDetail) {
 }
 
 fn anomaly(o: &mut Obj<'_>, a: &Anomaly, d: JsonDetail) {
-    o.str("kind", names::anomaly(a.kind));
-    o.str("from", names::direction(a.from));
+    o.name("kind", names::anomaly(a.kind));
+    o.name("from", names::direction(a.from));
     o.num("count", a.count);
     o.str("detail", &a.detail);
     o.some_num("first_packet", at(d, &a.first_packet));

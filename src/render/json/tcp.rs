@@ -1,7 +1,7 @@
 //! The record's `tcp` object, written from the TCP stage's `ConnRecord`.
 
 use super::names;
-use super::write::{self, Obj};
+use super::write::Obj;
 use crate::render::options::JsonDetail;
 use crate::session::Session;
 use crate::tcp::Direction;
@@ -17,24 +17,35 @@ pub(super) fn endpoint(o: &mut Obj<'_>, name: &str, e: &Endpoint) {
 }
 
 /// An address as a JSON string, as `Display` writes it (no address needs escaping).
-fn ip(out: &mut Vec<u8>, ip: IpAddr) {
-    out.push(b'"');
+fn ip(out: &mut String, ip: IpAddr) {
+    out.push('"');
     match ip {
         IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                write::int(out, octet);
+            let [a, b, c, d] = v4.octets();
+            octet(out, a);
+            for o in [b, c, d] {
+                out.push('.');
+                octet(out, o);
             }
         }
         IpAddr::V6(v6) => {
-            use std::io::Write as _;
-            // Writing into a Vec cannot fail.
+            use std::fmt::Write as _;
+            // Writing into a String cannot fail.
             let _ = write!(out, "{v6}");
         }
     }
-    out.push(b'"');
+    out.push('"');
+}
+
+/// An address's byte in decimal (an address is written for every endpoint of every record).
+fn octet(out: &mut String, v: u8) {
+    if v >= 100 {
+        out.push(char::from(b'0' + v / 100));
+    }
+    if v >= 10 {
+        out.push(char::from(b'0' + v / 10 % 10));
+    }
+    out.push(char::from(b'0' + v % 10));
 }
 
 fn dirs(s: &Session) -> [&DirFacts; 2] {
@@ -96,8 +107,8 @@ fn closed_by(s: &Session) -> &'static str {
 fn close(o: &mut Obj<'_>, c: &CloseEvent) {
     o.num("packet", c.packet);
     o.float("ts", c.ts);
-    o.str("by", c.by.name());
-    o.str("kind", names::close_kind(c.kind));
+    o.name("by", c.by.name());
+    o.name("kind", names::close_kind(c.kind));
     o.str("flags", &c.flags.to_string());
 }
 
@@ -114,11 +125,11 @@ fn to_micros(ms: f64) -> f64 {
 pub(super) fn tcp(o: &mut Obj<'_>, s: &Session, detail: JsonDetail) {
     let c = &s.conn;
     let events = detail.events;
-    o.str("handshake", names::handshake(c.handshake));
-    o.str("conn_state", c.zeek_conn_state);
+    o.name("handshake", names::handshake(c.handshake));
+    o.name("conn_state", c.zeek_conn_state);
     o.str("history", &c.zeek_history);
-    o.str("closed_by", closed_by(s));
-    o.str("role_basis", names::role_basis(c.role_basis));
+    o.name("closed_by", closed_by(s));
+    o.name("role_basis", names::role_basis(c.role_basis));
     per_side(o, "packets", s, |d| d.packets);
     per_side(o, "payload_bytes", s, |d| d.payload_bytes);
     counter(o, "retransmissions", s, |d| d.stream.retransmissions);
@@ -137,7 +148,7 @@ pub(super) fn tcp(o: &mut Obj<'_>, s: &Session, detail: JsonDetail) {
             })
         });
         let ip_id = |d: &DirFacts| (d.ip_id != IpIdPattern::None).then(|| names::ip_id(d.ip_id));
-        sides(o, "ip_id", s, ip_id, |o, side, v| o.str(side, v));
+        sides(o, "ip_id", s, ip_id, |o, side, v| o.name(side, v));
         sides(o, "mss", s, |d| d.mss, |o, side, v| o.num(side, v));
         counter(o, "max_segment", s, |d| d.max_segment);
     }
@@ -161,7 +172,7 @@ pub(super) fn tcp(o: &mut Obj<'_>, s: &Session, detail: JsonDetail) {
     }
     if c.rewrites().next().is_some() {
         o.objs("rewrites", c.rewrites(), |o, (d, r)| {
-            o.str("direction", d.name());
+            o.name("direction", d.name());
             o.num("original_packet", r.original_packet);
             o.num("packet", r.packet);
             o.num("offset", r.offset);

@@ -1,54 +1,63 @@
-//! The few JSON primitives the session record is written with, straight into the output buffer:
+//! The few JSON primitives the session record is written with, straight into the output text:
 //! objects whose fields are written in schema order (each absent field simply not written),
 //! arrays, numbers, and strings escaped as serde_json escapes them (byte for byte the same text).
 //!
 //! Written by hand rather than through serde: per session the record is kilobytes of short
 //! strings, and serde_json's per-byte escape loop and per-field plumbing cost more than the
-//! rest of the session's output path together.
+//! rest of the session's output path together. Written into a `String` (every piece is a
+//! `str`), so the finished line needs no UTF-8 check.
 
 /// An object being written into `out`: each field appends `,"name":value` (no comma before the
 /// first). Closed by [`Obj::end`].
 pub(super) struct Obj<'a> {
-    out: &'a mut Vec<u8>,
+    out: &'a mut String,
     empty: bool,
 }
 
 impl<'a> Obj<'a> {
     /// Opens an object.
-    pub(super) fn open(out: &'a mut Vec<u8>) -> Obj<'a> {
-        out.push(b'{');
+    pub(super) fn open(out: &'a mut String) -> Obj<'a> {
+        out.push('{');
         Obj { out, empty: true }
     }
 
     /// Continues an object already opened with a field in it (the record after its head).
-    pub(super) fn continued(out: &'a mut Vec<u8>) -> Obj<'a> {
+    pub(super) fn continued(out: &'a mut String) -> Obj<'a> {
         Obj { out, empty: false }
     }
 
     pub(super) fn end(self) {
-        self.out.push(b'}');
+        self.out.push('}');
     }
 
-    /// Writes the field's name and returns the buffer its value goes into.
-    #[inline]
-    pub(super) fn key(&mut self, name: &str) -> &mut Vec<u8> {
+    /// Writes the field's name and returns the text its value goes into. Inlined into every
+    /// field: the name is a literal there, so its copy is a few moves, not a call.
+    #[inline(always)]
+    pub(super) fn key(&mut self, name: &str) -> &mut String {
+        // Field names are ours: plain ASCII that needs no escaping.
+        self.out.reserve(name.len() + 4);
         if !self.empty {
-            self.out.push(b',');
+            self.out.push(',');
         }
         self.empty = false;
-        self.out.push(b'"');
-        // Field names are ours: plain ASCII that needs no escaping.
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        self.out.push('"');
+        self.out.push_str(name);
+        self.out.push_str("\":");
         self.out
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn str(&mut self, name: &str, v: &str) {
         string(self.key(name), v);
     }
 
-    #[inline]
+    /// A string of ours that needs no escaping (an enum's name, a verdict code): copied as it is.
+    #[inline(always)]
+    pub(super) fn name(&mut self, name: &str, v: &'static str) {
+        plain(self.key(name), v);
+    }
+
+    #[inline(always)]
     pub(super) fn num(&mut self, name: &str, v: impl itoa::Integer) {
         int(self.key(name), v);
     }
@@ -58,10 +67,11 @@ impl<'a> Obj<'a> {
     }
 
     pub(super) fn bool(&mut self, name: &str, v: bool) {
-        self.key(name).extend_from_slice(if v { b"true" } else { b"false" });
+        self.key(name).push_str(if v { "true" } else { "false" });
     }
 
     /// A nested object, written by `f`.
+    #[inline(always)]
     pub(super) fn obj(&mut self, name: &str, f: impl FnOnce(&mut Obj<'_>)) {
         let mut o = Obj::open(self.key(name));
         f(&mut o);
@@ -82,21 +92,24 @@ impl<'a> Obj<'a> {
     }
 
     /// A list of `items`, each written by `f`.
+    #[inline(always)]
     pub(super) fn list<T>(
         &mut self,
         name: &str,
         items: impl IntoIterator<Item = T>,
-        mut f: impl FnMut(&mut Vec<u8>, T),
+        mut f: impl FnMut(&mut String, T),
     ) {
         let out = self.key(name);
-        out.push(b'[');
-        for (i, item) in items.into_iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+        out.push('[');
+        let mut first = true;
+        for item in items {
+            if !first {
+                out.push(',');
             }
+            first = false;
             f(out, item);
         }
-        out.push(b']');
+        out.push(']');
     }
 
     /// A list of objects, each written by `f`.
@@ -116,14 +129,21 @@ impl<'a> Obj<'a> {
     // What the record leaves out: a field that is null, empty, zero or false is not written,
     // so a consumer reads a missing field as that value.
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn some_str(&mut self, name: &str, v: Option<&str>) {
         if let Some(v) = v {
             self.str(name, v);
         }
     }
 
-    #[inline]
+    #[inline(always)]
+    pub(super) fn some_name(&mut self, name: &str, v: Option<&'static str>) {
+        if let Some(v) = v {
+            self.name(name, v);
+        }
+    }
+
+    #[inline(always)]
     pub(super) fn some_num(&mut self, name: &str, v: Option<impl itoa::Integer>) {
         if let Some(v) = v {
             self.num(name, v);
@@ -136,17 +156,17 @@ impl<'a> Obj<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn nonzero(&mut self, name: &str, v: impl itoa::Integer + Default + PartialEq) {
         if v != Default::default() {
             self.num(name, v);
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn flag(&mut self, name: &str, v: bool) {
         if v {
-            self.bool(name, true);
+            self.key(name).push_str("true");
         }
     }
 
@@ -164,41 +184,52 @@ impl<'a> Obj<'a> {
 }
 
 #[inline]
-pub(super) fn int(out: &mut Vec<u8>, v: impl itoa::Integer) {
-    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+pub(super) fn int(out: &mut String, v: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 /// The shortest text that reads back as `v` (serde_json's own algorithm); null when not finite.
-pub(super) fn float(out: &mut Vec<u8>, v: f64) {
+pub(super) fn float(out: &mut String, v: f64) {
     if v.is_finite() {
-        out.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
+        out.push_str(zmij::Buffer::new().format_finite(v));
     } else {
-        out.extend_from_slice(b"null");
+        out.push_str("null");
     }
+}
+
+/// `s`, which needs no escaping (our own names), as a JSON string.
+#[inline(always)]
+pub(super) fn plain(out: &mut String, s: &str) {
+    debug_assert!(first_to_escape(s.as_bytes()).is_none(), "{s:?} needs escaping");
+    out.reserve(s.len() + 2);
+    out.push('"');
+    out.push_str(s);
+    out.push('"');
 }
 
 /// `s` as a JSON string: runs that need no escaping are copied whole; `"`, `\` and the C0
 /// controls are escaped as serde_json escapes them (`\n`, `\u001b`); everything else, non-ASCII
 /// included, is written as it is.
-#[inline]
-pub(super) fn string(out: &mut Vec<u8>, s: &str) {
+pub(super) fn string(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
-    out.push(b'"');
-    let mut rest = s.as_bytes();
-    while let Some(at) = first_to_escape(rest) {
-        out.extend_from_slice(&rest[..at]);
-        escape(out, rest[at]);
-        rest = &rest[at + 1..];
+    out.push('"');
+    let mut rest = s;
+    while let Some(at) = first_to_escape(rest.as_bytes()) {
+        // The byte found is ASCII, so `at` and `at + 1` are character boundaries.
+        let (clean, tail) = rest.split_at(at);
+        out.push_str(clean);
+        escape(out, tail.as_bytes()[0]);
+        rest = &tail[1..];
     }
-    out.extend_from_slice(rest);
-    out.push(b'"');
+    out.push_str(rest);
+    out.push('"');
 }
 
 fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
-/// Where the first byte that needs escaping is, eight bytes at a time: text from the wire is
+/// Where the first byte that needs escaping is, sixteen bytes at a time: text from the wire is
 /// nearly always clean, and a byte-by-byte loop over it was the largest cost of the record.
 #[inline]
 fn first_to_escape(bytes: &[u8]) -> Option<usize> {
@@ -206,51 +237,71 @@ fn first_to_escape(bytes: &[u8]) -> Option<usize> {
         return bytes.iter().position(|&b| needs_escape(b));
     }
     let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+    let mut pairs = bytes.chunks_exact(16);
     let mut at = 0;
-    while at + 8 <= bytes.len() {
-        if word_needs_escape(word(at)) {
+    for pair in pairs.by_ref() {
+        let (a, b) = pair.split_at(8);
+        let (a, b) = (u64::from_le_bytes(a.try_into().expect("8")), u64::from_le_bytes(b.try_into().expect("8")));
+        if escapes(a) | escapes(b) != 0 {
+            return pair.iter().position(|&b| needs_escape(b)).map(|i| at + i);
+        }
+        at += 16;
+    }
+    // Up to fifteen bytes left: a word if eight remain, then the last eight bytes, overlapping
+    // words already clean.
+    if bytes.len() - at >= 8 {
+        if escapes(word(at)) != 0 {
             return bytes[at..at + 8].iter().position(|&b| needs_escape(b)).map(|i| at + i);
         }
         at += 8;
     }
-    // The tail shorter than a word: the last eight bytes, overlapping words already clean.
     let last = bytes.len() - 8;
-    if at < bytes.len() && word_needs_escape(word(last)) {
+    if at < bytes.len() && escapes(word(last)) != 0 {
         return bytes[last..].iter().position(|&b| needs_escape(b)).map(|i| last + i);
     }
     None
 }
 
-/// Whether any byte of `w` needs escaping, by the bit tricks of "Bit Twiddling Hacks"
-/// (hasless, haszero): each is nonzero exactly when some byte matches, because a borrow only
-/// starts at a matching byte.
-#[inline]
-fn word_needs_escape(w: u64) -> bool {
+/// Nonzero exactly when some byte of `w` needs escaping, by the bit tricks of "Bit Twiddling
+/// Hacks" (hasless, haszero): each term's high bit is set only at or above a matching byte,
+/// because a borrow only starts at a matching byte; the terms share one mask.
+#[inline(always)]
+fn escapes(w: u64) -> u64 {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
-    let control = below(w, 0x20);
-    let quote = below(w ^ (ONES * u64::from(b'"')), 1);
-    let backslash = below(w ^ (ONES * u64::from(b'\\')), 1);
-    control | quote | backslash != 0
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let backslash = w ^ (ONES * u64::from(b'\\'));
+    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    let quote = quote.wrapping_sub(ONES) & !quote;
+    let backslash = backslash.wrapping_sub(ONES) & !backslash;
+    (control | quote | backslash) & HIGH
 }
 
-fn escape(out: &mut Vec<u8>, b: u8) {
+/// Whether any byte of `w` needs escaping.
+#[cfg(test)]
+fn word_needs_escape(w: u64) -> bool {
+    escapes(w) != 0
+}
+
+fn escape(out: &mut String, b: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let short = match b {
-        b'"' => b'"',
-        b'\\' => b'\\',
-        0x08 => b'b',
-        0x0c => b'f',
-        b'\n' => b'n',
-        b'\r' => b'r',
-        b'\t' => b't',
-        _ => 0,
+        b'"' => '"',
+        b'\\' => '\\',
+        0x08 => 'b',
+        0x0c => 'f',
+        b'\n' => 'n',
+        b'\r' => 'r',
+        b'\t' => 't',
+        _ => '\0',
     };
-    if short != 0 {
-        out.extend_from_slice(&[b'\\', short]);
+    out.push('\\');
+    if short != '\0' {
+        out.push(short);
     } else {
-        out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        out.push_str("u00");
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
 }
 
@@ -259,9 +310,9 @@ mod tests {
     use super::*;
 
     fn json(s: &str) -> String {
-        let mut out = Vec::new();
+        let mut out = String::new();
         string(&mut out, s);
-        String::from_utf8(out).unwrap()
+        out
     }
 
     #[test]
@@ -320,18 +371,18 @@ mod tests {
     #[test]
     fn numbers_are_written_as_serde_json_writes_them() {
         for v in [0.0, 0.022, 1_800_000_003.815_568_4, 1e21, -0.5, 123.0, f64::NAN, f64::INFINITY] {
-            let mut out = Vec::new();
+            let mut out = String::new();
             float(&mut out, v);
-            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&v).unwrap());
+            assert_eq!(out, serde_json::to_string(&v).unwrap());
         }
-        let mut out = Vec::new();
+        let mut out = String::new();
         int(&mut out, u64::MAX);
-        assert_eq!(out, u64::MAX.to_string().as_bytes());
+        assert_eq!(out, u64::MAX.to_string());
     }
 
     #[test]
     fn objects_leave_out_what_is_absent() {
-        let mut out = Vec::new();
+        let mut out = String::new();
         let mut o = Obj::open(&mut out);
         o.some_str("a", None);
         o.obj_unless_empty("empty", |o| o.nonzero("z", 0u64));
@@ -339,6 +390,6 @@ mod tests {
         o.obj_unless_empty("full", |o| o.flag("f", true));
         o.strs("none", &[] as &[String]);
         o.end();
-        assert_eq!(String::from_utf8(out).unwrap(), r#"{"n":[1,2],"full":{"f":true}}"#);
+        assert_eq!(out, r#"{"n":[1,2],"full":{"f":true}}"#);
     }
 }
