@@ -34,7 +34,7 @@ use super::conn::{ConnRecord, Endpoint, RoleBasis};
 use super::reassembly::Reassembler;
 use super::{Direction, PacketRef};
 use crate::decode::Packet;
-use bucket::Bucket;
+use bucket::{Bucket, Flows};
 use early::{EARLY_HEADERS, Early, Header, early_wait, fits_early, header};
 use key::FlowKey;
 use ports::PortSet;
@@ -120,7 +120,9 @@ pub struct FlowTable<A> {
     config: TcpConfig,
     /// `config.ports`, for the per-packet test.
     mail_ports: PortSet,
-    buckets: Vec<Bucket<A>>,
+    /// Every open connection (see `Flows`).
+    flows: Flows<A>,
+    buckets: Vec<Bucket>,
     /// foldhash instead of SipHash: a lookup per packet, and its per-process random seed still
     /// keeps crafted addresses from colliding on purpose (HashDoS).
     hasher: foldhash::fast::RandomState,
@@ -154,6 +156,7 @@ impl<A: StreamConsumer> FlowTable<A> {
             make_app,
             mail_ports: PortSet::new(&config.ports),
             config,
+            flows: Flows::new(),
             buckets: (0..BUCKETS).map(|_| Bucket::default()).collect(),
             hasher: foldhash::fast::RandomState::default(),
             next_due: i64::MAX,
@@ -198,79 +201,26 @@ impl<A: StreamConsumer> FlowTable<A> {
             return;
         }
         let key = FlowKey::of(p);
-        let b = key.bucket();
         let hash = self.hasher.hash_one(key);
-        // None: no such connection; Some(true): a SYN reusing a closed one's ports.
-        let reused = self.buckets[b].flows.find(hash, |f| f.key == key).map(|flow| reuses_ports(flow, p));
-        if reused == Some(true)
-            && let Some(flow) = self.buckets[b].remove(hash, &key)
-        {
-            self.open -= 1;
-            self.finish(*flow, EndReason::Closed, (FinishPhase::Reused, 0), done);
-        }
-        if reused != Some(false) {
-            if self.is_late(b, key, p) {
-                self.stats.late_packets += 1;
-                return;
+        // The common case, one lookup: a packet of an open connection (not a SYN reusing the
+        // ports of a closed one).
+        let Self { flows, buckets, config, stats, make_app, .. } = self;
+        let (b, requeue) = match flows.find_mut(hash, |f| f.key == key) {
+            Some(flow) if !reuses_ports(flow, p) => {
+                let b = usize::from(flow.bucket);
+                (b, update(flow, &mut buckets[b], config, stats, make_app, p))
             }
-            if !self.server_on_mail_port(p) || self.buckets[b].not_mail.contains_key(&key) {
-                // Counted as a TCP packet only: `other_port_packets` is what every shard of
-                // `--threads` counts alike, and only one shard sees this packet.
-                self.remember_not_mail(b, key, p);
-                return;
-            }
-            if self.buckets[b].flows.len() >= share(self.config.max_flows)
-                && let Some((deadline, victim)) = self.buckets[b].pop_oldest(&self.hasher, None)
-            {
-                self.evict(b, deadline, victim, false, done);
-            }
-            let flow = self.new_flow(key, p);
-            let hasher = &self.hasher;
-            self.buckets[b].flows.insert_unique(hash, Box::new(flow), |f| hasher.hash_one(f.key));
-            self.open += 1;
-            self.stats.flows += 1;
-            self.stats.max_open_flows = self.stats.max_open_flows.max(self.open as u64);
-        }
-        let Self { buckets, config, stats, make_app, .. } = self;
-        let bucket = &mut buckets[b];
-        let Some(flow) = bucket.flows.find_mut(hash, |f| f.key == key) else { return };
-        let (before, deadline) = (flow.buffered(), flow.deadline);
-        let new_deadline = match &mut flow.state {
-            State::Early(e) if fits_early(e, p) => {
-                e.headers[usize::from(e.len)] = header(&key, p);
-                e.len += 1;
-                p.ts.0.saturating_add(secs_to_nanos(early_wait(config, e)))
-            }
-            _ => {
-                let allocated = crate::heap::thread_allocated();
-                if let State::Early(_) = flow.state {
-                    make_full(config, flow, Some(p), make_app);
+            found => {
+                let reused = found.is_some();
+                let b = key.bucket();
+                if !self.admit(b, key, hash, reused, p, done) {
+                    return;
                 }
-                let State::Full(full) = &mut flow.state else { unreachable!("made full above") };
-                let new_deadline = process(config, full, p, make_app);
-                if new_deadline < deadline
-                    && full.is_closed()
-                    && let Some(payload) = &mut full.payload
-                {
-                    // Lingering for late packets only: its segment history is not worth its memory.
-                    payload.reasm.iter_mut().for_each(Reassembler::release_history);
-                }
-                bucket.buffered = bucket.buffered - before.min(bucket.buffered) + full.buffered;
-                if bucket.buffered > share(config.max_buffered_total) {
-                    stats.global_cap_flushes += 1;
-                    flush_pending(full);
-                    bucket.buffered -= full.buffered.min(bucket.buffered);
-                    full.buffered = 0;
-                }
-                full.kept_since(allocated);
-                new_deadline
+                let Self { flows, buckets, config, stats, make_app, .. } = self;
+                let Some(flow) = flows.find_mut(hash, |f| f.key == key) else { return };
+                (b, update(flow, &mut buckets[b], config, stats, make_app, p))
             }
         };
-        flow.deadline = new_deadline;
-        let charge = flow.charge();
-        bucket.used = bucket.used - flow.charged + charge;
-        flow.charged = charge;
-        let requeue = (flow.deadline < deadline).then_some((flow.deadline, flow.first));
         if let Some((deadline, first)) = requeue {
             // The packet closed the connection (or answered its SYN with a reset): its linger
             // ends before the deadline its heap entry holds, and that entry alone would keep it
@@ -280,14 +230,65 @@ impl<A: StreamConsumer> FlowTable<A> {
         self.enforce_memcap(b, key, hash, done);
     }
 
-    fn new_flow(&mut self, key: FlowKey, p: &Packet<'_>) -> Flow<A> {
+    /// A packet of no open connection, or a SYN reusing a closed one's ports (`reused`, which
+    /// hands that one on first): opens a connection for it unless it is a late packet of one
+    /// handed on, or not a mail session. False when the packet has no connection to go to.
+    #[cold]
+    fn admit(
+        &mut self,
+        b: usize,
+        key: FlowKey,
+        hash: u64,
+        reused: bool,
+        p: &Packet<'_>,
+        done: &mut dyn FnMut(Finished<A>),
+    ) -> bool {
+        if reused && let Some(flow) = self.buckets[b].remove(&mut self.flows, hash, &key) {
+            self.open -= 1;
+            self.finish(*flow, EndReason::Closed, (FinishPhase::Reused, 0), done);
+        }
+        if self.is_late(b, key, p) {
+            self.stats.late_packets += 1;
+            return false;
+        }
+        if !self.server_on_mail_port(p) || self.buckets[b].not_mail.contains_key(&key) {
+            // Counted as a TCP packet only: `other_port_packets` is what every shard of
+            // `--threads` counts alike, and only one shard sees this packet.
+            self.remember_not_mail(b, key, p);
+            return false;
+        }
+        if self.buckets[b].open >= share(self.config.max_flows)
+            && let Some((deadline, victim)) = self.buckets[b].pop_oldest(&self.flows, &self.hasher, None)
+        {
+            self.evict(b, deadline, victim, false, done);
+        }
+        let flow = self.new_flow(key, b, p);
+        let hasher = &self.hasher;
+        self.flows.insert_unique(hash, Box::new(flow), |f| hasher.hash_one(f.key));
+        self.buckets[b].open += 1;
+        self.open += 1;
+        self.stats.flows += 1;
+        self.stats.max_open_flows = self.stats.max_open_flows.max(self.open as u64);
+        true
+    }
+
+    fn new_flow(&mut self, key: FlowKey, bucket: usize, p: &Packet<'_>) -> Flow<A> {
         let (src_is_client, basis) = self.roles(p);
         let client_is_a = key.sent_by_a(p) == src_is_client;
         self.next_id += 1;
         let early = Early { headers: [Header::default(); EARLY_HEADERS], len: 0, client_is_a, basis };
         // No deadline until the packet is handled (which queues it); a first packet with
         // payload or a FIN does not fit the early state, so the full one is made for it.
-        Flow { key, id: self.next_id, first: p.number, deadline: i64::MAX, charged: 0, state: State::Early(early) }
+        let bucket = bucket as u8;
+        Flow {
+            key,
+            bucket,
+            id: self.next_id,
+            first: p.number,
+            deadline: i64::MAX,
+            charged: 0,
+            state: State::Early(early),
+        }
     }
 
     /// A connection whose responder is not on a mail port stays out of the table, however its
@@ -343,11 +344,8 @@ impl<A: StreamConsumer> FlowTable<A> {
 
     /// End of input: hand on every open connection, oldest first (deterministic order).
     pub fn finish_all(&mut self, done: &mut dyn FnMut(Finished<A>)) {
-        let mut flows: Vec<Box<Flow<A>>> = Vec::with_capacity(self.open);
-        for bucket in &mut self.buckets {
-            flows.extend(bucket.flows.drain());
-            *bucket = Bucket::default();
-        }
+        let mut flows: Vec<Box<Flow<A>>> = self.flows.drain().collect();
+        self.buckets.iter_mut().for_each(|bucket| *bucket = Bucket::default());
         flows.sort_by_key(|f| f.first);
         self.open = 0;
         self.next_due = i64::MAX;
@@ -379,6 +377,57 @@ impl<A: StreamConsumer> FlowTable<A> {
         let stats = [std::mem::take(&mut reasm[0].stats), std::mem::take(&mut reasm[1].stats)];
         done(Finished { index: flow.id, phase, deadline, conn: tracker.into_record(stats), app, end });
     }
+}
+
+/// One packet of connection `flow` (of `bucket`): kept in its early state or handled in full,
+/// and its deadline and charge brought up to date. Returns the new deadline and first packet
+/// number when the deadline came earlier than the one its heap entry holds.
+#[inline]
+fn update<A: StreamConsumer>(
+    flow: &mut Flow<A>,
+    bucket: &mut Bucket,
+    config: &TcpConfig,
+    stats: &mut TableStats,
+    make_app: &mut AppFactory<A>,
+    p: &Packet<'_>,
+) -> Option<(i64, u64)> {
+    let (before, deadline) = (flow.buffered(), flow.deadline);
+    let new_deadline = match &mut flow.state {
+        State::Early(e) if fits_early(e, p) => {
+            e.headers[usize::from(e.len)] = header(&flow.key, p);
+            e.len += 1;
+            p.ts.0.saturating_add(secs_to_nanos(early_wait(config, e)))
+        }
+        _ => {
+            let allocated = crate::heap::thread_allocated();
+            if let State::Early(_) = flow.state {
+                make_full(config, flow, Some(p), make_app);
+            }
+            let State::Full(full) = &mut flow.state else { unreachable!("made full above") };
+            let new_deadline = process(config, full, p, make_app);
+            if new_deadline < deadline
+                && full.is_closed()
+                && let Some(payload) = &mut full.payload
+            {
+                // Lingering for late packets only: its segment history is not worth its memory.
+                payload.reasm.iter_mut().for_each(Reassembler::release_history);
+            }
+            bucket.buffered = bucket.buffered - before.min(bucket.buffered) + full.buffered;
+            if bucket.buffered > share(config.max_buffered_total) {
+                stats.global_cap_flushes += 1;
+                flush_pending(full);
+                bucket.buffered -= full.buffered.min(bucket.buffered);
+                full.buffered = 0;
+            }
+            full.kept_since(allocated);
+            new_deadline
+        }
+    };
+    flow.deadline = new_deadline;
+    let charge = flow.charge();
+    bucket.used = bucket.used - flow.charged + charge;
+    flow.charged = charge;
+    (flow.deadline < deadline).then_some((flow.deadline, flow.first))
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! One bucket's share of the table: its connections, their deadlines, its tombstones.
+//! One bucket's share of the table: its connections' deadlines and charges, its tombstones.
 
 use super::key::FlowKey;
 use super::state::Flow;
@@ -6,10 +6,16 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::BuildHasher;
 
-/// One bucket's share of the table: its connections, their deadlines, its tombstones and what
-/// they hold.
-pub(super) struct Bucket<A> {
-    pub(super) flows: hashbrown::HashTable<Box<Flow<A>>>,
+/// The connections themselves, of every bucket, in one map: a packet finds its connection with
+/// one hash, and the connection says its bucket.
+pub(super) type Flows<A> = hashbrown::HashTable<Box<Flow<A>>>;
+
+/// One bucket's share of the table: its connections' deadlines, its tombstones and what its
+/// connections hold.
+#[derive(Default)]
+pub(super) struct Bucket {
+    /// Its open connections (they are in the table's map).
+    pub(super) open: usize,
     /// Earliest deadline first; entries may be stale (checked against the flow when popped).
     /// Entries are (deadline, first packet number, key): the first packet number breaks ties,
     /// so the order is the same whatever shard a flow lands in.
@@ -29,22 +35,7 @@ pub(super) struct Bucket<A> {
     pub(super) buffered: usize,
 }
 
-impl<A> Default for Bucket<A> {
-    fn default() -> Self {
-        Bucket {
-            flows: hashbrown::HashTable::new(),
-            deadlines: BinaryHeap::new(),
-            closed: HashMap::default(),
-            closed_order: VecDeque::new(),
-            not_mail: HashMap::default(),
-            not_mail_order: VecDeque::new(),
-            used: 0,
-            buffered: 0,
-        }
-    }
-}
-
-impl<A> Bucket<A> {
+impl Bucket {
     /// The earliest time anything in the bucket may be due.
     pub(super) fn next_due(&self) -> i64 {
         let heap = self.deadlines.peek().map_or(i64::MAX, |Reverse((d, ..))| *d);
@@ -62,8 +53,10 @@ impl<A> Bucket<A> {
         true
     }
 
-    pub(super) fn remove(&mut self, hash: u64, key: &FlowKey) -> Option<Box<Flow<A>>> {
-        let flow = self.flows.find_entry(hash, |f| f.key == *key).ok()?.remove().0;
+    /// Takes connection `key` (of this bucket) out of `flows`.
+    pub(super) fn remove<A>(&mut self, flows: &mut Flows<A>, hash: u64, key: &FlowKey) -> Option<Box<Flow<A>>> {
+        let flow = flows.find_entry(hash, |f| f.key == *key).ok()?.remove().0;
+        self.open -= 1;
         self.used -= flow.charged;
         self.buffered -= flow.buffered().min(self.buffered);
         Some(flow)
@@ -71,15 +64,16 @@ impl<A> Bucket<A> {
 
     /// Pops the oldest idle connection (earliest deadline) other than `keep`: its deadline and
     /// key. Stale entries are dropped or queued again on the way.
-    pub(super) fn pop_oldest(
+    pub(super) fn pop_oldest<A>(
         &mut self,
+        flows: &Flows<A>,
         hasher: &foldhash::fast::RandomState,
         keep: Option<FlowKey>,
     ) -> Option<(i64, FlowKey)> {
         let mut kept = None;
         let found = loop {
             let Some(Reverse((deadline, first, key))) = self.deadlines.pop() else { break None };
-            let Some(flow) = self.flows.find(hasher.hash_one(key), |f| f.key == key && f.first == first) else {
+            let Some(flow) = flows.find(hasher.hash_one(key), |f| f.key == key && f.first == first) else {
                 continue;
             };
             if flow.deadline > deadline {

@@ -16,11 +16,11 @@ impl<A: StreamConsumer> FlowTable<A> {
     pub(super) fn enforce_memcap(&mut self, b: usize, key: FlowKey, hash: u64, done: &mut dyn FnMut(Finished<A>)) {
         let cap = share(self.config.memcap);
         while self.buckets[b].used > cap {
-            match self.buckets[b].pop_oldest(&self.hasher, Some(key)) {
+            match self.buckets[b].pop_oldest(&self.flows, &self.hasher, Some(key)) {
                 Some((deadline, victim)) => self.evict(b, deadline, victim, true, done),
                 None => {
                     let bucket = &mut self.buckets[b];
-                    if let Some(flow) = bucket.flows.find_mut(hash, |f| f.key == key)
+                    if let Some(flow) = self.flows.find_mut(hash, |f| f.key == key)
                         && let State::Full(full) = &mut flow.state
                         && full.buffered > 0
                     {
@@ -51,7 +51,7 @@ impl<A: StreamConsumer> FlowTable<A> {
         done: &mut dyn FnMut(Finished<A>),
     ) {
         let hash = self.hasher.hash_one(key);
-        let Some(flow) = self.buckets[b].remove(hash, &key) else { return };
+        let Some(flow) = self.buckets[b].remove(&mut self.flows, hash, &key) else { return };
         self.open -= 1;
         let end = if flow.is_closed() {
             let until = flow.last_ts().saturating_add(secs_to_nanos(self.config.linger_s));
@@ -117,7 +117,7 @@ impl<A: StreamConsumer> FlowTable<A> {
                 }
                 bucket.deadlines.pop();
                 let hash = self.hasher.hash_one(key);
-                let Some(flow) = bucket.flows.find(hash, |f| f.key == key && f.first == first) else { continue };
+                let Some(flow) = self.flows.find(hash, |f| f.key == key && f.first == first) else { continue };
                 if flow.deadline > now.0 {
                     bucket.deadlines.push(Reverse((flow.deadline, first, key)));
                     continue;
@@ -131,7 +131,7 @@ impl<A: StreamConsumer> FlowTable<A> {
         for &(deadline, _, key) in &due {
             let b = key.bucket();
             let hash = self.hasher.hash_one(key);
-            let Some(flow) = self.buckets[b].remove(hash, &key) else { continue };
+            let Some(flow) = self.buckets[b].remove(&mut self.flows, hash, &key) else { continue };
             self.open -= 1;
             let end = if flow.is_closed() { EndReason::Closed } else { EndReason::Idle };
             let until = flow.last_ts().saturating_add(secs_to_nanos(self.config.linger_s));

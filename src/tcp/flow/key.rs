@@ -9,74 +9,102 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// most this many shards.
 pub const BUCKETS: usize = 32;
 
-/// Both directions of a connection map to the same key. Addresses are kept as 16 bytes
-/// (IPv4 in the low four, with a family flag), so that hashing and comparing a key, several
-/// times per packet, is a few word operations instead of a walk through `IpAddr`'s enum. Bytes,
-/// not `u128`: a 16-byte alignment would pad every flow past its 256-byte budget.
+/// Both directions of a connection map to the same key. Each address is kept as its 16 bytes
+/// (IPv4 in the low four, with a family flag) read as two big-endian words, so that building,
+/// comparing and hashing a key, once per packet, is a few word operations: the words compare
+/// in the order the bytes do, and are eight-byte aligned where a `u128` would pad every flow
+/// past its 256-byte budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct FlowKey {
-    pub(super) v6: bool,
-    pub(super) a: ([u8; 16], u16),
-    pub(super) b: ([u8; 16], u16),
+    /// Sides `a` and `b`: the lower (address, port) first.
+    addrs: [Addr; 2],
+    ports: [u16; 2],
+    v6: bool,
 }
 
-pub(super) fn addr_bytes(ip: IpAddr) -> [u8; 16] {
+/// An address as two big-endian words.
+type Addr = [u64; 2];
+
+#[inline]
+fn addr(ip: IpAddr) -> Addr {
     match ip {
-        IpAddr::V4(v4) => {
-            let mut b = [0; 16];
-            b[12..].copy_from_slice(&v4.octets());
-            b
+        IpAddr::V4(v4) => [0, u64::from(u32::from(v4))],
+        IpAddr::V6(v6) => {
+            let n = u128::from(v6);
+            [(n >> 64) as u64, n as u64]
         }
-        IpAddr::V6(v6) => v6.octets(),
     }
 }
 
-/// Three wide words instead of the derived field-by-field walk (length prefixes, byte slices):
-/// a key is hashed twice per packet (its bucket and its slot).
+/// The address's 16 bytes (an IPv4 address in the last four).
+fn addr_bytes(a: Addr) -> [u8; 16] {
+    (u128::from(a[0]) << 64 | u128::from(a[1])).to_be_bytes()
+}
+
+/// The table's hash: every word once (its per-process random seed is the defence against
+/// crafted collisions, not the mixing here).
 impl Hash for FlowKey {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u128(u128::from_ne_bytes(self.a.0));
-        state.write_u128(u128::from_ne_bytes(self.b.0));
-        state.write_u64(u64::from(self.a.1) << 32 | u64::from(self.b.1) << 16 | u64::from(self.v6));
+        let [a, b] = self.addrs;
+        state.write_u64(a[0] ^ b[0].rotate_left(32));
+        state.write_u64(a[1]);
+        state.write_u64(b[1]);
+        state.write_u64(self.ports_and_family());
     }
 }
 
 impl FlowKey {
-    pub(super) fn of(p: &Packet<'_>) -> FlowKey {
+    #[inline]
+    fn new(x: (IpAddr, u16), y: (IpAddr, u16)) -> FlowKey {
+        let (s, d) = ((addr(x.0), x.1), (addr(y.0), y.1));
         // Same order as comparing (IpAddr, port): both ends are of one family.
-        let (s, d) = ((addr_bytes(p.src), p.src_port), (addr_bytes(p.dst), p.dst_port));
-        let v6 = p.src.is_ipv6();
-        if s <= d { FlowKey { v6, a: s, b: d } } else { FlowKey { v6, a: d, b: s } }
+        let ((a, pa), (b, pb)) = if s <= d { (s, d) } else { (d, s) };
+        FlowKey { addrs: [a, b], ports: [pa, pb], v6: x.0.is_ipv6() }
+    }
+
+    #[inline]
+    pub(super) fn of(p: &Packet<'_>) -> FlowKey {
+        FlowKey::new((p.src, p.src_port), (p.dst, p.dst_port))
     }
 
     #[cfg(test)]
     pub(super) fn of_endpoints(x: &Endpoint, y: &Endpoint) -> FlowKey {
-        let (s, d) = ((addr_bytes(x.ip), x.port), (addr_bytes(y.ip), y.port));
-        let v6 = x.ip.is_ipv6();
-        if s <= d { FlowKey { v6, a: s, b: d } } else { FlowKey { v6, a: d, b: s } }
+        FlowKey::new((x.ip, x.port), (y.ip, y.port))
+    }
+
+    #[inline]
+    fn ports_and_family(&self) -> u64 {
+        u64::from(self.ports[0]) << 32 | u64::from(self.ports[1]) << 16 | u64::from(self.v6)
     }
 
     /// The bucket: a fixed seed, so that it is the same in every run and every shard (the
-    /// table's own hash is seeded at random against crafted collisions).
+    /// table's own hash is seeded at random against crafted collisions). Asked once per
+    /// connection (the flow keeps it); it hashes the address bytes as it always has, so a
+    /// connection falls in the same bucket with every version of the key.
     pub(super) fn bucket(&self) -> usize {
-        let h = foldhash::fast::FixedState::with_seed(0x5347_5044_4941_4721).hash_one(self);
+        let mut h = foldhash::fast::FixedState::with_seed(0x5347_5044_4941_4721).build_hasher();
+        h.write_u128(u128::from_ne_bytes(addr_bytes(self.addrs[0])));
+        h.write_u128(u128::from_ne_bytes(addr_bytes(self.addrs[1])));
+        h.write_u64(self.ports_and_family());
         // Scaled by a multiply and shift (Lemire): every shard buckets every packet.
-        ((u128::from(h) * BUCKETS as u128) >> 64) as usize
+        ((u128::from(h.finish()) * BUCKETS as u128) >> 64) as usize
     }
 
     pub(super) fn endpoint(&self, side_a: bool) -> Endpoint {
-        let (bytes, port) = if side_a { self.a } else { self.b };
+        let side = usize::from(!side_a);
+        let bytes = addr_bytes(self.addrs[side]);
         let ip = if self.v6 {
             IpAddr::V6(Ipv6Addr::from(bytes))
         } else {
             IpAddr::V4(Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]))
         };
-        Endpoint { ip, port }
+        Endpoint { ip, port: self.ports[side] }
     }
 
     /// Is `p`'s sender side `a` of the key?
     pub(super) fn sent_by_a(&self, p: &Packet<'_>) -> bool {
-        p.src_port == self.a.1 && addr_bytes(p.src) == self.a.0
+        p.src_port == self.ports[0] && addr(p.src) == self.addrs[0]
     }
 }
 
@@ -88,8 +116,5 @@ pub fn bucket_of(p: &Packet<'_>) -> usize {
 /// The bucket of an IPv4 connection from its (address, port) ends, the same as `bucket_of` gives
 /// its packets (`read --threads` reads other shards' frames this far and no further).
 pub fn bucket_of_v4(src: ([u8; 4], u16), dst: ([u8; 4], u16)) -> usize {
-    let wide = |(addr, port): ([u8; 4], u16)| (addr_bytes(IpAddr::from(addr)), port);
-    let (s, d) = (wide(src), wide(dst));
-    let key = if s <= d { FlowKey { v6: false, a: s, b: d } } else { FlowKey { v6: false, a: d, b: s } };
-    key.bucket()
+    FlowKey::new((IpAddr::from(src.0), src.1), (IpAddr::from(dst.0), dst.1)).bucket()
 }

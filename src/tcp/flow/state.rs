@@ -68,6 +68,8 @@ pub(super) enum State<A> {
 
 pub(super) struct Flow<A> {
     pub(super) key: FlowKey,
+    /// `key.bucket()`, asked once.
+    pub(super) bucket: u8,
     pub(super) id: u64,
     /// Number of the connection's first packet: with the key, what the deadline heaps hold.
     pub(super) first: u64,

@@ -6,7 +6,7 @@ use super::{BUCKETS, EndReason, TcpConfig};
 use crate::capture::Timestamp;
 use crate::decode::TcpFlags;
 use crate::tcp::Direction::{ClientToServer as C2S, ServerToClient as S2C};
-use crate::tcp::conn::{CloseKind, Handshake, Role};
+use crate::tcp::conn::{CloseKind, Endpoint, Handshake, Role};
 use crate::tcp::reassembly::SegmentClass;
 
 #[test]
@@ -90,11 +90,8 @@ fn a_clean_close_is_handed_on_after_the_grace_and_late_packets_do_not_start_a_se
 #[test]
 fn tombstones_are_capped_like_flows() {
     // The cap is per bucket: ten client ports whose connections share one.
-    let key = |port: u16| super::key::FlowKey {
-        v6: false,
-        a: (super::key::addr_bytes([10, 0, 0, 1].into()), port),
-        b: (super::key::addr_bytes([10, 0, 0, 2].into()), 25),
-    };
+    let end = |ip: [u8; 4], port| Endpoint { ip: ip.into(), port };
+    let key = |port: u16| super::key::FlowKey::of_endpoints(&end([10, 0, 0, 1], port), &end([10, 0, 0, 2], 25));
     let bucket = key(40000).bucket();
     let ports: Vec<u16> = (40000..u16::MAX).filter(|&p| key(p).bucket() == bucket).take(10).collect();
     let mut w = Wire::lab();
