@@ -225,6 +225,7 @@ pub(super) fn string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
@@ -233,54 +234,66 @@ fn needs_escape(b: u8) -> bool {
 /// nearly always clean, and a byte-by-byte loop over it was the largest cost of the record.
 #[inline]
 fn first_to_escape(bytes: &[u8]) -> Option<usize> {
-    if bytes.len() < 8 {
-        return bytes.iter().position(|&b| needs_escape(b));
+    let len = bytes.len();
+    if len < 16 {
+        // Padded with spaces, which need no escaping.
+        let mut padded = [b' '; 16];
+        padded[..len].copy_from_slice(bytes);
+        return first_in(escape_mask(&padded), 0);
     }
-    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
-    let mut pairs = bytes.chunks_exact(16);
     let mut at = 0;
-    for pair in pairs.by_ref() {
-        let (a, b) = pair.split_at(8);
-        let (a, b) = (u64::from_le_bytes(a.try_into().expect("8")), u64::from_le_bytes(b.try_into().expect("8")));
-        if escapes(a) | escapes(b) != 0 {
-            return pair.iter().position(|&b| needs_escape(b)).map(|i| at + i);
+    while at + 16 <= len {
+        if let Some(i) = first_in(escape_mask(block(bytes, at)), at) {
+            return Some(i);
         }
         at += 16;
     }
-    // Up to fifteen bytes left: a word if eight remain, then the last eight bytes, overlapping
-    // words already clean.
-    if bytes.len() - at >= 8 {
-        if escapes(word(at)) != 0 {
-            return bytes[at..at + 8].iter().position(|&b| needs_escape(b)).map(|i| at + i);
-        }
-        at += 8;
-    }
-    let last = bytes.len() - 8;
-    if at < bytes.len() && escapes(word(last)) != 0 {
-        return bytes[last..].iter().position(|&b| needs_escape(b)).map(|i| last + i);
+    // The tail shorter than a block: the last sixteen bytes, whose overlap is already clean.
+    if at < len {
+        return first_in(escape_mask(block(bytes, len - 16)), len - 16);
     }
     None
 }
 
-/// Nonzero exactly when some byte of `w` needs escaping, by the bit tricks of "Bit Twiddling
-/// Hacks" (hasless, haszero): each term's high bit is set only at or above a matching byte,
-/// because a borrow only starts at a matching byte; the terms share one mask.
-#[inline(always)]
-fn escapes(w: u64) -> u64 {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    let quote = w ^ (ONES * u64::from(b'"'));
-    let backslash = w ^ (ONES * u64::from(b'\\'));
-    let control = w.wrapping_sub(ONES * 0x20) & !w;
-    let quote = quote.wrapping_sub(ONES) & !quote;
-    let backslash = backslash.wrapping_sub(ONES) & !backslash;
-    (control | quote | backslash) & HIGH
+fn block(bytes: &[u8], at: usize) -> &[u8; 16] {
+    bytes[at..at + 16].try_into().expect("sixteen bytes")
 }
 
-/// Whether any byte of `w` needs escaping.
-#[cfg(test)]
-fn word_needs_escape(w: u64) -> bool {
-    escapes(w) != 0
+/// The first byte a mask of [`escape_mask`] marks, as an index from `base`.
+#[inline(always)]
+fn first_in(mask: u32, base: usize) -> Option<usize> {
+    (mask != 0).then(|| base + mask.trailing_zeros() as usize)
+}
+
+/// A bit per byte of `block` (bit i for byte i) that needs escaping: three SSE2 compares.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn escape_mask(block: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
+    };
+    let half = |at: usize| i64::from_le_bytes(block[at..at + 8].try_into().expect("eight bytes"));
+    // SAFETY: these intrinsics only require SSE2, which this build enables for every function
+    // (the cfg above; it is part of every x86-64 CPU); they touch nothing but their arguments.
+    unsafe {
+        let v = _mm_set_epi64x(half(8), half(0));
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Below 0x20 exactly when the unsigned minimum with 0x1f is the byte itself.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+fn escape_mask(block: &[u8; 16]) -> u32 {
+    portable_mask(block)
+}
+
+/// [`escape_mask`] byte by byte: without SSE2, and what the tests compare it with.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+fn portable_mask(block: &[u8; 16]) -> u32 {
+    (block.iter().enumerate()).fold(0, |mask, (i, &b)| mask | u32::from(needs_escape(b)) << i)
 }
 
 fn escape(out: &mut String, b: u8) {
@@ -336,10 +349,10 @@ mod tests {
     }
 
     /// Every length around the word size, with one byte to escape at every place (the words,
-    /// the overlapping last word, strings shorter than a word).
+    /// the overlapping last block, strings shorter than a block).
     #[test]
     fn escapes_are_found_wherever_they_are() {
-        for len in 0..26 {
+        for len in 0..40 {
             let clean = "é".repeat(len / 2) + &"x".repeat(len % 2);
             assert_eq!(json(&clean), serde_json::to_string(&clean).unwrap());
             for at in 0..=clean.len() {
@@ -355,15 +368,15 @@ mod tests {
     }
 
     #[test]
-    fn a_word_needs_escape_exactly_when_a_byte_does() {
+    fn a_block_marks_exactly_the_bytes_that_need_escape() {
         for b in 0..=255u8 {
-            for pos in 0..8 {
-                let mut w = [b'a'; 8];
-                w[pos] = b;
-                assert_eq!(word_needs_escape(u64::from_le_bytes(w)), needs_escape(b), "{b:#x} at {pos}");
-                let mut high = [0xffu8; 8];
-                high[pos] = b;
-                assert_eq!(word_needs_escape(u64::from_le_bytes(high)), needs_escape(b), "{b:#x} among 0xff");
+            for pos in 0..16 {
+                for fill in [b'a', 0xff, 0x7f, 0x20] {
+                    let mut block = [fill; 16];
+                    block[pos] = b;
+                    assert_eq!(escape_mask(&block), portable_mask(&block), "{b:#x} at {pos} among {fill:#x}");
+                    assert_eq!(escape_mask(&block) >> pos & 1 == 1, needs_escape(b), "{b:#x} at {pos}");
+                }
             }
         }
     }
