@@ -2,7 +2,6 @@
 //! MIME attachment names. Fed line by line; holds a bounded amount of state.
 
 use super::folds::FoldRun;
-use super::headers::Identity;
 use super::line::{Ending, LINE_LIMIT, LineBuf, LineRef};
 use super::mime;
 use super::record::{Attachment, BodyStats, Extreme};
@@ -12,6 +11,8 @@ use crate::tcp::PacketRef;
 const FIELD_MAX: usize = 16 * 1024;
 const MAX_BOUNDARIES: usize = 32;
 const MAX_ATTACHMENTS: usize = 1000;
+/// Continuation lines of a field not kept that are counted one by one before `FoldRun::count_rest`.
+const SHORT_FOLD_RUN: u64 = 8;
 
 #[derive(Clone, Debug)]
 pub struct Message {
@@ -159,12 +160,20 @@ impl Message {
         let known = self.stats.longest_header_line.as_ref().map_or(0, |e| e.value as usize);
         let mut run = FoldRun::after(known);
         let mut open = true;
-        while open && self.field_wanted && self.field.len() < FIELD_MAX {
+        // Lines are taken one by one while the field keeps them, and for the first few of a
+        // field that does not (most folded fields are short: counting word by word pays off
+        // only for a long run).
+        while open {
+            let keep = self.field_wanted && self.field.len() < FIELD_MAX;
+            if !keep && run.lines >= SHORT_FOLD_RUN {
+                break;
+            }
             match run.next_line(data) {
-                Some(content) => {
+                Some(content) if keep => {
                     let kept = content.len().min(self.max_line_len).min(FIELD_MAX - self.field.len());
                     self.field.extend_from_slice(&content[..kept]);
                 }
+                Some(_) => {}
                 None => open = false,
             }
         }
@@ -253,7 +262,10 @@ impl Message {
         // Only a few header fields matter: the others are skipped without a copy, and the
         // buffer is kept for the next field (a header-like body would otherwise allocate per line).
         let field = std::mem::take(&mut self.field);
-        self.parse_field(&field);
+        // A field not kept (most of them) has nothing to parse.
+        if !field.is_empty() {
+            self.parse_field(&field);
+        }
         self.field = field;
         self.field.clear();
         self.field_wanted = true;
@@ -266,9 +278,9 @@ impl Message {
             return true;
         };
         let name = first[..colon].trim_ascii();
-        name.eq_ignore_ascii_case(b"content-type")
-            || name.eq_ignore_ascii_case(b"content-disposition")
-            || (self.top_headers && Identity::reads(name, self.personal_headers))
+        named(name, "content-type")
+            || named(name, "content-disposition")
+            || (self.top_headers && self.stats.identity.wants(name, self.personal_headers))
     }
 
     fn parse_field(&mut self, field: &[u8]) {
@@ -279,9 +291,9 @@ impl Message {
             return;
         };
         let name = field[..colon].trim_ascii();
-        let (rank, key) = if name.eq_ignore_ascii_case(b"content-disposition") {
+        let (rank, key) = if named(name, "content-disposition") {
             (2, "filename")
-        } else if name.eq_ignore_ascii_case(b"content-type") {
+        } else if named(name, "content-type") {
             (1, "name")
         } else {
             return;
@@ -320,6 +332,13 @@ impl Message {
         });
         self.open_part = Some((self.stats.attachments.len() - 1, self.part_start));
     }
+}
+
+/// `name` is `lower` in any letter case; the length is compared inline first, as most names
+/// differ in it.
+#[inline]
+fn named(name: &[u8], lower: &str) -> bool {
+    name.len() == lower.len() && name.eq_ignore_ascii_case(lower.as_bytes())
 }
 
 fn trim_end(b: &[u8]) -> &[u8] {

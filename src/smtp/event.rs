@@ -138,6 +138,10 @@ impl EventLog {
             self.dropped += 1;
             return None;
         }
+        // Most sessions log 8 to 16 events: room for 16 at once, not grown 4, 8, 16.
+        if self.events.capacity() == 0 {
+            self.events.reserve_exact(16.min(self.max));
+        }
         self.events.push(e);
         Some(self.events.len() - 1)
     }

@@ -22,31 +22,79 @@ impl Identity {
     /// Whether `field` does anything with a field of this name: callers skip the others
     /// without keeping them.
     pub fn reads(name: &[u8], personal: bool) -> bool {
-        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-        is("message-id") || is("received") || (personal && (is("subject") || is("from") || is("to")))
+        IdField::of(name).is_some_and(|f| personal || !f.personal())
+    }
+
+    /// `reads`, and `field` would still take something from it: a value already found, or a
+    /// full Received path (a mail loop adds hundreds), need not be kept to be ignored.
+    pub fn wants(&self, name: &[u8], personal: bool) -> bool {
+        match IdField::of(name) {
+            Some(IdField::MessageId) => self.message_id.is_none(),
+            Some(IdField::Received) => self.received_path.len() < MAX_PATH,
+            Some(IdField::Subject) => personal && self.subject.is_none(),
+            Some(IdField::From) => personal && self.from.is_none(),
+            Some(IdField::To) => personal && self.to.is_none(),
+            None => false,
+        }
     }
 
     /// One unfolded header field ("Name: value"); `personal`: keep Subject, From and To too.
     pub fn field(&mut self, field: &[u8], personal: bool) {
-        let Some(colon) = memchr::memchr(b':', field) else { return };
-        let name = field[..colon].trim_ascii();
+        let Some(colon) = field.iter().position(|&b| b == b':') else { return };
+        let Some(which) = IdField::of(field[..colon].trim_ascii()) else { return };
         let value = || one_line(field[colon + 1..].trim_ascii());
-        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-        if is("message-id") {
-            self.message_id.get_or_insert_with(value);
-        } else if is("received") {
-            if self.received_path.len() < MAX_PATH
-                && let Some(hop) = received_from(&value())
-            {
-                self.received_path.push(hop);
+        match which {
+            IdField::MessageId => {
+                self.message_id.get_or_insert_with(value);
             }
-        } else if personal && is("subject") {
-            self.subject.get_or_insert_with(value);
-        } else if personal && is("from") {
-            self.from.get_or_insert_with(value);
-        } else if personal && is("to") {
-            self.to.get_or_insert_with(value);
+            IdField::Received => {
+                if self.received_path.len() < MAX_PATH
+                    && let Some(hop) = received_from(&value())
+                {
+                    self.received_path.push(hop);
+                }
+            }
+            _ if !personal => {}
+            IdField::Subject => {
+                self.subject.get_or_insert_with(value);
+            }
+            IdField::From => {
+                self.from.get_or_insert_with(value);
+            }
+            IdField::To => {
+                self.to.get_or_insert_with(value);
+            }
         }
+    }
+}
+
+/// The header fields the identity is read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum IdField {
+    MessageId,
+    Received,
+    Subject,
+    From,
+    To,
+}
+
+impl IdField {
+    /// The field named `name` (any letter case). Told apart by length first: one comparison
+    /// per field name instead of one per candidate.
+    fn of(name: &[u8]) -> Option<IdField> {
+        let (field, spelled) = match name.len() {
+            10 => (IdField::MessageId, "message-id"),
+            8 => (IdField::Received, "received"),
+            7 => (IdField::Subject, "subject"),
+            4 => (IdField::From, "from"),
+            2 => (IdField::To, "to"),
+            _ => return None,
+        };
+        name.eq_ignore_ascii_case(spelled.as_bytes()).then_some(field)
+    }
+
+    fn personal(self) -> bool {
+        matches!(self, IdField::Subject | IdField::From | IdField::To)
     }
 }
 
@@ -60,8 +108,9 @@ fn one_line(value: &[u8]) -> String {
     }
     // ASCII (nearly every value): the same, without the intermediate strings. The white space
     // is `char::is_whitespace`'s in ASCII, which unlike `u8::is_ascii_whitespace` has VT.
+    let value = std::str::from_utf8(value).expect("ASCII is UTF-8");
     let mut out = String::with_capacity(value.len().min(MAX_VALUE));
-    let words = value.split(|b| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')).filter(|w| !w.is_empty());
+    let words = value.split(['\t', '\n', '\x0b', '\x0c', '\r', ' ']).filter(|w| !w.is_empty());
     for word in words {
         if out.len() >= MAX_VALUE {
             break;
@@ -69,7 +118,7 @@ fn one_line(value: &[u8]) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(std::str::from_utf8(word).expect("ASCII is UTF-8"));
+        out.push_str(word);
     }
     out.truncate(MAX_VALUE);
     out
@@ -84,16 +133,22 @@ fn received_from(value: &str) -> Option<String> {
         return None;
     }
     let clause = &value[5..];
-    // The from clause ends where "by" begins (RFC 5321 §4.4).
-    let end = clause.as_bytes().windows(4).position(|w| w.eq_ignore_ascii_case(b" by ")).unwrap_or(clause.len());
+    // The from clause ends where "by" begins (RFC 5321 §4.4): looked for at each space only.
+    let bytes = clause.as_bytes();
+    let end = memchr::memchr_iter(b' ', bytes)
+        .find(|&i| bytes.get(i + 1..i + 4).is_some_and(|w| w.eq_ignore_ascii_case(b"by ")))
+        .unwrap_or(clause.len());
     let clause = &clause[..end];
     let address = clause.split(['[', ']']).skip(1).step_by(2).find_map(|inside| {
         let inside = inside.trim();
         let inside = inside.strip_prefix("IPv6:").or_else(|| inside.strip_prefix("ipv6:")).unwrap_or(inside);
-        inside.parse::<std::net::IpAddr>().ok()
+        inside.parse::<std::net::IpAddr>().ok().map(|ip| (ip, inside))
     });
     match address {
-        Some(ip) => Some(ip.to_string()),
+        // An IPv4 address parses only in its one written form (no leading zeros), so the text is
+        // what `to_string` would print; IPv6 is normalised (case, zero runs).
+        Some((std::net::IpAddr::V4(_), text)) => Some(text.to_string()),
+        Some((ip, _)) => Some(ip.to_string()),
         None => clause.split_whitespace().next().map(str::to_string),
     }
 }
@@ -110,10 +165,32 @@ mod tests {
             for name in names {
                 let mut id = Identity::default();
                 id.field(format!("{name}: from a.example [192.0.2.1] by b <x@y>").as_bytes(), personal);
+                assert!(
+                    Identity::default().wants(name.as_bytes(), personal) || !Identity::reads(name.as_bytes(), personal)
+                );
                 let kept = id != Identity::default();
                 assert_eq!(Identity::reads(name.as_bytes(), personal), kept, "{name}, personal {personal}");
+                // Once it took something, a field of the same name has nothing more to give.
+                if name != "received" {
+                    assert!(!id.wants(name.as_bytes(), personal), "{name}");
+                }
             }
         }
+    }
+
+    /// The address text kept for IPv4 is what printing the parsed address gives.
+    #[test]
+    fn ipv4_text_is_its_printed_form() {
+        for text in
+            ["192.0.2.1", "0.0.0.0", "255.255.255.255", "10.0.0.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1"]
+        {
+            if let Ok(ip) = text.parse::<std::net::Ipv4Addr>() {
+                assert_eq!(ip.to_string(), text);
+            }
+        }
+        assert_eq!(received_from("from a ([IPv6:2001:DB8:0:0::5]) by b").as_deref(), Some("2001:db8::5"));
+        assert_eq!(received_from("from a ([ 192.0.2.7 ]) BY b [192.0.2.8]").as_deref(), Some("192.0.2.7"));
+        assert_eq!(received_from("from a.example\tby b [192.0.2.8]").as_deref(), Some("192.0.2.8"));
     }
 
     #[test]
@@ -131,6 +208,16 @@ mod tests {
             id.field(l.as_bytes(), personal);
         }
         id
+    }
+
+    #[test]
+    fn a_full_received_path_wants_no_more() {
+        let mut id = Identity::default();
+        for i in 0..MAX_PATH + 3 {
+            assert_eq!(id.wants(b"Received", false), i < MAX_PATH);
+            id.field(format!("Received: from h{i} by x").as_bytes(), false);
+        }
+        assert_eq!(id.received_path.len(), MAX_PATH);
     }
 
     #[test]

@@ -3,25 +3,23 @@
 
 /// Splits `type/sub; a=b; c="d;e"` into lower-cased keys and unquoted values.
 pub fn params(value: &str) -> Vec<(String, String)> {
+    // Bytes, sliced between the separators: the delimiters are ASCII, and a byte after a
+    // backslash is only ever a character's first byte or a continuation byte, never special.
     let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut escaped = false;
-    for c in value.chars() {
-        match c {
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, b) in value.bytes().enumerate() {
+        match b {
             _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            ';' if !quoted => {
-                push_param(&mut out, &cur);
-                cur.clear();
-                continue;
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            b';' if !quoted => {
+                push_param(&mut out, &value[start..i]);
+                start = i + 1;
             }
             _ => {}
         }
-        cur.push(c);
     }
-    push_param(&mut out, &cur);
+    push_param(&mut out, &value[start..]);
     out
 }
 
@@ -51,14 +49,15 @@ pub fn param(ps: &[(String, String)], base: &str) -> Option<Vec<u8>> {
     if let Some((_, v)) = ps.iter().find(|(k, _)| k == base) {
         return Some(v.as_bytes().to_vec());
     }
-    let ext = format!("{base}*");
-    if let Some((_, v)) = ps.iter().find(|(k, _)| *k == ext) {
+    // Keys after `base*`, compared in place (no "base*" string built per call).
+    let extended = |k| after_star(k, base);
+    if let Some((_, v)) = ps.iter().find(|(k, _)| extended(k) == Some("")) {
         return Some(percent_decode(strip_charset(v)));
     }
     let mut pieces: Vec<(u32, bool, &str)> = ps
         .iter()
         .filter_map(|(k, v)| {
-            let rest = k.strip_prefix(&ext)?;
+            let rest = extended(k)?;
             let (num, star) = rest.strip_suffix('*').map_or((rest, false), |n| (n, true));
             Some((num.parse().ok()?, star, v.as_str()))
         })
@@ -76,6 +75,11 @@ pub fn param(ps: &[(String, String)], base: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// What follows `base*` in the key `k`, if it starts so.
+fn after_star<'a>(k: &'a str, base: &str) -> Option<&'a str> {
+    k.strip_prefix(base)?.strip_prefix('*')
 }
 
 fn strip_charset(v: &str) -> &str {
@@ -114,6 +118,8 @@ mod tests {
     fn plain_and_quoted() {
         let ps = params("attachment; filename=\"a;b \\\"q\\\".pdf\"; size=3");
         assert_eq!(param(&ps, "filename").unwrap(), b"a;b \"q\".pdf");
+        let ps = params("text/plain; name=\"é;x\\\\\"; charset=\"utf-8\" ; x");
+        assert_eq!(ps, [("name".to_string(), "é;x\\".to_string()), ("charset".to_string(), "utf-8".to_string())]);
         let ps = params("multipart/mixed; boundary=----=_Part_1");
         assert_eq!(param(&ps, "boundary").unwrap(), b"----=_Part_1");
     }

@@ -70,16 +70,40 @@ const KNOWN: [(Verb, &str); 22] = [
     (Verb::Saml, "SAML"),
 ];
 
+/// Up to 8 ASCII letters as one integer, upper-cased (little-endian, zero-padded).
+const fn packed(name: &[u8]) -> u64 {
+    let mut word = 0u64;
+    let mut i = 0;
+    while i < name.len() {
+        word |= (name[i].to_ascii_uppercase() as u64) << (8 * i);
+        i += 1;
+    }
+    word
+}
+
+/// `KNOWN`'s names, packed.
+const PACKED: [u64; KNOWN.len()] = {
+    let mut words = [0; KNOWN.len()];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        words[i] = packed(KNOWN[i].1.as_bytes());
+        i += 1;
+    }
+    words
+};
+
 impl Verb {
     /// The verb of a command line's first word: known verbs in any letter case; anything else
     /// kept (upper-cased when alphabetic, cut at `VERB_MAX` bytes).
     pub fn parse(word: &str) -> Verb {
         if (1..=16).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_alphabetic()) {
-            // Compared in place: only a verb that is no known one is upper-cased into a copy.
-            return KNOWN
-                .iter()
-                .find(|(_, n)| n.eq_ignore_ascii_case(word))
-                .map_or_else(|| Verb::Other(word.to_ascii_uppercase().into()), |(v, _)| v.clone());
+            // Known verbs have at most 8 letters: compared as one upper-cased word each. Only a
+            // verb that is no known one is upper-cased into a copy.
+            let known = (word.len() <= 8)
+                .then(|| packed(word.as_bytes()))
+                .and_then(|w| PACKED.iter().position(|&p| p == w))
+                .map(|i| KNOWN[i].0.clone());
+            return known.unwrap_or_else(|| Verb::Other(word.to_ascii_uppercase().into()));
         }
         let mut end = word.len().min(VERB_MAX);
         while !word.is_char_boundary(end) {
