@@ -432,6 +432,7 @@ impl ConnTracker {
     }
 
     /// Heap bytes the tracker holds beyond itself (kept events, closes, Zeek's history).
+    #[inline]
     pub fn held_bytes(&self) -> usize {
         self.events.held_bytes() + self.closes.capacity() * std::mem::size_of::<CloseEvent>() + self.zeek.held_bytes()
     }

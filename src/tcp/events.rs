@@ -78,6 +78,11 @@ struct Seen {
     ttl: Option<(u8, u8)>,
 }
 
+/// Room for the kept events made at the first one with payload: a session keeps about this
+/// many, and growing to them one doubling at a time cost reallocations and copies. A refused
+/// handshake (no payload) keeps its few events in a small vector, as before.
+const KEPT_WITH_PAYLOAD: usize = 16;
+
 pub struct EventLog {
     kept: Vec<PacketEvent>,
     recent: [Ring; 2],
@@ -105,6 +110,7 @@ impl EventLog {
     }
 
     /// Heap bytes of the kept events.
+    #[inline]
     pub fn held_bytes(&self) -> usize {
         self.kept.capacity() * std::mem::size_of::<PacketEvent>()
     }
@@ -160,9 +166,13 @@ impl EventLog {
     fn keep(&mut self, e: PacketEvent) {
         if self.kept.len() >= self.max {
             self.dropped += 1;
-        } else {
-            self.kept.push(e);
+            return;
         }
+        if e.len > 0 && self.kept.capacity() < KEPT_WITH_PAYLOAD {
+            // `len` is below `max` (above) and below a capacity under KEPT_WITH_PAYLOAD.
+            self.kept.reserve_exact(KEPT_WITH_PAYLOAD.min(self.max) - self.kept.len());
+        }
+        self.kept.push(e);
     }
 
     /// An ordinary packet leaving the recent window: dropped, unless it is the latest payload.

@@ -129,6 +129,7 @@ impl ZeekConn {
     }
 
     /// Heap bytes of the history letters.
+    #[inline]
     pub fn held_bytes(&self) -> usize {
         self.history.capacity()
     }
@@ -181,6 +182,7 @@ impl ZeekConn {
 
     /// `Connection::CheckHistory`: records the letter the first time only; returns true when it
     /// had been seen before (the caller may then record it again for a new sequence number).
+    #[inline]
     fn check_history(&mut self, role: Role, bit: Once, upper: char) -> bool {
         let mask = (bit as u32) << if role == Role::Orig { 0 } else { 16 };
         if self.hist_seen & mask == 0 {
@@ -240,6 +242,12 @@ impl ZeekConn {
     /// `TCPSessionAdapter::Process`, in Zeek's order.
     fn process(&mut self, role: Role, seg: &Seg) {
         let i = Self::idx(role);
+        if seg.flags & (Flag::SYN | Flag::FIN | Flag::RST) == 0
+            && matches!(self.ep[i].state, EndpointState::Established | EndpointState::Partial)
+        {
+            self.process_plain(role, seg);
+            return;
+        }
         self.ep[i].init(seg);
         let rel_seq = self.ep[i].rel(seg.seq);
         self.update_history(role, seg, rel_seq);
@@ -254,6 +262,27 @@ impl ZeekConn {
             self.push(role, 'T');
         }
         self.update_state_machine(role, seg);
+    }
+
+    /// `Process` for most packets of a connection: no SYN, FIN or RST, from an endpoint past its
+    /// handshake. The steps that change nothing for such a segment are left out: `init_endpoint`
+    /// (it acts on a SYN or an inactive endpoint), the letters of those flags, and the state
+    /// machine (an established or partial endpoint changes state on them alone).
+    #[inline]
+    fn process_plain(&mut self, role: Role, seg: &Seg) {
+        if seg.len > 0 {
+            self.check_history(role, Once::Data, 'D');
+        } else if seg.ack_flag() {
+            self.check_history(role, Once::Ack, 'A');
+        }
+        self.check_zero_window(role, seg);
+        if seg.ack_flag() {
+            self.take_ack(role, seg);
+        }
+        let i = Self::idx(role);
+        if self.ep[i].update_last_seq(seg) && self.ep[i].retransmits.bump() {
+            self.push(role, 'T');
+        }
     }
 
     /// `update_history`: S H A D F R I Q letters.

@@ -120,6 +120,7 @@ impl<A> Flow<A> {
     /// events, and with payload its reassemblers, buffered segments and their tree, the
     /// dialogue's strings and lists — as measured (`heap`). Without a metered allocator, an
     /// estimate of the state, segments and events instead.
+    #[inline]
     pub(super) fn charge(&self) -> usize {
         let base = std::mem::size_of::<Flow<A>>() + BOOKKEEPING;
         match &self.state {
