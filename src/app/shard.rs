@@ -23,7 +23,7 @@ use super::renderer::Renderer;
 use smtpdiag::capture::{self, CaptureError, CaptureWarning, Frame, FrameSink, ReadStats};
 use smtpdiag::diagnose::{self, DiagnoseConfig, failover};
 use smtpdiag::session::{Analyzer, AnalyzerConfig, Brief, DecodeStats, Route, Session};
-use smtpdiag::tcp::flow::{TableStats, bucket_of};
+use smtpdiag::tcp::flow::{BUCKETS, TableStats, bucket_of};
 use std::cell::RefCell;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -155,6 +155,7 @@ fn run_shard(
         read_to: 0,
         populated: 0,
         peek: Peek::new(&shared.config.tcp.ports),
+        mine: buckets_of(shard, shared.threads),
     };
     let result = capture::read_map(shared.name, shared.map, &mut reader);
     let (read_to, offset) = (reader.read_to, shared.map.len());
@@ -264,25 +265,24 @@ struct ShardReader<'s, 'a, 'r, 'o, F: FnMut(Session) -> ControlFlow<()>> {
     /// The map is populated up to here (see `capture::populate_ahead`).
     populated: usize,
     peek: Peek,
+    /// The buckets this shard holds, a bit each (see `buckets_of`).
+    mine: u64,
 }
 
 impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_, '_, F> {
     fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
-        let s = self.shared;
-        if self.outbox.borrow().gone || s.closed.load(Ordering::Relaxed) || s.stop_reading.load(Ordering::Relaxed) {
-            return ControlFlow::Break(());
-        }
-        // A shard holds whole buckets of the flow table (bucket mod threads; see `tcp::flow`),
-        // so that every bucket's share of the caps, and what it evicts, is the same for any
-        // number of threads. Most frames are plain and another shard's: their bucket, read from
-        // the header bytes, is all this shard needs of them.
+        // A shard holds whole buckets of the flow table (see `tcp::flow`), so that every
+        // bucket's share of the caps, and what it evicts, is the same for any number of threads.
+        // Most frames are plain and another shard's: their bucket, read from the header bytes,
+        // is all this shard needs of them.
         let bucket = self.peek.mail_bucket(frame);
-        if bucket.is_some_and(|b| b % s.threads != self.shard) {
+        if bucket.is_some_and(|b| self.mine & 1 << b == 0) {
             self.analyzer.foreign(frame);
         } else {
             self.decoded(frame, bucket);
         }
         self.read_to = frame.number;
+        let s = self.shared;
         let base = s.map.as_ptr() as usize;
         let offset = (frame.data.as_ptr() as usize).saturating_sub(base) + frame.data.len();
         // Pages mapped ahead in one call per step, not faulted in one by one (whichever shard
@@ -292,7 +292,9 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for ShardReader<'_, '_, '_,
             let starts = self.analyzer.starts.as_mut().map(std::mem::take).unwrap_or_default();
             let mut outbox = self.outbox.borrow_mut();
             outbox.send(frame.number, offset, starts, None);
-            if outbox.gone {
+            // Asked once a batch, not every frame: a closed output or an interrupt stops the
+            // shards a thousand frames later at most.
+            if outbox.gone || s.closed.load(Ordering::Relaxed) || s.stop_reading.load(Ordering::Relaxed) {
                 return ControlFlow::Break(());
             }
         }
@@ -322,15 +324,20 @@ impl<F: FnMut(Session) -> ControlFlow<()>> ShardReader<'_, '_, '_, '_, F> {
             }
             _ => None,
         };
-        let threads = self.shared.threads;
         match packet {
-            Some(p) if bucket.unwrap_or_else(|| bucket_of(&p)) % threads == self.shard => {
+            Some(p) if self.mine & 1 << bucket.unwrap_or_else(|| bucket_of(&p)) != 0 => {
                 let _ = self.analyzer.packet(&p);
             }
             // Every packet's time moves the capture's clock, as in a single table.
             _ => self.analyzer.tick(frame.number, frame.ts),
         }
     }
+}
+
+/// The buckets shard `shard` of `threads` holds, a bit each: bucket mod `threads`.
+fn buckets_of(shard: usize, threads: usize) -> u64 {
+    const { assert!(BUCKETS <= 64) };
+    (0..BUCKETS).filter(|b| b % threads == shard).fold(0, |mine, b| mine | 1 << b)
 }
 
 fn add_table_stats(total: &mut TableStats, t: &TableStats) {
