@@ -8,6 +8,10 @@
 //! session waiting, or has read past the frame that ended this one. So a flood that ends a
 //! hundred thousand connections at once (end of input, say) crosses from the shards to the
 //! printer a chunk at a time instead of in one report per shard.
+//!
+//! The merger runs on a thread of its own, asleep on a channel but for a few thousand reports per
+//! run: the printing it does (about 3 % of the work on the real mix) then goes to whichever core
+//! has room, instead of always to the shard that merged (which made that shard the busier one).
 
 use super::renderer::Rendered;
 use smtpdiag::capture::{CaptureWarning, PageRelease};
@@ -25,17 +29,16 @@ pub const BATCH: u64 = 1024;
 /// taken per shard, what the merger holds is bounded (whole sessions are kilobytes each).
 pub const CHUNK: usize = 64;
 /// Reports a shard may have in its channel before it waits. Most are a batch's note, a few
-/// bytes: room for a few batches of them lets a shard read on while shard 0, which takes them in
-/// only between its own batches, is busy with heavy frames (4 stalled the other shard often).
-pub const IN_FLIGHT: usize = 16;
+/// bytes: room for a few batches of them lets a shard read on while the merger waits for
+/// another one (4 stalled the shards often when shard 0 merged between its own batches).
+pub const IN_FLIGHT: usize = 8;
 /// Sessions taken in per shard before its channel is left to wait.
 const WAITING: usize = 4 * CHUNK;
-/// Batches of frames shard 0 (the merger's own) may read ahead of the slowest shard before it
-/// waits for it. Meanwhile its sessions wait here (at most `WAITING`) and the mapped pages
-/// behind the slowest shard stay (2 MB of frames of 240 bytes, 7 MB of 860: at 32 batches the
-/// 1 GB file's peak RSS with two threads was 113 MB instead of 90). Work comes in runs (one
-/// heavy connection, then light ones); with 4 batches the shards took turns waiting for each
-/// other. The other shards are held as far ahead of shard 0 (see `poll`).
+/// Batches of frames a shard's reports are taken in ahead of the slowest shard; beyond that its
+/// channel fills and it waits (see `poll`). Meanwhile the mapped pages behind the slowest shard
+/// stay (2 MB of frames of 240 bytes, 7 MB of 860: at 32 batches the 1 GB file's peak RSS with
+/// two threads was 113 MB instead of 90). Work comes in runs (one heavy connection, then light
+/// ones); with 4 batches the shards took turns waiting for each other.
 const AHEAD: u64 = 8;
 
 /// A finished session on its way to the output: where it goes, what the failover tracker needs
@@ -158,9 +161,9 @@ impl<T: Numbered> Lane<T> {
     }
 }
 
-/// Merges the shards' streams on shard 0's thread; `on_done` gets the sessions in output order.
+/// Merges the shards' streams; `on_done` gets the sessions in output order.
 pub struct Merger<'o, T = Ended> {
-    /// Reports of shards 1.., each on its own bounded channel: a shard that runs ahead waits.
+    /// Reports of every shard, each on its own bounded channel: a shard that runs ahead waits.
     rxs: Vec<Receiver<Report<T>>>,
     on_done: &'o mut dyn FnMut(T) -> ControlFlow<()>,
     lanes: Vec<Lane<T>>,
@@ -170,6 +173,8 @@ pub struct Merger<'o, T = Ended> {
     release: PageRelease,
     /// The output is gone: what comes is dropped.
     pub stopped: bool,
+    /// The most sessions waiting here at once.
+    pub most_held: usize,
 }
 
 impl<'o, T: Numbered> Merger<'o, T> {
@@ -178,8 +183,9 @@ impl<'o, T: Numbered> Merger<'o, T> {
         rxs: Vec<Receiver<Report<T>>>,
         on_done: &'o mut dyn FnMut(T) -> ControlFlow<()>,
     ) -> Self {
-        let lanes = (0..=rxs.len()).map(|_| Lane::default()).collect();
-        Merger { rxs, on_done, lanes, ends: Vec::new(), map, release: PageRelease::default(), stopped: false }
+        let lanes = (0..rxs.len()).map(|_| Lane::default()).collect();
+        let release = PageRelease::default();
+        Merger { rxs, on_done, lanes, ends: Vec::new(), map, release, stopped: false, most_held: 0 }
     }
 
     fn accept(&mut self, r: Report<T>) {
@@ -192,40 +198,23 @@ impl<'o, T: Numbered> Merger<'o, T> {
             lane.done = true;
             self.ends.push((r.shard, t, w));
         }
-    }
-
-    /// Shard 0's own report: merge what can be, and wait for the other shards while shard 0 is
-    /// more than `AHEAD` batches ahead of them or holds more than `WAITING` sessions.
-    pub fn own(&mut self, report: Report<T>) {
-        self.accept(report);
-        loop {
-            self.poll();
-            self.emit();
-            let own = &self.lanes[0];
-            let behind = self.lanes[1..].iter().filter(|l| !l.done).map(|l| l.read_to).min();
-            let ahead = behind.is_some_and(|b| own.read_to > b + AHEAD * BATCH);
-            if self.stopped || !(ahead || own.waiting.len() > WAITING) {
-                break;
-            }
-            match self.blocker() {
-                Some(i) if i > 0 => self.receive(i),
-                _ => break,
-            }
-        }
+        self.most_held = self.most_held.max(self.lanes.iter().map(|l| l.waiting.len()).sum());
     }
 
     /// Takes the reports that are in, up to `WAITING` sessions per shard (the rest wait in its
     /// channel, and a shard whose channel is full waits too).
     ///
-    /// A shard more than `AHEAD` batches ahead of shard 0 is left to wait on its full channel:
-    /// the mapped pages between the slowest and the fastest shard stay resident, and a shard
-    /// that reads other shards' frames only as far as their header can outrun shard 0 by
-    /// hundreds of megabytes (the 1 GB file's peak RSS went from 90 to 270 MB).
+    /// A shard more than `AHEAD` batches ahead of the slowest other one is left to wait on its
+    /// full channel: the mapped pages between the slowest and the fastest shard stay resident,
+    /// and a shard that reads other shards' frames only as far as their header can outrun them
+    /// by hundreds of megabytes (the 1 GB file's peak RSS went from 90 to 270 MB).
     fn poll(&mut self) {
-        let limit = self.lanes[0].read_to.saturating_add(AHEAD * BATCH);
-        for i in 1..self.lanes.len() {
-            while !self.lanes[i].done && self.lanes[i].waiting.len() < WAITING && self.lanes[i].read_to <= limit {
-                match self.rxs[i - 1].try_recv() {
+        for i in 0..self.lanes.len() {
+            while !self.lanes[i].done
+                && self.lanes[i].waiting.len() < WAITING
+                && self.lanes[i].read_to <= self.limit_for(i)
+            {
+                match self.rxs[i].try_recv() {
                     Ok(r) => self.accept(r),
                     Err(mpsc::TryRecvError::Empty) => break,
                     Err(mpsc::TryRecvError::Disconnected) => self.lanes[i].done = true,
@@ -234,9 +223,16 @@ impl<'o, T: Numbered> Merger<'o, T> {
         }
     }
 
+    /// How far shard `i` may have read for its next report to be taken in: `AHEAD` batches past
+    /// the slowest other shard still reading.
+    fn limit_for(&self, i: usize) -> u64 {
+        let others = self.lanes.iter().enumerate().filter(|&(j, l)| j != i && !l.done);
+        others.map(|(_, l)| l.read_to).min().map_or(u64::MAX, |slowest| slowest.saturating_add(AHEAD * BATCH))
+    }
+
     /// Waits for shard `i`'s next report.
     fn receive(&mut self, i: usize) {
-        match self.rxs[i - 1].recv() {
+        match self.rxs[i].recv() {
             Ok(r) => self.accept(r),
             Err(_) => self.lanes[i].done = true,
         }
@@ -293,16 +289,16 @@ impl<'o, T: Numbered> Merger<'o, T> {
         }
     }
 
-    /// After shard 0's last report: takes the other shards' reports as the merge needs them
-    /// until all are done, then hands on the rest (of shards an interrupt stopped early too).
-    pub fn drain_all(&mut self) {
-        // Shard 0 is done here, whether or not it sent its last report (it stops without one
-        // when the output is gone).
-        self.lanes[0].done = true;
+    /// Takes the shards' reports as the merge needs them, waiting on the shard it needs next,
+    /// until all are done, and hands on every session (of shards an interrupt stopped early
+    /// too). `between` runs after each report waited for (to pass on an interrupt); when the
+    /// output is gone, `on_stop` runs once (to stop the shards) and the rest is dropped.
+    pub fn run(&mut self, between: &mut dyn FnMut(), on_stop: &mut dyn FnMut()) {
         loop {
             self.poll();
             self.emit();
             if self.stopped {
+                on_stop();
                 // Nothing more is shown: let the shards end.
                 for rx in &self.rxs {
                     while rx.recv().is_ok() {}
@@ -313,6 +309,7 @@ impl<'o, T: Numbered> Merger<'o, T> {
                 Some(i) => self.receive(i),
                 None => break,
             }
+            between();
         }
         self.emit();
     }
@@ -382,60 +379,69 @@ mod tests {
         let frames = 20_000;
         let map = memmap2::MmapOptions::new().len(4096).map_anon().expect("anonymous map");
         let map = map.make_read_only().expect("read-only");
-        let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
-        let other = std::thread::spawn(move || {
-            for r in script(1, frames) {
-                tx.send(r).expect("merger alive");
-            }
-        });
+        let (mut rxs, mut shards) = (Vec::new(), Vec::new());
+        for shard in 0..2 {
+            let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
+            rxs.push(rx);
+            shards.push(std::thread::spawn(move || {
+                for r in script(shard, frames) {
+                    tx.send(r).expect("merger alive");
+                }
+            }));
+        }
         let mut out = Vec::new();
         let mut on_done = |item: Item| {
             out.push((item.key, item.index));
             ControlFlow::Continue(())
         };
-        let mut merger = Merger::new(&map, vec![rx], &mut on_done);
-        let mut most_held = 0;
-        for r in script(0, frames) {
-            merger.own(r);
-            most_held = most_held.max(merger.lanes.iter().map(|l| l.waiting.len()).sum::<usize>());
+        let mut merger = Merger::new(&map, rxs, &mut on_done);
+        merger.run(&mut || {}, &mut || panic!("the output stays"));
+        for shard in shards {
+            shard.join().expect("shard");
         }
-        merger.drain_all();
-        other.join().expect("shard 1");
         assert_eq!(merger.ends.len(), 2);
+        let most_held = merger.most_held;
         drop(merger);
         assert_eq!(out.len(), frames as usize);
         assert!(out.windows(2).all(|w| w[0].0 < w[1].0), "in key order");
         // Every frame opened a connection: a session's number is its first packet.
         assert!(out.iter().all(|(key, index)| *index == key.first_packet));
-        assert!(most_held <= 2 * WAITING + CHUNK, "{most_held} sessions held");
+        // Each shard's lane takes reports while it holds fewer than `WAITING`.
+        assert!(most_held <= 2 * (WAITING + CHUNK), "{most_held} sessions held");
     }
 
-    /// A shard that reads ahead of shard 0 (it only peeks at the other shard's frames) is taken
-    /// in only while it is within `AHEAD` batches of it; the rest of its reports stay in its
+    /// A batch note of shard `shard`, read to `read_to`.
+    fn note(shard: usize, read_to: u64) -> Report<Item> {
+        Report { shard, read_to, offset: 0, starts: Vec::new(), sessions: Vec::new(), end: None }
+    }
+
+    /// A shard that reads ahead of the others (it only peeks at their frames) is taken in only
+    /// while it is within `AHEAD` batches of the slowest; the rest of its reports stay in its
     /// channel, which fills, so it waits instead of holding the mapped file open behind it.
     #[test]
-    fn a_shard_far_ahead_of_shard_0_is_left_waiting() {
+    fn a_shard_far_ahead_of_the_slowest_is_left_waiting() {
         let map = memmap2::MmapOptions::new().len(4096).map_anon().expect("anonymous map");
         let map = map.make_read_only().expect("read-only");
-        let (tx, rx) = mpsc::sync_channel(4 * AHEAD as usize);
+        let (slow_tx, slow_rx) = mpsc::sync_channel(4);
+        let (fast_tx, fast_rx) = mpsc::sync_channel(4 * AHEAD as usize);
         for batch in 1..=4 * AHEAD {
-            let read_to = batch * BATCH;
-            tx.send(Report { shard: 1, read_to, offset: 0, starts: Vec::new(), sessions: Vec::new(), end: None })
-                .expect("merger alive");
+            fast_tx.send(note(1, batch * BATCH)).expect("merger alive");
         }
+        slow_tx.send(note(0, BATCH)).expect("merger alive");
         let mut on_done = |_: Item| ControlFlow::Continue(());
-        let mut merger = Merger::new(&map, vec![rx], &mut on_done);
-        merger.own(Report { shard: 0, read_to: BATCH, offset: 0, starts: Vec::new(), sessions: Vec::new(), end: None });
+        let mut merger = Merger::new(&map, vec![slow_rx, fast_rx], &mut on_done);
+        merger.poll();
         let lead = merger.lanes[1].read_to;
         assert!(lead > BATCH && lead <= (2 + AHEAD) * BATCH, "shard 1 taken in to frame {lead}");
-        merger.own(Report {
-            shard: 0,
-            read_to: 3 * AHEAD * BATCH,
-            offset: 0,
-            starts: Vec::new(),
-            sessions: Vec::new(),
-            end: None,
-        });
+        slow_tx.send(note(0, 3 * AHEAD * BATCH)).expect("merger alive");
+        merger.poll();
         assert_eq!(merger.lanes[1].read_to, 4 * AHEAD * BATCH, "taken in once shard 0 caught up");
+        // And the other way round: shard 0, now ahead, is taken in to `AHEAD` batches past
+        // shard 1 (and one report more); its later reports wait in its channel.
+        for batch in 3 * AHEAD + 1..=5 * AHEAD + 4 {
+            slow_tx.send(note(0, batch * BATCH)).expect("merger alive");
+            merger.poll();
+        }
+        assert_eq!(merger.lanes[0].read_to, (5 * AHEAD + 1) * BATCH, "shard 0 taken in to this frame");
     }
 }

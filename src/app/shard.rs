@@ -10,10 +10,10 @@
 //! the sink gives a [`Renderer`], renders those no failover note can change, so mostly text
 //! crosses threads. Each thread sends the sessions that end, in its own output order, a chunk
 //! at a time, and every `BATCH` frames how far it read and which connections it opened (first
-//! packet numbers). The calling thread is shard 0 and the merger (`merge`): it merges the
-//! shards' streams by `OutputKey`, numbers the sessions in order of first packet across shards
-//! and hands them on, so the output is the same as with one thread, and what waits between the
-//! shards and the output is a few chunks however many connections end at once.
+//! packet numbers). The calling thread is the merger (`merge`): it merges the shards' streams
+//! by `OutputKey`, numbers the sessions in order of first packet across shards and hands them
+//! on, so the output is the same as with one thread, and what waits between the shards and the
+//! output is a few chunks however many connections end at once.
 //!
 //! Only a regular file can be shared this way; other input (stdin, gzip) is read by one thread.
 
@@ -95,27 +95,26 @@ pub fn read(
         closed: AtomicBool::new(false),
     };
     std::thread::scope(|scope| {
-        let mut rxs = Vec::new();
-        for shard in 1..threads {
+        let (mut rxs, mut shards) = (Vec::new(), Vec::new());
+        for shard in 0..threads {
             let (tx, rx) = mpsc::sync_channel::<Report>(IN_FLIGHT);
             rxs.push(rx);
             let shared = &shared;
-            scope.spawn(move || {
-                let _ = run_shard(shared, shard, &mut |r| tx.send(r).map_err(drop));
-            });
+            shards.push(scope.spawn(move || run_shard(shared, shard, &mut |r| tx.send(r).map_err(drop))));
         }
         let mut merger = Merger::new(map, rxs, on_done);
-        let (result, decode_stats) = run_shard(&shared, 0, &mut |r| {
-            merger.own(r);
-            if merger.stopped {
-                shared.closed.store(true, Ordering::Relaxed);
-            }
-            if stop_reading() {
-                shared.stop_reading.store(true, Ordering::Relaxed);
-            }
-            Ok(())
-        });
-        merger.drain_all();
+        merger.run(
+            &mut || {
+                if stop_reading() {
+                    shared.stop_reading.store(true, Ordering::Relaxed);
+                }
+            },
+            &mut || shared.closed.store(true, Ordering::Relaxed),
+        );
+        // Shard 0's read result and decode counters are kept (every shard decodes every frame).
+        let mut results = shards.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        let (result, decode_stats) = results.next().expect("one shard at least");
+        results.for_each(drop);
         let mut table_stats = TableStats::default();
         let mut warnings = Vec::new();
         // In shard order, so that the warnings come out alike every time.
