@@ -223,8 +223,7 @@ pub fn tempfail(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
          tries its next MX or route host at once. 421 means the server is closing the channel (overload, \
          connection or rate limits, shutdown); 450/451 a transient local problem or greylisting; 452 4.3.1 \
          \"Insufficient system resources\" means the server is out of resources (disk, queue, or a \
-         gateway's resource-conservation mode). Check the server's load, queue and per-sender limits."
-            .to_string(),
+         gateway's resource-conservation mode). Check the server's load, queue and per-sender limits.",
         temp.iter().map(|r| r.packet).collect(),
     ))
 }
@@ -259,8 +258,7 @@ pub fn transaction_rejected(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         "The server refused part of the mail transaction with a permanent 5xx reply: to MAIL (the sender \
          address or its domain), to RCPT (unknown or refused recipient, relaying denied), or after the \
          message data (content filter, size, policy). The sender bounces the affected recipients with this \
-         text; the reply says which check fired."
-            .to_string(),
+         text; the reply says which check fired.",
         vec![first.packet],
     ))
     .map(|mut v| {
@@ -290,8 +288,7 @@ pub fn auth_failed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         format!("authentication failed ({}): \"{} {}\"", auth.arg.unwrap_or("AUTH"), failed.code, failed.first_line()),
         "The server refused the client's SMTP AUTH (RFC 4954): wrong credentials (535), a mechanism it \
          does not offer or only offers over TLS (504, 538), or a policy block (534). Nothing was sent. \
-         Check the account, the mechanism, and whether the server requires STARTTLS before AUTH."
-            .to_string(),
+         Check the account, the mechanism, and whether the server requires STARTTLS before AUTH.",
         vec![auth.packet, failed.packet],
     ))
 }
@@ -339,8 +336,7 @@ pub fn delivered(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         VerdictCode::Delivered,
         summary,
         "The server accepted the message(s) with a 2xx reply after the data: from here on the receiving \
-         side is responsible for it. Search its log for the queue id."
-            .to_string(),
+         side is responsible for it. Search its log for the queue id.",
         accepted.iter().filter_map(|t| t.data_reply.as_ref().map(|r| r.packet.number)).collect(),
     ))
 }
@@ -385,8 +381,7 @@ pub fn aborted_by_sender(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
          before the message was complete. Nothing was delivered. Typical causes: the sender's own limits \
          or content checks, a test tool (swaks --quit-after), or a sender verification callout (an MTA \
          checking that an address exists: MAIL, RCPT, QUIT by design). Look at the sender's log for the \
-         reason."
-            .to_string(),
+         reason.",
         [t.mail_packet.map(|p| p.number), Some(quit.packet)].into_iter().flatten().collect(),
     ))
 }
@@ -412,8 +407,7 @@ pub fn receiving_aborted(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
          Gateways log this as \"Receiving aborted\" or \"ICID lost\"; nothing was delivered and the sender \
          will retry. A client that resets usually crashed, timed out or was killed; a reset that did not \
          come from either host points to a firewall (see FIREWALL_RESET); a stall before it points to the \
-         path (see MTU_BLACKHOLE, RETRANSMISSIONS)."
-            .to_string(),
+         path (see MTU_BLACKHOLE, RETRANSMISSIONS).",
         [t.mail_packet.map(|p| p.number), Some(close.packet)].into_iter().flatten().collect(),
     ))
 }
@@ -497,8 +491,7 @@ pub fn tls(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
              protocol version or cipher suite, or one rejected the other's certificate. Senders that \
              require TLS defer the mail; opportunistic senders may retry in clear. Compare the TLS \
              versions and ciphers both MTAs allow (e.g. openssl s_client -starttls smtp) and check the \
-             certificates."
-                .to_string(),
+             certificates.",
             vec![start_packet, a.packet.number],
         ));
     }
@@ -508,8 +501,7 @@ pub fn tls(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
             "TLS handshake never completed: the connection closed before any encrypted data".to_string(),
             "STARTTLS was accepted but the TLS handshake did not get through: one side closed during it \
              (often a certificate the client would not accept, or an inspection device that cannot handle \
-             TLS). Try openssl s_client -starttls smtp against the server from the sender's network."
-                .to_string(),
+             TLS). Try openssl s_client -starttls smtp against the server from the sender's network.",
             [Some(start_packet), f.first_close().map(|c| c.packet)].into_iter().flatten().collect(),
         ));
     }
@@ -518,8 +510,7 @@ pub fn tls(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         format!("TLS started{version}{sni}; the rest of the session is encrypted"),
         "The session switched to TLS (STARTTLS accepted, or implicit TLS on port 465). What follows is \
          encrypted: the dialogue after this point is not visible in the capture, so later verdicts rely on \
-         TCP facts only."
-            .to_string(),
+         TCP facts only.",
         vec![start_packet],
     ))
 }
@@ -539,8 +530,7 @@ fn plaintext_after_starttls(f: &Facts) -> Option<Verdict> {
         "After \"220\" to STARTTLS both sides must start the TLS handshake (RFC 3207 §4.2). Here the next \
          bytes were SMTP in clear: the capture was exported decrypted (or taken behind a TLS-terminating \
          proxy), or the client ignored the 220 and carried on unencrypted. If this is a raw capture of the \
-         wire, the mail travelled in clear although TLS was agreed: check the client's TLS settings."
-            .to_string(),
+         wire, the mail travelled in clear although TLS was agreed: check the client's TLS settings.",
         vec![st.packet.number, first.first_packet.number],
     ))
 }
@@ -567,8 +557,7 @@ fn implicit_tls_answered_in_clear(f: &Facts) -> Option<Verdict> {
          once, but the server speaks plain SMTP on this port and sent its greeting in clear, so no TLS \
          session could start and nothing was delivered. Either configure the server for TLS on connect \
          on this port (Exim: tls_on_connect_ports = 465; Postfix: smtpd_tls_wrappermode = yes), or point \
-         the client at port 25/587 with STARTTLS."
-            .to_string(),
+         the client at port 25/587 with STARTTLS.",
         [hello, Some(reply.packet)].into_iter().flatten().collect(),
     ))
 }
@@ -591,8 +580,7 @@ pub fn incomplete(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         VerdictCode::Incomplete,
         reason.to_string(),
         "smtpdiag reports only what the capture shows and does not guess beyond it. Capture longer, or \
-         on both sides, to see the whole session."
-            .to_string(),
+         on both sides, to see the whole session.",
         vec![if f.s.end == EndReason::CaptureEnd { c.last.number } else { c.first.number }],
     ))
 }

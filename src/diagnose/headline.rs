@@ -26,7 +26,7 @@ mod tests {
     use crate::diagnose::{Severity, VerdictCode};
 
     fn v(code: VerdictCode, severity: Severity) -> Verdict {
-        Verdict { code, severity, finding: String::new(), explanation: String::new(), packets: vec![], failover: None }
+        Verdict { code, severity, finding: String::new(), explanation: "".into(), packets: vec![], failover: None }
     }
 
     #[test]

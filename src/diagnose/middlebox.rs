@@ -302,8 +302,7 @@ pub fn ehlo_refused(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         ),
         "The server (or a firewall in front of it) answered EHLO with 500/502, so the client used plain \
          HELO. Classic PIX/ASA mailguard (\"fixup smtp\") does this; so do very old servers. Without ESMTP the \
-         session cannot use TLS, size declarations or 8BITMIME."
-            .to_string(),
+         session cannot use TLS, size declarations or 8BITMIME.",
         vec![ehlo.packet, helo.packet],
     ))
 }
@@ -366,8 +365,7 @@ pub fn firewall_reset(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
          steadily increasing IP-ID. A reset that differs was injected by something in between — typically a \
          firewall or IPS dropping the connection (an ASA with ESMTP inspection resets both sides when a line \
          exceeds its limits; see INSPECTION_LIMIT). Check that device's logs and connection drop reasons \
-         (ASA: `show service-policy inspect esmtp`, `show asp drop`, syslog 108003/108007)."
-            .to_string(),
+         (ASA: `show service-policy inspect esmtp`, `show asp drop`, syslog 108003/108007).",
         packets,
     ))
 }
@@ -600,8 +598,7 @@ pub fn stream_rewritten(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         "The same TCP sequence range was seen twice with different content. An endpoint retransmits the \
          bytes it sent before, and a packet forwarded by a router keeps its bytes; different bytes mean \
          something in the path edits the stream — an inspecting firewall (Cisco ASA `inspect esmtp` masks \
-         banners, EHLO keywords and commands in place), a proxy or an IPS."
-            .to_string(),
+         banners, EHLO keywords and commands in place), a proxy or an IPS.",
         rewrites.iter().flat_map(|(_, r)| [r.original_packet, r.packet]).collect(),
     ))
 }

@@ -109,7 +109,12 @@ pub fn diagnose(session: &Session, config: &DiagnoseConfig) -> Vec<Verdict> {
 }
 
 /// A rule's verdict (see [`Verdict::new`]).
-fn verdict(code: VerdictCode, finding: String, explanation: String, packets: Vec<u64>) -> Verdict {
+fn verdict(
+    code: VerdictCode,
+    finding: String,
+    explanation: impl Into<std::borrow::Cow<'static, str>>,
+    packets: Vec<u64>,
+) -> Verdict {
     Verdict::new(code, finding, explanation, packets)
 }
 

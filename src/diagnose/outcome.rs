@@ -34,8 +34,7 @@ pub fn not_smtp(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         "The bytes on this mail port are not an SMTP dialogue and not a TLS handshake: another protocol \
          runs there (a VPN or SSH tunnel on 465 or 587 to get through firewalls, a misdirected client, a \
          scanner's probe). Nothing of it is parsed as SMTP. Find out which program listens on (or \
-         connects to) this port; the first bytes are the protocol's signature."
-            .to_string(),
+         connects to) this port; the first bytes are the protocol's signature.",
         found.iter().map(|a| a.first_packet.number).collect(),
     ))
 }
@@ -106,8 +105,7 @@ pub fn no_message(f: &Facts, c: &DiagnoseConfig, found: &[Verdict]) -> Option<Ve
          checked something. Sender callout verification (an MTA checking that an address exists with \
          MAIL, RCPT, then RSET or QUIT), monitoring probes and scanners do this by design; refusals of \
          informational commands (VRFY, EXPN, NOOP, HELP) are not refusals of mail. Nothing to fix unless \
-         a message was expected."
-            .to_string(),
+         a message was expected.",
         packets,
     ))
 }

@@ -35,8 +35,7 @@ pub fn retransmissions(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         format!("retransmissions: {}", parts.join(", ")),
         "Segments were sent again because they (or their acknowledgments) were lost or delayed. A few are \
          normal; a large share slows the session down and, past the MTAs' timeouts, breaks it. Look for \
-         loss on the path (interface errors, congested links, a policer) near the side that retransmits."
-            .to_string(),
+         loss on the path (interface errors, congested links, a policer) near the side that retransmits.",
         packets.into_iter().take(20).collect(),
     ))
 }
@@ -60,8 +59,7 @@ pub fn zero_window(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
         VerdictCode::ZeroWindow,
         parts.join("; "),
         "A zero receive window means that side's buffer was full: its application stopped reading (an MTA \
-         busy scanning, a disk or queue stall). The other side has to wait; long stalls end in timeouts."
-            .to_string(),
+         busy scanning, a disk or queue stall). The other side has to wait; long stalls end in timeouts.",
         f.packets_where(|e| e.window == 0 && !e.flags.syn() && !e.flags.rst() && !e.flags.fin())
             .into_iter()
             .take(20)
@@ -102,8 +100,7 @@ pub fn mtu_blackhole(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
              and the ICMP \"fragmentation needed\" message that would tell the sender is blocked, so Path \
              MTU Discovery cannot work: the command phase works, DATA stalls and the session times out. Allow \
              ICMP type 3 code 4 (IPv6: packet too big) through the firewalls, or clamp the TCP MSS on the \
-             router at the narrow link."
-                .to_string(),
+             router at the narrow link.",
             packets.into_iter().take(20).collect(),
         ));
     }
@@ -125,8 +122,7 @@ pub fn slow_handshake(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
             c.syn_span_s.unwrap_or(0.0)
         ),
         "The first SYN(s) got no answer: lost on the path, or the server's listen queue was full (a busy \
-         MTA or a SYN flood). Each retry doubles the wait (1 s, 2 s, 4 s …), which adds up to delivery delays."
-            .to_string(),
+         MTA or a SYN flood). Each retry doubles the wait (1 s, 2 s, 4 s …), which adds up to delivery delays.",
         f.packets_where(|e| e.flags.syn()),
     ))
 }

@@ -208,8 +208,7 @@ pub fn server_silent(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
                  the MTA accepted and dropped it (connection or rate limits, a full process table, a \
                  wrapper such as tcpwrappers or a policy daemon refusing the client without a reply), or \
                  a load balancer closed it for a backend that is down. Check the server's log for the \
-                 client's address at that time."
-                    .to_string(),
+                 client's address at that time.",
                 vec![from, x.packet],
             ));
         }
@@ -225,8 +224,7 @@ pub fn server_silent(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
              is hung or overloaded (all its SMTP slots busy, a slow reverse-DNS or ident lookup before the \
              banner), a gateway delays the banner on purpose (tarpitting a suspicious sender), or a proxy \
              or load balancer accepts connections for a backend that is down. Check the server's process \
-             and connection limits, and whether the handshake is answered by the MTA itself."
-                .to_string(),
+             and connection limits, and whether the handshake is answered by the MTA itself.",
             vec![from, end.packet],
         ));
     }
@@ -261,8 +259,7 @@ pub fn server_silent(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
         "It was the server's turn: the client had sent its command (or its whole message) and waited, and \
          no reply came. The server is stuck (a slow content scan, DNS or database lookup, a full disk), or \
          the command never reached it (a device in the path dropped or held it; compare with a capture \
-         on the server's side)."
-            .to_string(),
+         on the server's side).",
         vec![packet, end.packet],
     ))
 }

@@ -15,8 +15,8 @@ pub struct Verdict {
     /// What the rule found, one line a mail admin understands. Shown through
     /// [`Verdict::summary`], which adds the failover.
     pub finding: String,
-    /// What it means and what to check or change.
-    pub explanation: String,
+    /// What it means and what to check or change: mostly a fixed text, not copied per verdict.
+    pub explanation: Cow<'static, str>,
     /// Packet numbers (1-based, file order) of the evidence.
     pub packets: Vec<u64>,
     /// The client's next session, to another server, after this failure (set by `failover`,
@@ -42,9 +42,15 @@ impl fmt::Display for Failover {
 
 impl Verdict {
     /// A verdict with its code's severity; packets are sorted and deduplicated.
-    pub fn new(code: VerdictCode, finding: String, explanation: String, mut packets: Vec<u64>) -> Verdict {
+    pub fn new(
+        code: VerdictCode,
+        finding: String,
+        explanation: impl Into<Cow<'static, str>>,
+        mut packets: Vec<u64>,
+    ) -> Verdict {
         packets.sort_unstable();
         packets.dedup();
+        let explanation = explanation.into();
         Verdict { code, severity: code.props().severity, finding, explanation, packets, failover: None }
     }
 

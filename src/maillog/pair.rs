@@ -542,7 +542,7 @@ fn contradicts(c: &LogConnection, packets_show: String, packets: Vec<u64>) -> Ve
                       capture point and the server do not see the same connection (a device between them ended it \
                       on one side only, e.g. a firewall or load balancer that answers or resets for the server), or \
                       the log lines belong to another connection (check --log-tz and --log-skew)."
-            .to_string(),
+            .into(),
         packets,
         failover: None,
     }

@@ -106,7 +106,7 @@ fn a_generic_loss_is_explained_by_the_packets_cause() {
         code: VerdictCode::FirewallReset,
         severity: Severity::Error,
         finding: "reset sent by a device in the path".into(),
-        explanation: String::new(),
+        explanation: "".into(),
         packets: vec![5],
         failover: None,
     };

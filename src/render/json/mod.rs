@@ -51,7 +51,7 @@ fn verdict(o: &mut Obj<'_>, v: &Verdict, detail: JsonDetail) {
     o.name("severity", v.severity.as_str());
     o.str("summary", &v.summary());
     if detail.explain {
-        o.str("explanation", v.explanation.as_str());
+        o.str("explanation", &v.explanation);
     }
     o.nums("packets", &v.packets);
 }

@@ -55,7 +55,7 @@ pub(super) fn smtp(o: &mut Obj<'_>, r: &SmtpRecord, d: JsonDetail) {
     if !r.commands.is_empty() {
         o.list("commands", &r.commands, verb);
     }
-    o.nums("replies", &r.replies);
+    o.codes("replies", &r.replies);
     o.flag("client_spoke_first", r.client_spoke_first);
     o.flag("pipelining", r.pipelining);
     if d.events {
@@ -87,7 +87,7 @@ fn at(d: JsonDetail, p: &PacketRef) -> Option<u64> {
 
 /// A reply as the record shows it: the banner, and each reply.
 fn reply_fields(o: &mut Obj<'_>, code: u16, text: &str, packet: Option<u64>) {
-    o.num("code", code);
+    o.code("code", code);
     o.str("text", text);
     o.some_num("packet", packet);
 }
@@ -98,7 +98,7 @@ fn reply(o: &mut Obj<'_>, r: &ReplyInfo, d: JsonDetail) {
 
 fn rcpt(o: &mut Obj<'_>, r: &Rcpt, d: JsonDetail) {
     o.str("address", &r.address);
-    o.some_num("reply", r.reply);
+    o.some_code("reply", r.reply);
     o.some_num("packet", at(d, &r.packet));
 }
 
@@ -106,14 +106,14 @@ fn bdat(o: &mut Obj<'_>, c: &BdatChunk, d: JsonDetail) {
     o.num("size", c.size);
     o.flag("last", c.last);
     o.nonzero("seen", c.seen);
-    o.some_num("reply", c.reply);
+    o.some_code("reply", c.reply);
     o.some_num("first_packet", at(d, &c.first_packet));
     o.some_num("last_packet", c.last_packet.as_ref().and_then(|p| at(d, p)));
 }
 
 fn transaction(o: &mut Obj<'_>, t: &Transaction, d: JsonDetail) {
     o.some_str("mail_from", t.mail_from.as_deref());
-    o.some_num("mail_reply", t.mail_reply);
+    o.some_code("mail_reply", t.mail_reply);
     o.some_num("mail_packet", t.mail_packet.as_ref().and_then(|p| at(d, p)));
     o.strs("nested_mail_from", &t.nested_mail_from);
     if !t.rcpts.is_empty() {
@@ -126,7 +126,7 @@ fn transaction(o: &mut Obj<'_>, t: &Transaction, d: JsonDetail) {
     if let Some(v) = &t.data_verb {
         verb(o.key("data_verb"), v);
     }
-    o.some_num("data_intermediate_reply", t.data_intermediate_reply);
+    o.some_code("data_intermediate_reply", t.data_intermediate_reply);
     if let Some(r) = &t.data_reply {
         o.obj("data_reply", |o| reply(o, r, d));
     }
@@ -219,7 +219,7 @@ fn maxima(o: &mut Obj<'_>, m: &Maxima) {
 
 fn starttls(o: &mut Obj<'_>, s: &StartTls, d: JsonDetail) {
     o.bool("requested", s.requested);
-    o.some_num("reply", s.reply);
+    o.some_code("reply", s.reply);
     o.some_num("packet", at(d, &s.packet));
     if let Some(t) = &s.tls {
         // STARTTLS answered, but no TLS byte seen: every field of `tls` absent, and `tls` too.

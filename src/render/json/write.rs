@@ -62,6 +62,12 @@ impl<'a> Obj<'a> {
         int(self.key(name), v);
     }
 
+    /// A reply code, the record's most frequent number (see [`code`]).
+    #[inline(always)]
+    pub(super) fn code(&mut self, name: &str, v: u16) {
+        code(self.key(name), v);
+    }
+
     pub(super) fn float(&mut self, name: &str, v: f64) {
         float(self.key(name), v);
     }
@@ -144,6 +150,13 @@ impl<'a> Obj<'a> {
     }
 
     #[inline(always)]
+    pub(super) fn some_code(&mut self, name: &str, v: Option<u16>) {
+        if let Some(v) = v {
+            self.code(name, v);
+        }
+    }
+
+    #[inline(always)]
     pub(super) fn some_num(&mut self, name: &str, v: Option<impl itoa::Integer>) {
         if let Some(v) = v {
             self.num(name, v);
@@ -181,12 +194,48 @@ impl<'a> Obj<'a> {
             self.list(name, v, |out, n| int(out, *n));
         }
     }
+
+    pub(super) fn codes(&mut self, name: &str, v: &[u16]) {
+        if !v.is_empty() {
+            self.list(name, v, |out, c| code(out, *c));
+        }
+    }
 }
 
 #[inline]
 pub(super) fn int(out: &mut String, v: impl itoa::Integer) {
     out.push_str(itoa::Buffer::new().format(v));
 }
+
+/// A reply code: one of the three-digit texts of [`CODES`] (a record has dozens; through itoa
+/// each cost a buffer and a copy call), any other number through [`int`].
+#[inline]
+pub(super) fn code(out: &mut String, v: u16) {
+    match usize::from(v).checked_sub(100).filter(|&i| i < 900) {
+        Some(i) => out.push_str(&CODES[i * 3..i * 3 + 3]),
+        None => int(out, v),
+    }
+}
+
+/// "100101102…999": every three-digit number, in order.
+const CODES: &str = {
+    const DIGITS: [u8; 2700] = {
+        let mut t = [0u8; 2700];
+        let mut i = 0;
+        while i < 900 {
+            let n = i + 100;
+            t[i * 3] = b'0' + (n / 100) as u8;
+            t[i * 3 + 1] = b'0' + (n / 10 % 10) as u8;
+            t[i * 3 + 2] = b'0' + (n % 10) as u8;
+            i += 1;
+        }
+        t
+    };
+    match std::str::from_utf8(&DIGITS) {
+        Ok(text) => text,
+        Err(_) => panic!("digits are ASCII"),
+    }
+};
 
 /// The shortest text that reads back as `v` (serde_json's own algorithm); null when not finite.
 pub(super) fn float(out: &mut String, v: f64) {
@@ -391,6 +440,11 @@ mod tests {
         let mut out = String::new();
         int(&mut out, u64::MAX);
         assert_eq!(out, u64::MAX.to_string());
+        for c in [0, 7, 99, 100, 250, 421, 999, 1000, u16::MAX] {
+            let mut out = String::new();
+            code(&mut out, c);
+            assert_eq!(out, c.to_string());
+        }
     }
 
     #[test]

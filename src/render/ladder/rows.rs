@@ -596,7 +596,7 @@ mod tests {
             code,
             severity: Severity::Error,
             finding: String::new(),
-            explanation: String::new(),
+            explanation: "".into(),
             packets,
             failover: None,
         };

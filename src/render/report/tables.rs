@@ -112,7 +112,7 @@ mod tests {
             code,
             severity: Severity::Error,
             finding: String::new(),
-            explanation: String::new(),
+            explanation: "".into(),
             packets: vec![],
             failover: None,
         }
