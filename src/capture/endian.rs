@@ -16,6 +16,19 @@ impl Endian {
         }
     }
 
+    /// The first four u32 of `b`: a record header's fields, with one look at the byte order.
+    #[inline]
+    pub(crate) fn u32x4(self, b: &[u8]) -> [u32; 4] {
+        let b = &b[..16];
+        let word = |i: usize| [b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]];
+        let words = [word(0), word(1), word(2), word(3)];
+        match self {
+            Endian::Little => words.map(u32::from_le_bytes),
+            Endian::Big => words.map(u32::from_be_bytes),
+        }
+    }
+
+    #[inline]
     pub(crate) fn u32(self, b: &[u8], at: usize) -> u32 {
         let a = [b[at], b[at + 1], b[at + 2], b[at + 3]];
         match self {

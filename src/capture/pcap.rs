@@ -88,8 +88,7 @@ fn read_records<S: Source>(src: &mut S, out: &mut Emitter<'_>, hdr: &FileHeader)
             out.truncated(at, msg);
             return Ok(());
         }
-        let caplen = hdr.endian.u32(buf, 8);
-        let orig_len = hdr.endian.u32(buf, 12);
+        let [secs, frac, caplen, orig_len] = hdr.endian.u32x4(buf);
         if let Some(msg) = check_caplen(number, caplen, hdr.snaplen) {
             out.corrupt(at, msg);
             return Ok(());
@@ -108,8 +107,7 @@ fn read_records<S: Source>(src: &mut S, out: &mut Emitter<'_>, hdr: &FileHeader)
             out.truncated(at, msg);
             return Ok(());
         }
-        let secs = hdr.endian.u32(buf, 0) as i64;
-        let frac = hdr.endian.u32(buf, 4) as i64;
+        let (secs, frac) = (i64::from(secs), i64::from(frac));
         let frac_nanos = if hdr.nanos { frac } else { frac * 1000 };
         let ts = Timestamp(secs * 1_000_000_000 + frac_nanos);
         super::prefetch_ahead(buf, total);

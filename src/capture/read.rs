@@ -44,7 +44,8 @@ pub fn read_path_until(
     let file = open_input(path, stop).map_err(io_err)?;
     let meta = file.metadata().map_err(io_err)?;
     if let Some(map) = map_regular(&file, &meta) {
-        let mut sink = ReleaseBehind { inner: sink, map: &map, release: PageRelease::default(), populated: 0 };
+        let mut sink =
+            ReleaseBehind { inner: sink, map: &map, release: PageRelease::default(), populated: 0, page: usize::MAX };
         return read_mapped(&name, &map, Some(&file), &mut sink);
     }
     read_stream(&name, file, sink)
@@ -150,6 +151,9 @@ struct ReleaseBehind<'a> {
     map: &'a memmap2::Mmap,
     release: PageRelease,
     populated: usize,
+    /// The page of the last frame: a frame in the same page has nothing to map or give back
+    /// (both steps look at pages only), and a dozen frames share one.
+    page: usize,
 }
 
 /// Maps `map[*populated..]` up to a step beyond `at`, when `at` comes within half a step of it.
@@ -167,6 +171,10 @@ pub fn populate_ahead(map: &memmap2::Mmap, at: usize, populated: &mut usize) {
 impl FrameSink for ReleaseBehind<'_> {
     fn frame(&mut self, frame: &super::Frame<'_>) -> std::ops::ControlFlow<()> {
         let at = (frame.data.as_ptr() as usize).wrapping_sub(self.map.as_ptr() as usize) & !4095;
+        if at == self.page {
+            return self.inner.frame(frame);
+        }
+        self.page = at;
         if at <= self.map.len() {
             populate_ahead(self.map, at, &mut self.populated);
         }

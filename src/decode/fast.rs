@@ -73,6 +73,13 @@ fn plain_headers<'a>(frame: &Frame<'a>) -> Option<(Ipv4Header<'a>, TcpHeader<'a>
 /// formed (the general path then decides).
 #[inline]
 fn mss(mut options: &[u8]) -> Option<Option<u16>> {
+    // What nearly every segment after the handshake carries, taken without the walk below:
+    // no options, or two NOPs and the timestamps (Linux, the BSDs).
+    const NOP_NOP_TIMESTAMPS: [u8; 4] =
+        [tcp_option::NOP, tcp_option::NOP, tcp_option::TIMESTAMPS, tcp_option::TIMESTAMPS_LEN];
+    if options.is_empty() || options.len() == 12 && options[..4] == NOP_NOP_TIMESTAMPS {
+        return Some(None);
+    }
     let mut mss = None;
     while let Some(&kind) = options.first() {
         match kind {

@@ -62,6 +62,8 @@ pub mod tcp_option {
     pub const NOP: u8 = 1;
     pub const MSS: u8 = 2;
     pub const MSS_LEN: usize = 4;
+    pub const TIMESTAMPS: u8 = 8;
+    pub const TIMESTAMPS_LEN: u8 = 10;
     pub const LENGTH: usize = 1;
     pub const MSS_VALUE: Field = 2..4;
 }

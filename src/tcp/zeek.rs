@@ -88,6 +88,7 @@ impl ZeekConn {
     /// based, even if the capture truncated it). `checksum_ok`: pass true when the checksum
     /// could not be verified (Zeek itself skips the check for truncated packets).
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn on_packet(
         &mut self,
         from_first_sender: bool,
@@ -99,6 +100,18 @@ impl ZeekConn {
         checksum_ok: bool,
     ) {
         let seg = Seg { flags, seq, ack, len: payload_len, window };
+        let role = self.role_of(from_first_sender);
+        // Most packets (see `process_plain`); such a sender rules out the SYN-ACK flip below.
+        if self.started && checksum_ok && self.plain(role, &seg) {
+            self.process_plain(role, &seg);
+            return;
+        }
+        self.on_other_packet(from_first_sender, &seg, checksum_ok);
+    }
+
+    /// `on_packet` for the first packet, a bad checksum and packets `process_plain` does not take.
+    fn on_other_packet(&mut self, from_first_sender: bool, seg: &Seg, checksum_ok: bool) {
+        let seg = *seg;
         if !self.started {
             self.started = true;
             self.flip_by_ports(&seg);
@@ -242,9 +255,7 @@ impl ZeekConn {
     /// `TCPSessionAdapter::Process`, in Zeek's order.
     fn process(&mut self, role: Role, seg: &Seg) {
         let i = Self::idx(role);
-        if seg.flags & (Flag::SYN | Flag::FIN | Flag::RST) == 0
-            && matches!(self.ep[i].state, EndpointState::Established | EndpointState::Partial)
-        {
+        if self.plain(role, seg) {
             self.process_plain(role, seg);
             return;
         }
@@ -262,6 +273,15 @@ impl ZeekConn {
             self.push(role, 'T');
         }
         self.update_state_machine(role, seg);
+    }
+
+    /// No SYN, FIN or RST, from an endpoint past its handshake: `process_plain` does for it all
+    /// that `process` would. (Neither endpoint is then the SYN-ACK sender facing an inactive
+    /// peer, so the flip of `synack_then_ack_or_data` cannot come first.)
+    #[inline]
+    fn plain(&self, role: Role, seg: &Seg) -> bool {
+        seg.flags & (Flag::SYN | Flag::FIN | Flag::RST) == 0
+            && matches!(self.ep[Self::idx(role)].state, EndpointState::Established | EndpointState::Partial)
     }
 
     /// `Process` for most packets of a connection: no SYN, FIN or RST, from an endpoint past its
