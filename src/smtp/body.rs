@@ -336,7 +336,7 @@ impl Message {
 
 /// `name` is `lower` in any letter case; the length is compared inline first, as most names
 /// differ in it.
-#[inline]
+#[inline(always)]
 fn named(name: &[u8], lower: &str) -> bool {
     name.len() == lower.len() && name.eq_ignore_ascii_case(lower.as_bytes())
 }

@@ -219,7 +219,7 @@ impl Dialogue {
             let detail = format!("{} bytes, {} kept", line.len, line.bytes.len());
             self.log.anomaly(from, AnomalyKind::LineTooLong, detail, line.first);
         }
-        if line.bytes.contains(&0) {
+        if super::line::has_nul(line.bytes) {
             self.log.anomaly(from, AnomalyKind::NulByte, "NUL byte in line".into(), line.first);
         }
     }

@@ -2,7 +2,7 @@
 //! HTAB). A field folded over thousands of short lines (a crafted Subject of 100,000 " x"
 //! lines) would otherwise cost a `memchr` call and the per-line path for every fold.
 
-use super::line::LINE_LIMIT;
+use super::line::{LINE_LIMIT, byte_mask};
 
 /// The CRLF continuation lines counted so far from the start of a packet's data.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -154,14 +154,6 @@ fn word_at(data: &[u8], start: usize) -> u64 {
     let end = (start + 8).min(data.len());
     word[..end - start].copy_from_slice(&data[start..end]);
     u64::from_le_bytes(word)
-}
-
-/// High bit set in exactly the bytes of `word` equal to `byte` (the carry-free form of the
-/// "has zero byte" test, so no false positives).
-fn byte_mask(word: u64, byte: u8) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let x = word ^ (u64::from(byte) * 0x0101_0101_0101_0101);
-    !(((x & LOW7) + LOW7) | x | LOW7)
 }
 
 #[cfg(test)]

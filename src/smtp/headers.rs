@@ -81,6 +81,7 @@ enum IdField {
 impl IdField {
     /// The field named `name` (any letter case). Told apart by length first: one comparison
     /// per field name instead of one per candidate.
+    #[inline]
     fn of(name: &[u8]) -> Option<IdField> {
         let (field, spelled) = match name.len() {
             10 => (IdField::MessageId, "message-id"),
@@ -108,17 +109,24 @@ fn one_line(value: &[u8]) -> String {
     }
     // ASCII (nearly every value): the same, without the intermediate strings. The white space
     // is `char::is_whitespace`'s in ASCII, which unlike `u8::is_ascii_whitespace` has VT.
-    let value = std::str::from_utf8(value).expect("ASCII is UTF-8");
+    // Words are found byte by byte (in ASCII every offset is a character boundary).
+    let text = std::str::from_utf8(value).expect("ASCII is UTF-8");
+    let space = |b: u8| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
     let mut out = String::with_capacity(value.len().min(MAX_VALUE));
-    let words = value.split(['\t', '\n', '\x0b', '\x0c', '\r', ' ']).filter(|w| !w.is_empty());
-    for word in words {
-        if out.len() >= MAX_VALUE {
-            break;
+    let mut i = 0;
+    while i < value.len() && out.len() < MAX_VALUE {
+        if space(value[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < value.len() && !space(value[i]) {
+            i += 1;
         }
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(word);
+        out.push_str(&text[start..i]);
     }
     out.truncate(MAX_VALUE);
     out

@@ -6,6 +6,40 @@ use crate::tcp::PacketRef;
 /// RFC 5322 §2.1.1: lines of a message must not exceed 998 characters without the CRLF.
 pub const LINE_LIMIT: usize = 998;
 
+/// High bit set in exactly the bytes of `word` equal to `byte` (the carry-free form of the
+/// "has zero byte" test, so no false positives).
+pub fn byte_mask(word: u64, byte: u8) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = word ^ (u64::from(byte) * 0x0101_0101_0101_0101);
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// Offset of the first `byte` in `data`. Most command and reply lines are short: the first 32
+/// bytes are scanned inline a word at a time, only a longer search calls `memchr`, whose call
+/// and set-up cost more than a short line's scan. (Message lines, longer, go to `memchr` at once.)
+#[inline]
+pub fn find(byte: u8, data: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(word) = data.get(at..at + 8) {
+        if at == 32 {
+            return memchr::memchr(byte, &data[at..]).map(|i| at + i);
+        }
+        let marks = byte_mask(u64::from_le_bytes(word.try_into().expect("8 bytes")), byte);
+        if marks != 0 {
+            return Some(at + marks.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    data[at..].iter().position(|&b| b == byte).map(|i| at + i)
+}
+
+/// Whether `data` holds a NUL byte, a word at a time (lines are short: no `memchr` call).
+pub fn has_nul(data: &[u8]) -> bool {
+    let mut words = data.chunks_exact(8);
+    let found = words.any(|w| byte_mask(u64::from_le_bytes(w.try_into().expect("8 bytes")), 0) != 0);
+    found || words.remainder().contains(&0)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
     CrLf,
@@ -92,7 +126,7 @@ impl LineBuf {
             self.pending_clear = false;
             self.buf.clear();
         }
-        let Some(i) = memchr::memchr(b'\n', data) else {
+        let Some(i) = find(b'\n', data) else {
             self.append(data, at);
             return (data.len(), None);
         };
@@ -198,6 +232,23 @@ mod tests {
 
     fn p(n: u64) -> PacketRef {
         PacketRef { number: n, ..Default::default() }
+    }
+
+    /// Inline scan or `memchr`, near the start or far, the first one is found.
+    #[test]
+    fn find_and_has_nul_agree_with_a_plain_search() {
+        for len in [0, 1, 7, 8, 9, 63, 64, 65, 71, 72, 73, 200] {
+            for at in (0..len).chain([len]) {
+                let mut data = vec![b'x'; len];
+                if at < len {
+                    data[at] = b'\n';
+                    data[len - 1] = b'\n';
+                }
+                assert_eq!(find(b'\n', &data), data.iter().position(|&b| b == b'\n'), "{len} {at}");
+                data.iter_mut().for_each(|b| *b = if *b == b'\n' { 0 } else { 0x80 });
+                assert_eq!(has_nul(&data), data.contains(&0), "{len} {at}");
+            }
+        }
     }
 
     #[test]

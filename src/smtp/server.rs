@@ -129,7 +129,9 @@ impl Dialogue {
             Some(Pending::Gap) => Some(Verb::Gap),
             None => None,
         };
-        // The event takes the reply's lines unless `apply_reply` still reads them.
+        // The event takes the reply's lines. A reply whose lines the dialogue reads too (EHLO
+        // keywords, the final reply's text) is applied first: applying one of those logs
+        // nothing, so the event keeps its place in the log.
         let reads_lines = matches!(
             &target,
             Some(Pending::Command {
@@ -137,12 +139,17 @@ impl Dialogue {
                 ..
             })
         );
-        let lines = if reads_lines { event_lines(&r.lines) } else { event_lines_owned(std::mem::take(&mut r.lines)) };
+        if reads_lines && let Some(Pending::Command { kind, tx, .. }) = &target {
+            self.apply_reply(kind.clone(), *tx, &r);
+        }
+        let lines = event_lines(std::mem::take(&mut r.lines));
         self.reply_event(&r, lines, answers);
         match target {
             Some(Pending::Command { kind, event, tx, .. }) => {
                 self.log.set_reply(event, r.code);
-                self.apply_reply(kind, tx, &r);
+                if !reads_lines {
+                    self.apply_reply(kind, tx, &r);
+                }
             }
             Some(Pending::Gap) => {}
             None => {
@@ -169,7 +176,7 @@ impl Dialogue {
 
     fn greeting(&mut self, mut r: Reply) {
         self.rec.banner = Some(Banner { code: r.code, text: r.text(), packet: r.first });
-        let lines = event_lines_owned(std::mem::take(&mut r.lines));
+        let lines = event_lines(std::mem::take(&mut r.lines));
         self.reply_event(&r, lines, Some(Verb::Greeting));
     }
 
@@ -283,13 +290,8 @@ impl Dialogue {
     }
 }
 
-/// The lines a reply event keeps, copied from a reply still in use.
-fn event_lines(lines: &[String]) -> Vec<String> {
-    lines.iter().take(EVENT_REPLY_LINES).map(|l| clip(l)).collect()
-}
-
-/// The lines a reply event keeps, taken from a reply nothing else reads (collected in place).
-fn event_lines_owned(mut lines: Vec<String>) -> Vec<String> {
+/// The lines a reply event keeps, taken from the reply (collected in place, no copies).
+fn event_lines(mut lines: Vec<String>) -> Vec<String> {
     lines.truncate(EVENT_REPLY_LINES);
     lines.into_iter().map(clip_owned).collect()
 }
