@@ -71,13 +71,39 @@ pub(super) fn smtp(o: &mut Obj<'_>, r: &SmtpRecord, d: JsonDetail) {
     o.nonzero("items_dropped", r.items_dropped);
 }
 
-/// A verb as a JSON string: a known verb's name needs no escaping; one that arrived as
-/// something else (binary garbage included) is escaped.
+/// A verb as a JSON string: a known verb's quoted name, a literal here (every record lists its
+/// commands, and `Verb::as_str` looks a known verb up in a table); one that arrived as something
+/// else (binary garbage included) is escaped.
 fn verb(out: &mut String, v: &Verb) {
-    match v {
-        Verb::Other(text) => write::string(out, text),
-        known => write::plain(out, known.as_str()),
-    }
+    out.push_str(match v {
+        Verb::Other(text) => return write::string(out, text),
+        Verb::Helo => r#""HELO""#,
+        Verb::Ehlo => r#""EHLO""#,
+        Verb::Mail => r#""MAIL""#,
+        Verb::Rcpt => r#""RCPT""#,
+        Verb::Data => r#""DATA""#,
+        Verb::Bdat => r#""BDAT""#,
+        Verb::Rset => r#""RSET""#,
+        Verb::Vrfy => r#""VRFY""#,
+        Verb::Expn => r#""EXPN""#,
+        Verb::Help => r#""HELP""#,
+        Verb::Noop => r#""NOOP""#,
+        Verb::Quit => r#""QUIT""#,
+        Verb::StartTls => r#""STARTTLS""#,
+        Verb::Auth => r#""AUTH""#,
+        Verb::Etrn => r#""ETRN""#,
+        Verb::Turn => r#""TURN""#,
+        Verb::Atrn => r#""ATRN""#,
+        Verb::Xclient => r#""XCLIENT""#,
+        Verb::Xforward => r#""XFORWARD""#,
+        Verb::Send => r#""SEND""#,
+        Verb::Soml => r#""SOML""#,
+        Verb::Saml => r#""SAML""#,
+        Verb::Greeting => r#""<greeting>""#,
+        Verb::DataEnd => r#""<data-end>""#,
+        Verb::AuthData => r#""<AUTH-DATA>""#,
+        Verb::Gap => r#""<gap>""#,
+    });
 }
 
 /// A packet reference (the bare packet number, Wireshark's "Go to packet"), with `--events`.
@@ -270,4 +296,23 @@ fn anomaly(o: &mut Obj<'_>, a: &Anomaly, d: JsonDetail) {
     o.str("detail", &a.detail);
     o.some_num("first_packet", at(d, &a.first_packet));
     o.some_num("last_packet", at(d, &a.last_packet));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each verb's literal is its name as `Verb::as_str` gives it, as a JSON string.
+    #[test]
+    fn verbs_are_written_by_their_names() {
+        let names = "HELO EHLO MAIL RCPT DATA BDAT RSET VRFY EXPN HELP NOOP QUIT STARTTLS AUTH ETRN TURN \
+                     ATRN XCLIENT XFORWARD SEND SOML SAML XEXCH50 XXXX";
+        let parsed = names.split_whitespace().map(Verb::parse);
+        let pseudo = [Verb::Greeting, Verb::DataEnd, Verb::AuthData, Verb::Gap, Verb::Other("a\"b".into())];
+        for v in parsed.chain(pseudo) {
+            let mut out = String::new();
+            verb(&mut out, &v);
+            assert_eq!(out, serde_json::to_string(v.as_str()).unwrap(), "{v:?}");
+        }
+    }
 }
