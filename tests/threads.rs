@@ -41,6 +41,7 @@ fn two_threads_match_one_on_a_generated_capture() {
     let one = json(&["read", "--json", p]);
     assert!(one.lines().count() > 30);
     assert!(one == json(&["read", "--json", "--threads", "2", p]), "2 threads differ");
+    assert!(one == json(&["read", "--json", "--threads", "4", p]), "4 threads differ");
     let text = json(&["read", p]);
     assert!(text == json(&["read", "--threads", "2", p]), "text with 2 threads differs");
     assert!(text == json(&["read", "--threads", "4", p]), "text with 4 threads differs");
@@ -102,4 +103,38 @@ fn a_gzip_capture_is_read_with_one_thread_and_says_so() {
     assert_eq!(one.stdout, two.stdout);
     let note = String::from_utf8_lossy(&two.stderr);
     assert!(note.contains("not stdin or gzip; reading it with one thread"), "{note}");
+}
+
+/// The output's reader goes away after the first bytes: the merger stops, every shard with it,
+/// and the exit status is the one a single thread gives.
+#[test]
+fn a_closed_output_stops_every_shard() {
+    let Some((_dir, file)) = generated_capture("6M", 7) else {
+        eprintln!("gen-capture example not built; skipped");
+        return;
+    };
+    let status = |threads: &str| {
+        let mut child = Command::new(bin())
+            .args(["read", "--json", "--threads", threads, file.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = [0; 100];
+        std::io::Read::read_exact(&mut child.stdout.take().unwrap(), &mut first).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
+            }
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("--threads {threads}: still running a minute after its output closed");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let one = status("1");
+    assert_eq!(status("2"), one, "--threads 2");
+    assert_eq!(status("4"), one, "--threads 4");
 }
