@@ -43,6 +43,12 @@ impl Renderer {
     pub(super) fn text(&self, buf: String, s: &Session, verdicts: &[Verdict], log: Option<&LogNote>) -> String {
         let mut out = buf;
         out.clear();
+        if self.json {
+            // The whole record's room before its head: a session finalized while an earlier one
+            // waits for its failover window gets a fresh buffer, which would otherwise be
+            // allocated for the head and moved for the body.
+            out.reserve(json::HEAD_ROOM + json::RECORD_ROOM);
+        }
         write_id(&mut out, self.json, s.index);
         self.body(out, s, verdicts, log)
     }

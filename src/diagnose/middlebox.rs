@@ -322,11 +322,23 @@ pub fn firewall_reset(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
             continue;
         }
         let sender = who(crate::tcp::conn::Role::of(rst.dir));
-        let base = if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") };
-        let mut clue = format!(
-            "the RST \"from\" the {sender} (packet {}) has TTL {} where the {sender}'s other packets have {base}",
-            rst.number, rst.ttl
-        );
+        // Pushed piece by piece: format machinery costs more than the text it writes.
+        let mut clue = String::with_capacity(128);
+        let mut num = itoa::Buffer::new();
+        clue.push_str("the RST \"from\" the ");
+        clue.push_str(sender);
+        clue.push_str(" (packet ");
+        clue.push_str(num.format(rst.number));
+        clue.push_str(") has TTL ");
+        clue.push_str(num.format(rst.ttl));
+        clue.push_str(" where the ");
+        clue.push_str(sender);
+        clue.push_str("'s other packets have ");
+        clue.push_str(num.format(lo));
+        if lo != hi {
+            clue.push('-');
+            clue.push_str(num.format(hi));
+        }
         if let Some(id) = rst.ip_id.filter(|_| f.s.conn.dir(rst.dir).ip_id == IpIdPattern::Incrementing) {
             let prev = events
                 .iter()
@@ -360,7 +372,7 @@ pub fn firewall_reset(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     packets.dedup();
     Some(verdict(
         VerdictCode::FirewallReset,
-        format!("reset sent by a device in the path, not by the endpoint: {}", clues.join("; ")),
+        ["reset sent by a device in the path, not by the endpoint: ", &clues.join("; ")].concat(),
         "Every host's own packets in one session carry the same TTL (the same number of hops) and usually a \
          steadily increasing IP-ID. A reset that differs was injected by something in between — typically a \
          firewall or IPS dropping the connection (an ASA with ESMTP inspection resets both sides when a line \

@@ -124,7 +124,11 @@ pub fn write_session_line(
     write_session_body(out, s, verdicts, log, detail);
 }
 
-const RECORD_ROOM: usize = 2048;
+/// Room for a typical record after its head (the median is about 1.5 kB on the real mix).
+pub const RECORD_ROOM: usize = 2048;
+
+/// Room for a head: the schema and the longest id.
+pub const HEAD_ROOM: usize = 64;
 
 /// Appends the record after its id (`,"capture":…}`, no trailing newline): what follows a
 /// [`Head`], whichever number that head gives the session (its own `index` is not written).
@@ -135,9 +139,8 @@ pub fn write_session_body(
     log: Option<&LogNote>,
     detail: JsonDetail,
 ) {
-    // Room for a typical record at once (the median is about 1.5 kB on the real mix): a fresh
-    // buffer (`read --threads` renders each session into a new one) would otherwise be grown
-    // and copied eight times.
+    // Room for a typical record at once: a fresh buffer (`read --threads` renders each session
+    // into a new one) would otherwise be grown and copied eight times.
     out.reserve(RECORD_ROOM);
     let mut o = Obj::continued(out);
     body(&mut o, s, verdicts, log, detail);
