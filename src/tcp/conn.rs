@@ -250,6 +250,7 @@ impl ConnTracker {
         }
     }
 
+    #[inline]
     pub fn direction_of(&self, p: &Packet<'_>) -> Direction {
         if p.src == self.client.ip && p.src_port == self.client.port {
             Direction::ClientToServer
@@ -260,6 +261,7 @@ impl ConnTracker {
 
     /// After the packet's bytes were reassembled: an acknowledgment tells Zeek about the holes
     /// the reassembler of the other direction found in the data it acknowledges.
+    #[inline]
     pub fn after_reassembly(&mut self, p: &Packet<'_>, dir: Direction, streams: &[Reassembler; 2]) {
         if p.flags.ack() {
             let other = dir.reverse();
@@ -270,6 +272,7 @@ impl ConnTracker {
     /// Zeek notices a content gap when the peer acknowledges past it, so its history letter comes
     /// after the peer's ACK; tell the model at that point (or at the end): one gap for any number
     /// of new holes since it was last told.
+    #[inline]
     fn tell_zeek_gaps(&mut self, dir: Direction, gaps: u64) {
         if gaps > std::mem::replace(&mut self.zeek_gaps_told[dir.index()], gaps) {
             let sender = match dir {

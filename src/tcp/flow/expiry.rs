@@ -13,7 +13,15 @@ use std::hash::BuildHasher;
 impl<A: StreamConsumer> FlowTable<A> {
     /// Over the bucket's share of `--memcap`: hand on the oldest idle connections other than
     /// this packet's; if that is not enough, it stops waiting for missing segments.
+    #[inline]
     pub(super) fn enforce_memcap(&mut self, b: usize, key: FlowKey, hash: u64, done: &mut dyn FnMut(Finished<A>)) {
+        // Asked every packet, over the cap rarely: the test stays in the caller.
+        if self.buckets[b].used > share(self.config.memcap) {
+            self.evict_over_memcap(b, key, hash, done);
+        }
+    }
+
+    fn evict_over_memcap(&mut self, b: usize, key: FlowKey, hash: u64, done: &mut dyn FnMut(Finished<A>)) {
         let cap = share(self.config.memcap);
         while self.buckets[b].used > cap {
             match self.buckets[b].pop_oldest(&self.flows, &self.hasher, Some(key)) {
