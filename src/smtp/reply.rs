@@ -63,6 +63,10 @@ impl Assembler {
         let r = self.cur.get_or_insert_with(|| Reply { code: rl.code, first: line.first, ..Default::default() });
         r.code_changed |= r.code != rl.code;
         r.line_count += 1;
+        // A multi-line reply (EHLO's, mostly) gets room for 16 lines at once, not 4, 8, 16.
+        if r.lines.capacity() == 0 && !rl.last {
+            r.lines.reserve_exact(16);
+        }
         if r.lines.len() < MAX_REPLY_LINES {
             r.lines.push(rl.text);
         }
@@ -80,7 +84,6 @@ impl Assembler {
 /// 4F3B21C", Exim "OK id=1abc-000123-AB", Cisco ESA "ok: Message 12345 accepted". Queue ids
 /// are printable ASCII: a control byte (an ESC from a hostile server) ends the id.
 pub fn queue_id(text: &str) -> Option<String> {
-    let lower = text.to_ascii_lowercase();
     let token = |from: usize| {
         let t: String = text[from..]
             .trim_start()
@@ -90,10 +93,10 @@ pub fn queue_id(text: &str) -> Option<String> {
         let t = t.trim_end_matches(['.', ':']).to_string();
         (!t.is_empty()).then_some(t)
     };
-    if let Some(i) = lower.find("queued as") {
+    if let Some(i) = find_ignoring_case(text, b"queued as") {
         return token(i + "queued as".len());
     }
-    if let Some(i) = lower.find("id=") {
+    if let Some(i) = find_ignoring_case(text, b"id=") {
         return token(i + 3);
     }
     // Cisco ESA: "Message <id> accepted"
@@ -106,6 +109,14 @@ pub fn queue_id(text: &str) -> Option<String> {
                 && w[1].chars().all(|c| c.is_ascii_graphic())
         })
         .map(|w| w[1].to_string())
+}
+
+/// Offset of `needle` (lower-case ASCII) in `text`, in any letter case: compared in place at
+/// each occurrence of its first letter, not in a lower-cased copy of the text.
+fn find_ignoring_case(text: &str, needle: &[u8]) -> Option<usize> {
+    let (hay, first) = (text.as_bytes(), needle[0]);
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay)
+        .find(|&i| hay.get(i..i + needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(needle)))
 }
 
 #[cfg(test)]
@@ -148,6 +159,9 @@ mod tests {
         assert_eq!(queue_id("Ok: queued as \u{1b}]0;x\u{7}"), None);
         assert_eq!(queue_id("queued as AB12\u{1b}[2J").as_deref(), Some("AB12"));
         assert_eq!(queue_id("Message \u{1b}[2J accepted"), None);
+        assert_eq!(queue_id("é ok QUEUED AS Ab1.").as_deref(), Some("Ab1"));
+        assert_eq!(queue_id("iD=x; id=y").as_deref(), Some("x"));
+        assert_eq!(queue_id("queued a"), None);
     }
 
     #[test]
