@@ -29,9 +29,12 @@ pub const BATCH: u64 = 1024;
 /// taken per shard, what the merger holds is bounded (whole sessions are kilobytes each).
 pub const CHUNK: usize = 64;
 /// Reports a shard may have in its channel before it waits. Most are a batch's note, a few
-/// bytes: room for a few batches of them lets a shard read on while the merger waits for
-/// another one (4 stalled the shards often when shard 0 merged between its own batches).
-pub const IN_FLIGHT: usize = 8;
+/// bytes; the merger, on a thread of its own, takes them in as they come. 4 stalled the shards
+/// often when shard 0 merged between its own batches, and 16 was needed then; with the merger
+/// apart, 8 and 16 kept the 1 GB file's peak RSS with two threads 3-6 MB higher than 4 (the
+/// rendered sessions waiting in them are freed by another thread, so their pages come back to
+/// the shard's heap later).
+pub const IN_FLIGHT: usize = 4;
 /// Sessions taken in per shard before its channel is left to wait.
 const WAITING: usize = 4 * CHUNK;
 /// Batches of frames a shard's reports are taken in ahead of the slowest shard; beyond that its
