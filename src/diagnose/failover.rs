@@ -60,8 +60,10 @@ pub struct FailoverTracker<T> {
     held: VecDeque<Held<T>>,
     /// Position (counted since the start) of `held[0]`.
     first: u64,
-    /// Positions of the held sessions still waiting for a failover, by client address.
-    waiting: HashMap<IpAddr, VecDeque<u64>>,
+    /// Positions of the held sessions still waiting for a failover, by client address (looked
+    /// up for every session: hashed with foldhash, not SipHash, which cost 200 instructions a
+    /// lookup).
+    waiting: HashMap<IpAddr, VecDeque<u64>, foldhash::fast::RandomState>,
     /// Latest capture time seen (seconds), the clock for releasing held sessions.
     clock: f64,
     /// Sessions released before their window passed because `MAX_HELD` or `MAX_HELD_BYTES`
@@ -77,7 +79,7 @@ impl<T: HeldSize> FailoverTracker<T> {
             window_s,
             held: VecDeque::new(),
             first: 0,
-            waiting: HashMap::new(),
+            waiting: HashMap::default(),
             clock: f64::MIN,
             released_early: 0,
             held_bytes: 0,

@@ -83,8 +83,7 @@ pub fn masked_banner(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
              inspection masks EHLO keywords (STARTTLS), rewrites commands it does not know and resets \
              sessions over its limits. ",
             mask_banner_fix!()
-        )
-        .to_string(),
+        ),
         vec![banner.packet.number],
     ))
 }
@@ -127,8 +126,7 @@ pub fn banner_never_completed(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> 
              multi-line banner through its continuation lines, which breaks exactly this. ",
             mask_banner_fix!(),
             " Or configure the server with a single-line banner."
-        )
-        .to_string(),
+        ),
         [Some(first_server.number), next_client.map(|e| e.number)].into_iter().flatten().collect(),
     ))
 }
@@ -175,8 +173,7 @@ pub fn ehlo_keywords_masked(f: &Facts, _: &DiagnoseConfig) -> Vec<Verdict> {
                  8-letter keyword is most likely STARTTLS (CHUNKING has the same length), so the client never \
                  saw the offer and sent the mail in clear — or, if it requires TLS, deferred it. ",
                 ehlo_mask_fix!()
-            )
-            .to_string(),
+            ),
             packets.clone(),
         ));
     }
@@ -193,8 +190,7 @@ pub fn ehlo_keywords_masked(f: &Facts, _: &DiagnoseConfig) -> Vec<Verdict> {
                 "A firewall with ESMTP inspection masked EHLO extensions it does not know, so the client \
                  cannot use them (e.g. CHUNKING, SMTPUTF8, DSN on some versions). ",
                 ehlo_mask_fix!()
-            )
-            .to_string(),
+            ),
             packets,
         ));
     }
@@ -285,8 +281,7 @@ pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
              RCPT, DATA, RSET, NOOP, QUIT, AUTH, ETRN, HELP, SAML, SEND, SOML, VRFY) with X's of the same \
              length, so the server saw garbage and refused it. ",
             command_mask_fix!()
-        )
-        .to_string(),
+        ),
         [cmd.map(|c| c.packet), reply.map(|r| r.packet)].into_iter().flatten().collect(),
     ))
 }
