@@ -49,7 +49,7 @@ impl Identity {
             }
             IdField::Received => {
                 if self.received_path.len() < MAX_PATH
-                    && let Some(hop) = received_from(&value())
+                    && let Some(hop) = received_hop(field[colon + 1..].trim_ascii())
                 {
                     self.received_path.push(hop);
                 }
@@ -111,7 +111,6 @@ fn one_line(value: &[u8]) -> String {
     // is `char::is_whitespace`'s in ASCII, which unlike `u8::is_ascii_whitespace` has VT.
     // Words are found byte by byte (in ASCII every offset is a character boundary).
     let text = std::str::from_utf8(value).expect("ASCII is UTF-8");
-    let space = |b: u8| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
     let mut out = String::with_capacity(value.len().min(MAX_VALUE));
     let mut i = 0;
     while i < value.len() && out.len() < MAX_VALUE {
@@ -132,6 +131,41 @@ fn one_line(value: &[u8]) -> String {
     out
 }
 
+/// White space as `char::is_whitespace` has it in ASCII (VT included, unlike
+/// `u8::is_ascii_whitespace`).
+fn space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+}
+
+/// `received_from(&one_line(value))` for a raw (folded) Received: value, without making the
+/// whole value one line: only the from clause's words are joined. A value that is ASCII and no
+/// longer than `MAX_VALUE` (nearly all) is not cut by `one_line`, so its words are the same.
+fn received_hop(value: &[u8]) -> Option<String> {
+    if value.len() > MAX_VALUE || !value.is_ascii() {
+        return received_from(&one_line(value));
+    }
+    let mut words = value.split(|&b| space(b)).filter(|w| !w.is_empty()).peekable();
+    if !words.next()?.eq_ignore_ascii_case(b"from") {
+        return None;
+    }
+    // The clause ends at a word "by" with another after it (" by " in the one-line form).
+    let mut clause = String::new();
+    while let Some(word) = words.next() {
+        if !clause.is_empty() {
+            if word.eq_ignore_ascii_case(b"by") && words.peek().is_some() {
+                break;
+            }
+            clause.push(' ');
+        }
+        clause.push_str(std::str::from_utf8(word).expect("ASCII is UTF-8"));
+    }
+    // "from" alone is no from clause.
+    if clause.is_empty() {
+        return None;
+    }
+    clause_hop(&clause)
+}
+
 /// The hop of one Received: value: "from mx.example.org (mx.example.org [192.0.2.1]) by …" →
 /// "192.0.2.1"; without an address, "mx.example.org".
 fn received_from(value: &str) -> Option<String> {
@@ -146,7 +180,11 @@ fn received_from(value: &str) -> Option<String> {
     let end = memchr::memchr_iter(b' ', bytes)
         .find(|&i| bytes.get(i + 1..i + 4).is_some_and(|w| w.eq_ignore_ascii_case(b"by ")))
         .unwrap_or(clause.len());
-    let clause = &clause[..end];
+    clause_hop(&clause[..end])
+}
+
+/// The hop named by a from clause (the words between "from" and "by").
+fn clause_hop(clause: &str) -> Option<String> {
     let address = clause.split(['[', ']']).skip(1).step_by(2).find_map(|inside| {
         let inside = inside.trim();
         let inside = inside.strip_prefix("IPv6:").or_else(|| inside.strip_prefix("ipv6:")).unwrap_or(inside);
@@ -199,6 +237,31 @@ mod tests {
         assert_eq!(received_from("from a ([IPv6:2001:DB8:0:0::5]) by b").as_deref(), Some("2001:db8::5"));
         assert_eq!(received_from("from a ([ 192.0.2.7 ]) BY b [192.0.2.8]").as_deref(), Some("192.0.2.7"));
         assert_eq!(received_from("from a.example\tby b [192.0.2.8]").as_deref(), Some("192.0.2.8"));
+    }
+
+    /// The hop read from the raw value is the one read from its one-line form.
+    #[test]
+    fn received_hop_is_received_from_one_line() {
+        let long = format!("from {} [192.0.2.1] by b", "x ".repeat(600));
+        let values = [
+            "from mx.example.org (mx.example.org [192.0.2.1])\r\n\tby esa.example.com with ESMTP id 1",
+            "from client ([IPv6:2001:db8::5]) by mx.example.org",
+            "FROM upper.example [x] BY other.example [192.0.2.9]",
+            "from by x [192.0.2.3]",
+            "from a by",
+            "from a\x0bby b [192.0.2.4]",
+            "from  a \r\n by\r\n b",
+            "from",
+            "from ",
+            "fromage a by b",
+            "by host.example without from clause",
+            "from é [192.0.2.5] by b",
+            "",
+            long.as_str(),
+        ];
+        for v in values {
+            assert_eq!(received_hop(v.as_bytes()), received_from(&one_line(v.as_bytes())), "{v:?}");
+        }
     }
 
     #[test]
