@@ -286,6 +286,7 @@ impl ConnTracker {
     /// Is this packet one already seen, recorded again at another capture point? Same IP-ID,
     /// sequence and acknowledgment numbers, flags and length, moments later — and a TTL one hop
     /// lower, or the same TTL where the IP-ID proves identity (a VLAN host seeing it twice).
+    #[inline]
     pub fn is_duplicate(&self, p: &Packet<'_>, dir: Direction) -> bool {
         // The sequence number first: it tells almost every packet from the kept ones.
         self.signatures[dir.index()].iter().any(|s| {
