@@ -2,6 +2,7 @@
 //! commands and replies with packet numbers, the close sequence, per-side TTL baselines.
 
 use crate::session::Session;
+use crate::smtp::event::ReplyLines;
 use crate::smtp::{Event, Verb};
 use crate::tcp::Direction;
 use crate::tcp::conn::{CloseEvent, CloseKind, Role};
@@ -21,7 +22,7 @@ pub struct Line<'a> {
 #[derive(Clone, Debug)]
 pub struct ReplyLine<'a> {
     pub code: u16,
-    pub lines: &'a [String],
+    pub lines: &'a ReplyLines,
     /// The command (or pseudo-command: the greeting, the end of data) it answers, if known.
     pub answers: Option<&'a Verb>,
     pub packet: u64,
@@ -30,7 +31,7 @@ pub struct ReplyLine<'a> {
 
 impl ReplyLine<'_> {
     pub fn first_line(&self) -> &str {
-        self.lines.first().map(String::as_str).unwrap_or("")
+        self.lines.first().unwrap_or("")
     }
 }
 

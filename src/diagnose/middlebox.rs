@@ -230,7 +230,7 @@ fn refused_outside_allowed_list<'a>(f: &'a Facts) -> Option<&'a super::facts::Li
 pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
     let masked = f.commands.iter().find(|c| is_masked_verb(c.verb));
     // Line by line: "XXXX" cannot span the " / " that joins them.
-    let reply = f.replies.iter().find(|r| r.code >= 500 && r.lines.iter().any(|l| has_run_of_four_x(l)));
+    let reply = f.replies.iter().find(|r| r.code >= 500 && r.lines.iter().any(has_run_of_four_x));
     let refused = if masked.is_none() && reply.is_none() { refused_outside_allowed_list(f) } else { None };
     if let Some(c) = refused {
         return Some(verdict(

@@ -1,6 +1,7 @@
 //! The bounded, packet-referenced event list and the anomaly tally that later stages
 //! (diagnosis, ladder diagrams) read.
 
+pub use super::reply::ReplyLines;
 use super::verb::Verb;
 use crate::tcp::{Direction, PacketRef};
 
@@ -28,7 +29,7 @@ pub enum Event {
     },
     Reply {
         code: u16,
-        lines: Vec<String>,
+        lines: ReplyLines,
         line_count: usize,
         /// What it answers: a command's verb or a pseudo-command ([`Verb::Greeting`],
         /// [`Verb::DataEnd`]); `None` if nothing was pending.
@@ -187,9 +188,4 @@ pub fn clip(s: &str) -> String {
         end -= 1;
     }
     format!("{}…", &s[..end])
-}
-
-/// `clip` for text already owned: kept as it is when short enough (no copy).
-pub fn clip_owned(s: String) -> String {
-    if s.len() <= EVENT_TEXT_MAX { s } else { clip(&s) }
 }

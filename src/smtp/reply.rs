@@ -2,20 +2,99 @@
 
 use super::line::LineRef;
 use crate::tcp::PacketRef;
+use std::borrow::Cow;
 
 /// Lines of one reply kept in full; a 5 KB banner or a 1000-line reply is counted, not stored.
 const MAX_REPLY_LINES: usize = 256;
+/// Bytes of text reserved at the first line of a multi-line reply (a typical EHLO reply fits).
+const MULTI_LINE_ROOM: usize = 512;
 
+/// One reply line, its text borrowed from the wire bytes when they are valid UTF-8.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReplyLine {
+pub struct ReplyLine<'a> {
     pub code: u16,
     pub last: bool,
-    pub text: String,
+    pub text: Cow<'a, str>,
+}
+
+/// The text lines of one reply in a single string, separated by "\n": one allocation per reply
+/// instead of one per line. A line never holds a "\n" of its own (lines are split at LF).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplyLines {
+    joined: String,
+    count: usize,
+    /// Bytes of the longest line, so the event's cut needs no walk over the lines.
+    longest: usize,
+}
+
+impl ReplyLines {
+    pub fn push(&mut self, line: &str) {
+        if self.count == 0 && self.joined.capacity() == 0 {
+            // A single-line reply (most): its text allocated once at its size, not grown.
+            self.joined = line.to_owned();
+        } else {
+            if self.count > 0 {
+                self.joined.push('\n');
+            }
+            self.joined.push_str(line);
+        }
+        self.count += 1;
+        self.longest = self.longest.max(line.len());
+    }
+
+    /// Bytes of the longest line.
+    pub fn longest(&self) -> usize {
+        self.longest
+    }
+
+    /// Room for `bytes` more text at once (a multi-line reply, EHLO's mostly, is a few hundred).
+    pub fn reserve(&mut self, bytes: usize) {
+        self.joined.reserve(bytes);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.joined.split('\n').take(self.count)
+    }
+
+    pub fn first(&self) -> Option<&str> {
+        self.iter().next()
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The lines joined with "\n".
+    pub fn joined(&self) -> &str {
+        &self.joined
+    }
+}
+
+impl<'a> FromIterator<&'a str> for ReplyLines {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(lines: I) -> Self {
+        let mut out = ReplyLines::default();
+        for l in lines {
+            out.push(l);
+        }
+        out
+    }
+}
+
+impl<'a> IntoIterator for &'a ReplyLines {
+    type Item = &'a str;
+    type IntoIter = std::iter::Take<std::str::Split<'a, char>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.joined.split('\n').take(self.count)
+    }
 }
 
 /// Any line starting with three digits is a reply line, like the reference view: a missing
 /// separator ("220text") ends the reply.
-pub fn parse_line(line: &[u8]) -> Option<ReplyLine> {
+pub fn parse_line(line: &[u8]) -> Option<ReplyLine<'_>> {
     if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -25,7 +104,7 @@ pub fn parse_line(line: &[u8]) -> Option<ReplyLine> {
         Some(b' ') => (true, &line[4..]),
         _ => (true, &line[3..]),
     };
-    Some(ReplyLine { code, last, text: super::text(text).into_owned() })
+    Some(ReplyLine { code, last, text: super::text(text) })
 }
 
 /// Binary junk rather than text: the server side is not SMTP (or not in clear) from here on.
@@ -37,7 +116,7 @@ pub fn looks_binary(line: &[u8]) -> bool {
 #[derive(Clone, Debug, Default)]
 pub struct Reply {
     pub code: u16,
-    pub lines: Vec<String>,
+    pub lines: ReplyLines,
     pub line_count: usize,
     pub first: PacketRef,
     pub last: PacketRef,
@@ -47,7 +126,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn text(&self) -> String {
-        self.lines.join("\n")
+        self.lines.joined().to_string()
     }
 }
 
@@ -59,16 +138,16 @@ pub struct Assembler {
 
 impl Assembler {
     /// Adds a reply line; returns the reply it completes.
-    pub fn push(&mut self, rl: ReplyLine, line: LineRef<'_>) -> Option<Reply> {
+    pub fn push(&mut self, rl: ReplyLine<'_>, line: LineRef<'_>) -> Option<Reply> {
         let r = self.cur.get_or_insert_with(|| Reply { code: rl.code, first: line.first, ..Default::default() });
         r.code_changed |= r.code != rl.code;
         r.line_count += 1;
-        // A multi-line reply (EHLO's, mostly) gets room for 16 lines at once, not 4, 8, 16.
-        if r.lines.capacity() == 0 && !rl.last {
-            r.lines.reserve_exact(16);
+        // A multi-line reply gets room for an EHLO reply's text at its first line, not 8, 16, 32...
+        if r.lines.is_empty() && !rl.last {
+            r.lines.reserve(MULTI_LINE_ROOM);
         }
         if r.lines.len() < MAX_REPLY_LINES {
-            r.lines.push(rl.text);
+            r.lines.push(&rl.text);
         }
         r.last = line.last;
         if rl.last { self.cur.take() } else { None }
@@ -148,6 +227,22 @@ mod tests {
         assert!(a.push(parse_line(b"220-first").unwrap(), line(b"220-first", 1).as_ref()).is_none());
         let r = a.push(parse_line(b"220 second").unwrap(), line(b"220 second", 2).as_ref()).unwrap();
         assert_eq!((r.code, r.text(), r.first.number, r.last.number), (220, "first\nsecond".into(), 1, 2));
+    }
+
+    #[test]
+    fn reply_lines_keep_empty_lines_and_their_count() {
+        let mut l = ReplyLines::default();
+        assert_eq!((l.len(), l.first(), l.iter().count()), (0, None, 0));
+        for text in ["", "", "SIZE 100", ""] {
+            l.push(text);
+        }
+        assert_eq!(l.iter().collect::<Vec<_>>(), ["", "", "SIZE 100", ""]);
+        assert_eq!((l.len(), l.longest(), l.joined()), (4, 8, "\n\nSIZE 100\n"));
+        let mut reserved = ReplyLines::default();
+        reserved.reserve(16);
+        reserved.push("a");
+        reserved.push("b");
+        assert_eq!(reserved.iter().collect::<Vec<_>>(), ["a", "b"]);
     }
 
     #[test]

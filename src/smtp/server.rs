@@ -2,10 +2,10 @@
 //! order (RFC 5321 §4.2, RFC 2920 §3).
 
 use super::dialogue::{ClientMode, Decision, Dialogue, Kind, Pending, ServerMode};
-use super::event::{AnomalyKind, Event, clip, clip_owned};
+use super::event::{AnomalyKind, EVENT_TEXT_MAX, Event, clip};
 use super::line::{LineBuf, LineRef};
 use super::record::{Banner, Extreme, ReplyInfo};
-use super::reply::{self, Reply};
+use super::reply::{self, Reply, ReplyLines};
 use super::tls;
 use super::verb::Verb;
 use crate::tcp::{Direction, PacketRef};
@@ -192,7 +192,7 @@ impl Dialogue {
         self.fifo.pop_front().map(|(p, _)| p)
     }
 
-    fn reply_event(&mut self, r: &Reply, lines: Vec<String>, answers: Option<Verb>) {
+    fn reply_event(&mut self, r: &Reply, lines: ReplyLines, answers: Option<Verb>) {
         self.log.push(Event::Reply {
             code: r.code,
             lines,
@@ -209,7 +209,7 @@ impl Dialogue {
         match kind {
             Kind::Helo { ehlo, reset } => {
                 if ok && ehlo && self.rec.ehlo_keywords.is_empty() {
-                    self.rec.ehlo_keywords = r.lines.iter().skip(1).cloned().collect();
+                    self.rec.ehlo_keywords = r.lines.iter().skip(1).map(str::to_string).collect();
                 }
                 if let (false, Some(t)) = (ok, reset) {
                     self.undo_reset(t);
@@ -290,8 +290,15 @@ impl Dialogue {
     }
 }
 
-/// The lines a reply event keeps, taken from the reply (collected in place, no copies).
-fn event_lines(mut lines: Vec<String>) -> Vec<String> {
-    lines.truncate(EVENT_REPLY_LINES);
-    lines.into_iter().map(clip_owned).collect()
+/// The lines a reply event keeps: the reply's own when they are few and short enough (nearly
+/// always; no copy), else the first ones, each clipped.
+fn event_lines(lines: ReplyLines) -> ReplyLines {
+    if lines.len() <= EVENT_REPLY_LINES && lines.longest() <= EVENT_TEXT_MAX {
+        return lines;
+    }
+    let mut kept = ReplyLines::default();
+    for l in lines.iter().take(EVENT_REPLY_LINES) {
+        kept.push(&clip(l));
+    }
+    kept
 }

@@ -47,7 +47,7 @@ fn fields(o: &mut Obj<'_>, e: &Event) {
         Event::Reply { code, lines, line_count, answers, first_packet, last_packet } => {
             o.str("type", "reply");
             o.num("code", *code);
-            o.list("lines", lines, |out, l| write::string(out, l));
+            o.list("lines", lines, write::string);
             o.num("line_count", *line_count);
             null_or_str(o, "answers", answers.as_ref().map(Verb::as_str));
             o.num("first_packet", number(first_packet));

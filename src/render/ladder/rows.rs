@@ -7,7 +7,7 @@ use crate::capture::Timestamp;
 use crate::diagnose::codes::Anchor;
 use crate::diagnose::{Severity, Verdict};
 use crate::session::Session;
-use crate::smtp::event::Event;
+use crate::smtp::event::{Event, ReplyLines};
 use crate::tcp::Direction;
 use crate::tcp::conn::PacketEvent;
 use crate::tcp::reassembly::SegmentClass;
@@ -272,7 +272,7 @@ fn packets_showing_masks(s: &Session) -> BTreeSet<u64> {
             Event::Command { verb, first_packet, last_packet, .. } if verb.as_str().contains("XXXX") => {
                 out.extend([first_packet.number, last_packet.number]);
             }
-            Event::Reply { lines, first_packet, last_packet, .. } if lines.iter().any(|l| masked(l)) => {
+            Event::Reply { lines, first_packet, last_packet, .. } if lines.iter().any(&masked) => {
                 out.extend([first_packet.number, last_packet.number]);
             }
             Event::Anomaly { detail, packet, .. } if masked(detail) => {
@@ -391,8 +391,8 @@ fn describe(ev: &Event) -> Option<(u64, Item)> {
 }
 
 /// "250 esa.example.com Hello … (+4 lines)": the first line stands for a multi-line reply.
-fn reply_text(code: u16, lines: &[String], line_count: usize) -> String {
-    let first = lines.first().map(String::as_str).unwrap_or("");
+fn reply_text(code: u16, lines: &ReplyLines, line_count: usize) -> String {
+    let first = lines.first().unwrap_or("");
     let more = match line_count {
         0 | 1 => String::new(),
         2 => " (+1 line)".to_string(),
@@ -573,10 +573,10 @@ mod tests {
         assert_eq!(size(42), "42 B");
         assert_eq!(size(3140), "3.1 kB");
         assert_eq!(size(67_241), "67.2 kB");
-        let lines = vec!["esa Hello".to_string(), "SIZE 1".to_string()];
+        let lines: ReplyLines = ["esa Hello", "SIZE 1"].into_iter().collect();
         assert_eq!(reply_text(250, &lines, 2), "250 esa Hello (+1 line)");
         assert_eq!(reply_text(250, &lines, 3), "250 esa Hello (+2 lines)");
-        assert_eq!(reply_text(221, &[], 1), "221");
+        assert_eq!(reply_text(221, &ReplyLines::default(), 1), "221");
         assert_eq!(reply_tone(554), Tone::Permanent);
         assert_eq!(reply_tone(421), Tone::Temporary);
     }
