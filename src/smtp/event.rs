@@ -30,7 +30,7 @@ pub enum Event {
     Reply {
         code: u16,
         lines: ReplyLines,
-        line_count: usize,
+        line_count: u32,
         /// What it answers: a command's verb or a pseudo-command ([`Verb::Greeting`],
         /// [`Verb::DataEnd`]); `None` if nothing was pending.
         answers: Option<Verb>,
@@ -188,4 +188,14 @@ pub fn clip(s: &str) -> String {
         end -= 1;
     }
     format!("{}…", &s[..end])
+}
+#[cfg(test)]
+mod tests {
+    /// Sessions with thousands of events move them when the list grows: a wider variant
+    /// (a reply's lines, a command's argument) costs every event.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn an_event_stays_within_96_bytes() {
+        assert!(std::mem::size_of::<super::Event>() <= 96, "{} bytes", std::mem::size_of::<super::Event>());
+    }
 }

@@ -78,7 +78,7 @@ pub struct Transaction {
     pub mail_packet: Option<PacketRef>,
     /// Further MAIL commands sent while this transaction was open (answered 503 by servers).
     pub nested_mail_from: Vec<String>,
-    pub rcpt_to: Vec<String>,
+    /// The recipients kept (up to `SmtpConfig::max_items`), each with its reply.
     pub rcpts: Vec<Rcpt>,
     pub rcpt_count: usize,
     /// "DATA" or "BDAT" once the client started sending the message.

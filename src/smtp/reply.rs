@@ -22,9 +22,10 @@ pub struct ReplyLine<'a> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplyLines {
     joined: String,
-    count: usize,
+    // u32 counts keep a reply event within the 96 bytes of the largest other event.
+    count: u32,
     /// Bytes of the longest line, so the event's cut needs no walk over the lines.
-    longest: usize,
+    longest: u32,
 }
 
 impl ReplyLines {
@@ -39,12 +40,12 @@ impl ReplyLines {
             self.joined.push_str(line);
         }
         self.count += 1;
-        self.longest = self.longest.max(line.len());
+        self.longest = self.longest.max(u32::try_from(line.len()).unwrap_or(u32::MAX));
     }
 
     /// Bytes of the longest line.
     pub fn longest(&self) -> usize {
-        self.longest
+        self.longest as usize
     }
 
     /// Room for `bytes` more text at once (a multi-line reply, EHLO's mostly, is a few hundred).
@@ -53,7 +54,7 @@ impl ReplyLines {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.joined.split('\n').take(self.count)
+        self.joined.split('\n').take(self.count as usize)
     }
 
     pub fn first(&self) -> Option<&str> {
@@ -61,7 +62,7 @@ impl ReplyLines {
     }
 
     pub fn len(&self) -> usize {
-        self.count
+        self.count as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -88,7 +89,7 @@ impl<'a> IntoIterator for &'a ReplyLines {
     type Item = &'a str;
     type IntoIter = std::iter::Take<std::str::Split<'a, char>>;
     fn into_iter(self) -> Self::IntoIter {
-        self.joined.split('\n').take(self.count)
+        self.joined.split('\n').take(self.count as usize)
     }
 }
 
@@ -117,7 +118,8 @@ pub fn looks_binary(line: &[u8]) -> bool {
 pub struct Reply {
     pub code: u16,
     pub lines: ReplyLines,
-    pub line_count: usize,
+    /// All lines of the reply, kept or not (saturates: a reply of 4 G lines is not a concern).
+    pub line_count: u32,
     pub first: PacketRef,
     pub last: PacketRef,
     /// A continuation line carried another code (RFC 5321 §4.2.1 says they must agree).
@@ -141,7 +143,7 @@ impl Assembler {
     pub fn push(&mut self, rl: ReplyLine<'_>, line: LineRef<'_>) -> Option<Reply> {
         let r = self.cur.get_or_insert_with(|| Reply { code: rl.code, first: line.first, ..Default::default() });
         r.code_changed |= r.code != rl.code;
-        r.line_count += 1;
+        r.line_count = r.line_count.saturating_add(1);
         // A multi-line reply gets room for an EHLO reply's text at its first line, not 8, 16, 32...
         if r.lines.is_empty() && !rl.last {
             r.lines.reserve(MULTI_LINE_ROOM);

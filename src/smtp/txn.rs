@@ -54,7 +54,6 @@ impl Dialogue {
             self.rec.items_dropped += 1;
             return (Kind::Rcpt { index: usize::MAX }, tx);
         }
-        tr.rcpt_to.push(addr.clone());
         tr.rcpts.push(Rcpt { address: addr, reply: None, packet: at });
         (Kind::Rcpt { index: tr.rcpts.len() - 1 }, tx)
     }

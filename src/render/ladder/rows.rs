@@ -391,7 +391,7 @@ fn describe(ev: &Event) -> Option<(u64, Item)> {
 }
 
 /// "250 esa.example.com Hello … (+4 lines)": the first line stands for a multi-line reply.
-fn reply_text(code: u16, lines: &ReplyLines, line_count: usize) -> String {
+fn reply_text(code: u16, lines: &ReplyLines, line_count: u32) -> String {
     let first = lines.first().unwrap_or("");
     let more = match line_count {
         0 | 1 => String::new(),

@@ -97,16 +97,16 @@ fn event_lines(e: &Event) -> Vec<(u64, Speaker, u64, String)> {
             format!("(SASL response, {len} bytes, not kept)"),
         )],
         Event::Reply { code, lines, line_count, first_packet, last_packet, .. } => {
-            let n = lines.len();
+            let (n, line_count) = (lines.len(), *line_count as usize);
             let mut out: Vec<_> = lines
                 .iter()
                 .enumerate()
                 .map(|(i, l)| {
-                    let sep = if i + 1 < n || *line_count > n { '-' } else { ' ' };
+                    let sep = if i + 1 < n || line_count > n { '-' } else { ' ' };
                     (first_packet.number, Speaker::Server, last_packet.number, format!("{code}{sep}{l}"))
                 })
                 .collect();
-            if *line_count > n {
+            if line_count > n {
                 let more = format!("(… {} more lines of this reply not kept)", line_count - n);
                 out.push((last_packet.number, Speaker::Note, last_packet.number, more));
             }

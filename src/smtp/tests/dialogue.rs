@@ -228,7 +228,7 @@ fn rset_helo_and_nested_mail_shape_transactions() {
     assert_eq!(rec.transactions.len(), 2);
     let t = &rec.transactions[0];
     assert_eq!(t.nested_mail_from, ["x@y"]);
-    assert_eq!(t.rcpt_to, ["c@d", "e@f"]);
+    assert_eq!(t.rcpts.iter().map(|r| r.address.as_str()).collect::<Vec<_>>(), ["c@d", "e@f"]);
     assert_eq!(t.reset_by, Some(Verb::Rset));
     assert_eq!(rec.helo.as_deref(), Some("c"));
 }

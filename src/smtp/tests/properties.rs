@@ -100,7 +100,8 @@ mod split {
             .transactions
             .iter()
             .map(|t| {
-                (t.mail_from.clone(), t.rcpt_to.clone(), t.data_reply.as_ref().map(|d| d.code), t.queue_id.clone())
+                let rcpts: Vec<_> = t.rcpts.iter().map(|r| r.address.clone()).collect();
+                (t.mail_from.clone(), rcpts, t.data_reply.as_ref().map(|d| d.code), t.queue_id.clone())
             })
             .collect();
         (
