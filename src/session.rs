@@ -142,22 +142,29 @@ impl StreamConsumer for SmtpApp {
 /// Pushes frames through the stages; `on_session` receives each finished session and may ask to
 /// stop (closed output, interrupt).
 pub struct Analyzer<F: FnMut(Session) -> ControlFlow<()>> {
-    capture: Arc<str>,
-    config: AnalyzerConfig,
     table: FlowTable<SmtpApp>,
+    hand: Hand<F>,
     pub decode_stats: DecodeStats,
     pub warnings: Vec<CaptureWarning>,
     /// IP fragments waiting for the rest of their datagram.
     defrag: Defragmenter,
     unknown_links: HashSet<u32>,
     malformed_warned: u32,
-    caps_warned: CapsWarned,
-    on_session: F,
-    stop: bool,
     /// Number of the frame being handled (for [`OutputKey`]).
     current: u64,
     /// First packet numbers of the connections opened, when a shard reports them.
     pub starts: Option<Vec<u64>>,
+}
+
+/// What handing connections on as sessions needs of the analyzer, besides its warnings: kept in
+/// one struct so that the callback built for every packet holds one pointer, not one per field.
+struct Hand<F> {
+    capture: Arc<str>,
+    config: AnalyzerConfig,
+    caps_warned: CapsWarned,
+    on_session: F,
+    /// `on_session` asked to stop.
+    stop: bool,
 }
 
 /// What a frame is to the analysis, for a reader that shards connections (`read --threads`).
@@ -286,20 +293,22 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
     pub fn new(capture: &str, mut config: AnalyzerConfig, on_session: F) -> Self {
         config.tcp.server_payload_hint = Some(looks_like_smtp_reply);
         Analyzer {
-            capture: Arc::from(capture),
             table: FlowTable::new(config.tcp.clone(), {
                 let smtp = config.smtp.clone();
                 Box::new(move |_: &Endpoint, _: &Endpoint| SmtpApp(Dialogue::new(&smtp)))
             }),
-            config,
+            hand: Hand {
+                capture: Arc::from(capture),
+                config,
+                caps_warned: CapsWarned::default(),
+                on_session,
+                stop: false,
+            },
             decode_stats: DecodeStats::default(),
             warnings: Vec::new(),
             defrag: Defragmenter::default(),
             unknown_links: HashSet::new(),
             malformed_warned: 0,
-            caps_warned: CapsWarned::default(),
-            on_session,
-            stop: false,
             current: 0,
             starts: None,
         }
@@ -309,7 +318,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
     /// then hands its own packets to `packet` and the others' times to `tick`).
     pub fn route<'a>(&mut self, frame: &Frame<'a>) -> Route<'a> {
         self.decode_stats.frames += 1;
-        self.caps_warned.offset = frame.offset;
+        self.hand.caps_warned.offset = frame.offset;
         match decode::decode(frame) {
             Ok(p) if self.table.on_mail_port(&p) => Route::Mail(p),
             Err(Skip::Fragment) => {
@@ -343,26 +352,26 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
     /// A mail-port packet of this shard (the second half of [`FrameSink::frame`]).
     pub fn packet(&mut self, packet: &Packet<'_>) -> ControlFlow<()> {
         self.current = packet.number;
-        let Self { table, capture, on_session, stop, starts, current, config, caps_warned, warnings, .. } = self;
+        let Self { table, hand, starts, current, warnings, .. } = self;
         let current = *current;
         let opened = table.stats.flows;
-        let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings, frame: current };
+        let mut out = Emit { hand, warnings, frame: current };
         table.packet(packet, &mut |f| out.session(f));
         if table.stats.flows > opened
             && let Some(starts) = starts.as_mut()
         {
             starts.push(current);
         }
-        caps_warned.table(&config.tcp, &table.stats, packet.number, warnings);
-        if self.stop { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        hand.caps_warned.table(&hand.config.tcp, &table.stats, packet.number, warnings);
+        if hand.stop { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     }
 
     /// A mail-port packet of another shard: its time still expires this shard's connections,
     /// exactly as the packet would in a single table.
     pub fn tick(&mut self, number: u64, ts: crate::capture::Timestamp) {
         self.current = number;
-        let Self { table, capture, on_session, stop, config, caps_warned, warnings, .. } = self;
-        let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings, frame: number };
+        let Self { table, hand, warnings, .. } = self;
+        let mut out = Emit { hand, warnings, frame: number };
         table.expire(ts, &mut |f| out.session(f));
     }
 
@@ -370,7 +379,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
     /// would route as `Route::Mail`): counted, and its time ticks as in `tick`.
     pub fn foreign(&mut self, frame: &Frame<'_>) {
         self.decode_stats.frames += 1;
-        self.caps_warned.offset = frame.offset;
+        self.hand.caps_warned.offset = frame.offset;
         self.tick(frame.number, frame.ts);
     }
 
@@ -394,7 +403,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
 
     /// The analyzer was asked to stop by `on_session`.
     pub fn stopped(&self) -> bool {
-        self.stop
+        self.hand.stop
     }
 
     /// End of input: every open connection becomes a session.
@@ -402,7 +411,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
         self.defrag.finish();
         self.decode_stats.defrag = self.defrag.stats.clone();
         if let Some(message) = fragments_lost(&self.defrag.stats) {
-            self.warnings.push(CaptureWarning { offset: self.caps_warned.offset, message });
+            self.warnings.push(CaptureWarning { offset: self.hand.caps_warned.offset, message });
         }
         if self.decode_stats.unknown_link_type > 1 {
             let mut types: Vec<u32> = self.unknown_links.iter().copied().collect();
@@ -413,23 +422,23 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
                 self.decode_stats.unknown_link_type,
                 types.join(", ")
             );
-            self.warnings.push(CaptureWarning { offset: self.caps_warned.offset, message });
+            self.warnings.push(CaptureWarning { offset: self.hand.caps_warned.offset, message });
         }
         let unshown = self.decode_stats.malformed.saturating_sub(u64::from(self.malformed_warned));
         if unshown > 0 {
-            let offset = self.caps_warned.offset;
+            let offset = self.hand.caps_warned.offset;
             let message = format!("{unshown} more packets with malformed headers were skipped (not shown)");
             self.warnings.push(CaptureWarning { offset, message });
         }
-        let Self { table, capture, on_session, stop, config, caps_warned, warnings, .. } = self;
-        let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings, frame: u64::MAX };
+        let Self { table, hand, warnings, .. } = self;
+        let mut out = Emit { hand, warnings, frame: u64::MAX };
         table.finish_all(&mut |f| out.session(f));
     }
 
     /// Hand on connections idle since before `now` (live capture calls this on a timer).
     pub fn expire(&mut self, now: crate::capture::Timestamp) {
-        let Self { table, capture, on_session, stop, config, caps_warned, warnings, current, .. } = self;
-        let mut out = Emit { capture, config, on_session, stop, caps_warned, warnings, frame: *current };
+        let Self { table, hand, warnings, current, .. } = self;
+        let mut out = Emit { hand, warnings, frame: *current };
         table.expire(now, &mut |f| out.session(f));
     }
 
@@ -469,11 +478,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Analyzer<F> {
 
 /// Hands finished connections on as sessions; the parts of the analyzer that takes.
 struct Emit<'a, F> {
-    capture: &'a Arc<str>,
-    config: &'a AnalyzerConfig,
-    on_session: &'a mut F,
-    stop: &'a mut bool,
-    caps_warned: &'a mut CapsWarned,
+    hand: &'a mut Hand<F>,
     warnings: &'a mut Vec<CaptureWarning>,
     /// The frame whose handling ends the connections (for [`OutputKey`]).
     frame: u64,
@@ -481,15 +486,16 @@ struct Emit<'a, F> {
 
 impl<F: FnMut(Session) -> ControlFlow<()>> Emit<'_, F> {
     fn session(&mut self, f: Finished<SmtpApp>) {
-        if *self.stop {
+        let hand = &mut *self.hand;
+        if hand.stop {
             return;
         }
         let key = OutputKey { frame: self.frame, order: f.order(), first_packet: f.conn.first.number };
-        let (capture, smtp) = (self.capture.clone(), f.app.0.finish());
+        let (capture, smtp) = (hand.capture.clone(), f.app.0.finish());
         let session = Session { index: f.index, capture, conn: f.conn, smtp, end: f.end, key };
-        self.caps_warned.session(self.config, &session, self.warnings);
-        if (self.on_session)(session).is_break() {
-            *self.stop = true;
+        hand.caps_warned.session(&hand.config, &session, self.warnings);
+        if (hand.on_session)(session).is_break() {
+            hand.stop = true;
         }
     }
 }
@@ -497,7 +503,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> Emit<'_, F> {
 impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for Analyzer<F> {
     fn frame(&mut self, frame: &Frame<'_>) -> ControlFlow<()> {
         self.decode_stats.frames += 1;
-        self.caps_warned.offset = frame.offset;
+        self.hand.caps_warned.offset = frame.offset;
         match decode::decode(frame) {
             Ok(packet) => self.packet(&packet),
             Err(Skip::Fragment) => {
@@ -515,7 +521,7 @@ impl<F: FnMut(Session) -> ControlFlow<()>> FrameSink for Analyzer<F> {
                 self.skipped(skip, frame);
                 // Every packet's time moves the capture's clock.
                 self.tick(frame.number, frame.ts);
-                if self.stop { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+                if self.hand.stop { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
             }
         }
     }
