@@ -241,7 +241,7 @@ impl Dialogue {
         }
         self.auth_ctx = cmd.verb == Verb::Auth;
         let max = self.cfg.max_items;
-        Self::bounded(max, &mut self.rec.items_dropped, &mut self.rec.commands, cmd.verb.clone());
+        Self::bounded(max, 16, &mut self.rec.items_dropped, &mut self.rec.commands, cmd.verb.clone());
         let event = self.command_event(&cmd, line);
         let (kind, tx) = self.command_effect(&cmd, line);
         self.expect(Pending::Command { verb: cmd.verb, kind, event, tx }, line.first);
@@ -450,6 +450,6 @@ impl Dialogue {
             self.log.anomaly(C2S, AnomalyKind::LineTooLong, detail, l.first);
         }
         let max = self.cfg.max_items;
-        Self::bounded(max, &mut self.rec.items_dropped, &mut self.rec.commands, verb);
+        Self::bounded(max, 16, &mut self.rec.items_dropped, &mut self.rec.commands, verb);
     }
 }

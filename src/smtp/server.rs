@@ -116,7 +116,7 @@ impl Dialogue {
             self.log.anomaly(S2C, AnomalyKind::MultilineCodeChange, format!("reply {}", r.code), r.last);
         }
         let max = self.cfg.max_items;
-        Self::bounded(max, &mut self.rec.items_dropped, &mut self.rec.replies, r.code);
+        Self::bounded(max, 16, &mut self.rec.items_dropped, &mut self.rec.replies, r.code);
         if !self.greeting_done {
             self.greeting_done = true;
             if self.is_greeting(r.code, r.first) {

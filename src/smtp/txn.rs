@@ -23,7 +23,7 @@ impl Dialogue {
         let addr = command::address(&cmd.arg);
         Extreme::raise(&mut self.rec.maxima.sender_address, addr.len() as u64, at);
         let max = self.cfg.max_items;
-        Self::bounded(max, &mut self.rec.items_dropped, &mut self.rec.mail_from, addr.clone());
+        Self::bounded(max, 4, &mut self.rec.items_dropped, &mut self.rec.mail_from, addr.clone());
         // A MAIL inside an accepted, open transaction does not start a new one: servers
         // answer 503 (RFC 5321 §4.1.4) and the envelope stays as it was.
         if let Some(t) = self.cur_tx {
@@ -42,7 +42,7 @@ impl Dialogue {
     pub(super) fn rcpt(&mut self, cmd: &command::Command, at: PacketRef) -> (Kind, Option<usize>) {
         let addr = command::address(&cmd.arg);
         let max = self.cfg.max_items;
-        Self::bounded(max, &mut self.rec.items_dropped, &mut self.rec.rcpt_to, addr.clone());
+        Self::bounded(max, 4, &mut self.rec.items_dropped, &mut self.rec.rcpt_to, addr.clone());
         let tx = self.cur_tx.or_else(|| self.new_tx(Transaction::default()));
         let Some(t) = tx else {
             return (Kind::Rcpt { index: usize::MAX }, None);
