@@ -27,6 +27,7 @@ mod ports;
 mod process;
 mod state;
 
+use config::Waits;
 pub use config::{DEFAULT_MEMCAP, DEFAULT_PORTS, TcpConfig};
 pub use key::{BUCKETS, bucket_of, bucket_of_v4};
 
@@ -38,7 +39,7 @@ use bucket::{Bucket, Flows};
 use early::{EARLY_HEADERS, Early, Header, early_wait, fits_early, header};
 use key::FlowKey;
 use ports::PortSet;
-use process::{deliver, flush_pending, make_full, process, reuses_ports};
+use process::{deliver, flush_pending, make_full, process, reuses_ports, wait};
 use state::{Flow, Full, Payload, State};
 use std::cmp::Reverse;
 use std::hash::BuildHasher;
@@ -118,6 +119,8 @@ pub struct TableStats {
 
 pub struct FlowTable<A> {
     config: TcpConfig,
+    /// `config`'s timeouts, in nanoseconds.
+    waits: Waits,
     /// `config.ports`, for the per-packet test.
     mail_ports: PortSet,
     /// Every open connection (see `Flows`).
@@ -140,10 +143,6 @@ pub struct FlowTable<A> {
 
 pub type AppFactory<A> = Box<dyn FnMut(&Endpoint, &Endpoint) -> A + Send>;
 
-fn secs_to_nanos(s: f64) -> i64 {
-    (s * 1e9) as i64
-}
-
 /// A bucket's share of a cap, at least one (so the buckets together never exceed a cap of at
 /// least `BUCKETS`).
 fn share(total: usize) -> usize {
@@ -155,6 +154,7 @@ impl<A: StreamConsumer> FlowTable<A> {
         FlowTable {
             make_app,
             mail_ports: PortSet::new(&config.ports),
+            waits: Waits::of(&config),
             config,
             flows: Flows::new(),
             buckets: (0..BUCKETS).map(|_| Bucket::default()).collect(),
@@ -204,11 +204,11 @@ impl<A: StreamConsumer> FlowTable<A> {
         let hash = self.hasher.hash_one(key);
         // The common case, one lookup: a packet of an open connection (not a SYN reusing the
         // ports of a closed one).
-        let Self { flows, buckets, config, stats, make_app, .. } = self;
+        let Self { flows, buckets, config, waits, stats, make_app, .. } = self;
         let (b, requeue) = match flows.find_mut(hash, |f| f.key == key) {
             Some(flow) if !reuses_ports(flow, p) => {
                 let b = usize::from(flow.bucket);
-                (b, update(flow, &mut buckets[b], config, stats, make_app, p))
+                (b, update(flow, &mut buckets[b], config, waits, stats, make_app, p))
             }
             found => {
                 let reused = found.is_some();
@@ -216,9 +216,9 @@ impl<A: StreamConsumer> FlowTable<A> {
                 if !self.admit(b, key, hash, reused, p, done) {
                     return;
                 }
-                let Self { flows, buckets, config, stats, make_app, .. } = self;
+                let Self { flows, buckets, config, waits, stats, make_app, .. } = self;
                 let Some(flow) = flows.find_mut(hash, |f| f.key == key) else { return };
-                (b, update(flow, &mut buckets[b], config, stats, make_app, p))
+                (b, update(flow, &mut buckets[b], config, waits, stats, make_app, p))
             }
         };
         if let Some((deadline, first)) = requeue {
@@ -296,7 +296,7 @@ impl<A: StreamConsumer> FlowTable<A> {
     /// Remembered for the idle timeout, at most the bucket's share of `max_flows` of them.
     fn remember_not_mail(&mut self, b: usize, key: FlowKey, p: &Packet<'_>) {
         let cap = share(self.config.max_flows);
-        let until = p.ts.0.saturating_add(secs_to_nanos(self.config.idle_timeout_s));
+        let until = p.ts.0.saturating_add(self.waits.idle);
         let bucket = &mut self.buckets[b];
         if bucket.not_mail.get(&key).is_some_and(|t| *t > p.ts.0) {
             return;
@@ -387,6 +387,7 @@ fn update<A: StreamConsumer>(
     flow: &mut Flow<A>,
     bucket: &mut Bucket,
     config: &TcpConfig,
+    waits: &Waits,
     stats: &mut TableStats,
     make_app: &mut AppFactory<A>,
     p: &Packet<'_>,
@@ -396,7 +397,7 @@ fn update<A: StreamConsumer>(
         State::Early(e) if fits_early(e, p) => {
             e.headers[usize::from(e.len)] = header(&flow.key, p);
             e.len += 1;
-            p.ts.0.saturating_add(secs_to_nanos(early_wait(config, e)))
+            p.ts.0.saturating_add(early_wait(waits, e))
         }
         _ => {
             let allocated = crate::heap::thread_allocated();
@@ -404,7 +405,8 @@ fn update<A: StreamConsumer>(
                 make_full(config, flow, Some(p), make_app);
             }
             let State::Full(full) = &mut flow.state else { unreachable!("made full above") };
-            let new_deadline = process(config, full, p, make_app);
+            process(config, full, p, make_app);
+            let new_deadline = p.ts.0.saturating_add(wait(waits, full));
             if new_deadline < deadline
                 && full.is_closed()
                 && let Some(payload) = &mut full.payload

@@ -31,6 +31,28 @@ pub struct TcpConfig {
     pub server_payload_hint: Option<fn(&[u8]) -> bool>,
 }
 
+/// The timeouts in nanoseconds, the unit of packet times: converted once, not per packet.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Waits {
+    pub idle: i64,
+    pub half_open: i64,
+    pub linger: i64,
+    /// A connection whose FINs were both acknowledged: `close_grace_s`, at most `linger_s`.
+    pub closed_clean: i64,
+}
+
+impl Waits {
+    pub fn of(config: &TcpConfig) -> Waits {
+        let nanos = |s: f64| (s * 1e9) as i64;
+        Waits {
+            idle: nanos(config.idle_timeout_s),
+            half_open: nanos(config.half_open_timeout_s),
+            linger: nanos(config.linger_s),
+            closed_clean: nanos(config.close_grace_s.min(config.linger_s)),
+        }
+    }
+}
+
 pub const DEFAULT_PORTS: [u16; 4] = [25, 465, 587, 2525];
 pub const DEFAULT_MEMCAP: usize = 256 << 20;
 

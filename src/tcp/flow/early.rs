@@ -2,7 +2,7 @@
 //! the full state when it needs one (see the module comment of `flow`).
 
 use super::super::conn::RoleBasis;
-use super::config::TcpConfig;
+use super::config::Waits;
 use super::key::FlowKey;
 use crate::capture::Timestamp;
 use crate::decode::{Packet, TcpFlags};
@@ -121,12 +121,12 @@ pub(super) fn replayed(key: &FlowKey, h: &Header) -> Packet<'static> {
 
 /// How long an early connection waits after its last packet: what `process::wait` says for the
 /// full state of the same packets (none carried payload or a FIN, so a reset is the only close).
-pub(super) fn early_wait(config: &TcpConfig, e: &Early) -> f64 {
+pub(super) fn early_wait(waits: &Waits, e: &Early) -> i64 {
     if e.reset_seen() {
-        config.linger_s
+        waits.linger
     } else if e.half_open() {
-        config.half_open_timeout_s
+        waits.half_open
     } else {
-        config.idle_timeout_s
+        waits.idle
     }
 }

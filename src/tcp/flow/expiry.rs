@@ -4,7 +4,7 @@
 use super::key::FlowKey;
 use super::process::flush_pending;
 use super::state::State;
-use super::{EndReason, FinishPhase, Finished, FlowTable, StreamConsumer, secs_to_nanos, share};
+use super::{EndReason, FinishPhase, Finished, FlowTable, StreamConsumer, share};
 use crate::capture::Timestamp;
 use crate::decode::Packet;
 use std::cmp::Reverse;
@@ -62,7 +62,7 @@ impl<A: StreamConsumer> FlowTable<A> {
         let Some(flow) = self.buckets[b].remove(&mut self.flows, hash, &key) else { return };
         self.open -= 1;
         let end = if flow.is_closed() {
-            let until = flow.last_ts().saturating_add(secs_to_nanos(self.config.linger_s));
+            let until = flow.last_ts().saturating_add(self.waits.linger);
             self.bury(b, key, until, flow.client_isn());
             EndReason::Closed
         } else {
@@ -142,7 +142,7 @@ impl<A: StreamConsumer> FlowTable<A> {
             let Some(flow) = self.buckets[b].remove(&mut self.flows, hash, &key) else { continue };
             self.open -= 1;
             let end = if flow.is_closed() { EndReason::Closed } else { EndReason::Idle };
-            let until = flow.last_ts().saturating_add(secs_to_nanos(self.config.linger_s));
+            let until = flow.last_ts().saturating_add(self.waits.linger);
             if end == EndReason::Closed && until > now.0 {
                 self.bury(b, key, until, flow.client_isn());
             }

@@ -7,9 +7,10 @@ use super::super::reassembly::{Chunk, Reassembler, Segment, SegmentClass};
 use super::super::seq::SeqNumber;
 use super::super::{Direction, PacketRef};
 use super::config::TcpConfig;
+use super::config::Waits;
 use super::early::{FROM_A, replayed};
 use super::state::{Flow, Full, Payload, State};
-use super::{AppFactory, StreamConsumer, secs_to_nanos};
+use super::{AppFactory, StreamConsumer};
 use crate::capture::Timestamp;
 use crate::decode::Packet;
 
@@ -75,14 +76,14 @@ pub(super) fn flush_pending<A: StreamConsumer>(full: &mut Full<A>) {
 }
 
 /// One packet of a known connection: header facts, then the peer's ACK (which may reveal bytes
-/// the capture missed in the other direction), then this packet's own payload. Returns the
-/// connection's new deadline.
+/// the capture missed in the other direction), then this packet's own payload (its new
+/// deadline is then `wait` after it).
 pub(super) fn process<A: StreamConsumer>(
     config: &TcpConfig,
     full: &mut Full<A>,
     p: &Packet<'_>,
     make_app: &mut AppFactory<A>,
-) -> i64 {
+) {
     let dir = full.tracker.direction_of(p);
     let duplicate = full.tracker.is_duplicate(p, dir);
     full.tracker.observe(p, dir, duplicate);
@@ -107,7 +108,6 @@ pub(super) fn process<A: StreamConsumer>(
         full.tracker.after_reassembly(p, dir, &payload.reasm);
     }
     full.buffered = full.payload.as_ref().map_or(0, |pl| pl.reasm.iter().map(Reassembler::buffered_bytes).sum());
-    p.ts.0.saturating_add(secs_to_nanos(wait(config, full)))
 }
 
 /// Does this packet need the reassemblers: a payload byte, a FIN, or an acknowledgment of bytes
@@ -155,15 +155,15 @@ fn reassemble<A: StreamConsumer>(
     (class, gap_bytes)
 }
 
-/// Seconds a connection waits after its last packet before it is handed on.
-fn wait<A>(config: &TcpConfig, full: &Full<A>) -> f64 {
+/// Nanoseconds a connection waits after its last packet before it is handed on.
+pub(super) fn wait<A>(waits: &Waits, full: &Full<A>) -> i64 {
     if !full.is_closed() {
-        if full.tracker.half_open() { config.half_open_timeout_s } else { config.idle_timeout_s }
+        if full.tracker.half_open() { waits.half_open } else { waits.idle }
     } else if !full.tracker.reset_seen()
         && full.payload.as_ref().is_some_and(|p| p.reasm.iter().all(Reassembler::fin_acked))
     {
-        config.close_grace_s.min(config.linger_s)
+        waits.closed_clean
     } else {
-        config.linger_s
+        waits.linger
     }
 }
