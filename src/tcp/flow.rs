@@ -363,19 +363,19 @@ impl<A: StreamConsumer> FlowTable<A> {
         done: &mut dyn FnMut(Finished<A>),
     ) {
         let full = make_full(&self.config, &mut flow, None, &mut self.make_app);
+        let at = full.tracker.last;
         // A connection that never carried a byte gets its application's state now, to make its
         // record from (it is handed nothing).
-        full.payload(&mut self.make_app);
+        let Payload { reasm, app } = full.payload(&mut self.make_app);
+        // Flushed where they are: moving the state out first copied the reassemblers too.
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            reasm[dir.index()].flush(at, &mut |c, at| deliver(app, dir, c, at));
+        }
+        let stats = [std::mem::take(&mut reasm[0].stats), std::mem::take(&mut reasm[1].stats)];
         let State::Full(full) = flow.state else { unreachable!("made full above") };
         let Full { payload, tracker, .. } = *full;
         let Some(payload) = payload else { unreachable!("made above") };
-        let Payload { mut reasm, mut app } = *payload;
-        let at = tracker.last;
-        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-            reasm[dir.index()].flush(at, &mut |c, at| deliver(&mut app, dir, c, at));
-        }
-        let stats = [std::mem::take(&mut reasm[0].stats), std::mem::take(&mut reasm[1].stats)];
-        done(Finished { index: flow.id, phase, deadline, conn: tracker.into_record(stats), app, end });
+        done(Finished { index: flow.id, phase, deadline, conn: tracker.into_record(stats), app: payload.app, end });
     }
 }
 
