@@ -16,13 +16,11 @@ pub(crate) struct Emitter<'s> {
     /// Where a bad record stopped the reading: the bytes counted end there, whatever of the
     /// bad record a stream had to consume to find out.
     stopped_at: Option<u64>,
-    /// Whether the format readers ask for the bytes of records ahead (see `prefetch_ahead`).
-    pub(crate) prefetch: bool,
 }
 
 impl<'s> Emitter<'s> {
     pub(crate) fn new(name: &'s str, sink: &'s mut dyn FrameSink) -> Self {
-        Emitter { name, sink, stats: ReadStats::default(), numbered: 0, stopped_at: None, prefetch: false }
+        Emitter { name, sink, stats: ReadStats::default(), numbered: 0, stopped_at: None }
     }
 
     /// The number the next packet record will get, for messages about it.

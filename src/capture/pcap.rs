@@ -110,9 +110,7 @@ fn read_records<S: Source>(src: &mut S, out: &mut Emitter<'_>, hdr: &FileHeader)
         let (secs, frac) = (i64::from(secs), i64::from(frac));
         let frac_nanos = if hdr.nanos { frac } else { frac * 1000 };
         let ts = Timestamp(secs * 1_000_000_000 + frac_nanos);
-        if out.prefetch {
-            super::prefetch_ahead(buf, total);
-        }
+        super::prefetch_ahead(buf, total);
         let flow = out.deliver(ts, hdr.link_type, &buf[rh..total], orig_len, at);
         src.consume(total);
         if flow.is_break() {

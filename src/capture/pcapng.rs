@@ -195,8 +195,7 @@ impl Reader {
             return Err(Problem::Corrupt(at, msg));
         }
         let len = len as usize;
-        if out.prefetch
-            && !matches!(block_type, SHB | IDB)
+        if !matches!(block_type, SHB | IDB)
             && let Ok(rest) = src.peek(len)
         {
             super::prefetch_ahead(rest, len);

@@ -46,9 +46,7 @@ pub fn read_path_until(
     if let Some(map) = map_regular(&file, &meta) {
         let mut sink =
             ReleaseBehind { inner: sink, map: &map, release: PageRelease::default(), populated: 0, page: usize::MAX };
-        // One thread decodes every frame it reads, which hides the wait for the next record:
-        // prefetching would only add instructions.
-        return read_mapped(&name, &map, Some(&file), &mut sink, false);
+        return read_mapped(&name, &map, Some(&file), &mut sink);
     }
     read_stream(&name, file, sink)
 }
@@ -193,10 +191,9 @@ impl FrameSink for ReleaseBehind<'_> {
 }
 
 /// Read a memory-mapped capture file (from [`map_regular`]), stopping cleanly where the file
-/// ends should it shrink while being read (see `shrink`). Records are prefetched ahead: this is
-/// the sharded reader's entry, which touches too little of each frame to hide the wait for them.
+/// ends should it shrink while being read (see `shrink`).
 pub fn read_map(name: &str, map: &[u8], sink: &mut dyn FrameSink) -> Result<ReadStats, CaptureError> {
-    read_mapped(name, map, None, sink, true)
+    read_mapped(name, map, None, sink)
 }
 
 fn read_mapped(
@@ -204,7 +201,6 @@ fn read_mapped(
     map: &[u8],
     file: Option<&File>,
     sink: &mut dyn FrameSink,
-    prefetch: bool,
 ) -> Result<ReadStats, CaptureError> {
     let watch = Watch::new(map);
     let head = &map[..map.len().min(HEAD_LEN)];
@@ -216,7 +212,7 @@ fn read_mapped(
     };
     let mut src = MapSource::new(map, file, &watch);
     let mut guarded = Unfaulted { inner: sink, watch: &watch, base: map.as_ptr() as usize, cut: false };
-    let mut stats = read_format(name, format, &mut src, &mut guarded, prefetch)?;
+    let mut stats = read_format(name, format, &mut src, &mut guarded)?;
     let shrunk = match (src.shrunk_to, watch.fault()) {
         (Some(len), fault) => Some(fault.map_or(len, |f| len.min(f as u64))),
         (None, fault) => fault.map(|f| f as u64),
@@ -265,7 +261,7 @@ pub fn read_bytes(name: &str, bytes: &[u8], sink: &mut dyn FrameSink) -> Result<
     let head = &bytes[..bytes.len().min(HEAD_LEN)];
     match detect::detect(head) {
         Detected::Known(Format::Gzip) => read_gzip(name, bytes, sink, 1),
-        Detected::Known(format) => read_format(name, format, &mut SliceSource::new(bytes), sink, false),
+        Detected::Known(format) => read_format(name, format, &mut SliceSource::new(bytes), sink),
         other => Err(undetected(name, other, head, 0)),
     }
 }
@@ -287,7 +283,7 @@ fn read_dyn_stream(
     let head = &head[..head.len().min(HEAD_LEN)];
     match detect::detect(head) {
         Detected::Known(Format::Gzip) => read_gzip(name, src.into_reader(), sink, gzip_depth + 1),
-        Detected::Known(format) => read_format(name, format, &mut src, sink, false),
+        Detected::Known(format) => read_format(name, format, &mut src, sink),
         other => Err(undetected(name, other, head, gzip_depth)),
     }
 }
@@ -311,10 +307,8 @@ fn read_format<S: Source>(
     format: Format,
     src: &mut S,
     sink: &mut dyn FrameSink,
-    prefetch: bool,
 ) -> Result<ReadStats, CaptureError> {
     let mut out = Emitter::new(name, sink);
-    out.prefetch = prefetch;
     match format {
         Format::Pcap => pcap::read(src, &mut out)?,
         Format::Pcapng => pcapng::read(src, &mut out)?,
