@@ -16,7 +16,7 @@ use crate::maillog::LogNote;
 pub use crate::render::options::JsonDetail;
 use crate::session::Session;
 use serde_json::Value;
-use write::Obj;
+use write::{Obj, key};
 
 pub const SCHEMA: &str = "smtpdiag.session.v2";
 
@@ -47,40 +47,40 @@ impl std::fmt::Display for Head {
 /// A verdict: the finding (and where the client failed over to), the code's fixed text with
 /// `--explain` only, and its evidence packets.
 fn verdict(o: &mut Obj<'_>, v: &Verdict, detail: JsonDetail) {
-    o.name("code", v.code.as_str());
-    o.name("severity", v.severity.as_str());
-    o.str("summary", &v.summary());
+    o.name(key!("code"), v.code.as_str());
+    o.name(key!("severity"), v.severity.as_str());
+    o.str(key!("summary"), &v.summary());
     if detail.explain {
-        o.str("explanation", &v.explanation);
+        o.str(key!("explanation"), &v.explanation);
     }
-    o.nums("packets", &v.packets);
+    o.nums(key!("packets"), &v.packets);
 }
 
 /// The record's fields after its id, in schema order.
 fn body(o: &mut Obj<'_>, s: &Session, verdicts: &[Verdict], log: Option<&LogNote>, detail: JsonDetail) {
     let c = &s.conn;
-    o.str("capture", &s.capture);
-    tcp::endpoint(o, "client", &c.client);
-    tcp::endpoint(o, "server", &c.server);
-    o.float("first_ts", c.first.ts.as_secs_f64());
-    o.float("last_ts", c.last.ts.as_secs_f64());
-    o.num("first_packet", c.first.number);
-    o.num("last_packet", c.last.number);
-    o.name("end", names::end(s.end));
-    o.obj("tcp", |o| tcp::tcp(o, s, detail));
+    o.str(key!("capture"), &s.capture);
+    tcp::endpoint(o, key!("client"), &c.client);
+    tcp::endpoint(o, key!("server"), &c.server);
+    o.float(key!("first_ts"), c.first.ts.as_secs_f64());
+    o.float(key!("last_ts"), c.last.ts.as_secs_f64());
+    o.num(key!("first_packet"), c.first.number);
+    o.num(key!("last_packet"), c.last.number);
+    o.name(key!("end"), names::end(s.end));
+    o.obj(key!("tcp"), |o| tcp::tcp(o, s, detail));
     // Absent when no SMTP byte crossed.
     if !smtp::is_empty(&s.smtp, detail) {
-        o.obj("smtp", |o| smtp::smtp(o, &s.smtp, detail));
+        o.obj(key!("smtp"), |o| smtp::smtp(o, &s.smtp, detail));
     }
     // The code on the text session line (`diagnose::headline`), absent without verdicts.
-    o.some_name("headline", crate::diagnose::headline(verdicts).map(|v| v.code.as_str()));
+    o.some_name(key!("headline"), crate::diagnose::headline(verdicts).map(|v| v.code.as_str()));
     if !verdicts.is_empty() {
-        o.objs("verdicts", verdicts, |o, v| verdict(o, v, detail));
+        o.objs(key!("verdicts"), verdicts, |o, v| verdict(o, v, detail));
     }
     // The mail server's log about this session (`--maillog`); absent without one. Rare, and
     // shaped by the log's own module: serde writes it.
     if let Some(log) = log {
-        o.key("log").push_str(&serde_json::to_string(log).unwrap_or_default());
+        o.key(key!("log")).push_str(&serde_json::to_string(log).unwrap_or_default());
     }
 }
 

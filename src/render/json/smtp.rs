@@ -3,7 +3,7 @@
 
 use super::events;
 use super::names;
-use super::write::{self, Obj};
+use super::write::{self, Key, Obj, key};
 use crate::render::options::JsonDetail;
 use crate::smtp::headers::Identity;
 use crate::smtp::{
@@ -36,39 +36,39 @@ pub(super) fn is_empty(r: &SmtpRecord, d: JsonDetail) -> bool {
 /// where they were (`maxima`), the transcript (`events`) and the events the cap cut.
 pub(super) fn smtp(o: &mut Obj<'_>, r: &SmtpRecord, d: JsonDetail) {
     if let Some(b) = &r.banner {
-        o.obj("banner", |o| reply_fields(o, b.code, &b.text, at(d, &b.packet)));
+        o.obj(key!("banner"), |o| reply_fields(o, b.code, &b.text, at(d, &b.packet)));
     }
-    o.some_str("helo", r.helo.as_deref());
-    o.strs("ehlo_keywords", &r.ehlo_keywords);
-    o.strs("mail_from", &r.mail_from);
-    o.strs("rcpt_to", &r.rcpt_to);
+    o.some_str(key!("helo"), r.helo.as_deref());
+    o.strs(key!("ehlo_keywords"), &r.ehlo_keywords);
+    o.strs(key!("mail_from"), &r.mail_from);
+    o.strs(key!("rcpt_to"), &r.rcpt_to);
     if !r.transactions.is_empty() {
-        o.objs("transactions", &r.transactions, |o, t| transaction(o, t, d));
+        o.objs(key!("transactions"), &r.transactions, |o, t| transaction(o, t, d));
     }
     if let Some(s) = r.starttls.as_deref() {
-        o.obj("starttls", |o| starttls(o, s, d));
+        o.obj(key!("starttls"), |o| starttls(o, s, d));
     }
     if let Some(t) = r.implicit_tls.as_deref() {
-        o.obj("implicit_tls", |o| tls(o, t, d));
+        o.obj(key!("implicit_tls"), |o| tls(o, t, d));
     }
     // The dialogue once: verbs in order, reply codes in order (the transcript is `events`).
     if !r.commands.is_empty() {
-        o.list("commands", &r.commands, verb);
+        o.list(key!("commands"), &r.commands, verb);
     }
-    o.codes("replies", &r.replies);
-    o.flag("client_spoke_first", r.client_spoke_first);
-    o.flag("pipelining", r.pipelining);
+    o.nums(key!("replies"), &r.replies);
+    o.flag(key!("client_spoke_first"), r.client_spoke_first);
+    o.flag(key!("pipelining"), r.pipelining);
     if d.events {
-        o.obj_unless_empty("maxima", |o| maxima(o, &r.maxima));
+        o.obj_unless_empty(key!("maxima"), |o| maxima(o, &r.maxima));
     }
     if !r.anomalies.is_empty() {
-        o.objs("anomalies", &r.anomalies, |o, a| anomaly(o, a, d));
+        o.objs(key!("anomalies"), &r.anomalies, |o, a| anomaly(o, a, d));
     }
     if d.events {
-        o.list("events", &r.events, events::event);
-        o.nonzero("events_dropped", r.events_dropped);
+        o.list(key!("events"), &r.events, events::event);
+        o.nonzero(key!("events_dropped"), r.events_dropped);
     }
-    o.nonzero("items_dropped", r.items_dropped);
+    o.nonzero(key!("items_dropped"), r.items_dropped);
 }
 
 /// A verb as a JSON string: a known verb's quoted name, a literal here (every record lists its
@@ -113,9 +113,9 @@ fn at(d: JsonDetail, p: &PacketRef) -> Option<u64> {
 
 /// A reply as the record shows it: the banner, and each reply.
 fn reply_fields(o: &mut Obj<'_>, code: u16, text: &str, packet: Option<u64>) {
-    o.code("code", code);
-    o.str("text", text);
-    o.some_num("packet", packet);
+    o.num(key!("code"), code);
+    o.str(key!("text"), text);
+    o.some_num(key!("packet"), packet);
 }
 
 fn reply(o: &mut Obj<'_>, r: &ReplyInfo, d: JsonDetail) {
@@ -123,66 +123,66 @@ fn reply(o: &mut Obj<'_>, r: &ReplyInfo, d: JsonDetail) {
 }
 
 fn rcpt(o: &mut Obj<'_>, r: &Rcpt, d: JsonDetail) {
-    o.str("address", &r.address);
-    o.some_code("reply", r.reply);
-    o.some_num("packet", at(d, &r.packet));
+    o.str(key!("address"), &r.address);
+    o.some_num(key!("reply"), r.reply);
+    o.some_num(key!("packet"), at(d, &r.packet));
 }
 
 fn bdat(o: &mut Obj<'_>, c: &BdatChunk, d: JsonDetail) {
-    o.num("size", c.size);
-    o.flag("last", c.last);
-    o.nonzero("seen", c.seen);
-    o.some_code("reply", c.reply);
-    o.some_num("first_packet", at(d, &c.first_packet));
-    o.some_num("last_packet", c.last_packet.as_ref().and_then(|p| at(d, p)));
+    o.num(key!("size"), c.size);
+    o.flag(key!("last"), c.last);
+    o.nonzero(key!("seen"), c.seen);
+    o.some_num(key!("reply"), c.reply);
+    o.some_num(key!("first_packet"), at(d, &c.first_packet));
+    o.some_num(key!("last_packet"), c.last_packet.as_ref().and_then(|p| at(d, p)));
 }
 
 fn transaction(o: &mut Obj<'_>, t: &Transaction, d: JsonDetail) {
-    o.some_str("mail_from", t.mail_from.as_deref());
-    o.some_code("mail_reply", t.mail_reply);
-    o.some_num("mail_packet", t.mail_packet.as_ref().and_then(|p| at(d, p)));
-    o.strs("nested_mail_from", &t.nested_mail_from);
+    o.some_str(key!("mail_from"), t.mail_from.as_deref());
+    o.some_num(key!("mail_reply"), t.mail_reply);
+    o.some_num(key!("mail_packet"), t.mail_packet.as_ref().and_then(|p| at(d, p)));
+    o.strs(key!("nested_mail_from"), &t.nested_mail_from);
     if !t.rcpts.is_empty() {
-        o.objs("rcpts", &t.rcpts, |o, r| rcpt(o, r, d));
+        o.objs(key!("rcpts"), &t.rcpts, |o, r| rcpt(o, r, d));
     }
     // RCPT commands of the transaction, when more were sent than `rcpts` keeps.
     if t.rcpt_count != t.rcpts.len() {
-        o.num("rcpt_count", t.rcpt_count);
+        o.num(key!("rcpt_count"), t.rcpt_count);
     }
     if let Some(v) = &t.data_verb {
-        verb(o.key("data_verb"), v);
+        verb(o.key(key!("data_verb")), v);
     }
-    o.some_code("data_intermediate_reply", t.data_intermediate_reply);
+    o.some_num(key!("data_intermediate_reply"), t.data_intermediate_reply);
     if let Some(r) = &t.data_reply {
-        o.obj("data_reply", |o| reply(o, r, d));
+        o.obj(key!("data_reply"), |o| reply(o, r, d));
     }
-    o.some_str("queue_id", t.queue_id.as_deref());
+    o.some_str(key!("queue_id"), t.queue_id.as_deref());
     if !t.bdat_chunks.is_empty() {
-        o.objs("bdat_chunks", &t.bdat_chunks, |o, c| bdat(o, c, d));
+        o.objs(key!("bdat_chunks"), &t.bdat_chunks, |o, c| bdat(o, c, d));
     }
     if let Some(b) = t.body.as_ref().filter(|b| !body_is_empty(b, d)) {
-        o.obj("body", |o| body(o, b, d));
+        o.obj(key!("body"), |o| body(o, b, d));
     }
     if let Some(v) = &t.reset_by {
-        verb(o.key("reset_by"), v);
+        verb(o.key(key!("reset_by")), v);
     }
 }
 
 /// A maximum and the packet that carried it.
-fn extreme(o: &mut Obj<'_>, name: &str, e: &Option<Extreme>) {
+fn extreme(o: &mut Obj<'_>, key: Key, e: &Option<Extreme>) {
     if let Some(e) = e {
-        o.obj(name, |o| {
-            o.num("value", e.value);
-            o.num("packet", e.packet.number);
+        o.obj(key, |o| {
+            o.num(key!("value"), e.value);
+            o.num(key!("packet"), e.packet.number);
         });
     }
 }
 
 fn attachment(o: &mut Obj<'_>, a: &Attachment, d: JsonDetail) {
-    o.str("filename", &a.filename);
-    o.nonzero("filename_len", a.filename_len);
-    o.some_num("part_bytes", a.part_bytes);
-    o.some_num("packet", at(d, &a.packet));
+    o.str(key!("filename"), &a.filename);
+    o.nonzero(key!("filename_len"), a.filename_len);
+    o.some_num(key!("part_bytes"), a.part_bytes);
+    o.some_num(key!("packet"), at(d, &a.packet));
 }
 
 /// A body begun but empty, with nothing to show (no bytes, no packet numbers asked for).
@@ -195,28 +195,28 @@ fn body_is_empty(b: &BodyStats, d: JsonDetail) -> bool {
 
 fn body(o: &mut Obj<'_>, b: &BodyStats, d: JsonDetail) {
     let Identity { message_id, received_path, subject, from, to } = &b.identity;
-    o.nonzero("bytes", b.bytes);
-    o.nonzero("lines", b.lines);
-    o.nonzero("dot_stuffed_lines", b.dot_stuffed_lines);
-    o.nonzero("bare_lf_lines", b.bare_lf_lines);
-    o.flag("terminated", b.terminated);
+    o.nonzero(key!("bytes"), b.bytes);
+    o.nonzero(key!("lines"), b.lines);
+    o.nonzero(key!("dot_stuffed_lines"), b.dot_stuffed_lines);
+    o.nonzero(key!("bare_lf_lines"), b.bare_lf_lines);
+    o.flag(key!("terminated"), b.terminated);
     if d.events {
-        extreme(o, "longest_header_line", &b.longest_header_line);
-        extreme(o, "longest_body_line", &b.longest_body_line);
+        extreme(o, key!("longest_header_line"), &b.longest_header_line);
+        extreme(o, key!("longest_body_line"), &b.longest_body_line);
     }
-    o.nonzero("lines_over_998", b.lines_over_998);
+    o.nonzero(key!("lines_over_998"), b.lines_over_998);
     if !b.attachments.is_empty() {
-        o.objs("attachments", &b.attachments, |o, a| attachment(o, a, d));
+        o.objs(key!("attachments"), &b.attachments, |o, a| attachment(o, a, d));
     }
-    o.nonzero("attachments_dropped", b.attachments_dropped);
-    o.some_str("message_id", message_id.as_deref());
-    o.strs("received_path", received_path);
+    o.nonzero(key!("attachments_dropped"), b.attachments_dropped);
+    o.some_str(key!("message_id"), message_id.as_deref());
+    o.strs(key!("received_path"), received_path);
     // Subject, From and To are recorded only with `--headers` (personal data).
-    o.some_str("subject", subject.as_deref());
-    o.some_str("from", from.as_deref());
-    o.some_str("to", to.as_deref());
-    o.some_num("first_packet", b.first_packet.as_ref().and_then(|p| at(d, p)));
-    o.some_num("last_packet", b.last_packet.as_ref().and_then(|p| at(d, p)));
+    o.some_str(key!("subject"), subject.as_deref());
+    o.some_str(key!("from"), from.as_deref());
+    o.some_str(key!("to"), to.as_deref());
+    o.some_num(key!("first_packet"), b.first_packet.as_ref().and_then(|p| at(d, p)));
+    o.some_num(key!("last_packet"), b.last_packet.as_ref().and_then(|p| at(d, p)));
 }
 
 fn has_maxima(m: &Maxima) -> bool {
@@ -234,68 +234,68 @@ fn has_maxima(m: &Maxima) -> bool {
 }
 
 fn maxima(o: &mut Obj<'_>, m: &Maxima) {
-    extreme(o, "command_line", &m.command_line);
-    extreme(o, "reply_line", &m.reply_line);
-    extreme(o, "rcpt_per_transaction", &m.rcpt_per_transaction);
-    extreme(o, "header_line", &m.header_line);
-    extreme(o, "body_line", &m.body_line);
-    extreme(o, "sender_address", &m.sender_address);
-    extreme(o, "mime_filename", &m.mime_filename);
+    extreme(o, key!("command_line"), &m.command_line);
+    extreme(o, key!("reply_line"), &m.reply_line);
+    extreme(o, key!("rcpt_per_transaction"), &m.rcpt_per_transaction);
+    extreme(o, key!("header_line"), &m.header_line);
+    extreme(o, key!("body_line"), &m.body_line);
+    extreme(o, key!("sender_address"), &m.sender_address);
+    extreme(o, key!("mime_filename"), &m.mime_filename);
 }
 
 fn starttls(o: &mut Obj<'_>, s: &StartTls, d: JsonDetail) {
-    o.bool("requested", s.requested);
-    o.some_code("reply", s.reply);
-    o.some_num("packet", at(d, &s.packet));
+    o.bool(key!("requested"), s.requested);
+    o.some_num(key!("reply"), s.reply);
+    o.some_num(key!("packet"), at(d, &s.packet));
     if let Some(t) = &s.tls {
         // STARTTLS answered, but no TLS byte seen: every field of `tls` absent, and `tls` too.
-        o.obj_unless_empty("tls", |o| tls(o, t, d));
+        o.obj_unless_empty(key!("tls"), |o| tls(o, t, d));
     }
 }
 
 fn client_hello(o: &mut Obj<'_>, h: &ClientHello, d: JsonDetail) {
-    o.str("version", &h.version);
-    o.strs("supported_versions", &h.supported_versions);
-    o.some_str("sni", h.sni.as_deref());
-    o.some_num("packet", at(d, &h.packet));
+    o.str(key!("version"), &h.version);
+    o.strs(key!("supported_versions"), &h.supported_versions);
+    o.some_str(key!("sni"), h.sni.as_deref());
+    o.some_num(key!("packet"), at(d, &h.packet));
 }
 
 fn alert(o: &mut Obj<'_>, a: &TlsAlert, d: JsonDetail) {
-    o.str("from", &a.from);
-    o.str("level", &a.level);
-    o.str("description", &a.description);
-    o.some_num("packet", at(d, &a.packet));
+    o.str(key!("from"), &a.from);
+    o.str(key!("level"), &a.level);
+    o.str(key!("description"), &a.description);
+    o.some_num(key!("packet"), at(d, &a.packet));
 }
 
 fn tls(o: &mut Obj<'_>, t: &TlsInfo, d: JsonDetail) {
     if let Some(h) = &t.client_hello {
-        o.obj("client_hello", |o| client_hello(o, h, d));
+        o.obj(key!("client_hello"), |o| client_hello(o, h, d));
     }
     if let Some(h) = &t.server_hello {
-        o.obj("server_hello", |o| {
-            o.str("version", &h.version);
-            o.some_num("packet", at(d, &h.packet));
+        o.obj(key!("server_hello"), |o| {
+            o.str(key!("version"), &h.version);
+            o.some_num(key!("packet"), at(d, &h.packet));
         });
     }
     if !t.alerts.is_empty() {
-        o.objs("alerts", &t.alerts, |o, a| alert(o, a, d));
+        o.objs(key!("alerts"), &t.alerts, |o, a| alert(o, a, d));
     }
-    o.flag("change_cipher_spec", t.change_cipher_spec);
-    o.flag("encrypted", t.encrypted);
-    o.nonzero("client_encrypted_records", t.client_encrypted_records);
-    o.nonzero("server_encrypted_records", t.server_encrypted_records);
-    o.nonzero("client_app_data_bytes", t.client_app_data_bytes);
-    o.nonzero("server_app_data_bytes", t.server_app_data_bytes);
-    o.nonzero("non_tls_bytes", t.non_tls_bytes);
+    o.flag(key!("change_cipher_spec"), t.change_cipher_spec);
+    o.flag(key!("encrypted"), t.encrypted);
+    o.nonzero(key!("client_encrypted_records"), t.client_encrypted_records);
+    o.nonzero(key!("server_encrypted_records"), t.server_encrypted_records);
+    o.nonzero(key!("client_app_data_bytes"), t.client_app_data_bytes);
+    o.nonzero(key!("server_app_data_bytes"), t.server_app_data_bytes);
+    o.nonzero(key!("non_tls_bytes"), t.non_tls_bytes);
 }
 
 fn anomaly(o: &mut Obj<'_>, a: &Anomaly, d: JsonDetail) {
-    o.name("kind", names::anomaly(a.kind));
-    o.name("from", names::direction(a.from));
-    o.num("count", a.count);
-    o.str("detail", &a.detail);
-    o.some_num("first_packet", at(d, &a.first_packet));
-    o.some_num("last_packet", at(d, &a.last_packet));
+    o.name(key!("kind"), names::anomaly(a.kind));
+    o.name(key!("from"), names::direction(a.from));
+    o.num(key!("count"), a.count);
+    o.str(key!("detail"), &a.detail);
+    o.some_num(key!("first_packet"), at(d, &a.first_packet));
+    o.some_num(key!("last_packet"), at(d, &a.last_packet));
 }
 
 #[cfg(test)]

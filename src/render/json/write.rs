@@ -7,8 +7,35 @@
 //! rest of the session's output path together. Written into a `String` (every piece is a
 //! `str`), so the finished line needs no UTF-8 check.
 
-/// An object being written into `out`: each field appends `,"name":value` (no comma before the
-/// first). Closed by [`Obj::end`].
+/// A field's name as the record writes it, quotes and colon included, in both the forms a field
+/// can take: first in its object, with the object's opening brace (`{"name":`), or after another
+/// field (`,"name":`). Both are the same length, so writing a name is one copy of a size known
+/// where it is written, whichever form it takes (a record has some seventy names). Made by
+/// [`key!`](key).
+#[derive(Clone, Copy)]
+pub(super) struct Key {
+    first: &'static str,
+    next: &'static str,
+}
+
+impl Key {
+    /// Use [`key!`](key), which spells both forms from the name.
+    pub(super) const fn new(first: &'static str, next: &'static str) -> Key {
+        assert!(first.len() == next.len());
+        Key { first, next }
+    }
+}
+
+/// The [`Key`] of a field named by a literal (plain ASCII that needs no escaping).
+macro_rules! key {
+    ($name:literal) => {
+        const { $crate::render::json::write::Key::new(concat!("{\"", $name, "\":"), concat!(",\"", $name, "\":")) }
+    };
+}
+pub(super) use key;
+
+/// An object being written into `out`: each field appends its [`Key`] and value. Its opening
+/// brace is written with its first field (or by [`Obj::end`] when it has none).
 pub(super) struct Obj<'a> {
     out: &'a mut String,
     empty: bool,
@@ -17,7 +44,6 @@ pub(super) struct Obj<'a> {
 impl<'a> Obj<'a> {
     /// Opens an object.
     pub(super) fn open(out: &'a mut String) -> Obj<'a> {
-        out.push('{');
         Obj { out, empty: true }
     }
 
@@ -27,67 +53,61 @@ impl<'a> Obj<'a> {
     }
 
     pub(super) fn end(self) {
+        if self.empty {
+            self.out.push('{');
+        }
         self.out.push('}');
     }
 
     /// Writes the field's name and returns the text its value goes into. Inlined into every
     /// field: the name is a literal there, so its copy is a few moves, not a call.
     #[inline(always)]
-    pub(super) fn key(&mut self, name: &str) -> &mut String {
-        // Field names are ours: plain ASCII that needs no escaping.
-        self.out.reserve(name.len() + 4);
-        if !self.empty {
-            self.out.push(',');
-        }
+    pub(super) fn key(&mut self, key: Key) -> &mut String {
+        let piece = if self.empty { key.first } else { key.next };
         self.empty = false;
-        self.out.push('"');
-        self.out.push_str(name);
-        self.out.push_str("\":");
+        self.out.push_str(piece);
         self.out
     }
 
     #[inline(always)]
-    pub(super) fn str(&mut self, name: &str, v: &str) {
-        string(self.key(name), v);
+    pub(super) fn str(&mut self, key: Key, v: &str) {
+        string(self.key(key), v);
     }
 
     /// A string of ours that needs no escaping (an enum's name, a verdict code): copied as it is.
     #[inline(always)]
-    pub(super) fn name(&mut self, name: &str, v: &'static str) {
-        plain(self.key(name), v);
+    pub(super) fn name(&mut self, key: Key, v: &'static str) {
+        plain(self.key(key), v);
     }
 
     #[inline(always)]
-    pub(super) fn num(&mut self, name: &str, v: impl itoa::Integer) {
-        int(self.key(name), v);
+    pub(super) fn num(&mut self, key: Key, v: impl Int) {
+        int(self.key(key), v.wide());
     }
 
-    /// A reply code, the record's most frequent number (see [`code`]).
     #[inline(always)]
-    pub(super) fn code(&mut self, name: &str, v: u16) {
-        code(self.key(name), v);
+    pub(super) fn float(&mut self, key: Key, v: f64) {
+        float(self.key(key), v);
     }
 
-    pub(super) fn float(&mut self, name: &str, v: f64) {
-        float(self.key(name), v);
-    }
-
-    pub(super) fn bool(&mut self, name: &str, v: bool) {
-        self.key(name).push_str(if v { "true" } else { "false" });
+    #[inline(always)]
+    pub(super) fn bool(&mut self, key: Key, v: bool) {
+        self.key(key).push_str(if v { "true" } else { "false" });
     }
 
     /// A nested object, written by `f`.
     #[inline(always)]
-    pub(super) fn obj(&mut self, name: &str, f: impl FnOnce(&mut Obj<'_>)) {
-        let mut o = Obj::open(self.key(name));
+    pub(super) fn obj(&mut self, key: Key, f: impl FnOnce(&mut Obj<'_>)) {
+        let mut o = Obj::open(self.key(key));
         f(&mut o);
         o.end();
     }
 
     /// A nested object written by `f`, left out (field name and all) when `f` writes no field.
-    pub(super) fn obj_unless_empty(&mut self, name: &str, f: impl FnOnce(&mut Obj<'_>)) {
+    #[inline(always)]
+    pub(super) fn obj_unless_empty(&mut self, key: Key, f: impl FnOnce(&mut Obj<'_>)) {
         let (mark, was_empty) = (self.out.len(), self.empty);
-        let mut o = Obj::open(self.key(name));
+        let mut o = Obj::open(self.key(key));
         f(&mut o);
         if o.empty {
             self.out.truncate(mark);
@@ -99,13 +119,8 @@ impl<'a> Obj<'a> {
 
     /// A list of `items`, each written by `f`.
     #[inline(always)]
-    pub(super) fn list<T>(
-        &mut self,
-        name: &str,
-        items: impl IntoIterator<Item = T>,
-        mut f: impl FnMut(&mut String, T),
-    ) {
-        let out = self.key(name);
+    pub(super) fn list<T>(&mut self, key: Key, items: impl IntoIterator<Item = T>, mut f: impl FnMut(&mut String, T)) {
+        let out = self.key(key);
         out.push('[');
         let mut first = true;
         for item in items {
@@ -119,13 +134,9 @@ impl<'a> Obj<'a> {
     }
 
     /// A list of objects, each written by `f`.
-    pub(super) fn objs<T>(
-        &mut self,
-        name: &str,
-        items: impl IntoIterator<Item = T>,
-        mut f: impl FnMut(&mut Obj<'_>, T),
-    ) {
-        self.list(name, items, |out, item| {
+    #[inline(always)]
+    pub(super) fn objs<T>(&mut self, key: Key, items: impl IntoIterator<Item = T>, mut f: impl FnMut(&mut Obj<'_>, T)) {
+        self.list(key, items, |out, item| {
             let mut o = Obj::open(out);
             f(&mut o, item);
             o.end();
@@ -136,102 +147,124 @@ impl<'a> Obj<'a> {
     // so a consumer reads a missing field as that value.
 
     #[inline(always)]
-    pub(super) fn some_str(&mut self, name: &str, v: Option<&str>) {
+    pub(super) fn some_str(&mut self, key: Key, v: Option<&str>) {
         if let Some(v) = v {
-            self.str(name, v);
+            self.str(key, v);
         }
     }
 
     #[inline(always)]
-    pub(super) fn some_name(&mut self, name: &str, v: Option<&'static str>) {
+    pub(super) fn some_name(&mut self, key: Key, v: Option<&'static str>) {
         if let Some(v) = v {
-            self.name(name, v);
+            self.name(key, v);
         }
     }
 
     #[inline(always)]
-    pub(super) fn some_code(&mut self, name: &str, v: Option<u16>) {
+    pub(super) fn some_num(&mut self, key: Key, v: Option<impl Int>) {
         if let Some(v) = v {
-            self.code(name, v);
+            self.num(key, v);
         }
     }
 
     #[inline(always)]
-    pub(super) fn some_num(&mut self, name: &str, v: Option<impl itoa::Integer>) {
+    pub(super) fn some_float(&mut self, key: Key, v: Option<f64>) {
         if let Some(v) = v {
-            self.num(name, v);
-        }
-    }
-
-    pub(super) fn some_float(&mut self, name: &str, v: Option<f64>) {
-        if let Some(v) = v {
-            self.float(name, v);
+            self.float(key, v);
         }
     }
 
     #[inline(always)]
-    pub(super) fn nonzero(&mut self, name: &str, v: impl itoa::Integer + Default + PartialEq) {
-        if v != Default::default() {
-            self.num(name, v);
+    pub(super) fn nonzero(&mut self, key: Key, v: impl Int) {
+        if v.wide() != 0 {
+            self.num(key, v);
         }
     }
 
     #[inline(always)]
-    pub(super) fn flag(&mut self, name: &str, v: bool) {
+    pub(super) fn flag(&mut self, key: Key, v: bool) {
         if v {
-            self.key(name).push_str("true");
+            self.key(key).push_str("true");
         }
     }
 
-    pub(super) fn strs(&mut self, name: &str, v: &[impl AsRef<str>]) {
+    #[inline(always)]
+    pub(super) fn strs(&mut self, key: Key, v: &[impl AsRef<str>]) {
         if !v.is_empty() {
-            self.list(name, v, |out, s| string(out, s.as_ref()));
+            self.list(key, v, |out, s| string(out, s.as_ref()));
         }
     }
 
-    pub(super) fn nums<T: itoa::Integer + Copy>(&mut self, name: &str, v: &[T]) {
+    #[inline(always)]
+    pub(super) fn nums<T: Int>(&mut self, key: Key, v: &[T]) {
         if !v.is_empty() {
-            self.list(name, v, |out, n| int(out, *n));
-        }
-    }
-
-    pub(super) fn codes(&mut self, name: &str, v: &[u16]) {
-        if !v.is_empty() {
-            self.list(name, v, |out, c| code(out, *c));
+            self.list(key, v, |out, n| int(out, n.wide()));
         }
     }
 }
 
+/// The unsigned integers a record holds, widened for [`int`].
+pub(super) trait Int: Copy {
+    fn wide(self) -> u64;
+}
+
+macro_rules! int_types {
+    ($($t:ty),*) => {$(
+        impl Int for $t {
+            #[inline(always)]
+            fn wide(self) -> u64 {
+                self as u64
+            }
+        }
+    )*};
+}
+int_types!(u8, u16, u32, u64, usize);
+
+/// `v` in decimal, three digits at a time from [`DIGITS`] (a record has about thirty numbers,
+/// most below 1000: reply codes, counts, lengths; through itoa each cost a buffer and a call to
+/// copy it).
 #[inline]
-pub(super) fn int(out: &mut String, v: impl itoa::Integer) {
-    out.push_str(itoa::Buffer::new().format(v));
-}
-
-/// A reply code: one of the three-digit texts of [`CODES`] (a record has dozens; through itoa
-/// each cost a buffer and a copy call), any other number through [`int`].
-#[inline]
-pub(super) fn code(out: &mut String, v: u16) {
-    match usize::from(v).checked_sub(100).filter(|&i| i < 900) {
-        Some(i) => out.push_str(&CODES[i * 3..i * 3 + 3]),
-        None => int(out, v),
+pub(super) fn int(out: &mut String, v: u64) {
+    if v < 1000 {
+        below_1000(out, v as usize);
+    } else {
+        above_1000(out, v);
     }
 }
 
-/// "100101102…999": every three-digit number, in order.
-const CODES: &str = {
-    const DIGITS: [u8; 2700] = {
-        let mut t = [0u8; 2700];
-        let mut i = 0;
-        while i < 900 {
-            let n = i + 100;
-            t[i * 3] = b'0' + (n / 100) as u8;
-            t[i * 3 + 1] = b'0' + (n / 10 % 10) as u8;
-            t[i * 3 + 2] = b'0' + (n % 10) as u8;
-            i += 1;
+/// The digits before the last three (a number below 1000 without leading zeros), then those.
+fn above_1000(out: &mut String, v: u64) {
+    int(out, v / 1000);
+    let at = (v % 1000) as usize * 3;
+    out.push_str(&DIGITS[at..at + 3]);
+}
+
+#[inline(always)]
+fn below_1000(out: &mut String, v: usize) {
+    let at = v * 3;
+    if v >= 100 {
+        out.push_str(&DIGITS[at..at + 3]);
+    } else if v >= 10 {
+        out.push_str(&DIGITS[at + 1..at + 3]);
+    } else {
+        out.push(char::from(b'0' + v as u8));
+    }
+}
+
+/// "000001002…999": every number below 1000 as three digits, in order.
+const DIGITS: &str = {
+    const BYTES: [u8; 3000] = {
+        let mut t = [0u8; 3000];
+        let mut n = 0;
+        while n < 1000 {
+            t[n * 3] = b'0' + (n / 100) as u8;
+            t[n * 3 + 1] = b'0' + (n / 10 % 10) as u8;
+            t[n * 3 + 2] = b'0' + (n % 10) as u8;
+            n += 1;
         }
         t
     };
-    match std::str::from_utf8(&DIGITS) {
+    match std::str::from_utf8(&BYTES) {
         Ok(text) => text,
         Err(_) => panic!("digits are ASCII"),
     }
@@ -437,13 +470,14 @@ mod tests {
             float(&mut out, v);
             assert_eq!(out, serde_json::to_string(&v).unwrap());
         }
-        let mut out = String::new();
-        int(&mut out, u64::MAX);
-        assert_eq!(out, u64::MAX.to_string());
-        for c in [0, 7, 99, 100, 250, 421, 999, 1000, u16::MAX] {
+        let around_powers = (0..20).flat_map(|e| {
+            let p = 10u64.pow(e);
+            [p - 1, p, p + 1, p.saturating_mul(2).saturating_add(7)]
+        });
+        for v in around_powers.chain([0, 7, 99, 250, 421, 1000, 1001, 65535, 1_000_999, u64::MAX]) {
             let mut out = String::new();
-            code(&mut out, c);
-            assert_eq!(out, c.to_string());
+            int(&mut out, v);
+            assert_eq!(out, v.to_string());
         }
     }
 
@@ -451,12 +485,18 @@ mod tests {
     fn objects_leave_out_what_is_absent() {
         let mut out = String::new();
         let mut o = Obj::open(&mut out);
-        o.some_str("a", None);
-        o.obj_unless_empty("empty", |o| o.nonzero("z", 0u64));
-        o.nums("n", &[1u16, 2]);
-        o.obj_unless_empty("full", |o| o.flag("f", true));
-        o.strs("none", &[] as &[String]);
+        o.some_str(key!("a"), None);
+        o.obj_unless_empty(key!("empty"), |o| o.nonzero(key!("z"), 0u64));
+        o.nums(key!("n"), &[1u16, 2]);
+        o.obj_unless_empty(key!("full"), |o| o.flag(key!("f"), true));
+        o.strs(key!("none"), &[] as &[String]);
+        o.obj(key!("nothing"), |_| {});
+        o.objs(key!("objects"), [1u8, 2], |o, n| {
+            if n == 2 {
+                o.num(key!("n"), n);
+            }
+        });
         o.end();
-        assert_eq!(out, r#"{"n":[1,2],"full":{"f":true}}"#);
+        assert_eq!(out, r#"{"n":[1,2],"full":{"f":true},"nothing":{},"objects":[{},{"n":2}]}"#);
     }
 }
