@@ -30,9 +30,15 @@ pub use record::*;
 pub use verb::Verb;
 
 /// Bytes as text, U+FFFD for invalid UTF-8 (as `String::from_utf8_lossy`), borrowed when valid.
-/// `from_utf8` checks ASCII a word at a time; `from_utf8_lossy` walks its chunk iterator per
-/// line even when there is nothing to replace, which cost more than the rest of a command's parse.
+/// `from_utf8_lossy` walks its chunk iterator per line even when there is nothing to replace,
+/// which cost more than the rest of a command's parse; `from_utf8` walks a short line byte by
+/// byte until its pointer is word-aligned, while `is_ascii` reads it a word at a time from the
+/// start: command and reply lines are short and nearly always ASCII.
 pub(crate) fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    if bytes.is_ascii() {
+        // SAFETY: every ASCII byte sequence is valid UTF-8.
+        return std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
     match std::str::from_utf8(bytes) {
         Ok(s) => std::borrow::Cow::Borrowed(s),
         Err(_) => String::from_utf8_lossy(bytes),
