@@ -2,7 +2,7 @@
 //! MIME attachment names. Fed line by line; holds a bounded amount of state.
 
 use super::folds::FoldRun;
-use super::line::{Ending, LINE_LIMIT, LineBuf, LineRef};
+use super::line::{Ending, LINE_LIMIT, LineBuf, LineEnds, LineRef};
 use super::mime;
 use super::record::{Attachment, BodyStats, Extreme};
 use crate::tcp::PacketRef;
@@ -92,15 +92,15 @@ impl Message {
     /// (an anomaly), or the unfinished line at the end. Each line is counted as `on_line`
     /// counts it when the splitter hands it over, kept bytes cut to the same limit.
     pub fn plain_lines(&mut self, data: &[u8], at: PacketRef) -> usize {
+        let mut ends = LineEnds::new(data);
         let mut pos = 0;
         loop {
-            pos += self.plain_body_lines(&data[pos..], at);
+            pos = self.plain_body_lines(data, pos, &mut ends, at);
             pos += self.continuation_lines(&data[pos..], at);
-            let rest = &data[pos..];
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
+            let Some(nl) = ends.find(pos) else {
                 return pos;
             };
-            let Some(content) = rest[..nl].strip_suffix(b"\r") else {
+            let Some(content) = data[pos..nl].strip_suffix(b"\r") else {
                 return pos;
             };
             if content.first() == Some(&b'.') {
@@ -108,21 +108,21 @@ impl Message {
             }
             let kept = &content[..content.len().min(self.max_line_len)];
             self.count_line(content.len(), false, at, at, kept, content.len() as u64 + 2);
-            pos += nl + 1;
+            pos = nl + 1;
         }
     }
 
     /// The fast path for the bulk of a message: counts the ordinary CRLF-terminated body lines
-    /// at the start of `data` (all of them in this packet, `at`) at once, and returns the bytes
-    /// they take. It stops before anything the line-by-line path must see: a line starting
+    /// of `data` from `from` (all of them in this packet, `at`) at once, and returns the offset
+    /// where they end. It stops before anything the line-by-line path must see: a line starting
     /// with "." (end of data, dot-stuffing) or "-" (a MIME boundary), a bare LF, the header
     /// block, or the unfinished line at the end. Counting is the same as `on_line` per line.
-    fn plain_body_lines(&mut self, data: &[u8], at: PacketRef) -> usize {
+    fn plain_body_lines(&mut self, data: &[u8], from: usize, ends: &mut LineEnds<'_>, at: PacketRef) -> usize {
         if self.in_headers {
-            return 0;
+            return from;
         }
-        let (mut start, mut lines, mut longest, mut over) = (0, 0u64, 0usize, 0u64);
-        for nl in memchr::memchr_iter(b'\n', data) {
+        let (mut start, mut lines, mut longest, mut over) = (from, 0u64, 0usize, 0u64);
+        while let Some(nl) = ends.find(start) {
             let line = &data[start..nl];
             match line {
                 [b'.' | b'-', ..] => break,
@@ -141,7 +141,7 @@ impl Message {
             s.last_packet = Some(at);
             s.lines += lines;
             s.lines_over_998 += over;
-            s.bytes += start as u64;
+            s.bytes += (start - from) as u64;
             Extreme::raise(&mut s.longest_body_line, longest as u64, at);
         }
         start
@@ -258,23 +258,30 @@ impl Message {
         self.part_start = offset;
     }
 
+    /// Inlined into the per-line path: a field not kept (most of them) has nothing to parse,
+    /// and only the test is paid for it.
+    #[inline(always)]
     fn end_field(&mut self) {
+        if !self.field.is_empty() {
+            self.end_kept_field();
+        }
+        self.field_wanted = true;
+    }
+
+    fn end_kept_field(&mut self) {
         // Only a few header fields matter: the others are skipped without a copy, and the
         // buffer is kept for the next field (a header-like body would otherwise allocate per line).
         let field = std::mem::take(&mut self.field);
-        // A field not kept (most of them) has nothing to parse.
-        if !field.is_empty() {
-            self.parse_field(&field);
-        }
+        self.parse_field(&field);
         self.field = field;
         self.field.clear();
-        self.field_wanted = true;
     }
 
     /// Whether the field whose first line (as kept in the field) is `first` can matter to
     /// `parse_field`. Without a colon its name is not known yet, so it is kept.
     fn wants_field(&self, first: &[u8]) -> bool {
-        let Some(colon) = memchr::memchr(b':', first) else {
+        // Names are short: an inline search, not a `memchr` call per header line.
+        let Some(colon) = super::line::find(b':', first) else {
             return true;
         };
         let name = first[..colon].trim_ascii();
@@ -287,7 +294,7 @@ impl Message {
         if self.top_headers {
             self.stats.identity.field(field, self.personal_headers);
         }
-        let Some(colon) = memchr::memchr(b':', field) else {
+        let Some(colon) = super::line::find(b':', field) else {
             return;
         };
         let name = field[..colon].trim_ascii();

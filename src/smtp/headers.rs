@@ -40,7 +40,7 @@ impl Identity {
 
     /// One unfolded header field ("Name: value"); `personal`: keep Subject, From and To too.
     pub fn field(&mut self, field: &[u8], personal: bool) {
-        let Some(colon) = field.iter().position(|&b| b == b':') else { return };
+        let Some(colon) = super::line::find(b':', field) else { return };
         let Some(which) = IdField::of(field[..colon].trim_ascii()) else { return };
         let value = || one_line(field[colon + 1..].trim_ascii());
         match which {

@@ -17,7 +17,8 @@ pub fn byte_mask(word: u64, byte: u8) -> u64 {
 /// Offset of the first `byte` in `data`. Most command and reply lines are short: the first 32
 /// bytes are scanned inline a word at a time, only a longer search calls `memchr`, whose call
 /// and set-up cost more than a short line's scan. (Message lines, longer, go to `memchr` at once.)
-#[inline]
+/// Always inlined: called out of line (it has several callers), the call cost as much again.
+#[inline(always)]
 pub fn find(byte: u8, data: &[u8]) -> Option<usize> {
     let mut at = 0;
     while let Some(word) = data.get(at..at + 8) {
@@ -38,6 +39,98 @@ pub fn has_nul(data: &[u8]) -> bool {
     let mut words = data.chunks_exact(8);
     let found = words.any(|w| byte_mask(u64::from_le_bytes(w.try_into().expect("8 bytes")), 0) != 0);
     found || words.remainder().contains(&0)
+}
+
+/// The LFs of a segment, found 64 bytes at a time: a message's lines are taken from the
+/// segment's blocks with four 16-byte compares each, where a `memchr` call per line paid its
+/// set-up (most of its cost on a 70-byte line) for every line. The mask of the block last read
+/// is kept for the next lines in it: asked in increasing order, each block is read once.
+pub struct LineEnds<'a> {
+    data: &'a [u8],
+    /// Offset of the block `mask` describes (a multiple of 64), `usize::MAX` before the first.
+    block: usize,
+    /// Bit i set when byte `block + i` is an LF.
+    mask: u64,
+}
+
+impl<'a> LineEnds<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        LineEnds { data, block: usize::MAX, mask: 0 }
+    }
+
+    /// Offset of the first LF at or after `from`.
+    #[inline(always)]
+    pub fn find(&mut self, from: usize) -> Option<usize> {
+        let mut block = from & !63;
+        if block != self.block {
+            if block >= self.data.len() {
+                return None;
+            }
+            self.block = block;
+            self.mask = lf_bits(self.data, block);
+        }
+        let mut mask = self.mask & (u64::MAX << (from - block));
+        while mask == 0 {
+            block += 64;
+            if block >= self.data.len() {
+                return None;
+            }
+            self.block = block;
+            self.mask = lf_bits(self.data, block);
+            mask = self.mask;
+        }
+        Some(block + mask.trailing_zeros() as usize)
+    }
+}
+
+/// A bit per LF in the 64 bytes of `data` from `at` (bit i for byte `at + i`), none past the
+/// end of `data`.
+#[inline(always)]
+fn lf_bits(data: &[u8], at: usize) -> u64 {
+    if let Some(whole) = data.get(at..at + 64) {
+        return block_lf_bits(whole.try_into().expect("64 bytes"));
+    }
+    if let Some(start) = data.len().checked_sub(64) {
+        // The segment's last 64 bytes, shifted to start at `at` (after `start`): no copy.
+        return block_lf_bits(data[start..].try_into().expect("64 bytes")) >> (at - start);
+    }
+    let mut padded = [0u8; 64];
+    padded[..data.len() - at].copy_from_slice(&data[at..]);
+    block_lf_bits(&padded)
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn block_lf_bits(block: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_movemask_epi8, _mm_set_epi64x, _mm_set1_epi8};
+    let word = |at: usize| i64::from_le_bytes(block[at..at + 8].try_into().expect("eight bytes"));
+    let bits = |at: usize| {
+        // SAFETY: these intrinsics only require SSE2, which this build enables for every
+        // function (the cfg above; it is part of every x86-64 CPU); they touch nothing but
+        // their arguments.
+        let lfs = unsafe {
+            let v = _mm_set_epi64x(word(at + 8), word(at));
+            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8)))
+        };
+        u64::from(lfs as u16)
+    };
+    bits(0) | bits(16) << 16 | bits(32) << 32 | bits(48) << 48
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+fn block_lf_bits(block: &[u8; 64]) -> u64 {
+    portable_lf_bits(block)
+}
+
+/// [`block_lf_bits`] a word at a time: without SSE2, and what the tests compare it with. The
+/// marks of `byte_mask` (each byte's high bit) are gathered into one byte by a multiply.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+fn portable_lf_bits(block: &[u8; 64]) -> u64 {
+    (0..8).fold(0, |bits, w| {
+        let word = u64::from_le_bytes(block[8 * w..8 * w + 8].try_into().expect("eight bytes"));
+        let marks = byte_mask(word, b'\n');
+        bits | ((marks >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * w)
+    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,6 +341,48 @@ mod tests {
                 data.iter_mut().for_each(|b| *b = if *b == b'\n' { 0 } else { 0x80 });
                 assert_eq!(has_nul(&data), data.contains(&0), "{len} {at}");
             }
+        }
+    }
+
+    /// Block by block, every LF is found in order, from any offset, whatever the length.
+    #[test]
+    fn line_ends_agree_with_a_plain_search() {
+        for len in [0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 200] {
+            for step in [1, 3, 7, 16, 63, 64, 65, 150] {
+                let data: Vec<u8> = (0..len).map(|i| if i % step == step - 1 { b'\n' } else { b'x' }).collect();
+                let plain = |from: usize| data[from..].iter().position(|&b| b == b'\n').map(|i| from + i);
+                for start in 0..=len {
+                    let mut ends = LineEnds::new(&data);
+                    let mut from = start;
+                    loop {
+                        let found = ends.find(from);
+                        assert_eq!(found, plain(from), "{len} {step} {start} {from}");
+                        match found {
+                            Some(nl) => from = nl + 1,
+                            None => break,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lf_bits_agree_with_the_portable_form() {
+        for seed in 0u64..2000 {
+            let mut block = [0u8; 64];
+            for (i, b) in block.iter_mut().enumerate() {
+                let r = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(i as u32) ^ i as u64;
+                *b = match r % 4 {
+                    0 => b'\n',
+                    1 => 0x8a,
+                    2 => b'\r',
+                    _ => r as u8,
+                };
+            }
+            let plain = (0..64).fold(0u64, |m, i| m | u64::from(block[i] == b'\n') << i);
+            assert_eq!(portable_lf_bits(&block), plain, "{block:?}");
+            assert_eq!(block_lf_bits(&block), plain, "{block:?}");
         }
     }
 
