@@ -223,7 +223,7 @@ int_types!(u8, u16, u32, u64, usize);
 /// `v` in decimal, three digits at a time from [`DIGITS`] (a record has about thirty numbers,
 /// most below 1000: reply codes, counts, lengths; through itoa each cost a buffer and a call to
 /// copy it).
-#[inline]
+#[inline(always)]
 pub(super) fn int(out: &mut String, v: u64) {
     if v < 1000 {
         below_1000(out, v as usize);
@@ -233,8 +233,14 @@ pub(super) fn int(out: &mut String, v: u64) {
 }
 
 /// The digits before the last three (a number below 1000 without leading zeros), then those.
+#[inline(never)]
 fn above_1000(out: &mut String, v: u64) {
-    int(out, v / 1000);
+    let high = v / 1000;
+    if high < 1000 {
+        below_1000(out, high as usize);
+    } else {
+        above_1000(out, high);
+    }
     let at = (v % 1000) as usize * 3;
     out.push_str(&DIGITS[at..at + 3]);
 }
@@ -295,6 +301,18 @@ pub(super) fn plain(out: &mut String, s: &str) {
 pub(super) fn string(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
+    if is_clean(s.as_bytes()) {
+        out.push_str(s);
+    } else {
+        escaped(out, s);
+    }
+    out.push('"');
+}
+
+/// `s` (which has a byte to escape) with its escapes, without quotes.
+#[cold]
+#[inline(never)]
+fn escaped(out: &mut String, s: &str) {
     let mut rest = s;
     while let Some(at) = first_to_escape(rest.as_bytes()) {
         // The byte found is ASCII, so `at` and `at + 1` are character boundaries.
@@ -304,10 +322,37 @@ pub(super) fn string(out: &mut String, s: &str) {
         rest = &tail[1..];
     }
     out.push_str(rest);
-    out.push('"');
 }
 
-#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+/// No byte of `bytes` needs escaping. Most strings of a record are shorter than a block of
+/// [`first_to_escape`] (addresses, EHLO keywords, queue ids): those are tested a word at a
+/// time in place, where copying them into a padded block took a call.
+#[inline(always)]
+fn is_clean(bytes: &[u8]) -> bool {
+    let len = bytes.len();
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+    let half = |at: usize| u64::from(u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes")));
+    match len {
+        0..4 => !bytes.iter().any(|&b| needs_escape(b)),
+        // Two words that overlap in the middle cover the string.
+        4..8 => clean_word(half(0) | half(len - 4) << 32),
+        8..16 => clean_word(word(0)) && clean_word(word(len - 8)),
+        _ => first_to_escape(bytes).is_none(),
+    }
+}
+
+/// No byte of `w` is below 0x20, `"` or `\`. Each test is the classic "some byte is zero /
+/// below n" bit trick: a byte's borrow can mark a byte above it falsely, but only when a byte
+/// below already made the answer true, so the answer is exact.
+#[inline(always)]
+fn clean_word(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS;
+    below(w, 0x20) | below(w ^ (ONES * u64::from(b'"')), 1) | below(w ^ (ONES * u64::from(b'\\')), 1) == 0
+}
+
+#[inline(always)]
 fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
@@ -458,6 +503,22 @@ mod tests {
                     block[pos] = b;
                     assert_eq!(escape_mask(&block), portable_mask(&block), "{b:#x} at {pos} among {fill:#x}");
                     assert_eq!(escape_mask(&block) >> pos & 1 == 1, needs_escape(b), "{b:#x} at {pos}");
+                }
+            }
+        }
+    }
+
+    /// A word is clean exactly when each of its bytes is: every byte value at every place,
+    /// among bytes next to the limits (a borrow from one byte must not hide or fake another).
+    #[test]
+    fn a_word_is_clean_exactly_when_its_bytes_are() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                for fill in [b'a', 0x20, 0x21, 0x23, 0x5d, 0x7f, 0x80, 0xff] {
+                    let mut word = [fill; 8];
+                    word[pos] = b;
+                    let clean = !word.iter().any(|&x| needs_escape(x));
+                    assert_eq!(clean_word(u64::from_le_bytes(word)), clean, "{b:#x} at {pos} among {fill:#x}");
                 }
             }
         }
