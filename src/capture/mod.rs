@@ -145,6 +145,17 @@ pub trait FrameSink {
     fn warning(&mut self, warning: CaptureWarning);
 }
 
+/// A borrowed sink is a sink: lets a reader generic over its sink take a `&mut dyn FrameSink`.
+impl<T: FrameSink + ?Sized> FrameSink for &mut T {
+    #[inline]
+    fn frame(&mut self, frame: &Frame<'_>) -> std::ops::ControlFlow<()> {
+        (**self).frame(frame)
+    }
+    fn warning(&mut self, warning: CaptureWarning) {
+        (**self).warning(warning);
+    }
+}
+
 /// What a finished read saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReadStats {

@@ -192,15 +192,17 @@ impl FrameSink for ReleaseBehind<'_> {
 
 /// Read a memory-mapped capture file (from [`map_regular`]), stopping cleanly where the file
 /// ends should it shrink while being read (see `shrink`).
-pub fn read_map(name: &str, map: &[u8], sink: &mut dyn FrameSink) -> Result<ReadStats, CaptureError> {
-    read_mapped(name, map, None, sink)
+pub fn read_map(name: &str, map: &[u8], mut sink: &mut dyn FrameSink) -> Result<ReadStats, CaptureError> {
+    read_mapped(name, map, None, &mut sink)
 }
 
-fn read_mapped(
+/// Generic over the sink so that the one-thread reader's `ReleaseBehind` sits inside
+/// `Unfaulted` without a call through a vtable per frame (the sink past it is still one).
+fn read_mapped<S: FrameSink>(
     name: &str,
     map: &[u8],
     file: Option<&File>,
-    sink: &mut dyn FrameSink,
+    sink: &mut S,
 ) -> Result<ReadStats, CaptureError> {
     let watch = Watch::new(map);
     let head = &map[..map.len().min(HEAD_LEN)];
@@ -233,14 +235,14 @@ fn read_mapped(
 }
 
 /// Stops before a frame that touched a page which faulted (its bytes are zeros, not data).
-struct Unfaulted<'a, 's> {
-    inner: &'s mut dyn FrameSink,
+struct Unfaulted<'a, 's, S> {
+    inner: &'s mut S,
     watch: &'a Watch,
     base: usize,
     cut: bool,
 }
 
-impl FrameSink for Unfaulted<'_, '_> {
+impl<S: FrameSink> FrameSink for Unfaulted<'_, '_, S> {
     fn frame(&mut self, frame: &super::Frame<'_>) -> std::ops::ControlFlow<()> {
         if let Some(fault) = self.watch.fault() {
             let end = (frame.data.as_ptr() as usize).wrapping_sub(self.base) + frame.data.len();

@@ -7,7 +7,9 @@ use crate::capture::Frame;
 use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket, TcpSlice};
 use std::net::IpAddr;
 
-/// Every link type and header the decoder knows, through etherparse.
+/// Every link type and header the decoder knows, through etherparse. Kept out of line: the
+/// frame loop inlines `decode`, and this is its rare branch.
+#[inline(never)]
 pub(super) fn decode_general<'a>(frame: &Frame<'a>) -> Result<Packet<'a>, Skip> {
     let sliced = slice_link(frame.link_type, frame.data)?;
     tcp_packet(frame, sliced)
