@@ -184,10 +184,10 @@ impl EventLog {
         }
     }
 
-    /// The kept events in packet order.
-    pub fn finish(mut self) -> Vec<PacketEvent> {
+    /// The kept events in packet order (the log is left empty).
+    pub fn finish(&mut self) -> Vec<PacketEvent> {
         if self.recent.iter().all(|r| r.len == 0) {
-            return self.kept;
+            return std::mem::take(&mut self.kept);
         }
         let mut recent = std::mem::take(&mut self.recent);
         // The kept events are in packet order already: each of the few recent ones goes in at
@@ -200,7 +200,7 @@ impl EventLog {
             let at = self.kept.partition_point(|k| k.number < e.number);
             self.kept.insert(at, e);
         }
-        self.kept
+        std::mem::take(&mut self.kept)
     }
 }
 

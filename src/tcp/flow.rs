@@ -40,7 +40,7 @@ use early::{EARLY_HEADERS, Early, Header, early_wait, fits_early, header};
 use key::FlowKey;
 use ports::PortSet;
 use process::{deliver, flush_pending, make_full, process, reuses_ports, wait};
-use state::{Flow, Full, Payload, State};
+use state::{Flow, Payload, State};
 use std::cmp::Reverse;
 use std::hash::BuildHasher;
 
@@ -245,7 +245,7 @@ impl<A: StreamConsumer> FlowTable<A> {
     ) -> bool {
         if reused && let Some(flow) = self.buckets[b].remove(&mut self.flows, hash, &key) {
             self.open -= 1;
-            self.finish(*flow, EndReason::Closed, (FinishPhase::Reused, 0), done);
+            self.finish(flow, EndReason::Closed, (FinishPhase::Reused, 0), done);
         }
         if self.is_late(b, key, p) {
             self.stats.late_packets += 1;
@@ -351,13 +351,15 @@ impl<A: StreamConsumer> FlowTable<A> {
         self.next_due = i64::MAX;
         for flow in flows {
             let end = if flow.is_closed() { EndReason::Closed } else { EndReason::CaptureEnd };
-            self.finish(*flow, end, (FinishPhase::End, 0), done);
+            self.finish(flow, end, (FinishPhase::End, 0), done);
         }
     }
 
+    /// Hands `flow` on. It stays in its box until the end: the record and the application's
+    /// state are taken out of it, not the whole connection (a copy of a few kilobytes).
     fn finish(
         &mut self,
-        mut flow: Flow<A>,
+        mut flow: Box<Flow<A>>,
         end: EndReason,
         (phase, deadline): (FinishPhase, i64),
         done: &mut dyn FnMut(Finished<A>),
@@ -367,15 +369,14 @@ impl<A: StreamConsumer> FlowTable<A> {
         // A connection that never carried a byte gets its application's state now, to make its
         // record from (it is handed nothing).
         let Payload { reasm, app } = full.payload(&mut self.make_app);
-        // Flushed where they are: moving the state out first copied the reassemblers too.
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
             reasm[dir.index()].flush(at, &mut |c, at| deliver(app, dir, c, at));
         }
         let stats = [std::mem::take(&mut reasm[0].stats), std::mem::take(&mut reasm[1].stats)];
-        let State::Full(full) = flow.state else { unreachable!("made full above") };
-        let Full { payload, tracker, .. } = *full;
-        let Some(payload) = payload else { unreachable!("made above") };
-        done(Finished { index: flow.id, phase, deadline, conn: tracker.into_record(stats), app: payload.app, end });
+        let conn = full.tracker.take_record(stats);
+        let Some(payload) = full.payload.take() else { unreachable!("made above") };
+        let Payload { app, .. } = *payload;
+        done(Finished { index: flow.id, phase, deadline, conn, app, end });
     }
 }
 

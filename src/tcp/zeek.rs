@@ -152,6 +152,11 @@ impl ZeekConn {
         self.history.clone()
     }
 
+    /// The history string, taken out when the connection is done with (no copy).
+    pub fn take_history(&mut self) -> String {
+        std::mem::take(&mut self.history)
+    }
+
     /// Whether Zeek's originator is the first sender (false when Zeek flipped roles, e.g.
     /// first packet SYN-ACK).
     pub fn orig_is_first_sender(&self) -> bool {

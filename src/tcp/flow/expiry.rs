@@ -70,7 +70,7 @@ impl<A: StreamConsumer> FlowTable<A> {
             self.stats.memcap_evictions += u64::from(memcap);
             EndReason::Evicted
         };
-        self.finish(*flow, end, (FinishPhase::Evicted, deadline), done);
+        self.finish(flow, end, (FinishPhase::Evicted, deadline), done);
     }
 
     /// A packet of a connection handed on after a clean close, within its linger. A SYN with a
@@ -146,7 +146,7 @@ impl<A: StreamConsumer> FlowTable<A> {
             if end == EndReason::Closed && until > now.0 {
                 self.bury(b, key, until, flow.client_isn());
             }
-            self.finish(*flow, end, (FinishPhase::Expired, deadline), done);
+            self.finish(flow, end, (FinishPhase::Expired, deadline), done);
         }
         due.clear();
         self.due = due;
