@@ -36,8 +36,9 @@ fn split_at_space(text: &str) -> (&str, &str) {
 
 /// The path of "FROM:<a@b> SIZE=1" → "a@b"; "TO: <x>" → "x"; "FROM:a@b" → "a@b".
 pub fn address(arg: &str) -> String {
-    // Byte searches for ASCII delimiters: they split the text on character boundaries.
-    let after = |s: &str, b: u8| s.bytes().position(|c| c == b).map(|i| i + 1);
+    // Byte searches for ASCII delimiters: they split the text on character boundaries. Inline
+    // and a word at a time (`line::find`): a byte loop cost more than the rest of the parse.
+    let after = |s: &str, b: u8| super::line::find(b, s.as_bytes()).map(|i| i + 1);
     let a = after(arg, b':').map_or(arg, |i| &arg[i..]).trim();
     let path = match a.strip_prefix('<') {
         Some(rest) => after(rest, b'>').map_or(rest, |i| &rest[..i - 1]),

@@ -35,6 +35,10 @@ fn unquote(v: &str) -> String {
         return v.to_string();
     };
     let inner = inner.strip_suffix('"').unwrap_or(inner);
+    // Nearly every quoted value (a boundary, a file name) has no escape: copied whole.
+    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+        return inner.to_string();
+    }
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {
