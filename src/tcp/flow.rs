@@ -372,7 +372,7 @@ impl<A: StreamConsumer> FlowTable<A> {
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
             reasm[dir.index()].flush(at, &mut |c, at| deliver(app, dir, c, at));
         }
-        let stats = [std::mem::take(&mut reasm[0].stats), std::mem::take(&mut reasm[1].stats)];
+        let stats = [reasm[0].take_stats(), reasm[1].take_stats()];
         let conn = full.tracker.take_record(stats);
         let Some(payload) = full.payload.take() else { unreachable!("made above") };
         let Payload { app, .. } = *payload;

@@ -162,6 +162,10 @@ pub struct Reassembler {
     recent_pos: usize,
     /// The last thing handed on was a gap: more missing bytes extend the same hole.
     in_gap: bool,
+    /// Heap bytes of `stats.rewrites`, counted as they are kept: the memory budget asks for
+    /// `held_bytes` after every packet, and walking the list each time cost more than the rare
+    /// push.
+    rewrite_bytes: usize,
     pub stats: DirectionStats,
 }
 
@@ -188,6 +192,7 @@ impl Reassembler {
             recent: None,
             recent_pos: 0,
             in_gap: false,
+            rewrite_bytes: 0,
             stats: DirectionStats::default(),
         }
     }
@@ -225,8 +230,13 @@ impl Reassembler {
     #[inline]
     pub fn held_bytes(&self) -> usize {
         let recent = if self.recent.is_some() { std::mem::size_of::<[Recent; RECENT_SEGMENTS]>() } else { 0 };
-        let rewrites = self.stats.rewrites.iter().map(|r| 64 + r.original.len() + r.changed.len()).sum::<usize>();
-        self.pending_bytes + recent + rewrites
+        self.pending_bytes + recent + self.rewrite_bytes
+    }
+
+    /// The counters, taken out at the connection's end (with them the kept rewrites).
+    pub fn take_stats(&mut self) -> DirectionStats {
+        self.rewrite_bytes = 0;
+        std::mem::take(&mut self.stats)
     }
 
     /// A FIN was seen and every byte before it has been delivered or declared missing.

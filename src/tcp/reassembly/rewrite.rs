@@ -88,6 +88,8 @@ impl Reassembler {
 
     pub(super) fn push_rewrite(&mut self, rewrite: Rewrite) {
         if self.stats.rewrites.len() < MAX_REWRITES_KEPT {
+            // What `held_bytes` charges for it: the strings and a share of the list.
+            self.rewrite_bytes += 64 + rewrite.original.len() + rewrite.changed.len();
             self.stats.rewrites.push(rewrite);
         }
     }
