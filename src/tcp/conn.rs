@@ -145,17 +145,28 @@ impl IpIdTracker {
     }
 }
 
-/// What identifies one packet, to recognise it when a second capture point records it again.
+/// What identifies one packet, to recognise it when a second capture point records it again
+/// (with its sequence number, kept apart in [`Kept`]).
 #[derive(Clone, Copy, Default)]
 struct Signature {
     number: u64,
     ts: i64,
     ip_id: Option<u16>,
     ttl: u8,
-    seq: u32,
     ack: u32,
     flags: u8,
     len: u32,
+}
+
+/// The last packets of one direction, oldest overwritten first. Their sequence numbers are
+/// kept apart from the rest: they tell almost every packet from the kept ones, and four of them
+/// are one load each in one place instead of one per signature.
+#[derive(Clone, Copy, Default)]
+struct Kept {
+    seqs: [u32; SIGNATURES_KEPT],
+    signatures: [Signature; SIGNATURES_KEPT],
+    /// The slot the next packet takes.
+    pos: usize,
 }
 
 /// Copies of one packet seen on two interfaces of one machine arrive within microseconds (a few
@@ -209,8 +220,7 @@ pub struct ConnTracker {
     first_sender_is_client: bool,
     /// Holes per direction (the reassembler's count) the Zeek model has been told about.
     zeek_gaps_told: [u64; 2],
-    signatures: [[Signature; SIGNATURES_KEPT]; 2],
-    signature_pos: [usize; 2],
+    kept: [Kept; 2],
 }
 
 impl ConnTracker {
@@ -228,8 +238,7 @@ impl ConnTracker {
             first_sender,
             first_sender_is_client: first_sender == client,
             zeek_gaps_told: [0; 2],
-            signatures: Default::default(),
-            signature_pos: [0; 2],
+            kept: Default::default(),
             client,
             server,
             role_basis,
@@ -288,14 +297,15 @@ impl ConnTracker {
     /// lower, or the same TTL where the IP-ID proves identity (a VLAN host seeing it twice).
     #[inline]
     pub fn is_duplicate(&self, p: &Packet<'_>, dir: Direction) -> bool {
+        let kept = &self.kept[dir.index()];
         // The sequence number first: it tells almost every packet from the kept ones.
-        self.signatures[dir.index()].iter().any(|s| {
+        kept.seqs.iter().zip(&kept.signatures).any(|(&seq, s)| {
             let same_packet = || match (s.ip_id, p.ip_id) {
                 (Some(a), Some(b)) => a == b && (a != 0 || s.ttl != p.ttl),
                 (None, None) => s.ttl != p.ttl,
                 _ => false,
             };
-            s.seq == p.seq
+            seq == p.seq
                 && s.ack == p.ack
                 && s.number != 0
                 && (0..=DUPLICATE_WINDOW_NS).contains(&(p.ts.0 - s.ts))
@@ -306,18 +316,19 @@ impl ConnTracker {
     }
 
     fn remember(&mut self, p: &Packet<'_>, dir: Direction) {
-        let d = dir.index();
-        self.signatures[d][self.signature_pos[d]] = Signature {
+        let kept = &mut self.kept[dir.index()];
+        let at = kept.pos;
+        kept.seqs[at] = p.seq;
+        kept.signatures[at] = Signature {
             number: p.number,
             ts: p.ts.0,
             ip_id: p.ip_id,
             ttl: p.ttl,
-            seq: p.seq,
             ack: p.ack,
             flags: p.flags.0,
             len: p.wire_len(),
         };
-        self.signature_pos[d] = (self.signature_pos[d] + 1) % SIGNATURES_KEPT;
+        kept.pos = (at + 1) % SIGNATURES_KEPT;
     }
 
     /// Record the header facts of a packet (before its payload is reassembled). A duplicate
