@@ -48,9 +48,18 @@ pub struct Facts<'a> {
     pub has_421: bool,
     pub has_4xx: bool,
     pub has_5xx: bool,
+    /// Some reply code is 500 or more (odd codes above 599 included).
+    pub has_500_up: bool,
+    /// Some command's verb is none SMTP knows (`Verb::Other`: a typo, garbage, a masked verb).
+    pub has_other_verb: bool,
+    /// Some command was answered 500 or 502 (unrecognised, not implemented).
+    pub has_unknown_command_reply: bool,
     /// The latest timestamp of a command, reply, close or the session's last packet: no
     /// silence inside the session ends later.
     pub latest_ts: f64,
+    /// The earliest timestamp of a reply (+inf without one): no silence after a reply starts
+    /// earlier.
+    pub earliest_reply_ts: f64,
     /// By [`Direction`] as index.
     full_size_retransmissions: [usize; 2],
 }
@@ -59,28 +68,91 @@ pub struct Facts<'a> {
 /// 1460, tunnels and PPPoE lower it; small SMTP commands are far below).
 pub const FULL_SIZE_MIN: u32 = 1000;
 
+/// What the rules ask of the dialogue as a whole, gathered in the walk that lists its commands
+/// and replies (separate walks over the lists cost more than the tests).
+struct Seen {
+    has_421: bool,
+    has_4xx: bool,
+    has_5xx: bool,
+    has_500_up: bool,
+    has_other_verb: bool,
+    has_unknown_command_reply: bool,
+    earliest_reply_ts: f64,
+    /// Of the commands and replies.
+    latest_ts: f64,
+}
+
+impl Seen {
+    fn new() -> Seen {
+        Seen {
+            has_421: false,
+            has_4xx: false,
+            has_5xx: false,
+            has_500_up: false,
+            has_other_verb: false,
+            has_unknown_command_reply: false,
+            earliest_reply_ts: f64::INFINITY,
+            latest_ts: f64::NEG_INFINITY,
+        }
+    }
+
+    fn command(&mut self, c: &Line) {
+        self.has_other_verb |= matches!(c.verb, Verb::Other(_));
+        self.has_unknown_command_reply |= matches!(c.reply, Some(500 | 502));
+        self.later(c.ts);
+    }
+
+    fn reply(&mut self, r: &ReplyLine) {
+        self.has_421 |= r.code == 421;
+        self.has_4xx |= r.code / 100 == 4;
+        self.has_5xx |= r.code / 100 == 5;
+        self.has_500_up |= r.code >= 500;
+        if r.ts < self.earliest_reply_ts {
+            self.earliest_reply_ts = r.ts;
+        }
+        self.later(r.ts);
+    }
+
+    /// A compare, not `f64::max`, whose care for NaN costs more here (a NaN compares false and
+    /// is left out, as `max` leaves it out).
+    fn later(&mut self, ts: f64) {
+        if ts > self.latest_ts {
+            self.latest_ts = ts;
+        }
+    }
+}
+
 impl<'a> Facts<'a> {
     pub fn new(s: &'a Session) -> Facts<'a> {
         // Sized once: most events are commands or replies, and growing by pushes costs more.
         let mut commands = Vec::with_capacity(s.smtp.events.len());
         let mut replies = Vec::with_capacity(s.smtp.events.len());
+        let mut seen = Seen::new();
         for e in &s.smtp.events {
             match e {
-                Event::Command { verb, arg, len, first_packet, reply, .. } => commands.push(Line {
-                    verb,
-                    arg: arg.as_deref(),
-                    len: *len,
-                    packet: first_packet.number,
-                    ts: first_packet.ts.as_secs_f64(),
-                    reply: *reply,
-                }),
-                Event::Reply { code, lines, answers, last_packet, .. } => replies.push(ReplyLine {
-                    code: *code,
-                    lines,
-                    answers: answers.as_ref(),
-                    packet: last_packet.number,
-                    ts: last_packet.ts.as_secs_f64(),
-                }),
+                Event::Command { verb, arg, len, first_packet, reply, .. } => {
+                    let c = Line {
+                        verb,
+                        arg: arg.as_deref(),
+                        len: *len,
+                        packet: first_packet.number,
+                        ts: first_packet.ts.as_secs_f64(),
+                        reply: *reply,
+                    };
+                    seen.command(&c);
+                    commands.push(c);
+                }
+                Event::Reply { code, lines, answers, last_packet, .. } => {
+                    let r = ReplyLine {
+                        code: *code,
+                        lines,
+                        answers: answers.as_ref(),
+                        packet: last_packet.number,
+                        ts: last_packet.ts.as_secs_f64(),
+                    };
+                    seen.reply(&r);
+                    replies.push(r);
+                }
                 _ => {}
             }
         }
@@ -97,21 +169,20 @@ impl<'a> Facts<'a> {
                 full_size_retransmissions[e.dir.index()] += 1;
             }
         }
-        let has_class = |class: u16| replies.iter().any(|r: &ReplyLine| r.code / 100 == class);
-        let (has_4xx, has_5xx) = (has_class(4), has_class(5));
-        let has_421 = has_4xx && replies.iter().any(|r| r.code == 421);
-        let latest_ts = (commands.iter().map(|c| c.ts))
-            .chain(replies.iter().map(|r| r.ts))
-            .chain(s.conn.closes.iter().map(|c| c.ts))
-            .fold(s.conn.last.ts.as_secs_f64(), f64::max);
+        let latest_ts =
+            s.conn.closes.iter().map(|c| c.ts).fold(s.conn.last.ts.as_secs_f64().max(seen.latest_ts), f64::max);
         Facts {
             s,
             commands,
             replies,
-            has_421,
-            has_4xx,
-            has_5xx,
+            has_421: seen.has_421,
+            has_4xx: seen.has_4xx,
+            has_5xx: seen.has_5xx,
+            has_500_up: seen.has_500_up,
+            has_other_verb: seen.has_other_verb,
+            has_unknown_command_reply: seen.has_unknown_command_reply,
             latest_ts,
+            earliest_reply_ts: seen.earliest_reply_ts,
             last_payload_ts: last_payload.map(|e| e.ts.as_secs_f64()),
             last_payload_packet: last_payload.map(|e| e.number),
             has_reset,

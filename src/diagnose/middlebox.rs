@@ -228,6 +228,10 @@ fn refused_outside_allowed_list<'a>(f: &'a Facts) -> Option<&'a super::facts::Li
 }
 
 pub fn command_masked(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    // Each trace below needs one of these; most sessions have none, and the walks cost more.
+    if !(f.has_other_verb || f.has_500_up || f.has_unknown_command_reply) {
+        return None;
+    }
     let masked = f.commands.iter().find(|c| is_masked_verb(c.verb));
     // Line by line: "XXXX" cannot span the " / " that joins them.
     let reply = f.replies.iter().find(|r| r.code >= 500 && r.lines.iter().any(has_run_of_four_x));
@@ -450,11 +454,12 @@ fn long_command_line(f: &Facts, cut: &Cut) -> Option<Offence> {
 
 /// MAIL FROM or RCPT TO with a `|` in its parameter (mail to a pipe is an old sendmail attack).
 fn pipe_in_address(f: &Facts, cut: &Cut) -> Option<Offence> {
+    // The text search last: most commands fail the cheap tests.
     let c = f.commands.iter().find(|c| {
         (*c.verb == Verb::Mail || *c.verb == Verb::Rcpt)
-            && c.arg.is_some_and(|a| a.contains('|'))
-            && cut.right_after(c.packet, c.ts)
             && c.reply.is_none()
+            && cut.right_after(c.packet, c.ts)
+            && c.arg.is_some_and(|a| a.contains('|'))
     })?;
     let arg: String = c.arg.unwrap_or("").chars().take(60).collect();
     Some((
@@ -496,15 +501,16 @@ fn short_command(f: &Facts, cut: &Cut) -> Option<Offence> {
 }
 
 fn too_many_rcpt(f: &Facts, cut: &Cut) -> Option<Offence> {
-    let rcpts: Vec<_> = f.commands.iter().filter(|c| *c.verb == Verb::Rcpt).collect();
-    let over = rcpts.get(ASA_MAX_RCPT as usize)?;
-    let last = rcpts.last()?;
+    // Counted, not collected: every reset session comes here, few with more than 100 RCPT.
+    let rcpts = || f.commands.iter().filter(|c| *c.verb == Verb::Rcpt);
+    let over = rcpts().nth(ASA_MAX_RCPT as usize)?;
+    let (count, last) = rcpts().fold((0, over), |(n, _), c| (n + 1, c));
     let cut_there =
         cut.right_after(over.packet, over.ts) || (cut.right_after(last.packet, last.ts) && last.reply.is_none());
     cut_there.then(|| {
         let what = format!(
             "{} RCPT commands (limit {ASA_MAX_RCPT}); the reset came after RCPT number {}",
-            rcpts.len(),
+            count,
             ASA_MAX_RCPT + 1
         );
         (what, over.packet, limit_fix!("match cmd RCPT count gt 100", "e.g. `match cmd RCPT count gt 1000`"))
@@ -512,11 +518,12 @@ fn too_many_rcpt(f: &Facts, cut: &Cut) -> Option<Offence> {
 }
 
 fn long_sender(f: &Facts, cut: &Cut) -> Option<Offence> {
+    // The address's length last: most commands fail the cheap tests.
     let m = f.commands.iter().find(|c| {
         *c.verb == Verb::Mail
-            && sender_len(c.arg) > ASA_MAX_SENDER
-            && cut.right_after(c.packet, c.ts)
             && c.reply.is_none()
+            && cut.right_after(c.packet, c.ts)
+            && sender_len(c.arg) > ASA_MAX_SENDER
     })?;
     Some((
         format!("sender address of {} bytes (limit {ASA_MAX_SENDER})", sender_len(m.arg)),

@@ -134,6 +134,11 @@ fn turn_name(r: &ReplyLine, body_sent: bool) -> String {
 /// The client was silent for at least `client_stall_s` when it was its turn, then quit,
 /// closed or was timed out.
 pub fn client_stalled(f: &Facts, c: &DiagnoseConfig) -> Option<Verdict> {
+    // The silence starts at a reply and ends by `latest_ts`: in most sessions it cannot be
+    // long enough, whichever reply it starts at (the test below for the one it starts at).
+    if f.latest_ts - f.earliest_reply_ts < c.client_stall_s {
+        return None;
+    }
     let greeting = f.greeting()?;
     if !(200..300).contains(&greeting.code) || encrypted(f) || broken_replies(f) {
         return None;
