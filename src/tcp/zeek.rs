@@ -293,6 +293,10 @@ impl ZeekConn {
     /// handshake. The steps that change nothing for such a segment are left out: `init_endpoint`
     /// (it acts on a SYN or an inactive endpoint), the letters of those flags, and the state
     /// machine (an established or partial endpoint changes state on them alone).
+    ///
+    /// The general steps are specialised for such a segment: it takes as many sequence numbers
+    /// as it carries bytes, its acknowledgment is trusted (no RST), and its sender is neither
+    /// reset nor, being established or partial, changed by anything before the last step.
     #[inline]
     fn process_plain(&mut self, role: Role, seg: &Seg) {
         if seg.len > 0 {
@@ -300,12 +304,21 @@ impl ZeekConn {
         } else if seg.ack_flag() {
             self.check_history(role, Once::Ack, 'A');
         }
-        self.check_zero_window(role, seg);
+        let (i, j) = (Self::idx(role), Self::idx(Self::peer_role(role)));
+        // `check_zero_window` without its RST and reset-sender tests.
+        if seg.window == 0 && self.ep[j].state != EndpointState::Closed && self.ep[i].zero_windows.bump() {
+            self.push(role, 'W');
+        }
         if seg.ack_flag() {
             self.take_ack(role, seg);
         }
-        let i = Self::idx(role);
-        if self.ep[i].update_last_seq(seg) && self.ep[i].retransmits.bump() {
+        // `update_last_seq` for a segment without SYN, FIN or RST from a sender not reset:
+        // it advances the highest sequence number, or is a retransmission if it carries bytes.
+        let sender = &mut self.ep[i];
+        let last = seg.seq.wrapping_add(seg.len);
+        if endpoint::seq_delta(last, sender.last_seq) > 0 {
+            sender.last_seq = last;
+        } else if seg.len > 0 && sender.retransmits.bump() {
             self.push(role, 'T');
         }
     }
