@@ -345,7 +345,7 @@ impl Message {
 /// differ in it.
 #[inline(always)]
 fn named(name: &[u8], lower: &str) -> bool {
-    name.len() == lower.len() && name.eq_ignore_ascii_case(lower.as_bytes())
+    name.len() == lower.len() && super::headers::is_named(name, lower.as_bytes())
 }
 
 fn trim_end(b: &[u8]) -> &[u8] {

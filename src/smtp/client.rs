@@ -210,8 +210,19 @@ impl Dialogue {
         }
     }
 
-    /// Notes what is wrong with a line's framing or content.
+    /// Notes what is wrong with a line's framing or content. Inlined into every command and
+    /// reply line's path, where a call per line cost more than the tests; the rare line with
+    /// something to note goes out of line.
+    #[inline(always)]
     pub(super) fn line_anomalies(&mut self, from: Direction, line: LineRef<'_>) {
+        let nul = super::line::has_nul(line.bytes);
+        if nul || line.ending == Ending::BareLf || line.truncated() {
+            self.note_line_anomalies(from, line, nul);
+        }
+    }
+
+    #[cold]
+    fn note_line_anomalies(&mut self, from: Direction, line: LineRef<'_>, nul: bool) {
         if line.ending == Ending::BareLf {
             self.log.anomaly(from, AnomalyKind::BareLf, "line ended by LF without CR".into(), line.first);
         }
@@ -219,7 +230,7 @@ impl Dialogue {
             let detail = format!("{} bytes, {} kept", line.len, line.bytes.len());
             self.log.anomaly(from, AnomalyKind::LineTooLong, detail, line.first);
         }
-        if super::line::has_nul(line.bytes) {
+        if nul {
             self.log.anomaly(from, AnomalyKind::NulByte, "NUL byte in line".into(), line.first);
         }
     }

@@ -91,12 +91,41 @@ impl IdField {
             2 => (IdField::To, "to"),
             _ => return None,
         };
-        name.eq_ignore_ascii_case(spelled.as_bytes()).then_some(field)
+        is_named(name, spelled.as_bytes()).then_some(field)
     }
 
     fn personal(self) -> bool {
         matches!(self, IdField::Subject | IdField::From | IdField::To)
     }
+}
+
+/// `name` is `lower` (lower-case ASCII) in any letter case, as `eq_ignore_ascii_case` has it.
+/// Header names are compared on every header line: eight bytes at a time, each word's
+/// upper-case letters lowered at once (a name of 8 or more bytes ends with an overlapping
+/// word), where `eq_ignore_ascii_case` lowers and compares byte by byte.
+#[inline]
+pub(super) fn is_named(name: &[u8], lower: &[u8]) -> bool {
+    if name.len() != lower.len() {
+        return false;
+    }
+    if name.len() < 8 {
+        return name.iter().zip(lower).all(|(&a, &b)| a.to_ascii_lowercase() == b);
+    }
+    let word = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    let same = |at: usize| lowered(word(name, at)) == word(lower, at);
+    (0..name.len() / 8).all(|w| same(8 * w)) && same(name.len() - 8)
+}
+
+/// The word with its ASCII upper-case letters lowered (bytes from 0x80 left alone). Each
+/// byte's low seven bits plus a bias set its high bit at or past 'A' and past 'Z'; the sums
+/// stay within the byte, so no carry crosses to the next.
+fn lowered(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let low7 = word & (0x7f * ONES);
+    let from_a = low7 + (0x80 - u64::from(b'A')) * ONES;
+    let past_z = low7 + (0x80 - u64::from(b'Z') - 1) * ONES;
+    let upper = from_a & !past_z & !word & (0x80 * ONES);
+    word | upper >> 2
 }
 
 /// A header value as one line: folding left CR/LF inside, so runs of white space become one
@@ -202,6 +231,29 @@ fn clause_hop(clause: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Word at a time or byte by byte, names compare alike: every byte against every letter
+    /// case and position, and names of every length around the word size.
+    #[test]
+    fn is_named_is_eq_ignore_ascii_case() {
+        let lower = b"content-disposition";
+        for len in 1..=lower.len() {
+            let lower = &lower[..len];
+            for at in 0..len {
+                for byte in 0..=255u8 {
+                    let mut name = lower.to_vec();
+                    name[at] = byte;
+                    assert_eq!(is_named(&name, lower), name.eq_ignore_ascii_case(lower), "{name:?}");
+                    name.make_ascii_uppercase();
+                    assert_eq!(is_named(&name, lower), name.eq_ignore_ascii_case(lower), "{name:?}");
+                }
+            }
+            assert!(!is_named(&lower[1..], lower));
+        }
+        for byte in 0..=255u8 {
+            assert_eq!(lowered(u64::from(byte)), u64::from(byte.to_ascii_lowercase()), "{byte}");
+        }
+    }
 
     /// `reads` names exactly the fields `field` takes something from (callers skip the others).
     #[test]
