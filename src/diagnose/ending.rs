@@ -132,6 +132,10 @@ fn close_sequence(f: &Facts) -> String {
 
 /// A 5xx greeting (or 5xx to the first command), then the server closes.
 pub fn reject(f: &Facts, _: &DiagnoseConfig) -> Option<Verdict> {
+    // Both refusals below are 5xx replies: most sessions have none.
+    if !f.has_5xx {
+        return None;
+    }
     let refused = match f.greeting() {
         Some(g) if (500..600).contains(&g.code) => g,
         Some(g) if (200..300).contains(&g.code) => {

@@ -36,15 +36,20 @@ fn is_masked_text(text: &str) -> bool {
 }
 
 /// An EHLO keyword replaced by X's, the ASA's marker letter possibly kept at the end.
+/// (Inlined where keywords are walked: most start with another letter, and that test is all
+/// they need.)
+#[inline(always)]
 fn is_masked_keyword(keyword: &str) -> bool {
-    // Most keywords start with another letter: no X's to count, no need to split.
-    let starts_with_x = match keyword.as_bytes().first() {
-        Some(&b) if b.is_ascii_alphanumeric() => b == b'X',
-        _ => keyword.trim_start().starts_with('X'),
-    };
-    if !starts_with_x {
-        return false;
+    match keyword.as_bytes().first() {
+        Some(&b) if b.is_ascii_alphanumeric() => b == b'X' && masked_word(keyword),
+        _ => keyword.trim_start().starts_with('X') && masked_word(keyword),
     }
+}
+
+/// The first word of a keyword that starts with 'X' is X's, perhaps with one letter or digit
+/// after them, and at least four long.
+#[inline(never)]
+fn masked_word(keyword: &str) -> bool {
     let word = keyword.split_whitespace().next().unwrap_or("");
     let xs = word.chars().take_while(|&c| c == 'X').count();
     word.len() >= 4
