@@ -1,7 +1,7 @@
 //! The record's `tcp` object, written from the TCP stage's `ConnRecord`.
 
 use super::names;
-use super::write::{Int, Key, Obj, key};
+use super::write::{Int, Key, Obj, int, key};
 use crate::render::options::JsonDetail;
 use crate::session::Session;
 use crate::tcp::Direction;
@@ -22,10 +22,11 @@ fn ip(out: &mut String, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
             let [a, b, c, d] = v4.octets();
-            octet(out, a);
+            // Each byte from the digit table, as any number below 1000.
+            int(out, a.into());
             for o in [b, c, d] {
                 out.push('.');
-                octet(out, o);
+                int(out, o.into());
             }
         }
         IpAddr::V6(v6) => {
@@ -35,17 +36,6 @@ fn ip(out: &mut String, ip: IpAddr) {
         }
     }
     out.push('"');
-}
-
-/// An address's byte in decimal (an address is written for every endpoint of every record).
-fn octet(out: &mut String, v: u8) {
-    if v >= 100 {
-        out.push(char::from(b'0' + v / 100));
-    }
-    if v >= 10 {
-        out.push(char::from(b'0' + v / 10 % 10));
-    }
-    out.push(char::from(b'0' + v % 10));
 }
 
 fn dirs(s: &Session) -> [&DirFacts; 2] {
