@@ -289,6 +289,7 @@ impl Dialogue {
     /// Appends to one of the record's unbounded-looking lists, within `max_items`.
     /// `room`: how many items the list gets at its first (commands and replies number about
     /// ten a session: room for 16 at once saves growing 4, 8, 16).
+    #[inline]
     pub(super) fn bounded<T>(max: usize, room: usize, dropped: &mut u64, list: &mut Vec<T>, item: T) {
         if list.len() < max {
             if list.capacity() == 0 {

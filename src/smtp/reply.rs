@@ -165,6 +165,9 @@ pub struct Assembler {
 impl Assembler {
     /// Adds a reply line; returns the reply it completes.
     pub fn push(&mut self, rl: ReplyLine<'_>, line: LineRef<'_>) -> Option<Reply> {
+        if rl.last && self.cur.is_none() {
+            return Some(Self::single_line(rl, line));
+        }
         let r = self.cur.get_or_insert_with(|| Reply { code: rl.code, first: line.first, ..Default::default() });
         r.code_changed |= r.code != rl.code;
         r.line_count = r.line_count.saturating_add(1);
@@ -179,6 +182,13 @@ impl Assembler {
         if rl.last { self.cur.take() } else { None }
     }
 
+    /// A reply of one line (most replies): made whole at once, without passing through `cur`.
+    fn single_line(rl: ReplyLine<'_>, line: LineRef<'_>) -> Reply {
+        let mut lines = ReplyLines::default();
+        lines.push(&rl.text);
+        Reply { code: rl.code, lines, line_count: 1, first: line.first, last: line.last, code_changed: false }
+    }
+
     /// Forgets a reply in progress (gap, end of capture); returns it for the record.
     pub fn abandon(&mut self) -> Option<Reply> {
         self.cur.take()
@@ -189,14 +199,17 @@ impl Assembler {
 /// 4F3B21C", Exim "OK id=1abc-000123-AB", Cisco ESA "ok: Message 12345 accepted". Queue ids
 /// are printable ASCII: a control byte (an ESC from a hostile server) ends the id.
 pub fn queue_id(text: &str) -> Option<String> {
+    // The token ends at the first byte that is no printable ASCII or is a closing mark: a
+    // byte search gives the same end as a walk over the characters (the first byte of any
+    // other character is not ASCII), and the id is copied once.
     let token = |from: usize| {
-        let t: String = text[from..]
-            .trim_start()
-            .chars()
-            .take_while(|c| c.is_ascii_graphic() && !matches!(c, ',' | ';' | ')' | ']'))
-            .collect();
-        let t = t.trim_end_matches(['.', ':']).to_string();
-        (!t.is_empty()).then_some(t)
+        let rest = text[from..].trim_start();
+        let end = rest
+            .bytes()
+            .position(|b| !b.is_ascii_graphic() || matches!(b, b',' | b';' | b')' | b']'))
+            .unwrap_or(rest.len());
+        let t = rest[..end].trim_end_matches(['.', ':']);
+        (!t.is_empty()).then(|| t.to_string())
     };
     if let Some(i) = find_ignoring_case(text, b"queued as") {
         return token(i + "queued as".len());
