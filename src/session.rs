@@ -131,6 +131,8 @@ fn fragments_lost(f: &FragmentStats) -> Option<String> {
 pub(crate) struct SmtpApp(Dialogue);
 
 impl StreamConsumer for SmtpApp {
+    /// Inlined where the reassembler's bytes are handed on: the adapter was a call of its own.
+    #[inline]
     fn on_data(&mut self, dir: Direction, data: &[u8], at: PacketRef) {
         self.0.on_data(dir, data, at);
     }

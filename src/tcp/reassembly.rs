@@ -414,8 +414,16 @@ impl Reassembler {
         }
     }
 
-    /// Deliver buffered segments that have become contiguous.
+    /// Deliver buffered segments that have become contiguous. Inlined for the common case,
+    /// nothing buffered: it was a call after every delivered segment.
+    #[inline]
     fn drain(&mut self, sink: &mut dyn FnMut(Chunk<'_>, PacketRef)) {
+        if !self.pending.is_empty() {
+            self.drain_buffered(sink);
+        }
+    }
+
+    fn drain_buffered(&mut self, sink: &mut dyn FnMut(Chunk<'_>, PacketRef)) {
         while let Some(entry) = self.pending.first_entry() {
             if *entry.key() > self.next_offset {
                 break;
