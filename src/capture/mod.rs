@@ -25,6 +25,7 @@ mod writer;
 pub use read::{
     PageRelease, map_regular, populate_ahead, read_bytes, read_map, read_path, read_path_until, read_stream,
 };
+pub use shrink::{MapWatch, watch_map};
 pub use writer::PcapWriter;
 
 /// Largest captured length accepted for one packet. It is libpcap's and Wireshark's limit

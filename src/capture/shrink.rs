@@ -83,6 +83,15 @@ impl Watch {
     }
 }
 
+/// Keeps a file mapping watched for SIGBUS while held, as reading it does: for threads that
+/// read frames of a mapped capture after the read that delivered them returned (the followers
+/// of `read --threads`).
+pub struct MapWatch(#[allow(dead_code)] Watch);
+
+pub fn watch_map(bytes: &[u8]) -> MapWatch {
+    MapWatch(Watch::new(bytes))
+}
+
 impl Drop for Watch {
     fn drop(&mut self) {
         let Some(i) = self.slot else { return };
