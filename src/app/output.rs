@@ -53,12 +53,17 @@ impl Out {
 
     /// Write a block of complete lines; returns false once the reader has gone away.
     pub fn lines(&mut self, text: &str) -> bool {
+        self.parts(&[text])
+    }
+
+    /// `lines` for a block given in parts (flushed once, after the last).
+    pub fn parts(&mut self, parts: &[&str]) -> bool {
         if self.closed {
             return false;
         }
-        let result = self
-            .inner
-            .write_all(text.as_bytes())
+        let result = parts
+            .iter()
+            .try_for_each(|p| self.inner.write_all(p.as_bytes()))
             .and_then(|_| if self.line_flush { self.inner.flush() } else { Ok(()) });
         if let Err(e) = result {
             self.fail(e);

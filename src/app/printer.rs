@@ -3,9 +3,10 @@
 
 use super::output::{Out, terminal_width};
 use super::pipeline::SessionSink;
-use super::renderer::{Rendered, Renderer, TextLadder};
+use super::renderer::{Numbered, Rendered, Renderer, TextLadder};
 use smtpdiag::cli::LadderStyle;
 use smtpdiag::diagnose::Verdict;
+use smtpdiag::diagnose::failover::HeldSize;
 use smtpdiag::maillog::LogIndex;
 use smtpdiag::render::text::{self, TextStyle, Totals};
 use smtpdiag::select::Selector;
@@ -31,6 +32,8 @@ pub struct Printer {
     /// Texts already written, kept for the next sessions: a session's text is kilobytes, and
     /// allocating that much per session takes the allocator's slow path on a fragmented heap.
     spare: Vec<String>,
+    /// A numbered session's head, written in front of its body (a reused buffer).
+    head: String,
     /// Which sessions to print (None: all).
     select: Option<Selector>,
     /// Sessions printed, for `--limit`.
@@ -53,6 +56,7 @@ impl Printer {
             out: Out::new(line_flush),
             totals: Totals::default(),
             spare: Vec::new(),
+            head: String::new(),
             select: None,
             shown: 0,
             heading: None,
@@ -113,16 +117,32 @@ fn stderr_watched() -> bool {
     std::io::IsTerminal::is_terminal(&std::io::stderr())
 }
 
+/// A session's output as the printer writes it: whole, or rendered by a shard and numbered
+/// here. Empty (`Whole` of nothing): the session was not selected.
+pub enum Text {
+    Whole(String),
+    Numbered(Numbered),
+}
+
+impl HeldSize for Text {
+    fn held_size(&self) -> usize {
+        match self {
+            Text::Whole(text) => text.held_size(),
+            Text::Numbered(n) => n.capacity() + std::mem::size_of::<Text>(),
+        }
+    }
+}
+
 impl SessionSink for Printer {
-    type Final = String;
+    type Final = Text;
 
     /// The session's output (an NDJSON line or its text block, with its ladder), counted in the
     /// totals.
-    fn finalize(&mut self, s: Session, mut verdicts: Vec<Verdict>) -> String {
+    fn finalize(&mut self, s: Session, mut verdicts: Vec<Verdict>) -> Text {
         // Paired before the selection, so that --verdict LOG_CONTRADICTS selects.
         let log = super::maillog::annotate(self.maillog.as_mut(), &s, &mut verdicts);
         if self.select.as_ref().is_some_and(|sel| !sel.matches(&s, &verdicts)) {
-            return String::new();
+            return Text::Whole(String::new());
         }
         if self.render.tally {
             self.totals.add_session(&s, &verdicts);
@@ -132,7 +152,7 @@ impl SessionSink for Printer {
             text.push_str(&ladder.render(&s, &verdicts));
             text.push('\n');
         }
-        text
+        Text::Whole(text)
     }
 
     fn draws_packets(&self) -> bool {
@@ -145,25 +165,34 @@ impl SessionSink for Printer {
         (self.ladder.is_none() && self.select.is_none() && self.maillog.is_none()).then_some(self.render)
     }
 
-    fn rendered(&mut self, r: Rendered, index: u64) -> String {
+    fn rendered(&mut self, r: Rendered, index: u64) -> Text {
         if let Some(entry) = &r.entry {
             self.totals.add_entry(entry);
         }
-        r.into_text(index, self.spare.pop().unwrap_or_default())
+        Text::Numbered(r.numbered(index))
     }
 
-    fn write(&mut self, text: String) -> ControlFlow<()> {
-        if text.is_empty() {
+    fn write(&mut self, text: Text) -> ControlFlow<()> {
+        if matches!(&text, Text::Whole(t) if t.is_empty()) {
             // Not selected.
             return ControlFlow::Continue(());
         }
         if let Some(heading) = self.heading.take() {
             self.out.lines(&heading);
         }
-        let written = self.out.lines(&text);
-        if self.spare.len() < SPARE_BUFFERS {
-            self.spare.push(text);
-        }
+        let written = match text {
+            Text::Whole(text) => {
+                let written = self.out.lines(&text);
+                if self.spare.len() < SPARE_BUFFERS {
+                    self.spare.push(text);
+                }
+                written
+            }
+            Text::Numbered(n) => {
+                n.head(&mut self.head);
+                self.out.parts(&[&self.head, n.body()])
+            }
+        };
         self.shown += 1;
         let enough = self.select.as_ref().and_then(Selector::limit).is_some_and(|n| self.shown >= n);
         if written && !enough { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
@@ -191,6 +220,18 @@ mod tests {
     use crate::synth::SessionBuilder;
     use smtpdiag::diagnose::{self, DiagnoseConfig};
 
+    /// The bytes `write` puts out for `text`.
+    fn written(text: Text) -> String {
+        match text {
+            Text::Whole(text) => text,
+            Text::Numbered(n) => {
+                let mut head = String::new();
+                n.head(&mut head);
+                head + n.body()
+            }
+        }
+    }
+
     /// A session rendered before its number is known, then numbered, reads exactly as the
     /// printer renders it with the number: in JSON, and in text where the number is padded.
     /// The number the session carries while rendered does not matter.
@@ -206,13 +247,13 @@ mod tests {
                 let mut printer = Printer::new(json, style, None, false);
                 let mut s = session.clone();
                 s.index = index;
-                let expected = printer.finalize(s, verdicts.clone());
+                let expected = written(printer.finalize(s, verdicts.clone()));
                 let renderer = printer.renderer().expect("no ladder: a renderer");
                 for carried in [0, 5, index] {
                     let mut unnumbered = session.clone();
                     unnumbered.index = carried;
                     let rendered = renderer.render(&unnumbered, &verdicts, 0);
-                    assert_eq!(printer.rendered(rendered, index), expected, "json {json}, number {index}");
+                    assert_eq!(written(printer.rendered(rendered, index)), expected, "json {json}, number {index}");
                 }
             }
         }

@@ -94,12 +94,34 @@ impl Rendered {
         self.body.len()
     }
 
-    /// The session numbered `index`, into `out` (a reused buffer).
-    pub(super) fn into_text(self, index: u64, mut out: String) -> String {
-        out.clear();
-        write_id(&mut out, self.json, index);
-        out.push_str(&self.body);
-        out
+    /// The session numbered `index`.
+    pub(super) fn numbered(self, index: u64) -> Numbered {
+        Numbered { index, json: self.json, body: self.body }
+    }
+}
+
+/// A session rendered in a shard thread, with its number: written as its head, then the body
+/// the shard rendered, not first copied behind the head into one buffer (a record is kilobytes).
+pub struct Numbered {
+    index: u64,
+    json: bool,
+    body: String,
+}
+
+impl Numbered {
+    /// Writes how the session's output begins into `head` (a reused buffer); `body` follows.
+    pub(super) fn head(&self, head: &mut String) {
+        head.clear();
+        write_id(head, self.json, self.index);
+    }
+
+    pub(super) fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// Heap bytes it holds.
+    pub(super) fn capacity(&self) -> usize {
+        self.body.capacity()
     }
 }
 
