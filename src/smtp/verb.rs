@@ -70,46 +70,62 @@ const KNOWN: [(Verb, &str); 22] = [
     (Verb::Saml, "SAML"),
 ];
 
-/// Up to 8 ASCII letters as one integer, upper-cased (little-endian, zero-padded).
-const fn packed(name: &[u8]) -> u64 {
-    let mut word = 0u64;
-    let mut i = 0;
-    while i < name.len() {
-        word |= (name[i].to_ascii_uppercase() as u64) << (8 * i);
-        i += 1;
-    }
-    word
-}
-
-/// `KNOWN`'s names, packed.
-const PACKED: [u64; KNOWN.len()] = {
-    let mut words = [0; KNOWN.len()];
-    let mut i = 0;
-    while i < KNOWN.len() {
-        words[i] = packed(KNOWN[i].1.as_bytes());
-        i += 1;
-    }
-    words
-};
-
 impl Verb {
     /// The verb of a command line's first word: known verbs in any letter case; anything else
     /// kept (upper-cased when alphabetic, cut at `VERB_MAX` bytes).
     pub fn parse(word: &str) -> Verb {
+        if let Some(known) = Verb::spelled(word.as_bytes()) {
+            return known;
+        }
         if (1..=16).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_alphabetic()) {
-            // Known verbs have at most 8 letters: compared as one upper-cased word each. Only a
-            // verb that is no known one is upper-cased into a copy.
-            let known = (word.len() <= 8)
-                .then(|| packed(word.as_bytes()))
-                .and_then(|w| PACKED.iter().position(|&p| p == w))
-                .map(|i| KNOWN[i].0.clone());
-            return known.unwrap_or_else(|| Verb::Other(word.to_ascii_uppercase().into()));
+            return Verb::Other(word.to_ascii_uppercase().into());
         }
         let mut end = word.len().min(VERB_MAX);
         while !word.is_char_boundary(end) {
             end -= 1;
         }
         Verb::Other(word[..end].into())
+    }
+
+    /// The known verb `word` spells in any letter case. Parsed on every command line: the bytes
+    /// upper-cased a word at a time by clearing bit 5, and told apart by a `match`, not compared
+    /// with each of `KNOWN`'s names in turn. Only a letter's byte has an upper-case letter with
+    /// bit 5 cleared, so no other byte can make a name match.
+    #[inline]
+    fn spelled(word: &[u8]) -> Option<Verb> {
+        const UPPER: u64 = !0x2020_2020_2020_2020;
+        let verb = match word.len() {
+            4 => match &(u32::from_le_bytes(word.try_into().ok()?) & UPPER as u32).to_le_bytes() {
+                b"HELO" => Verb::Helo,
+                b"EHLO" => Verb::Ehlo,
+                b"MAIL" => Verb::Mail,
+                b"RCPT" => Verb::Rcpt,
+                b"DATA" => Verb::Data,
+                b"BDAT" => Verb::Bdat,
+                b"RSET" => Verb::Rset,
+                b"VRFY" => Verb::Vrfy,
+                b"EXPN" => Verb::Expn,
+                b"HELP" => Verb::Help,
+                b"NOOP" => Verb::Noop,
+                b"QUIT" => Verb::Quit,
+                b"AUTH" => Verb::Auth,
+                b"ETRN" => Verb::Etrn,
+                b"TURN" => Verb::Turn,
+                b"ATRN" => Verb::Atrn,
+                b"SEND" => Verb::Send,
+                b"SOML" => Verb::Soml,
+                b"SAML" => Verb::Saml,
+                _ => return None,
+            },
+            7 if word.eq_ignore_ascii_case(b"XCLIENT") => Verb::Xclient,
+            8 => match &(u64::from_le_bytes(word.try_into().ok()?) & UPPER).to_le_bytes() {
+                b"STARTTLS" => Verb::StartTls,
+                b"XFORWARD" => Verb::Xforward,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some(verb)
     }
 
     /// The verb spelled exactly `name` ("QUIT"), or `Other(name)`.
@@ -162,6 +178,36 @@ mod tests {
         assert_eq!(Verb::parse("mail:"), Verb::Other("mail:".into()), "not alphabetic: verbatim");
         assert_eq!(Verb::parse(&"A".repeat(300)).as_str().len(), VERB_MAX);
         assert_eq!(Verb::parse(""), Verb::Other("".into()));
+    }
+
+    /// `spelled` knows exactly `KNOWN`'s names, in every letter case, and nothing one letter off.
+    #[test]
+    fn spelled_is_known_in_any_case() {
+        for (verb, name) in &KNOWN {
+            let lower = name.to_ascii_lowercase();
+            let mixed: String =
+                name.chars().enumerate().map(|(i, c)| if i % 2 == 1 { c.to_ascii_lowercase() } else { c }).collect();
+            for spelling in [name.to_string(), lower, mixed] {
+                assert_eq!(Verb::parse(&spelling), *verb, "{spelling}");
+            }
+            // Every byte in every place, and every byte after the name: only letter case is ignored.
+            let mut variants = Vec::new();
+            for byte in 0..=255u8 {
+                for at in 0..name.len() {
+                    let mut other = name.as_bytes().to_vec();
+                    other[at] = byte;
+                    variants.push(other);
+                }
+                variants.push([name.as_bytes(), &[byte]].concat());
+            }
+            for other in variants {
+                let want = KNOWN.iter().find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(&other));
+                assert_eq!(Verb::spelled(&other), want.map(|(v, _)| v.clone()), "{other:?}");
+            }
+            // A name cut short or run on is another verb.
+            assert_eq!(Verb::parse(&name[..name.len() - 1]), Verb::Other(name[..name.len() - 1].into()));
+            assert_eq!(Verb::parse(&format!("{name}S")), Verb::Other(format!("{name}S").into()));
+        }
     }
 
     #[test]
