@@ -167,32 +167,54 @@ fn space(b: u8) -> bool {
 }
 
 /// `received_from(&one_line(value))` for a raw (folded) Received: value, without making the
-/// whole value one line: only the from clause's words are joined. A value that is ASCII and no
-/// longer than `MAX_VALUE` (nearly all) is not cut by `one_line`, so its words are the same.
+/// whole value one line: the from clause is the raw text from its first word to its last, whose
+/// hop is that of the clause's words joined by single spaces (white space only separates words,
+/// and bracketed text with white space inside is no address either way). A value that is ASCII
+/// and no longer than `MAX_VALUE` (nearly all) is not cut by `one_line`, so its words are the same.
 fn received_hop(value: &[u8]) -> Option<String> {
     if value.len() > MAX_VALUE || !value.is_ascii() {
         return received_from(&one_line(value));
     }
-    let mut words = value.split(|&b| space(b)).filter(|w| !w.is_empty()).peekable();
-    if !words.next()?.eq_ignore_ascii_case(b"from") {
+    let text = std::str::from_utf8(value).expect("ASCII is UTF-8");
+    let mut words = Words { bytes: value, at: 0 };
+    let first = words.next()?;
+    if !value[first].eq_ignore_ascii_case(b"from") {
         return None;
-    }
-    // The clause ends at a word "by" with another after it (" by " in the one-line form).
-    let mut clause = String::new();
-    while let Some(word) = words.next() {
-        if !clause.is_empty() {
-            if word.eq_ignore_ascii_case(b"by") && words.peek().is_some() {
-                break;
-            }
-            clause.push(' ');
-        }
-        clause.push_str(std::str::from_utf8(word).expect("ASCII is UTF-8"));
     }
     // "from" alone is no from clause.
-    if clause.is_empty() {
-        return None;
+    let clause = words.next()?;
+    let mut end = clause.end;
+    // The clause ends at a word "by" with another after it (" by " in the one-line form).
+    while let Some(word) = words.next() {
+        if value[word.clone()].eq_ignore_ascii_case(b"by") && words.clone().next().is_some() {
+            break;
+        }
+        end = word.end;
     }
-    clause_hop(&clause)
+    clause_hop(&text[clause.start..end])
+}
+
+/// The byte ranges of the words of ASCII text: runs of bytes that are not `space`.
+#[derive(Clone)]
+struct Words<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Iterator for Words<'_> {
+    type Item = std::ops::Range<usize>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.bytes;
+        while self.at < bytes.len() && space(bytes[self.at]) {
+            self.at += 1;
+        }
+        let start = self.at;
+        while self.at < bytes.len() && !space(bytes[self.at]) {
+            self.at += 1;
+        }
+        (start < self.at).then_some(start..self.at)
+    }
 }
 
 /// The hop of one Received: value: "from mx.example.org (mx.example.org [192.0.2.1]) by …" →
@@ -214,7 +236,7 @@ fn received_from(value: &str) -> Option<String> {
 
 /// The hop named by a from clause (the words between "from" and "by").
 fn clause_hop(clause: &str) -> Option<String> {
-    let address = clause.split(['[', ']']).skip(1).step_by(2).find_map(|inside| {
+    let address = bracketed(clause).find_map(|inside| {
         let inside = inside.trim();
         let inside = inside.strip_prefix("IPv6:").or_else(|| inside.strip_prefix("ipv6:")).unwrap_or(inside);
         inside.parse::<std::net::IpAddr>().ok().map(|ip| (ip, inside))
@@ -226,6 +248,16 @@ fn clause_hop(clause: &str) -> Option<String> {
         Some((ip, _)) => Some(ip.to_string()),
         None => clause.split_whitespace().next().map(str::to_string),
     }
+}
+
+/// The texts between a '[' or ']' and the next: the odd pieces of splitting `text` at both,
+/// found with `memchr2` (both are ASCII, so every piece is cut at character boundaries).
+fn bracketed(text: &str) -> impl Iterator<Item = &str> {
+    let mut brackets = memchr::memchr2_iter(b'[', b']', text.as_bytes());
+    std::iter::from_fn(move || {
+        let open = brackets.next()?;
+        Some(&text[open + 1..brackets.next().unwrap_or(text.len())])
+    })
 }
 
 #[cfg(test)]
@@ -291,6 +323,14 @@ mod tests {
         assert_eq!(received_from("from a.example\tby b [192.0.2.8]").as_deref(), Some("192.0.2.8"));
     }
 
+    #[test]
+    fn bracketed_are_the_odd_pieces_of_a_split() {
+        for text in ["", "a", "[", "]", "[]", "a[b]c", "a]b[c]d", "[x][y", "[[a]]", "é[ü]ö[", "a [1] b [2] c"] {
+            let want: Vec<&str> = text.split(['[', ']']).skip(1).step_by(2).collect();
+            assert_eq!(bracketed(text).collect::<Vec<_>>(), want, "{text:?}");
+        }
+    }
+
     /// The hop read from the raw value is the one read from its one-line form.
     #[test]
     fn received_hop_is_received_from_one_line() {
@@ -308,6 +348,15 @@ mod tests {
             "fromage a by b",
             "by host.example without from clause",
             "from é [192.0.2.5] by b",
+            "from a [192.0.2.6 ] [ 192.0.2.7] by b",
+            "from a [\r\n 192.0.2.8\r\n\t] by b",
+            "from a [192.0.\r\n 2.9] ]192.0.2.10[ [192.0.2.11] by b",
+            "from a ]192.0.2.12] [192.0.2.13 by b",
+            "from a [192.0.2.14",
+            "from [x] [] [192.0.2.15]",
+            "from x by by",
+            "from x by y by z [192.0.2.16]",
+            "from\tx\x0c[192.0.2.17]\x0bby\r\n y",
             "",
             long.as_str(),
         ];
