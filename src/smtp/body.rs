@@ -234,7 +234,7 @@ impl Message {
         if !matches!(content[0], b' ' | b'\t') {
             self.end_field();
             self.field_packet = at;
-            self.field_wanted = self.wants_field(&content[..content.len().min(FIELD_MAX)]);
+            self.field_wanted = may_be_kept(content[0]) && self.wants_field(&content[..content.len().min(FIELD_MAX)]);
         }
         if self.field_wanted {
             let room = FIELD_MAX.saturating_sub(self.field.len());
@@ -341,6 +341,16 @@ impl Message {
     }
 }
 
+/// Whether a field whose first line starts with `first` can be one `parse_field` reads: those
+/// names start with one of these letters (any case; the name is the text before the colon, with
+/// white space trimmed). Tested on every new header line, so the others (Date, DKIM-Signature,
+/// X-…) skip the colon search and name comparisons of `wants_field`.
+#[inline(always)]
+fn may_be_kept(first: u8) -> bool {
+    // Setting bit 5 lowers an ASCII letter; no other byte becomes one of these letters.
+    matches!(first | 0x20, b'c' | b'm' | b'r' | b's' | b'f' | b't') || first.is_ascii_whitespace()
+}
+
 /// `name` is `lower` in any letter case; the length is compared inline first, as most names
 /// differ in it.
 #[inline(always)]
@@ -351,4 +361,32 @@ fn named(name: &[u8], lower: &str) -> bool {
 fn trim_end(b: &[u8]) -> &[u8] {
     let n = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(0, |i| i + 1);
     &b[..n]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::headers::Identity;
+
+    /// Every name `parse_field` reads passes `may_be_kept`, as written and in any case; a byte
+    /// that lowers to none of its letters fails it.
+    #[test]
+    fn may_be_kept_passes_every_read_name() {
+        let names = ["content-type", "content-disposition", "message-id", "received", "subject", "from", "to"];
+        for name in names {
+            assert!(named(name.as_bytes(), name) || Identity::reads(name.as_bytes(), true));
+            for spelled in [name.to_string(), name.to_ascii_uppercase()] {
+                assert!(may_be_kept(spelled.as_bytes()[0]), "{spelled}");
+                assert!(may_be_kept(format!(" {spelled}").as_bytes()[0]));
+            }
+        }
+        for name in ["Date", "DKIM-Signature", "X-Mailer", "Authentication-Results", "List-Id"] {
+            assert!(!Identity::reads(name.as_bytes(), true) && !may_be_kept(name.as_bytes()[0]), "{name}");
+        }
+        for byte in 0..=255u8 {
+            let letter = byte.to_ascii_lowercase();
+            let want = b"cmrsft".contains(&letter) || byte.is_ascii_whitespace();
+            assert_eq!(may_be_kept(byte), want, "{byte}");
+        }
+    }
 }
