@@ -31,7 +31,7 @@ impl Head {
     pub fn write(self, out: &mut String) {
         // The schema name and a number need no escaping.
         out.push_str(concat!(r#"{"schema":""#, "smtpdiag.session.v2", r#"","id":""#));
-        out.push_str(itoa::Buffer::new().format(self.0));
+        write::int(out, self.0);
         out.push('"');
     }
 }
